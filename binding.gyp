@@ -1,0 +1,29 @@
+{
+  "targets": [
+    {
+      "target_name": "ostree_container",
+      "sources": [
+        "native/addon.cc",
+        "native/util/errors.cc",
+        "native/util/cancellable.cc",
+        "native/util/variant.cc",
+        "native/repo.cc",
+        "native/layer_export.cc",
+        "native/layer_import.cc",
+        "native/seqpacket.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": [
+        "-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter",
+        "<!@(pkg-config --cflags ostree-1 zlib libzstd libdeflate openssl)"
+      ],
+      "libraries": ["<!@(pkg-config --libs ostree-1 zlib libzstd libdeflate openssl)"]
+    }
+  ]
+}

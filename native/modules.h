@@ -1,0 +1,11 @@
+// Each native concept registers its exports here; addon.cc only calls these.
+#pragma once
+
+#include <napi.h>
+
+namespace oc {
+void InitRepo(Napi::Env env, Napi::Object exports);
+void InitLayerExport(Napi::Env env, Napi::Object exports);
+void InitLayerImport(Napi::Env env, Napi::Object exports);
+void InitSeqpacket(Napi::Env env, Napi::Object exports);
+}  // namespace oc

@@ -1,0 +1,2 @@
+// Placeholder: filled in with the Repo binding.
+#include "util/variant.h"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every system package ostree-container needs to build, test and benchmark.
+# Debian/Ubuntu (apt) and Fedora/CentOS (dnf) names are kept side by side.
+set -euo pipefail
+
+apt_pkgs=(
+  pkg-config libostree-dev libglib2.0-dev ostree   # libostree + headers + CLI checker
+  zlib1g-dev libzstd-dev libdeflate-dev libssl-dev # compressors + sha256 the addon links
+  skopeo docker-registry                           # image proxy, test registry
+  gnupg attr e2fsprogs util-linux                  # signing keys, xattrs, chattr, flock
+  pigz zstd time                                   # reference C tools for bench/
+)
+dnf_pkgs=(
+  pkgconf-pkg-config ostree-devel glib2-devel ostree
+  zlib-devel libzstd-devel libdeflate-devel openssl-devel
+  skopeo docker-distribution
+  gnupg2 attr e2fsprogs util-linux
+  pigz zstd time
+)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+if command -v apt-get >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${apt_pkgs[@]}"
+elif command -v dnf >/dev/null 2>&1; then
+  "${sudo_cmd[@]}" dnf install -y "${dnf_pkgs[@]}"
+else
+  echo "install-deps.sh: neither apt-get nor dnf found; install by hand: ${apt_pkgs[*]}" >&2
+  exit 1
+fi

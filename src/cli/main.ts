@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// The `ostree-container` command. Each concern registers its subcommands from its own file.
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../native.js';
+import { messageOf } from '../errors.js';
+import { registerDemo } from './demo.js';
+
+export function buildProgram(): Command {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  const program = new Command('ostree-container')
+    .description('Bridge OSTree commits and OCI container images')
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride();
+  registerDemo(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    process.stderr.write(`error: ${messageOf(e)}\n`);
+    return 1;
+  }
+}
+
+const invokedDirectly = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}
