@@ -19,7 +19,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   using Work = std::function<void(ErrorInfo &)>;
   using Done = std::function<Napi::Value(Napi::Env)>;
 
-  static Napi::Promise Queue(Napi::Env env, const char *name, Work work, Done done) {
+  static Napi::Promise Run(Napi::Env env, const char *name, Work work, Done done) {
     auto *w = new PromiseWorker(env, name, std::move(work), std::move(done));
     Napi::Promise p = w->deferred_.Promise();
     w->Queue();
