@@ -1,0 +1,255 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import {
+  basicPacking,
+  Chunking,
+  chunkName,
+  componentsAnnotation,
+  contentMetaToSized,
+  MAX_FREQUENCY,
+  objectSourceMetaSizedFromJson,
+  objectSourceMetaSizedToJson,
+  parseContentMetaFile,
+  partitionComponents,
+  sizeObjectMeta,
+  type ObjectSourceMetaSized,
+  type ObjectSourceMetaSizedJson,
+  type PriorBuildManifest,
+} from '../../src/container/chunking.js';
+
+const FCOS = '/work/shared/fixtures/fedora-coreos-contentmeta.json.gz';
+
+function fcos(): ObjectSourceMetaSized[] {
+  const raw = JSON.parse(gunzipSync(readFileSync(FCOS)).toString('utf8')) as ObjectSourceMetaSizedJson[];
+  return raw.map(objectSourceMetaSizedFromJson);
+}
+
+function pkg(identifier: string, changeFrequency: number, size: number): ObjectSourceMetaSized {
+  return { identifier, name: identifier.replace(/\.\d+$/, ''), srcid: identifier, changeTimeOffset: 0, changeFrequency, size };
+}
+
+const ids = (bins: ObjectSourceMetaSized[][]) => bins.map((b) => b.map((c) => c.identifier));
+
+/** A prior manifest whose chunk layers list the bins' names in bin order (as upstream's test builds it). */
+function priorOf(bins: ObjectSourceMetaSized[][]): PriorBuildManifest {
+  return {
+    layers: [
+      { annotations: { 'ostree.components': 'ostree_commit' } },
+      ...bins.map((b) => ({ annotations: { 'ostree.components': b.map((c) => c.name).join(',') } })),
+    ],
+  };
+}
+
+const ADVANCED = [
+  pkg('pkg1.0', MAX_FREQUENCY, 100000),
+  pkg('pkg2.0', MAX_FREQUENCY, 99999),
+  pkg('pkg3.0', 30, 99998),
+  pkg('pkg4.0', 100, 99997),
+  pkg('pkg10.0', 51, 1000),
+  pkg('pkg8.0', 50, 500),
+  pkg('pkg9.0', 1, 200),
+  pkg('pkg11.0', 100000, 199),
+  pkg('pkg6.0', 30, 2),
+  pkg('pkg7.0', 30, 1),
+];
+
+describe('basicPacking', () => {
+  it('test_packing_basics: empty input gives no bins', () => {
+    expect(basicPacking([], 4)).toEqual([]);
+    expect(basicPacking([], 7)).toEqual([]);
+  });
+
+  it('test_packing_one_layer: binSize below 4 is an error', () => {
+    expect(() => basicPacking(fcos(), 1)).toThrow('Condition failed: `bin_size.get() >= MIN_CHUNKED_LAYERS`');
+    expect(() => basicPacking([], 3, priorOf([]))).toThrow('MIN_CHUNKED_LAYERS');
+  });
+
+  it('fewer components than bins: one bin each plus an empty one', () => {
+    const c = ADVANCED.slice(0, 3);
+    expect(ids(basicPacking(c, 4))).toEqual([['pkg1.0'], ['pkg2.0'], ['pkg3.0'], []]);
+  });
+
+  it('test_advanced_packing', () => {
+    const partitions = partitionComponents(ADVANCED.filter((c) => c.changeFrequency !== MAX_FREQUENCY), 1);
+    expect(partitions.map(([k, v]) => [k, v.map((c) => c.identifier)])).toEqual([
+      ['1hs', ['pkg3.0']],
+      ['2ls', ['pkg6.0', 'pkg7.0']],
+      ['4mf_ls', ['pkg11.0']],
+      ['5lf_ls', ['pkg9.0', 'pkg8.0', 'pkg10.0']],
+      ['5lf_ms', ['pkg4.0']],
+    ]);
+    const bins = basicPacking(ADVANCED, 6);
+    expect(ids(bins)).toEqual([
+      ['pkg3.0'],
+      ['pkg4.0'],
+      ['pkg6.0', 'pkg7.0', 'pkg11.0'],
+      ['pkg9.0', 'pkg8.0', 'pkg10.0'],
+      ['pkg1.0', 'pkg2.0'],
+      [],
+    ]);
+  });
+
+  it('prior build v1 and v2 keep the layout', () => {
+    const v0 = basicPacking(ADVANCED, 6);
+    const v1Input = ADVANCED.filter((c) => c.identifier !== 'pkg7.0').map((c) => (c.identifier === 'pkg1.0' ? pkg('pkg1.1', MAX_FREQUENCY, 100000) : c));
+    v1Input.push(pkg('pkg5.0', 42, 100000));
+    const v1 = basicPacking(v1Input, 6, priorOf(v0));
+    expect(ids(v1)).toEqual([
+      ['pkg3.0'],
+      ['pkg4.0'],
+      ['pkg6.0', 'pkg11.0'],
+      ['pkg9.0', 'pkg8.0', 'pkg10.0'],
+      ['pkg1.1', 'pkg2.0'],
+      ['pkg5.0'],
+    ]);
+    const v2Input = v1Input.map((c) => (c.identifier === 'pkg5.0' ? pkg('pkg5.1', 42, 100000) : c));
+    v2Input.push(pkg('pkg12.0', 42, 100000));
+    const v2 = basicPacking(v2Input, 6, priorOf(v1));
+    expect(ids(v2)).toEqual([
+      ['pkg3.0'],
+      ['pkg4.0'],
+      ['pkg6.0', 'pkg11.0'],
+      ['pkg9.0', 'pkg8.0', 'pkg10.0'],
+      ['pkg1.1', 'pkg2.0'],
+      ['pkg5.1', 'pkg12.0'],
+    ]);
+  });
+
+  it('prior build errors', () => {
+    expect(() => basicPacking(ADVANCED, 6, { layers: [{}, {}] })).toThrow('Missing ostree.components on prior build');
+    expect(() => basicPacking(ADVANCED, 6, { layers: [{}] })).toThrow('No empty last bin for added packages');
+    const tooMany = priorOf(ADVANCED.map((c) => [c]));
+    expect(() => basicPacking(ADVANCED, 6, tooMany)).toThrow('Packing produced 10 bins, more than 6');
+  });
+
+  it('test_packing_fcos with 64 bins', () => {
+    const input = fcos();
+    expect(input).toHaveLength(396);
+    expect(input[0]).toMatchObject({ identifier: 'linux-firmware-20221012-142.fc37.noarch', size: 185653797 });
+    expect(input.at(-1)).toMatchObject({ identifier: 'filesystem-3.18-2.fc37.x86_64', size: 0 });
+    const total = input.reduce((a, c) => a + c.size, 0);
+    expect(total).toBe(1351235724);
+    expect(input.filter((c) => c.changeFrequency === MAX_FREQUENCY)).toHaveLength(2);
+
+    const rest = input.filter((c) => c.changeFrequency !== MAX_FREQUENCY);
+    const partitions = partitionComponents(rest, 36);
+    expect(Object.fromEntries(partitions.map(([k, v]) => [k, v.length]))).toEqual({
+      '1hs': 36, '2ls': 128, '3hf_hs': 1, '3hf_ls': 2, '3hf_ms': 5, '4mf_hs': 7, '4mf_ls': 32,
+      '4mf_ms': 36, '5lf_hs': 6, '5lf_ls': 86, '5lf_ms': 55,
+    });
+
+    const bins = basicPacking(input, 64);
+    expect(bins).toHaveLength(64);
+    expect(bins.flat().reduce((a, c) => a + c.size, 0)).toBe(total);
+    expect(bins.map((b) => b.length)).toEqual([
+      ...Array<number>(36).fill(1),
+      128, 1, 2, 5, 7, 9, 9, 9, 5, 9, 9, 9, 9, 6, 9, 9, 9, 9, 9, 9, 1, 18, 14, 18, 18, 18, 2, 0,
+    ]);
+    expect(chunkName(bins[62]!)).toBe('initramfs (kernel 6.0.7-301.fc37.x86_64) and rpmostree-unpackaged-content');
+  });
+
+  it('FCOS data with other budgets', () => {
+    const input = fcos();
+    expect(basicPacking(input, 4).map((b) => b.length)).toEqual([89, 305, 2, 0]);
+    expect(basicPacking(input, 8).map((b) => b.length)).toEqual([1, 1, 1, 88, 297, 6, 2, 0]);
+    expect(basicPacking(input, 16)).toHaveLength(16);
+  });
+
+  it('JSON round trip of sized metadata', () => {
+    const raw = JSON.parse(gunzipSync(readFileSync(FCOS)).toString('utf8')) as ObjectSourceMetaSizedJson[];
+    expect(raw.map((r) => objectSourceMetaSizedToJson(objectSourceMetaSizedFromJson(r)))).toEqual(raw);
+    expect(() => objectSourceMetaSizedFromJson({ ...raw[0]!, size: -1 })).toThrow("'size' must be a non-negative integer");
+  });
+});
+
+describe('chunk names and annotations', () => {
+  it('names by component count', () => {
+    const c = (n: number) => Array.from({ length: n }, (_, i) => pkg(`p${i}.0`, 1, 1));
+    expect(chunkName([])).toBe('Reserved for new packages');
+    expect(chunkName(c(1))).toBe('p0.0');
+    expect(chunkName(c(2))).toBe('p0.0 and p1.0');
+    expect(chunkName(c(5))).toBe('p0.0 and p1.0 and p2.0 and p3.0 and p4.0');
+    expect(chunkName(c(6))).toBe('6 components');
+  });
+  it('annotation sorts bytewise', () => {
+    expect(componentsAnnotation(['pkg6', 'pkg7', 'pkg11', 'Z'])).toBe('Z,pkg11,pkg6,pkg7');
+    expect(componentsAnnotation([])).toBe('');
+  });
+});
+
+describe('Chunking', () => {
+  const files = [
+    { checksum: 'bb', size: 10, path: '/usr/bin/a' },
+    { checksum: 'aa', size: 5, path: '/usr/lib/b' },
+    { checksum: 'bb', size: 10, path: '/usr/bin/a2' },
+    { checksum: 'cc', size: 0, path: '/opt' },
+  ];
+  it('single chunk: repeats only add paths', () => {
+    const c = Chunking.fromTreeFiles(files);
+    expect(c.remainder.size).toBe(15);
+    expect(c.remainder.content.get('bb')).toEqual({ size: 10, paths: ['/usr/bin/a', '/usr/bin/a2'] });
+    expect(c.remainder.sortedObjects().map(([k]) => k)).toEqual(['aa', 'bb', 'cc']);
+  });
+
+  it('computes sizes and moves objects into chunks', () => {
+    const sizes = new Map(files.map((f) => [f.checksum, f.size]));
+    const set = ['x', 'y', 'z', 'w'].map((id) => ({ identifier: id, name: id, srcid: id, changeTimeOffset: 0, changeFrequency: MAX_FREQUENCY }));
+    const meta = sizeObjectMeta({ set, map: new Map([['bb', 'y'], ['aa', 'x'], ['cc', 'z'], ['ignored', 'x']]) }, (k) => sizes.get(k) ?? 0);
+    expect(meta.sizes.map((s) => [s.identifier, s.size])).toEqual([['y', 10], ['x', 5], ['z', 0]]);
+    const c = Chunking.fromTreeFiles(files);
+    c.processMapping(meta, 7);
+    expect(c.chunks.map((k) => [k.name, k.packages, [...k.content.keys()], k.size])).toEqual([
+      ['y', ['y'], ['bb'], 10],
+      ['x', ['x'], ['aa'], 5],
+      ['z', ['z'], ['cc'], 0],
+      ['Reserved for new packages', [], [], 0],
+    ]);
+    expect(c.remainder.content.size).toBe(0);
+    expect([c.nProvidedComponents, c.nSizedComponents]).toEqual([3, 2]);
+    expect(() => c.processMapping(meta)).toThrow('already processed');
+  });
+
+  it('unknown component and uncovered objects are errors', () => {
+    expect(() => sizeObjectMeta({ set: [], map: new Map([['aa', 'nope']]) }, () => 1)).toThrow('Failed to find nope in content set');
+    const c = Chunking.fromTreeFiles(files);
+    const set = [{ identifier: 'x', name: 'x', srcid: 'x', changeTimeOffset: 0, changeFrequency: 1 }];
+    const meta = sizeObjectMeta({ set, map: new Map([['aa', 'x']]) }, () => 1);
+    expect(() => c.processMapping(meta, 4)).toThrow(/does not cover 2 content object\(s\) of the commit, e.g. bb \(\/usr\/bin\/a\)/);
+  });
+});
+
+describe('content-meta file', () => {
+  const doc = {
+    version: 1,
+    created: '2024-01-01T00:00:00Z',
+    labels: { foo: 'file' },
+    layers: { '10': 'ten', '2': 'two', unpackaged: 'Unpackaged' },
+    mapping: { aa: '10', bb: '2', cc: 'unpackaged' },
+  };
+  it('keeps file order (even integer-like keys) and merges labels', () => {
+    const text = `{"version":1,"created":"2024-01-01T00:00:00Z","labels":{"foo":"file"},"layers":{"10":"ten","2":"two","unpackaged":"Unpackaged"},"mapping":{"aa":"10","bb":"2","cc":"unpackaged"}}`;
+    const file = parseContentMetaFile(text);
+    expect(file.layers).toEqual([['10', 'ten'], ['2', 'two'], ['unpackaged', 'Unpackaged']]);
+    const r = contentMetaToSized(file, new Map([['foo', 'cli'], ['bar', 'cli']]));
+    expect(r.maxLayers).toBe(4);
+    expect(r.created).toBe(doc.created);
+    expect([...r.labels]).toEqual([['foo', 'file'], ['bar', 'cli']]);
+    expect(r.meta.sizes.map((s) => [s.identifier, s.name, s.srcid, s.size, s.changeFrequency, s.changeTimeOffset])).toEqual([
+      ['10', 'ten', '10', 1, 1, 1],
+      ['2', 'two', '2', 1, 1, 1],
+      ['unpackaged', 'Unpackaged', 'unpackaged', 1, MAX_FREQUENCY, 1],
+    ]);
+    expect(ids(basicPacking(r.meta.sizes, r.maxLayers))).toEqual([['10'], ['2'], ['unpackaged'], []]);
+  });
+  it('errors', () => {
+    expect(() => parseContentMetaFile(JSON.stringify({ ...doc, version: 2 }))).toThrow('Unsupported metadata version: 2. Currently supported: 1');
+    expect(() => contentMetaToSized(parseContentMetaFile(JSON.stringify({ ...doc, ordered: true })))).toThrow('Ordered mapping not currently supported.');
+    expect(() => parseContentMetaFile('{"version":1,')).toThrow('Invalid content metadata JSON');
+    expect(() => parseContentMetaFile('[]')).toThrow('expected a JSON object');
+    expect(() => parseContentMetaFile('{"version":1,"layers":{"a":1},"mapping":{}}')).toThrow('"layers" must be an object of strings');
+    expect(() => parseContentMetaFile('{"version":1,"mapping":{}}')).toThrow('"layers" must be an object of strings');
+    const two = contentMetaToSized(parseContentMetaFile('{"version":1,"layers":{"a":"A","b":"B"},"mapping":{}}'));
+    expect(() => basicPacking(two.meta.sizes, two.maxLayers)).toThrow('MIN_CHUNKED_LAYERS');
+  });
+});
