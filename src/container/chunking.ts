@@ -24,14 +24,14 @@ export interface ObjectSourceMeta {
   /** Package name; used in the `ostree.components` annotation and to match prior builds. */
   name: string;
   srcid: string;
-  changeTimeOffset: number;
+  change_time_offset: number;
   /** Drives packing; {@link MAX_FREQUENCY} = changes every build. */
-  changeFrequency: number;
+  change_frequency: number;
 }
 
-/** Content sources plus the content-object → source mapping (checksum → identifier, ordered). */
+/** Content sources (keyed by identifier) plus the content-object → identifier mapping (ordered). */
 export interface ObjectMeta {
-  set: ObjectSourceMeta[];
+  set: Map<string, ObjectSourceMeta>;
   map: Map<string, string>;
 }
 
@@ -46,42 +46,21 @@ export interface ObjectMetaSized {
   sizes: ObjectSourceMetaSized[];
 }
 
-/** The flat JSON form of {@link ObjectSourceMetaSized} (upstream's serde layout). */
-export interface ObjectSourceMetaSizedJson {
-  identifier: string;
-  name: string;
-  srcid: string;
-  change_time_offset: number;
-  change_frequency: number;
-  size: number;
-}
-
-export function objectSourceMetaSizedFromJson(v: ObjectSourceMetaSizedJson): ObjectSourceMetaSized {
-  const strings = ['identifier', 'name', 'srcid'] as const;
-  const numbers = ['change_time_offset', 'change_frequency', 'size'] as const;
-  for (const k of strings) if (typeof v?.[k] !== 'string') throw new Error(`Invalid content source: missing string '${k}'`);
-  for (const k of numbers) {
-    if (!Number.isSafeInteger(v[k]) || v[k] < 0) throw new Error(`Invalid content source ${v.identifier}: '${k}' must be a non-negative integer`);
+/** Validates one element of a sized content-meta JSON array (upstream's flat serde layout). */
+export function parseObjectSourceMetaSized(v: unknown): ObjectSourceMetaSized {
+  const o = v as Record<string, unknown> | null;
+  if (typeof o !== 'object' || o === null) throw new Error('Invalid content source: expected an object');
+  for (const k of ['identifier', 'name', 'srcid']) {
+    if (typeof o[k] !== 'string') throw new Error(`Invalid content source: missing string '${k}'`);
   }
-  return {
-    identifier: v.identifier,
-    name: v.name,
-    srcid: v.srcid,
-    changeTimeOffset: v.change_time_offset,
-    changeFrequency: v.change_frequency,
-    size: v.size,
-  };
-}
-
-export function objectSourceMetaSizedToJson(v: ObjectSourceMetaSized): ObjectSourceMetaSizedJson {
-  return {
-    identifier: v.identifier,
-    name: v.name,
-    srcid: v.srcid,
-    change_time_offset: v.changeTimeOffset,
-    change_frequency: v.changeFrequency,
-    size: v.size,
-  };
+  for (const k of ['change_time_offset', 'change_frequency', 'size']) {
+    const n = o[k];
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+      throw new Error(`Invalid content source ${String(o.identifier)}: '${k}' must be a non-negative integer`);
+    }
+  }
+  const { identifier, name, srcid, change_time_offset, change_frequency, size } = o as unknown as ObjectSourceMetaSized;
+  return { identifier, name, srcid, change_time_offset, change_frequency, size };
 }
 
 /**
@@ -90,12 +69,11 @@ export function objectSourceMetaSizedToJson(v: ObjectSourceMetaSized): ObjectSou
  * Components owning no object are dropped.
  */
 export function sizeObjectMeta(meta: ObjectMeta, sizeOf: (checksum: string) => number): ObjectMetaSized {
-  const byId = new Map(meta.set.map((s) => [s.identifier, s]));
   const totals = new Map<string, number>();
   for (const [checksum, id] of meta.map) totals.set(id, (totals.get(id) ?? 0) + sizeOf(checksum));
   const ids = [...totals.keys()].sort(compareBytes);
   const sizes = ids.map((id) => {
-    const src = byId.get(id);
+    const src = meta.set.get(id);
     if (!src) throw new Error(`Failed to find ${id} in content set`);
     return { ...src, size: totals.get(id)! };
   });
@@ -275,8 +253,8 @@ export function partitionComponents<T extends ObjectSourceMetaSized>(
   const remaining = [...high.splice(limitHs), ...medium];
   partitions.set(HIGH_PARTITION, high);
   if (remaining.length === 0) throw new Error('Cannot partition components: no medium-size components');
-  remaining.sort((a, b) => a.changeFrequency - b.changeFrequency);
-  const freqs = remaining.map((c) => c.changeFrequency);
+  remaining.sort((a, b) => a.change_frequency - b.change_frequency);
+  const freqs = remaining.map((c) => c.change_frequency);
   const msizes = remaining.map((c) => c.size);
   const meanF = mean(freqs);
   const sdF = stdDeviation(freqs);
@@ -288,7 +266,7 @@ export function partitionComponents<T extends ObjectSourceMetaSized>(
   const sHigh = meanS + THRESHOLD * sdS;
   for (const c of remaining) {
     const s = c.size >= sHigh ? 'hs' : c.size <= sLow ? 'ls' : 'ms';
-    const f = c.changeFrequency >= fHigh ? '3hf' : c.changeFrequency <= fLow ? '5lf' : '4mf';
+    const f = c.change_frequency >= fHigh ? '3hf' : c.change_frequency <= fLow ? '5lf' : '4mf';
     push(`${f}_${s}`, c);
   }
   return [...partitions.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -311,8 +289,8 @@ export function basicPacking<T extends ObjectSourceMetaSized>(
     if (n > 0) bins.push([]);
     return bins;
   }
-  const rest = components.filter((c) => c.changeFrequency !== MAX_FREQUENCY);
-  const maxFreq = components.filter((c) => c.changeFrequency === MAX_FREQUENCY);
+  const rest = components.filter((c) => c.change_frequency !== MAX_FREQUENCY);
+  const maxFreq = components.filter((c) => c.change_frequency === MAX_FREQUENCY);
   const bins: T[][] = [];
   if (rest.length > 0) {
     const limitLs = 1;
@@ -463,8 +441,8 @@ export function contentMetaToSized(file: ContentMetaFile, labels: Map<string, st
     identifier: id,
     name,
     srcid: id,
-    changeTimeOffset: 1,
-    changeFrequency: id === 'unpackaged' ? MAX_FREQUENCY : 1,
+    change_time_offset: 1,
+    change_frequency: id === 'unpackaged' ? MAX_FREQUENCY : 1,
     size: 1,
   }));
   const merged = new Map(labels);
