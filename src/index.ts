@@ -1,5 +1,28 @@
 // Public API of ostree-container: named exports only.
 export { formatSize } from './format.js';
+// Image references and ref escaping
+export { Transport, parseTransport, transportPrefix, transportSerializableName } from './ref/transport.js';
+export { ImageReference, OstreeImageReference, SignatureSource, parseOciPathAndTag } from './ref/image-reference.js';
+export { escapeRef, unescapeRef, prefixEscapeForRef, unprefixUnescapeRef } from './ref/refescape.js';
+// OCI documents and image layouts
+export { MediaType, OCI_LAYOUT_VERSION } from './oci/media-types.js';
+export type { DigestAlgorithm, ParsedDigest } from './oci/digest.js';
+export { parseDigest, digestOf, createDigester } from './oci/digest.js';
+export type { Descriptor, Platform, ImageManifest, ImageIndex, ImageConfiguration, RuntimeConfig, RootFs, History } from './oci/types.js';
+export { parseImageManifest, parseImageIndex, parseImageConfiguration } from './oci/types.js';
+export { canonicalJson } from './oci/canonical-json.js';
+export { ociArchFromNode, hostOciArch, hostPlatform } from './oci/platform.js';
+export type { BlobInfo, ExpectedBlob, ResolvedManifest } from './oci/layout.js';
+export { OciDir } from './oci/layout.js';
+export type { ExtractedArchive } from './oci/archive.js';
+export { writeOciArchive, extractOciArchive, openOciArchive } from './oci/archive.js';
+export type { LocalManifest } from './oci/local-image.js';
+export { readLocalManifest } from './oci/local-image.js';
+// Container-level constants, ManifestDiff, versions
+export * from './container/constants.js';
+export type { ManifestDiffJson } from './container/manifest-diff.js';
+export { ManifestDiff } from './container/manifest-diff.js';
+export { labelsOf, versionForConfig } from './container/version.js';
 // The example OS of upstream's tests: the test fixture and the CLI demo's input
 export type { ExampleOsOptions, RepoModeName, FileDef, Tree, TreeNode } from './fixture/index.js';
 export {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { packageRoot } from '../native.js';
 import { messageOf } from '../errors.js';
 import { registerDemo } from './demo.js';
+import { registerCompare } from './compare.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDemo(program);
+  registerCompare(program);
   return program;
 }
 

@@ -1,0 +1,180 @@
+// What our OCI layout store writes must be what skopeo (containers/image) reads, and the reverse.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { pack } from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import {
+  MediaType,
+  OciDir,
+  digestOf,
+  extractOciArchive,
+  hostPlatform,
+  parseImageManifest,
+  writeOciArchive,
+  type ImageManifest,
+} from '../../src/index.js';
+
+const run = promisify(execFile);
+
+async function skopeo(...args: string[]): Promise<string> {
+  try {
+    return (await run('skopeo', args)).stdout;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: string };
+    if (err.code === 'ENOENT') throw new Error('skopeo is not installed (scripts/install-deps.sh installs it)');
+    throw new Error(`skopeo ${args.join(' ')} failed: ${err.stderr ?? err.message}`);
+  }
+}
+
+async function tarOf(files: Record<string, string>): Promise<Buffer> {
+  const p = pack();
+  for (const [name, content] of Object.entries(files)) p.entry({ name, mode: 0o644, mtime: new Date(0) }, content);
+  p.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of p) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A small real image: one gzip layer with a file, labels, a tag. */
+async function buildImage(dir: OciDir, version: string, tag: string) {
+  const tar = await tarOf({ 'etc/os-release': `VERSION=${version}\n` });
+  const gz = gzipSync(tar);
+  const layer = await dir.writeBlob(gz);
+  const config = await dir.writeConfig({
+    architecture: hostPlatform().architecture,
+    os: 'linux',
+    created: '1997-08-30T10:30:42Z',
+    config: { Labels: { 'org.opencontainers.image.version': version, 'ostree.commit': 'c'.repeat(64) }, Cmd: ['/usr/bin/bash'] },
+    rootfs: { type: 'layers', diff_ids: [digestOf(tar)] },
+    history: [{ created: '1997-08-30T10:30:42Z', created_by: 'test' }],
+  });
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    config,
+    layers: [{ mediaType: MediaType.ImageLayerGzip, ...layer }],
+    annotations: { 'org.opencontainers.image.version': version },
+  };
+  return { manifest, desc: await dir.insertManifest(manifest, { tag }) };
+}
+
+let tmp: string;
+let dir: OciDir;
+let v1: Awaited<ReturnType<typeof buildImage>>;
+let v2: Awaited<ReturnType<typeof buildImage>>;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join('/var/tmp', 'oci-skopeo-'));
+  dir = await OciDir.ensure(path.join(tmp, 'ours'));
+  v1 = await buildImage(dir, '1.0', 'v1');
+  v2 = await buildImage(dir, '2.0', 'v2');
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('skopeo reads our OCI layout', () => {
+  it('skopeo inspect oci:DIR:TAG', async () => {
+    const info = JSON.parse(await skopeo('inspect', `oci:${dir.path}:v1`)) as Record<string, unknown>;
+    expect(info.Digest).toBe(v1.desc.digest);
+    expect(info.Architecture).toBe(hostPlatform().architecture);
+    expect(info.Os).toBe('linux');
+    expect(info.Labels).toEqual({ 'org.opencontainers.image.version': '1.0', 'ostree.commit': 'c'.repeat(64) });
+    expect(info.Layers).toEqual([v1.manifest.layers[0].digest]);
+    const raw = await skopeo('inspect', '--raw', `oci:${dir.path}:v2`);
+    expect(digestOf(raw)).toBe(v2.desc.digest);
+    const config = JSON.parse(await skopeo('inspect', '--config', `oci:${dir.path}:v2`)) as { config: { Cmd: string[] } };
+    expect(config.config.Cmd).toEqual(['/usr/bin/bash']);
+  });
+
+  it('skopeo copy oci: → oci: and oci-archive:, and we read the results', async () => {
+    const copied = path.join(tmp, 'copied');
+    await skopeo('copy', `oci:${dir.path}:v1`, `oci:${copied}:again`);
+    const theirs = await OciDir.open(copied);
+    const got = await theirs.readManifest('again');
+    expect(got.descriptor.digest).toBe(v1.desc.digest);
+    expect(got.manifest).toEqual(v1.manifest);
+    expect((await theirs.readBlob(got.manifest.layers[0])).length).toBe(v1.manifest.layers[0].size);
+
+    const archive = path.join(tmp, 'skopeo.ociarchive');
+    await skopeo('copy', `oci:${dir.path}:v2`, `oci-archive:${archive}:arch`);
+    const extracted = await extractOciArchive(archive, path.join(tmp, 'extracted'));
+    expect((await extracted.readManifest('arch')).descriptor.digest).toBe(v2.desc.digest);
+  });
+
+  it('skopeo reads our oci-archive', async () => {
+    const archive = path.join(tmp, 'ours.ociarchive');
+    await writeOciArchive(dir, archive);
+    const info = JSON.parse(await skopeo('inspect', `oci-archive:${archive}:v2`)) as { Digest: string };
+    expect(info.Digest).toBe(v2.desc.digest);
+    await skopeo('copy', `oci-archive:${archive}:v1`, `dir:${path.join(tmp, 'plain')}`);
+    const manifest = parseImageManifest(await readFile(path.join(tmp, 'plain', 'manifest.json')), 'dir manifest');
+    expect(manifest.layers).toEqual(v1.manifest.layers);
+  });
+});
+
+/** Runs the CLI in-process, returning exit code and output. */
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+  try {
+    const code = await main(argv);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+describe('ostree-container compare', () => {
+  it('prints the spec figures for the upstream fixture manifests', async () => {
+    const fixtures = await OciDir.ensure(path.join(tmp, 'fixtures'));
+    for (const [n, tag] of [['manifest1.json', 'one'], ['manifest2.json', 'two']]) {
+      const bytes = await readFile(new URL(`../../../shared/fixtures/${n}`, import.meta.url));
+      const blob = await fixtures.writeBlob(bytes);
+      const index = await fixtures.readIndex();
+      index.manifests.push({ mediaType: MediaType.ImageManifest, ...blob, annotations: { 'org.opencontainers.image.ref.name': tag } });
+      await fixtures.writeIndex(index);
+    }
+    const text = await cli('compare', `oci:${fixtures.path}:one`, `ostree-unverified-image:oci:${fixtures.path}:two`);
+    expect(text).toEqual({
+      code: 0,
+      stdout: 'Total new layers: 51    Size: 697.0\u00a0MB\nRemoved layers:   4     Size: 170.5\u00a0MB\nAdded layers:     4     Size: 170.5\u00a0MB\n',
+      stderr: '',
+    });
+    const json = await cli('compare', '--json', `oci:${fixtures.path}:one`, `oci:${fixtures.path}:two`);
+    expect(json.stdout).toBe('{"total":51,"total_size":697035490,"n_removed":4,"removed_size":170473141,"n_added":4,"added_size":170472856}\n');
+  });
+
+  it('compares two images we built, also through an archive', async () => {
+    const archive = path.join(tmp, 'cmp.ociarchive');
+    await writeOciArchive(dir, archive);
+    const r = await cli('compare', '--json', `oci:${dir.path}:v1`, `oci-archive:${archive}:v2`);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      total: 1,
+      total_size: v2.manifest.layers[0].size,
+      n_removed: 1,
+      removed_size: v1.manifest.layers[0].size,
+      n_added: 1,
+      added_size: v2.manifest.layers[0].size,
+    });
+  });
+
+  it('reports bad references and missing images as errors', async () => {
+    expect(await cli('compare', 'quay.io/foo', `oci:${dir.path}:v1`)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: "error: Fetching manifest of quay.io/foo: Missing ':' in quay.io/foo\n",
+    });
+    const missing = await cli('compare', `oci:${dir.path}:v1`, `oci:${dir.path}:nope`);
+    expect(missing.stderr).toBe(`error: Fetching manifest of oci:${dir.path}:nope: OCI directory ${dir.path}: no descriptor found for reference "nope"\n`);
+    const registry = await cli('compare', 'docker://quay.io/x', `oci:${dir.path}:v1`);
+    expect(registry.stderr).toBe('error: Fetching manifest of docker://quay.io/x: Reading docker://quay.io/x: only oci: and oci-archive: images can be read locally\n');
+  });
+});
