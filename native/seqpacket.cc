@@ -1,6 +1,304 @@
-// Placeholder: filled in by its issue.
+// SOCK_SEQPACKET sockets for the skopeo image proxy.
+//
+// JS surface (exports.seqpacket):
+//   socketpair() → [fd, fd]            both O_CLOEXEC, owned by the caller
+//   new Socket(fd)                     takes ownership of fd
+//   socket.send(buf, fds?)             one datagram, fds as SCM_RIGHTS (never blocks)
+//   socket.recv(maxSize) → Promise<{ data: Buffer, fds: number[] } | null>   null = peer closed
+//   socket.close()                     wakes a pending recv (which resolves null), closes the fd
+//   strerror(errno) → string           the C library's text, as Rust's io::Error prints it
+//
+// A receive blocks in poll()/recvmsg() on a thread of its own, never on the JS thread and never
+// on the libuv pool: proxy replies (FinishPipe) may wait for pipe drains and layer imports that
+// themselves occupy pool threads, so borrowing a pool thread here could deadlock.
+#include "seqpacket.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+
 #include "modules.h"
+#include "util/errors.h"
 
 namespace oc {
-void InitSeqpacket(Napi::Env, Napi::Object) {}
+
+namespace {
+// Enough room for more fds than any proxy reply carries (≤2), so surplus is detected, not lost.
+constexpr size_t kMaxFds = 16;
+
+std::string ErrnoName(int err) {
+  const char *n = strerrorname_np(err);
+  return n ? n : std::to_string(err);
+}
+
+Napi::Error ErrnoError(Napi::Env env, const std::string &context, int err) {
+  ErrorInfo info;
+  info.Set(context + ": " + g_strerror(err), ErrnoName(err).c_str());
+  return ToJsError(env, info);
+}
+}  // namespace
+
+bool SeqpacketPair(Fd *a, Fd *b) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return false;
+  a->reset(sv[0]);
+  b->reset(sv[1]);
+  return true;
+}
+
+int SendDatagram(int fd, const std::string &data, const std::vector<int> &fds) {
+  struct iovec iov = {const_cast<char *>(data.data()), data.size()};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control;
+  if (!fds.empty()) {
+    control.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  for (;;) {
+    ssize_t n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return 0;
+    if (errno != EINTR) return errno;
+  }
+}
+
+RecvResult RecvDatagram(int fd, int cancel_fd, size_t max_size) {
+  RecvResult r;
+  std::string buf(max_size, '\0');
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * kMaxFds), 0);
+  for (;;) {
+    struct pollfd p[2] = {{fd, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      r.err = errno;
+      r.err_context = "poll";
+      return r;
+    }
+    if (p[1].revents) {
+      r.kind = RecvResult::kCancelled;
+      return r;
+    }
+    struct iovec iov = {buf.data(), buf.size()};
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      r.err = errno;
+      r.err_context = "recvmsg";
+      return r;
+    }
+    std::vector<int> fds;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      const unsigned char *p0 = CMSG_DATA(c);
+      for (size_t i = 0; i < count; i++) {
+        int v;
+        memcpy(&v, p0 + i * sizeof(int), sizeof(int));
+        fds.push_back(v);
+      }
+    }
+    if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+      for (int f : fds) close(f);
+      r.err = EMSGSIZE;
+      r.err_context = (msg.msg_flags & MSG_TRUNC) ? "recvmsg: datagram larger than " + std::to_string(max_size) + " bytes"
+                                                  : "recvmsg: too many file descriptors";
+      return r;
+    }
+    if (n == 0 && fds.empty()) {
+      r.kind = RecvResult::kEof;
+      return r;
+    }
+    buf.resize(static_cast<size_t>(n));
+    r.kind = RecvResult::kMessage;
+    r.msg.data = std::move(buf);
+    r.msg.fds = std::move(fds);
+    return r;
+  }
+}
+
+namespace {
+
+class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Socket",
+                       {
+                           InstanceMethod("send", &SocketWrap::Send),
+                           InstanceMethod("recv", &SocketWrap::Recv),
+                           InstanceMethod("close", &SocketWrap::Close),
+                           InstanceAccessor("fd", &SocketWrap::GetFd, nullptr),
+                       });
+  }
+
+  explicit SocketWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<SocketWrap>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "Socket: fd must be a number");
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    if (fd < 0) throw Napi::TypeError::New(env, "Socket: fd must be non-negative");
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (efd < 0) throw ErrnoError(env, "eventfd", errno);
+    state_ = std::make_shared<State>();
+    state_->fd.reset(fd);
+    state_->cancel.reset(efd);
+  }
+
+ private:
+  // Shared with a receiving thread, so the fds outlive this object if it is collected first.
+  struct State {
+    Fd fd;
+    Fd cancel;
+  };
+
+  struct Job {
+    SocketWrap *self;
+    Napi::Promise::Deferred deferred;
+    RecvResult result;
+  };
+
+  Napi::Value GetFd(const Napi::CallbackInfo &info) {
+    return Napi::Number::New(info.Env(), closed_ ? -1 : state_->fd.get());
+  }
+
+  Napi::Value Send(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (closed_) throw Napi::Error::New(env, "send: socket is closed");
+    std::string data;
+    if (info[0].IsBuffer()) {
+      auto b = info[0].As<Napi::Buffer<char>>();
+      data.assign(b.Data(), b.Length());
+    } else if (info[0].IsString()) {
+      data = info[0].As<Napi::String>().Utf8Value();
+    } else {
+      throw Napi::TypeError::New(env, "send: data must be a Buffer or string");
+    }
+    std::vector<int> fds;
+    if (info[1].IsArray()) {
+      auto a = info[1].As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+    } else if (!info[1].IsUndefined()) {
+      throw Napi::TypeError::New(env, "send: fds must be an array of numbers");
+    }
+    int err = SendDatagram(state_->fd.get(), data, fds);
+    if (err) throw ErrnoError(env, "sendmsg", err);
+    return env.Undefined();
+  }
+
+  Napi::Value Recv(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (closed_) throw Napi::Error::New(env, "recv: socket is closed");
+    if (pending_) throw Napi::Error::New(env, "recv: a receive is already pending");
+    size_t max = 32 * 1024;
+    if (info[0].IsNumber()) max = info[0].As<Napi::Number>().Uint32Value();
+    auto job = new Job{this, Napi::Promise::Deferred::New(env), {}};
+    Napi::Promise promise = job->deferred.Promise();
+    auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo &) {}),
+                                              "ostree-container:seqpacket-recv", 0, 1);
+    pending_ = true;
+    Ref();  // keep this object (and so the socket) alive until the job completes
+    std::shared_ptr<State> state = state_;
+    std::thread([state, job, tsfn, max]() mutable {
+      job->result = RecvDatagram(state->fd.get(), state->cancel.get(), max);
+      napi_status s = tsfn.BlockingCall([job](Napi::Env env, Napi::Function) { Complete(env, job); });
+      if (s != napi_ok) {  // environment shutting down: nobody is left to take the fds
+        for (int f : job->result.msg.fds) close(f);
+        delete job;
+      }
+      tsfn.Release();
+    }).detach();
+    return promise;
+  }
+
+  // Main thread: settle the promise and apply a close requested while the receive was pending.
+  static void Complete(Napi::Env env, Job *job) {
+    std::unique_ptr<Job> owned(job);
+    SocketWrap *self = job->self;
+    self->pending_ = false;
+    if (self->closed_) self->ReleaseFds();
+    self->Unref();
+    RecvResult &r = job->result;
+    switch (r.kind) {
+      case RecvResult::kMessage: {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("data", Napi::Buffer<char>::Copy(env, r.msg.data.data(), r.msg.data.size()));
+        Napi::Array fds = Napi::Array::New(env, r.msg.fds.size());
+        for (size_t i = 0; i < r.msg.fds.size(); i++) fds.Set(static_cast<uint32_t>(i), r.msg.fds[i]);
+        o.Set("fds", fds);
+        job->deferred.Resolve(o);
+        break;
+      }
+      case RecvResult::kEof:
+      case RecvResult::kCancelled:
+        job->deferred.Resolve(env.Null());
+        break;
+      case RecvResult::kError:
+        job->deferred.Reject(ErrnoError(env, r.err_context, r.err).Value());
+        break;
+    }
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo &info) {
+    if (closed_) return info.Env().Undefined();
+    closed_ = true;
+    if (pending_) {
+      uint64_t one = 1;
+      ssize_t n = write(state_->cancel.get(), &one, sizeof one);
+      (void)n;  // the eventfd counter cannot overflow from a single write
+    } else {
+      ReleaseFds();
+    }
+    return info.Env().Undefined();
+  }
+
+  void ReleaseFds() {
+    state_->fd.reset();
+    state_->cancel.reset();
+  }
+
+  std::shared_ptr<State> state_;
+  bool pending_ = false;
+  bool closed_ = false;
+};
+
+Napi::Value SocketPair(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Fd a, b;
+  if (!SeqpacketPair(&a, &b)) throw ErrnoError(env, "socketpair", errno);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, a.release());
+  out.Set(1u, b.release());
+  return out;
+}
+
+Napi::Value StrError(const Napi::CallbackInfo &info) {
+  return Napi::String::New(info.Env(), g_strerror(info[0].As<Napi::Number>().Int32Value()));
+}
+
+}  // namespace
+
+void InitSeqpacket(Napi::Env env, Napi::Object exports) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
+  o.Set("strerror", Napi::Function::New(env, StrError, "strerror"));
+  o.Set("Socket", SocketWrap::Init(env));
+  exports.Set("seqpacket", o);
+}
+
 }  // namespace oc

@@ -30,3 +30,20 @@ export {
   TESTREF, CONTENTS_CHECKSUM_V0, CONTENTS_CHECKSUM_V1, COMMIT_V0, COMMIT_V1, CONTENTS_V0, LAYERS_V0_LEN, PKGS_V0_LEN,
   GPG_KEY_ID, GPG_KEY_FINGERPRINT,
 } from './fixture/index.js';
+// skopeo image proxy, auth defaults, skopeo copy
+export type { ImageProxyConfig, ProxyCommand } from './proxy/config.js';
+export { proxyArgs, AUTH_DATA_CHILD_FD } from './proxy/config.js';
+export type { BlobDescriptor, BlobFd, BlobStream, ConvertedLayerInfo } from './proxy/image-proxy.js';
+export { ImageProxy, OpenedImage, RawBlobError, joinFetch, MAX_MSG_SIZE, BASE_PROTOCOL_VERSION } from './proxy/image-proxy.js';
+export type { ImageProxyPoolOptions } from './proxy/pool.js';
+export { ImageProxyPool } from './proxy/pool.js';
+export type { AuthfileLookupOptions, GlobalAuthfile, MergeOptions } from './proxy/auth.js';
+export {
+  getGlobalAuthfile, mergeDefaultContainerProxyOpts, mergeDefaultContainerProxyOptsWithIsolation,
+  unprivilegedSubprocess, DEFAULT_UNPRIVILEGED_USER,
+} from './proxy/auth.js';
+export { POLICY_PATH, policyIsDefaultInsecure, containerPolicyIsDefaultInsecure, requireSecureContainerPolicy } from './proxy/policy.js';
+export type { FetchedManifest, FetchedManifestAndConfig } from './proxy/fetch.js';
+export { fetchManifest, fetchManifestAndConfig, withImageProxy } from './proxy/fetch.js';
+export type { SkopeoCopyOptions } from './proxy/skopeo-copy.js';
+export { skopeoCopy, skopeoCopyArgs } from './proxy/skopeo-copy.js';

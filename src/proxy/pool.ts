@@ -1,0 +1,108 @@
+// Several proxies with the same image open, for fetching blobs in parallel: one proxy serves one
+// request at a time and is blocked for the whole of a blob transfer (FinishPipe).
+import os from 'node:os';
+import { finished } from 'node:stream/promises';
+import type { ImageProxyConfig } from './config.js';
+import { ImageProxy, type BlobFd, type BlobStream, type OpenedImage } from './image-proxy.js';
+
+export interface ImageProxyPoolOptions {
+  /** Number of proxy processes; default min(4, available parallelism). */
+  size?: number;
+  config?: ImageProxyConfig;
+}
+
+interface Member {
+  proxy: ImageProxy;
+  image: OpenedImage;
+  busy: number;
+}
+
+/** Finalizes every proxy, reporting the first failure after all were tried. */
+async function finalizeAll(proxies: ImageProxy[]): Promise<void> {
+  const results = await Promise.allSettled(proxies.map((p) => p.finalize()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+export class ImageProxyPool {
+  private closed = false;
+
+  private constructor(private readonly members: Member[]) {}
+
+  /** Starts `size` proxies and opens `imgref` in each. */
+  static async open(imgref: string | { toString(): string }, opts: ImageProxyPoolOptions = {}): Promise<ImageProxyPool> {
+    const size = opts.size ?? Math.min(4, os.availableParallelism());
+    if (!Number.isInteger(size) || size < 1) throw new Error(`Invalid proxy pool size ${size}`);
+    const started = await Promise.allSettled(Array.from({ length: size }, () => ImageProxy.create(opts.config)));
+    const proxies = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    try {
+      if (failed) throw failed.reason;
+      const images = await Promise.all(proxies.map((p) => p.openImage(imgref)));
+      return new ImageProxyPool(proxies.map((proxy, i) => ({ proxy, image: images[i], busy: 0 })));
+    } catch (e) {
+      await finalizeAll(proxies).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  get size(): number {
+    return this.members.length;
+  }
+
+  /** The first proxy and its image, for manifest and configuration requests. */
+  get primary(): { proxy: ImageProxy; image: OpenedImage } {
+    return this.members[0];
+  }
+
+  /** A blob pipe from the least busy proxy; same contract as `ImageProxy.getBlobFd`. */
+  async getBlobFd(digest: string, size: number): Promise<BlobFd> {
+    const m = this.pick();
+    m.busy++;
+    try {
+      const blob = await m.proxy.getBlobFd(m.image, digest, size);
+      let finishing: Promise<void> | undefined;
+      return {
+        ...blob,
+        finish: () =>
+          (finishing ??= blob.finish().finally(() => {
+            m.busy--;
+          })),
+      };
+    } catch (e) {
+      m.busy--;
+      throw e;
+    }
+  }
+
+  /** A verified blob stream from the least busy proxy. */
+  async getBlob(digest: string, size: number): Promise<BlobStream> {
+    const m = this.pick();
+    m.busy++;
+    try {
+      const blob = await m.proxy.getBlob(m.image, digest, size);
+      void finished(blob.stream).catch(() => undefined).finally(() => {
+        m.busy--;
+      });
+      return blob;
+    } catch (e) {
+      m.busy--;
+      throw e;
+    }
+  }
+
+  /** Closes the image in every proxy and finalizes them all. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const closing = await Promise.allSettled(this.members.map((m) => m.proxy.closeImage(m.image)));
+    await finalizeAll(this.members.map((m) => m.proxy));
+    const failed = closing.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private pick(): Member {
+    if (this.closed) throw new Error('Image proxy pool is closed');
+    return this.members.reduce((a, b) => (b.busy < a.busy ? b : a));
+  }
+}

@@ -1,0 +1,106 @@
+// A real registry (`docker-registry`, Fedora: docker-distribution) on 127.0.0.1 with a free port
+// and temporary storage, for the duration of a test file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const REGISTRY_BIN = process.env.OSTREE_CONTAINER_REGISTRY_BIN ?? '/usr/bin/docker-registry';
+
+export interface TestRegistry {
+  /** `127.0.0.1:<port>` */
+  host: string;
+  /** Storage root (`docker/registry/v2/…` beneath it), for tests that tamper with blobs. */
+  storage: string;
+  /** `docker://127.0.0.1:<port>/<repo>` */
+  ref(repo: string): string;
+  /** Path of a stored blob's data file. */
+  blobPath(digest: string): string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before answering: ${log()}`);
+    }
+    try {
+      const res = await fetch(url);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`docker-registry did not answer ${url} within 20 s: ${log()}`);
+}
+
+/** Starts the registry and waits until `/v2/` answers 200. */
+export async function startRegistry(): Promise<TestRegistry> {
+  await fsp.access(REGISTRY_BIN).catch(() => {
+    throw new Error(`registry server ${REGISTRY_BIN} is missing (Debian: docker-registry, Fedora: docker-distribution)`);
+  });
+  const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-registry-'));
+  const storage = path.join(tmp, 'storage');
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const configPath = path.join(tmp, 'config.yml');
+  await fsp.writeFile(
+    configPath,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${storage}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: ${host}`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    log = (log + s).slice(-8192);
+  });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    await fsp.rm(tmp, { recursive: true, force: true });
+  };
+  try {
+    await waitReady(`http://${host}/v2/`, child, () => log);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    host,
+    storage,
+    ref: (repo) => `docker://${host}/${repo}`,
+    blobPath: (digest) => {
+      const [algo, hex] = digest.split(':');
+      return path.join(storage, 'docker/registry/v2/blobs', algo, hex.slice(0, 2), hex, 'data');
+    },
+    stop,
+  };
+}

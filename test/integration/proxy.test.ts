@@ -1,0 +1,208 @@
+// The image proxy client against real skopeo, over every transport, including a real registry.
+import { createReadStream, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { digestOf } from '../../src/oci/digest.js';
+import { hostOciArch } from '../../src/oci/platform.js';
+import { OstreeImageReference } from '../../src/ref/image-reference.js';
+import { ImageProxy, joinFetch, type OpenedImage } from '../../src/proxy/image-proxy.js';
+import { ImageProxyPool } from '../../src/proxy/pool.js';
+import { fetchManifest, fetchManifestAndConfig } from '../../src/proxy/fetch.js';
+import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
+import { buildDirImage, buildDirIndex, copyToLocalTransports, type BuiltImage, type BuiltIndex } from '../helpers/images.js';
+import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+let tmp: string;
+let registry: TestRegistry;
+let image: BuiltImage;
+let multi: BuiltIndex;
+const refs: Record<string, string> = {};
+
+async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+beforeAll(async () => {
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-proxy-'));
+  registry = await startRegistry();
+  image = await buildDirImage(path.join(tmp, 'dir'), {
+    layers: [{ 'etc/os-release': 'ID=test\n' }, { 'usr/bin/hello': '#!/bin/sh\necho hello\n' }, { 'var/x': 'x'.repeat(100_000) }],
+    labels: { 'ostree.bootable': 'true' },
+  });
+  refs.dir = image.ref;
+  Object.assign(refs, await copyToLocalTransports(image.ref, tmp));
+  refs.registry = `${registry.ref('test/single')}:latest`;
+  await skopeoCopy(image.ref, refs.registry, { destTlsVerify: false });
+  multi = await buildDirIndex(path.join(tmp, 'multi'), {
+    amd64: { layers: [{ arch: 'amd64' }] },
+    arm64: { layers: [{ arch: 'arm64' }] },
+  });
+  await skopeoCopy(multi.ref, `${registry.ref('test/multi')}:latest`, { destTlsVerify: false, multiArch: 'all' });
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+let before: Snapshot;
+beforeEach(() => {
+  before = snapshot();
+});
+afterEach(async () => {
+  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
+});
+
+const tlsOff = { insecureSkipTlsVerification: true };
+
+describe.each(['oci', 'ociArchive', 'dir', 'dockerArchive', 'registry'])('transport %s', (transport) => {
+  it('fetches manifest, config and every blob, verified', async () => {
+    const proxy = await ImageProxy.create(tlsOff);
+    try {
+      expect(proxy.protocolVersion).toBe('0.2.3');
+      const img = await proxy.openImage(refs[transport]);
+      const { digest, manifest } = await proxy.fetchManifest(img);
+      const raw = await proxy.fetchManifestRaw(img);
+      expect(raw.digest).toBe(digest);
+      if (transport === 'dockerArchive') {
+        // Docker schema 2 source: the proxy hands out a converted OCI manifest.
+        expect(digest).not.toBe(image.manifestDigest);
+      } else {
+        expect(digest).toBe(image.manifestDigest);
+        expect(digestOf(raw.manifest)).toBe(digest);
+      }
+      expect(manifest.layers).toHaveLength(3);
+      const config = await proxy.fetchConfig(img);
+      expect(config.architecture).toBe('amd64');
+      expect(config.rootfs.diff_ids).toEqual(image.layers.map((l) => l.diffId));
+      expect(config.config?.Labels).toEqual({ 'ostree.bootable': 'true' });
+      for (const layer of manifest.layers) {
+        const blob = await proxy.getDescriptor(img, layer);
+        expect(blob.size).toBe(layer.size);
+        const bytes = await collect(blob.stream);
+        expect(bytes.length).toBe(layer.size);
+        expect(digestOf(bytes)).toBe(layer.digest);
+      }
+      expect(await proxy.getLayerInfo(img)).toBeNull(); // protocol 0.2.3 has no GetLayerInfo
+      await proxy.closeImage(img);
+    } finally {
+      await proxy.finalize();
+    }
+  });
+});
+
+describe('ImageProxy', () => {
+  it('hands out raw blob fds that a concurrent reader drains while FinishPipe runs', async () => {
+    const proxy = await ImageProxy.create();
+    try {
+      const img = await proxy.openImage(refs.oci);
+      const layer = image.layers[2];
+      const blob = await proxy.getBlobFd(img, layer.descriptor.digest, layer.descriptor.size);
+      expect(blob.size).toBe(layer.descriptor.size);
+      const bytes = await joinFetch(collect(createReadStream('', { fd: blob.fd })), blob.finish());
+      expect(bytes.equals(layer.blob)).toBe(true);
+    } finally {
+      await proxy.finalize();
+    }
+  });
+
+  it('keeps several images and pipes in flight on one proxy', async () => {
+    const proxy = await ImageProxy.create(tlsOff);
+    try {
+      const images: OpenedImage[] = await Promise.all([refs.oci, refs.dir, refs.registry].map((r) => proxy.openImage(r)));
+      expect(new Set(images.map((i) => i.id)).size).toBe(3);
+      const blobs = await Promise.all(
+        images.flatMap((img) => image.layers.map(async (l) => collect((await proxy.getDescriptor(img, l.descriptor)).stream))),
+      );
+      expect(blobs.map((b) => digestOf(b))).toEqual(images.flatMap(() => image.layers.map((l) => l.descriptor.digest)));
+      await Promise.all(images.map((i) => proxy.closeImage(i)));
+      await expect(proxy.closeImage(images[0])).rejects.toThrow(`failed to invoke method CloseImage: no image ${images[0].id}`);
+    } finally {
+      await proxy.finalize();
+    }
+  });
+
+  it('reports methods newer than the proxy as failed invocations', async () => {
+    const proxy = await ImageProxy.create();
+    try {
+      await expect(proxy.openImageOptional(refs.oci)).rejects.toThrow(
+        'failed to invoke method OpenImageOptional: unknown method: OpenImageOptional',
+      );
+      // The proxy stays usable afterwards.
+      const img = await proxy.openImage(refs.oci);
+      expect((await proxy.fetchManifest(img)).digest).toBe(image.manifestDigest);
+    } finally {
+      await proxy.finalize();
+    }
+  });
+
+  it('resolves a multi-arch index to the host instance (registry and dir:)', async () => {
+    const arch = hostOciArch();
+    const expected = multi.instances[arch];
+    expect(expected, `test index has no ${arch} instance`).toBeDefined();
+    for (const ref of [`${registry.ref('test/multi')}:latest`, multi.ref]) {
+      const proxy = await ImageProxy.create(tlsOff);
+      try {
+        const img = await proxy.openImage(ref);
+        const { digest, manifest } = await proxy.fetchManifest(img);
+        expect(digest).toBe(expected.manifestDigest);
+        expect((await proxy.fetchConfig(img)).architecture).toBe(arch);
+        const bytes = await collect((await proxy.getDescriptor(img, manifest.layers[0])).stream);
+        expect(bytes.equals(expected.layers[0].blob)).toBe(true);
+      } finally {
+        await proxy.finalize();
+      }
+    }
+  });
+});
+
+describe('ImageProxyPool', () => {
+  it('fetches the layers in parallel from several proxies', async () => {
+    const pool = await ImageProxyPool.open(refs.registry, { size: 3, config: tlsOff });
+    try {
+      expect(pool.size).toBe(3);
+      const { proxy, image: img } = pool.primary;
+      const { manifest } = await proxy.fetchManifest(img);
+      const viaFd = await Promise.all(
+        manifest.layers.map(async (l) => {
+          const blob = await pool.getBlobFd(l.digest, l.size);
+          return joinFetch(collect(createReadStream('', { fd: blob.fd })), blob.finish());
+        }),
+      );
+      const viaStream = await Promise.all(manifest.layers.map(async (l) => collect((await pool.getBlob(l.digest, l.size)).stream)));
+      for (const [i, l] of manifest.layers.entries()) {
+        expect(digestOf(viaFd[i])).toBe(l.digest);
+        expect(digestOf(viaStream[i])).toBe(l.digest);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('fetchManifest / fetchManifestAndConfig', () => {
+  it('returns manifest and digest for an ostree image reference', async () => {
+    const r = await fetchManifest(OstreeImageReference.parse(`ostree-unverified-image:${refs.oci}`));
+    expect(r.digest).toBe(image.manifestDigest);
+    expect(r.manifest.layers.map((l) => l.digest)).toEqual(image.layers.map((l) => l.descriptor.digest));
+  });
+
+  it('adds the configuration, from a registry', async () => {
+    const r = await fetchManifestAndConfig(
+      OstreeImageReference.parse(`ostree-unverified-registry:${registry.host}/test/single:latest`),
+      tlsOff,
+    );
+    expect(r.digest).toBe(image.manifestDigest);
+    expect(r.config.rootfs.diff_ids).toEqual(image.layers.map((l) => l.diffId));
+  });
+
+  it('puts its context on errors', async () => {
+    await expect(fetchManifest(OstreeImageReference.parse(`ostree-unverified-image:oci:${tmp}/oci:nosuchtag`))).rejects.toThrow(
+      /^Fetching manifest: failed to invoke method OpenImage: .*no descriptor found for reference "nosuchtag"/,
+    );
+  });
+});
