@@ -10,6 +10,10 @@
         "native/repo.cc",
         "native/layer_export.cc",
         "native/layer_import.cc",
+        "native/compress.cc",
+        "native/tar_writer.cc",
+        "native/tar_reader.cc",
+        "native/tar_rewrite.cc",
         "native/seqpacket.cc"
       ],
       "include_dirs": [

@@ -1,0 +1,495 @@
+#include "compress.h"
+
+#include <libdeflate.h>
+#include <poll.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace oc {
+
+void FdSink::Write(const uint8_t *p, size_t n) {
+  hash_.Update(p, n);
+  size_ += n;
+  while (n > 0) {
+    ssize_t w = ::write(fd_, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      Fail(std::string("Writing layer: ") + g_strerror(errno));
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  CheckCancelled(cancellable_);
+}
+
+Compression ParseCompression(const std::string &name) {
+  if (name == "gzip") return Compression::Gzip;
+  if (name == "gzip-fast") return Compression::GzipFast;
+  if (name == "zstd") return Compression::Zstd;
+  if (name == "none") return Compression::None;
+  Fail("Unknown compression '" + name + "' (expected gzip, gzip-fast, zstd or none)", "INVALID_ARGUMENT");
+}
+
+const char *MediaTypeOf(Compression c) {
+  switch (c) {
+    case Compression::None: return "application/vnd.oci.image.layer.v1.tar";
+    case Compression::Gzip:
+    case Compression::GzipFast: return "application/vnd.oci.image.layer.v1.tar+gzip";
+    case Compression::Zstd: return "application/vnd.oci.image.layer.v1.tar+zstd";
+  }
+  return "";
+}
+
+Compression CompressionOfMediaType(const std::string &mt) {
+  if (mt == "application/vnd.oci.image.layer.v1.tar" ||
+      mt == "application/vnd.oci.image.layer.nondistributable.v1.tar" ||
+      mt == "application/vnd.docker.image.rootfs.diff.tar")
+    return Compression::None;
+  if (mt == "application/vnd.oci.image.layer.v1.tar+gzip" ||
+      mt == "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip" ||
+      mt == "application/vnd.docker.image.rootfs.diff.tar.gzip" ||
+      mt == "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip")
+    return Compression::Gzip;
+  if (mt == "application/vnd.oci.image.layer.v1.tar+zstd" ||
+      mt == "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd" ||
+      mt == "application/vnd.docker.image.rootfs.diff.tar.zstd")
+    return Compression::Zstd;
+  Fail("Unsupported layer media type: " + mt, "NOT_SUPPORTED");
+}
+
+namespace {
+
+class PlainSink : public ByteSink {
+ public:
+  explicit PlainSink(ByteSink &out) : out_(out) {}
+  void Write(const uint8_t *p, size_t n) override { out_.Write(p, n); }
+  void Finish() override { out_.Finish(); }
+
+ private:
+  ByteSink &out_;
+};
+
+// Independent gzip members per kBlock bytes, compressed on `threads` workers, written in order.
+class GzipBlockSink : public ByteSink {
+ public:
+  GzipBlockSink(int level, unsigned threads, ByteSink &out) : level_(level), out_(out) {
+    max_inflight_ = 2 * threads + 1;
+    for (unsigned i = 0; i < threads; i++) workers_.emplace_back([this] { Work(); });
+    cur_.reserve(kBlock);
+  }
+  ~GzipBlockSink() override { Stop(); }
+
+  void Write(const uint8_t *p, size_t n) override {
+    while (n > 0) {
+      size_t take = std::min(n, kBlock - cur_.size());
+      cur_.insert(cur_.end(), p, p + take);
+      p += take;
+      n -= take;
+      if (cur_.size() == kBlock) Submit();
+    }
+  }
+
+  void Finish() override {
+    if (!cur_.empty() || !submitted_) Submit();
+    Drain(0);
+    Stop();
+    out_.Finish();
+  }
+
+ private:
+  static constexpr size_t kBlock = 1024 * 1024;
+  struct Job {
+    std::vector<uint8_t> in, out;
+    bool done = false;
+    bool failed = false;
+  };
+
+  void Submit() {
+    auto job = std::make_shared<Job>();
+    job->in.swap(cur_);
+    cur_.reserve(kBlock);
+    submitted_ = true;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      order_.push_back(job);
+      todo_.push_back(job);
+    }
+    work_cv_.notify_one();
+    Drain(max_inflight_);
+  }
+
+  // Writes finished blocks in order until at most `keep` remain in flight.
+  void Drain(size_t keep) {
+    for (;;) {
+      std::shared_ptr<Job> front;
+      {
+        std::unique_lock<std::mutex> lk(m_);
+        if (order_.size() <= keep && !(order_.size() && order_.front()->done)) return;
+        done_cv_.wait(lk, [&] { return order_.front()->done; });
+        front = order_.front();
+        order_.pop_front();
+      }
+      if (front->failed) Fail("gzip: compression failed");
+      out_.Write(front->out.data(), front->out.size());
+    }
+  }
+
+  void Work() {
+    libdeflate_compressor *c = libdeflate_alloc_compressor(level_);
+    for (;;) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> lk(m_);
+        work_cv_.wait(lk, [&] { return stop_ || !todo_.empty(); });
+        if (todo_.empty()) break;
+        job = todo_.front();
+        todo_.pop_front();
+      }
+      if (c) {
+        job->out.resize(libdeflate_gzip_compress_bound(c, job->in.size()));
+        size_t n = libdeflate_gzip_compress(c, job->in.data(), job->in.size(), job->out.data(), job->out.size());
+        job->out.resize(n);
+        job->failed = n == 0;
+      } else {
+        job->failed = true;
+      }
+      std::vector<uint8_t>().swap(job->in);
+      {
+        std::lock_guard<std::mutex> lk(m_);
+        job->done = true;
+      }
+      done_cv_.notify_all();
+    }
+    if (c) libdeflate_free_compressor(c);
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      stop_ = true;
+      todo_.clear();
+    }
+    work_cv_.notify_all();
+    for (auto &t : workers_) t.join();
+    workers_.clear();
+  }
+
+  int level_;
+  ByteSink &out_;
+  size_t max_inflight_;
+  std::vector<uint8_t> cur_;
+  bool submitted_ = false;
+  std::mutex m_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<std::shared_ptr<Job>> order_, todo_;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+class ZstdSink : public ByteSink {
+ public:
+  ZstdSink(int level, unsigned threads, ByteSink &out) : out_(out), cctx_(ZSTD_createCCtx()) {
+    if (!cctx_) Fail("zstd: out of memory");
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);
+    // nbWorkers ≥ 1 always: the output is then the same for any worker count.
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_nbWorkers, static_cast<int>(std::max(1u, threads)));
+    outbuf_.resize(ZSTD_CStreamOutSize());
+  }
+  ~ZstdSink() override { ZSTD_freeCCtx(cctx_); }
+
+  void Write(const uint8_t *p, size_t n) override {
+    ZSTD_inBuffer in{p, n, 0};
+    while (in.pos < in.size) Step(&in, ZSTD_e_continue);
+  }
+
+  void Finish() override {
+    ZSTD_inBuffer in{nullptr, 0, 0};
+    while (Step(&in, ZSTD_e_end) != 0) {
+    }
+    out_.Finish();
+  }
+
+ private:
+  size_t Step(ZSTD_inBuffer *in, ZSTD_EndDirective mode) {
+    ZSTD_outBuffer out{outbuf_.data(), outbuf_.size(), 0};
+    size_t r = ZSTD_compressStream2(cctx_, &out, in, mode);
+    if (ZSTD_isError(r)) Fail(std::string("zstd: ") + ZSTD_getErrorName(r));
+    if (out.pos) out_.Write(outbuf_.data(), out.pos);
+    return r;
+  }
+
+  ByteSink &out_;
+  ZSTD_CCtx *cctx_;
+  std::vector<uint8_t> outbuf_;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads) {
+  threads = std::max(1u, threads);
+  switch (c) {
+    case Compression::None: return std::make_unique<PlainSink>(out);
+    case Compression::Gzip: return std::make_unique<GzipBlockSink>(6, threads, out);
+    case Compression::GzipFast: return std::make_unique<GzipBlockSink>(1, threads, out);
+    case Compression::Zstd: return std::make_unique<ZstdSink>(3, threads, out);
+  }
+  return nullptr;
+}
+
+void LayerOutput::Write(const uint8_t *p, size_t n) {
+  if (n >= kBuf) {
+    Flush();
+    hash_.Update(p, n);
+    size_ += n;
+    next_.Write(p, n);
+    return;
+  }
+  if (buf_.size() + n > kBuf) Flush();
+  buf_.insert(buf_.end(), p, p + n);
+}
+
+void LayerOutput::Flush() {
+  if (buf_.empty()) return;
+  hash_.Update(buf_.data(), buf_.size());
+  size_ += buf_.size();
+  next_.Write(buf_.data(), buf_.size());
+  buf_.clear();
+}
+
+void LayerOutput::Finish() {
+  Flush();
+  next_.Finish();
+}
+
+size_t FdSource::Read(uint8_t *p, size_t n) {
+  for (;;) {
+    CheckCancelled(cancellable_);
+    if (stop_) return 0;
+    struct pollfd pfd{fd_, POLLIN, 0};
+    int pr = ::poll(&pfd, 1, 200);
+    if (pr < 0 && errno != EINTR) Fail(std::string("Reading layer: ") + g_strerror(errno));
+    if (pr <= 0) continue;
+    ssize_t r = ::read(fd_, p, n);
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      Fail(std::string("Reading layer: ") + g_strerror(errno));
+    }
+    hash_.Update(p, static_cast<size_t>(r));
+    size_ += static_cast<size_t>(r);
+    return static_cast<size_t>(r);
+  }
+}
+
+namespace {
+
+class PlainSource : public ByteSource {
+ public:
+  explicit PlainSource(ByteSource &in) : in_(in) {}
+  size_t Read(uint8_t *p, size_t n) override { return in_.Read(p, n); }
+
+ private:
+  ByteSource &in_;
+};
+
+// zlib inflate over one or more concatenated gzip members.
+class GunzipSource : public ByteSource {
+ public:
+  explicit GunzipSource(ByteSource &in) : in_(in), inbuf_(256 * 1024) {
+    memset(&zs_, 0, sizeof zs_);
+    if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) Fail("gzip: inflateInit failed");
+  }
+  ~GunzipSource() override { inflateEnd(&zs_); }
+
+  size_t Read(uint8_t *p, size_t n) override {
+    if (finished_) return 0;
+    zs_.next_out = p;
+    zs_.avail_out = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+    for (;;) {
+      if (zs_.avail_in == 0) {
+        size_t r = in_.Read(inbuf_.data(), inbuf_.size());
+        if (r == 0) {
+          if (member_done_) {
+            finished_ = true;
+            return 0;
+          }
+          Fail("Decompressing gzip: unexpected end of stream (truncated layer?)");
+        }
+        zs_.next_in = inbuf_.data();
+        zs_.avail_in = static_cast<uInt>(r);
+      }
+      if (member_done_) {
+        // Another member follows: it must be gzip again, not trailing garbage.
+        if (zs_.next_in[0] != 0x1f) Fail("Decompressing gzip: trailing garbage after gzip stream");
+        inflateReset(&zs_);
+        member_done_ = false;
+      }
+      int r = inflate(&zs_, Z_NO_FLUSH);
+      if (r == Z_STREAM_END) {
+        member_done_ = true;
+      } else if (r != Z_OK && r != Z_BUF_ERROR) {
+        Fail(std::string("Decompressing gzip: ") + (zs_.msg ? zs_.msg : "invalid data"));
+      }
+      if (zs_.next_out != p) break;
+    }
+    return static_cast<size_t>(zs_.next_out - p);
+  }
+
+ private:
+  ByteSource &in_;
+  std::vector<uint8_t> inbuf_;
+  z_stream zs_;
+  bool member_done_ = false;
+  bool finished_ = false;
+};
+
+class ZstdSource : public ByteSource {
+ public:
+  explicit ZstdSource(ByteSource &in) : in_(in), dctx_(ZSTD_createDCtx()), inbuf_(ZSTD_DStreamInSize()) {
+    if (!dctx_) Fail("zstd: out of memory");
+  }
+  ~ZstdSource() override { ZSTD_freeDCtx(dctx_); }
+
+  size_t Read(uint8_t *p, size_t n) override {
+    ZSTD_outBuffer out{p, n, 0};
+    while (out.pos == 0) {
+      if (in_pos_ == in_len_) {
+        in_len_ = in_.Read(inbuf_.data(), inbuf_.size());
+        in_pos_ = 0;
+        if (in_len_ == 0) {
+          if (frame_open_) Fail("Decompressing zstd: unexpected end of stream (truncated layer?)");
+          return 0;
+        }
+      }
+      ZSTD_inBuffer in{inbuf_.data(), in_len_, in_pos_};
+      size_t r = ZSTD_decompressStream(dctx_, &out, &in);
+      in_pos_ = in.pos;
+      if (ZSTD_isError(r)) Fail(std::string("Decompressing zstd: ") + ZSTD_getErrorName(r));
+      frame_open_ = r != 0;
+    }
+    return out.pos;
+  }
+
+ private:
+  ByteSource &in_;
+  ZSTD_DCtx *dctx_;
+  std::vector<uint8_t> inbuf_;
+  size_t in_pos_ = 0, in_len_ = 0;
+  bool frame_open_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSource> MakeDecompressor(Compression c, ByteSource &in) {
+  switch (c) {
+    case Compression::None: return std::make_unique<PlainSource>(in);
+    case Compression::Gzip:
+    case Compression::GzipFast: return std::make_unique<GunzipSource>(in);
+    case Compression::Zstd: return std::make_unique<ZstdSource>(in);
+  }
+  return nullptr;
+}
+
+struct PrefetchSource::Impl {
+  static constexpr size_t kBlock = 256 * 1024;
+  static constexpr size_t kMaxQueued = 16;
+  ByteSource &in;
+  FdSource &raw;
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<std::vector<uint8_t>> q;
+  std::vector<uint8_t> cur;
+  size_t cur_pos = 0;
+  bool eof = false;
+  bool stop = false;
+  std::unique_ptr<Failure> failure;
+  Sha256 hash;
+  uint64_t size = 0;
+  std::thread th;
+
+  Impl(ByteSource &i, FdSource &r) : in(i), raw(r) { th = std::thread([this] { Run(); }); }
+
+  void Run() {
+    try {
+      for (;;) {
+        std::vector<uint8_t> block(kBlock);
+        size_t got = 0;
+        while (got < kBlock) {
+          size_t r = in.Read(block.data() + got, kBlock - got);
+          if (r == 0) break;
+          got += r;
+        }
+        block.resize(got);
+        hash.Update(block.data(), got);
+        size += got;
+        std::unique_lock<std::mutex> lk(m);
+        if (got == 0) {
+          eof = true;
+          cv.notify_all();
+          return;
+        }
+        cv.wait(lk, [&] { return stop || q.size() < kMaxQueued; });
+        if (stop) return;
+        q.push_back(std::move(block));
+        cv.notify_all();
+      }
+    } catch (Failure &f) {
+      std::lock_guard<std::mutex> lk(m);
+      failure = std::make_unique<Failure>(f);
+      cv.notify_all();
+    } catch (std::exception &e) {
+      std::lock_guard<std::mutex> lk(m);
+      ErrorInfo info;
+      info.Set(e.what());
+      failure = std::make_unique<Failure>(info);
+      cv.notify_all();
+    }
+  }
+};
+
+PrefetchSource::PrefetchSource(ByteSource &in, FdSource &raw) : impl_(std::make_unique<Impl>(in, raw)) {}
+
+PrefetchSource::~PrefetchSource() {
+  {
+    std::lock_guard<std::mutex> lk(impl_->m);
+    impl_->stop = true;
+  }
+  impl_->raw.Stop();
+  impl_->cv.notify_all();
+  impl_->th.join();
+}
+
+size_t PrefetchSource::Read(uint8_t *p, size_t n) {
+  Impl &s = *impl_;
+  if (s.cur_pos == s.cur.size()) {
+    std::unique_lock<std::mutex> lk(s.m);
+    s.cv.wait(lk, [&] { return !s.q.empty() || s.eof || s.failure; });
+    if (s.q.empty()) {
+      if (s.failure) throw Failure(*s.failure);
+      // eof: the producer has finished hashing.
+      if (diff_id_.empty()) {
+        diff_id_ = s.hash.Hex();
+        size_ = s.size;
+      }
+      return 0;
+    }
+    s.cur = std::move(s.q.front());
+    s.q.pop_front();
+    s.cur_pos = 0;
+    s.cv.notify_all();
+  }
+  size_t take = std::min(n, s.cur.size() - s.cur_pos);
+  memcpy(p, s.cur.data() + s.cur_pos, take);
+  s.cur_pos += take;
+  return take;
+}
+
+}  // namespace oc

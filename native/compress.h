@@ -1,0 +1,124 @@
+// Byte pipelines for layer blobs.
+//
+// Output: tar bytes → LayerOutput (sha256 = diff_id, size, buffering) → compressor → FdSink
+// (sha256 = blob digest, size) → fd. Input: fd → FdSource (blob digest) → decompressor →
+// PrefetchSource (a thread that decompresses and hashes ahead, diff_id) → tar reader.
+//
+// gzip output is a series of gzip members, one per 1 MiB block of tar bytes, each compressed
+// independently by libdeflate on a small thread pool and written in order (like pigz, but
+// without a shared dictionary). RFC 1952 allows several members; every gunzip reads them.
+// The bytes depend only on the input, block size and level — never on thread count or
+// timing — so exports are reproducible. zstd always runs with nbWorkers ≥ 1, whose output
+// does not depend on the worker count.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tar_common.h"
+
+namespace oc {
+
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual void Write(const uint8_t *p, size_t n) = 0;
+  // Flushes everything (compressor trailers included) to the next sink.
+  virtual void Finish() {}
+};
+
+// Writes everything to `fd` (not owned), hashing and counting what it writes.
+class FdSink : public ByteSink {
+ public:
+  FdSink(int fd, GCancellable *cancellable) : fd_(fd), cancellable_(cancellable) {}
+  void Write(const uint8_t *p, size_t n) override;
+  std::string Digest() { return hash_.Hex(); }
+  uint64_t size() const { return size_; }
+
+ private:
+  int fd_;
+  GCancellable *cancellable_;
+  Sha256 hash_;
+  uint64_t size_ = 0;
+};
+
+enum class Compression { None, Gzip, GzipFast, Zstd };
+
+// 'gzip' | 'gzip-fast' | 'zstd' | 'none'
+Compression ParseCompression(const std::string &name);
+const char *MediaTypeOf(Compression c);
+// OCI/Docker layer media type → how to decompress it; unknown types fail.
+Compression CompressionOfMediaType(const std::string &media_type);
+
+// `threads` = compression threads for this stream (≥ 1).
+std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads);
+
+// The uncompressed side of an output layer: buffers small writes, hashes them (diff_id).
+class LayerOutput : public ByteSink {
+ public:
+  explicit LayerOutput(ByteSink &next) : next_(next) { buf_.reserve(kBuf); }
+  void Write(const uint8_t *p, size_t n) override;
+  void Finish() override;
+  std::string DiffId() { return hash_.Hex(); }
+  uint64_t size() const { return size_; }
+
+ private:
+  static constexpr size_t kBuf = 256 * 1024;
+  void Flush();
+  ByteSink &next_;
+  std::vector<uint8_t> buf_;
+  Sha256 hash_;
+  uint64_t size_ = 0;
+};
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Reads up to n bytes; 0 means end of stream.
+  virtual size_t Read(uint8_t *p, size_t n) = 0;
+};
+
+// Reads `fd` (not owned), hashing and counting (blob digest). Polls so that cancellation
+// and Stop() are noticed even while a pipe writer is idle.
+class FdSource : public ByteSource {
+ public:
+  FdSource(int fd, GCancellable *cancellable) : fd_(fd), cancellable_(cancellable) {}
+  size_t Read(uint8_t *p, size_t n) override;
+  std::string Digest() { return hash_.Hex(); }
+  uint64_t size() const { return size_; }
+  void Stop() { stop_ = true; }
+
+ private:
+  int fd_;
+  GCancellable *cancellable_;
+  Sha256 hash_;
+  uint64_t size_ = 0;
+  std::atomic<bool> stop_{false};
+};
+
+std::unique_ptr<ByteSource> MakeDecompressor(Compression c, ByteSource &in);
+
+// Runs `in` on its own thread, ahead of the consumer, hashing the bytes it yields (diff_id).
+// Bounded: at most a few MiB in flight.
+class PrefetchSource : public ByteSource {
+ public:
+  PrefetchSource(ByteSource &in, FdSource &raw);
+  ~PrefetchSource() override;
+  size_t Read(uint8_t *p, size_t n) override;
+  // Valid once Read() has returned 0.
+  std::string DiffId() const { return diff_id_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string diff_id_;
+  uint64_t size_ = 0;
+};
+
+}  // namespace oc

@@ -1,0 +1,32 @@
+// fd → decompressor → tar → ostree objects (spec §2): commit mode and object-set mode.
+#pragma once
+
+#include <ostree.h>
+
+#include <cstdint>
+#include <string>
+
+#include "compress.h"
+
+namespace oc {
+
+struct ImportSpec {
+  enum class Mode { Commit, Objects } mode = Mode::Commit;
+  std::string remote;          // commit mode: verify the detached signature through this remote
+  bool finish = false;         // object-set mode: write the synthetic commit of §2.5
+  bool own_transaction = true; // false: the caller holds the repo transaction open
+  Compression compression = Compression::Gzip;
+  int fd = -1;                 // read, not closed
+  std::string path;
+};
+
+struct ImportResult {
+  std::string commit, verify_text, diff_id, digest;
+  bool has_verify_text = false;
+  uint64_t objects_written = 0, objects_reused = 0, bytes_written = 0;
+  uint64_t size = 0, uncompressed_size = 0;
+};
+
+ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable *cancellable);
+
+}  // namespace oc

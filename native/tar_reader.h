@@ -1,0 +1,51 @@
+// Streaming tar reader for layer import and the detached-metadata rewrite: GNU `L`/`K` long
+// names, PAX `x` records (path, linkpath, size; `g` ignored), ustar prefix, base-256 numbers.
+// Header checksums are verified; truncation and absurd sizes are clear errors.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compress.h"
+
+namespace oc {
+
+struct TarEntry {
+  std::string path, link;
+  char type = '0';  // '\0' and '7' are reported as '0'
+  uint32_t mode = 0, uid = 0, gid = 0;
+  uint64_t size = 0;
+  uint8_t raw[512];                                         // the entry's own header block
+  std::vector<std::pair<std::string, std::string>> pax;     // its local PAX records, in order
+};
+
+// Upstream's spelling of tar entry types in messages (Rust Debug names).
+const char *TarTypeName(char type);
+
+class TarReader {
+ public:
+  explicit TarReader(ByteSource &in) : in_(in), buf_(128 * 1024) {}
+
+  // Next real entry (extension headers are consumed); false at the end-of-archive marker.
+  bool Next(TarEntry &e);
+  // The current entry's data.
+  size_t Read(uint8_t *p, size_t n);
+  // All of the current entry's data; entries larger than `limit` fail with `too_big` + size.
+  std::string ReadAll(uint64_t limit, const std::string &too_big);
+  // Reads the input to its end (so stream digests and compressor trailers are checked).
+  void Drain();
+
+ private:
+  size_t ReadRaw(uint8_t *p, size_t n);
+  void ReadExact(uint8_t *p, size_t n);
+  void Skip(uint64_t n);
+  ByteSource &in_;
+  std::vector<uint8_t> buf_;
+  size_t pos_ = 0, len_ = 0;
+  uint64_t offset_ = 0;
+  uint64_t remaining_ = 0, pad_ = 0;
+};
+
+}  // namespace oc
