@@ -13,7 +13,7 @@ export { parseImageManifest, parseImageIndex, parseImageConfiguration } from './
 export { canonicalJson } from './oci/canonical-json.js';
 export { ociArchFromNode, hostOciArch, hostPlatform } from './oci/platform.js';
 export type { BlobInfo, ExpectedBlob, ResolvedManifest } from './oci/layout.js';
-export { OciDir } from './oci/layout.js';
+export { OciDir, MAX_DOCUMENT_SIZE } from './oci/layout.js';
 export type { ExtractedArchive } from './oci/archive.js';
 export { writeOciArchive, extractOciArchive, openOciArchive } from './oci/archive.js';
 export type { LocalManifest } from './oci/local-image.js';

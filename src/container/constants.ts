@@ -17,10 +17,8 @@ export const CONTENT_ANNOTATION = 'ostree.components';
 export const COMPONENT_SEPARATOR = ',';
 /** Upstream defines this annotation (value `true`) but never attaches it. */
 export const BLOB_OSTREE_ANNOTATION = 'ostree.encapsulated';
-/** OCI standard annotation (and our label) for the image version. */
-export const ANNOTATION_VERSION = 'org.opencontainers.image.version';
-/** OCI standard annotation naming a manifest in an image layout's index (its tag). */
-export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
+// OCI standard annotations: the image version (also our label) and a layout index entry's tag.
+export { ANNOTATION_VERSION, ANNOTATION_REF_NAME } from '../oci/media-types.js';
 
 /** libostree commit metadata key `ostree.bootable` (copied as a `true`/`false` label). */
 export const METADATA_KEY_BOOTABLE = 'ostree.bootable';
@@ -54,7 +52,10 @@ export const CACHED_MANIFEST_DIGEST = 'ostree-ext.cached.manifest-digest';
 export const CACHED_MANIFEST = 'ostree-ext.cached.manifest';
 export const CACHED_CONFIG = 'ostree-ext.cached.config';
 
-/** Docker's uncompressed layer media type, accepted like the OCI uncompressed one. */
+/**
+ * Docker's uncompressed layer media type, accepted like the OCI uncompressed one. The other layer
+ * media types (`MediaType.ImageLayerGzip`, `…Zstd`, `MediaType.ImageLayer`) are in oci/media-types.
+ */
 export const DOCKER_TYPE_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';
 
 /** The containers signature policy file. */

@@ -5,11 +5,10 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ANNOTATION_REF_NAME } from '../container/constants.js';
 import { fsyncDir, fsyncFile, tempName, writeFileAtomic } from './atomic.js';
 import { canonicalJson } from './canonical-json.js';
 import { createDigester, digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
-import { MediaType, OCI_LAYOUT_VERSION } from './media-types.js';
+import { ANNOTATION_REF_NAME, MediaType, OCI_LAYOUT_VERSION } from './media-types.js';
 import { hostPlatform } from './platform.js';
 import {
   INDEX_MEDIA_TYPES,
@@ -43,6 +42,9 @@ export interface ResolvedManifest {
 }
 
 const EMPTY_INDEX: ImageIndex = { schemaVersion: 2, manifests: [] };
+
+/** Largest manifest, index or config we read into memory (containers/image uses the same 4 MiB). */
+export const MAX_DOCUMENT_SIZE = 4 * 1024 * 1024;
 
 function isNotFound(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'ENOENT';
@@ -222,10 +224,10 @@ export class OciDir {
   }
 
   /**
-   * Reads a whole blob into memory, checking that it exists, has `expected.size` bytes (before
-   * reading) and hashes to its digest. For documents, not layers.
+   * Reads a whole blob into memory, checking that it exists, has `expected.size` bytes and at
+   * most `maxSize` (both before reading), and hashes to its digest. For documents, not layers.
    */
-  async readBlob(expected: ExpectedBlob | string): Promise<Buffer> {
+  async readBlob(expected: ExpectedBlob | string, maxSize = MAX_DOCUMENT_SIZE): Promise<Buffer> {
     const want = typeof expected === 'string' ? { digest: expected } : expected;
     const file = this.blobPath(want.digest);
     let st;
@@ -238,6 +240,7 @@ export class OciDir {
     if (want.size !== undefined && st.size !== want.size) {
       throw new Error(`Blob ${file}: expected ${want.size} bytes from its descriptor, found ${st.size}`);
     }
+    if (st.size > maxSize) throw new Error(`Blob ${file} has ${st.size} bytes, more than the ${maxSize} allowed here`);
     const bytes = await readFile(file);
     const actual = digestOf(bytes, parseDigest(want.digest).algorithm);
     if (actual !== want.digest) throw new Error(`Blob ${file} does not match its digest: expected ${want.digest}, found ${actual}`);

@@ -16,3 +16,8 @@ export const MediaType = {
 
 /** The `oci-layout` file content of image layout version 1.0.0. */
 export const OCI_LAYOUT_VERSION = '1.0.0';
+
+/** OCI annotation naming a manifest in an image layout's index (its tag). */
+export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
+/** OCI annotation (and ostree-container label) for the image version. */
+export const ANNOTATION_VERSION = 'org.opencontainers.image.version';

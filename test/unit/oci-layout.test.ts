@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  MAX_DOCUMENT_SIZE,
   MediaType,
   OciDir,
   digestOf,
@@ -200,6 +201,15 @@ describe('OciDir bad input', () => {
     );
     await writeFile(file, Buffer.concat([bytes, Buffer.from(' ')]));
     await expect(d.readConfig(a.manifest)).rejects.toThrow(`Blob ${file}: expected ${bytes.length} bytes from its descriptor, found ${bytes.length + 1}`);
+  });
+
+  it('refuses to read an oversized document into memory', async () => {
+    const d = await OciDir.ensure(tmp);
+    const big = await d.writeBlob(Buffer.alloc(MAX_DOCUMENT_SIZE + 1, 0x20));
+    await d.writeIndex({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ImageManifest, ...big }] });
+    await expect(d.readManifest()).rejects.toThrow(
+      `Blob ${d.blobPath(big.digest)} has ${MAX_DOCUMENT_SIZE + 1} bytes, more than the ${MAX_DOCUMENT_SIZE} allowed here`,
+    );
   });
 
   it('rejects malformed index.json and wrong media types, naming the file', async () => {
