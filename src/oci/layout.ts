@@ -50,15 +50,11 @@ function isNotFound(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
 
-/** Streams a file through a digester; returns the `<alg>:<hex>` digest and byte count. */
-async function hashFile(file: string, algorithm: DigestAlgorithm): Promise<BlobInfo> {
+/** Streams a file through a digester; returns its `<alg>:<hex>` digest. */
+async function hashFile(file: string, algorithm: DigestAlgorithm): Promise<string> {
   const h = createDigester(algorithm);
-  let size = 0;
-  for await (const chunk of createReadStream(file)) {
-    h.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { digest: `${algorithm}:${h.digest('hex')}`, size };
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return `${algorithm}:${h.digest('hex')}`;
 }
 
 /**
@@ -176,8 +172,8 @@ export class OciDir {
       }
       if (opts.verify !== false) {
         const actual = await hashFile(tmpPath, algorithm);
-        if (actual.digest !== expected.digest) {
-          throw new Error(`Blob ${tmpPath} does not match its digest: expected ${expected.digest}, found ${actual.digest}`);
+        if (actual !== expected.digest) {
+          throw new Error(`Blob ${tmpPath} does not match its digest: expected ${expected.digest}, found ${actual}`);
         }
       }
       await fsyncFile(tmpPath);
