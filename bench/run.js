@@ -1,0 +1,241 @@
+// Benchmark runner: times a command of ours against a reference C tool in the same run (alternating
+// order, fresh output each time), reports medians, the ratio and peak RSS, and appends a row to
+// bench/RESULTS.md with the exact command line.
+//
+//   node bench/run.js commit [--files 50000] [--size 1G] [--seed 1] [--tree DIR] [--runs 3] [--mode bare-user]
+//   node bench/run.js custom --ours 'CMD' --reference 'CMD' [--runs 3] [--label TEXT]
+//   common: [--no-record] [--note TEXT] [--results FILE]
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BENCH_DIR, DEFAULTS, corpusDir, generateCorpus, parseSize } from './corpus.js';
+
+const TIME = '/usr/bin/time';
+
+/**
+ * Runs argv under /usr/bin/time; resolves to wall seconds (measured here, around the child only),
+ * peak RSS in KiB and the child's stdout. Fails with the command and its stderr.
+ */
+export async function measure(argv, { cwd, env } = {}) {
+  if (!existsSync(TIME)) throw new Error(`${TIME} is missing (Debian/Fedora package "time"; scripts/install-deps.sh installs it)`);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-time-'));
+  const out = path.join(dir, 'time');
+  try {
+    const t0 = process.hrtime.bigint();
+    const { code, stdout, stderr } = await new Promise((resolve, reject) => {
+      const child = spawn(TIME, ['-f', '%M', '-o', out, ...argv], { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const o = [];
+      const e = [];
+      child.stdout.on('data', (b) => o.push(b));
+      child.stderr.on('data', (b) => e.push(b));
+      child.on('error', reject);
+      child.on('close', (c) => resolve({ code: c, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() }));
+    });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (code !== 0) throw new Error(`${argv.join(' ')}: exit status ${code}: ${stderr.trim()}`);
+    const rssKiB = Number((await readFile(out, 'utf8')).trim().split('\n').pop());
+    return { seconds, rssKiB, stdout };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const loadavg = () => os.loadavg()[0].toFixed(2);
+
+/** Reads every file once so neither side pays for a cold page cache. */
+async function warmTree(root) {
+  let bytes = 0;
+  const walk = async (d) => {
+    for (const ent of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, ent.name);
+      if (ent.isDirectory()) await walk(p);
+      else if (ent.isFile()) bytes += (await readFile(p)).length;
+    }
+  };
+  await walk(root);
+  return bytes;
+}
+
+async function treeStats(root) {
+  let files = 0;
+  let bytes = 0;
+  const walk = async (d) => {
+    for (const ent of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, ent.name);
+      if (ent.isDirectory()) await walk(p);
+      else if (ent.isFile()) { files++; bytes += (await stat(p)).size; }
+    }
+  };
+  await walk(root);
+  return { files, bytes };
+}
+
+const ostree = (repo, args) => measure(['ostree', `--repo=${repo}`, ...args]).then((r) => r.stdout);
+
+/** Entries: each prepares its input and yields, per side, a setup step, the timed argv and a result check. */
+const ENTRIES = {
+  async commit(o) {
+    let tree;
+    let input;
+    if (o.tree) {
+      tree = path.resolve(o.tree);
+      const s = await treeStats(tree);
+      input = `\`${tree}\` (${s.files} files, ${(s.bytes / 1024 ** 3).toFixed(2)} GiB)`;
+    } else {
+      const c = await generateCorpus({ files: o.files, size: o.size, seed: o.seed, out: corpusDir(o), log: (m) => process.stderr.write(`${m}\n`) });
+      tree = c.tree;
+      input = `corpus seed ${o.seed}: ${c.files} files, ${(c.bytes / 1024 ** 3).toFixed(2)} GiB, ${c.symlinks} symlinks, ${c.hardlinks} hardlinks`;
+    }
+    process.stderr.write(`warming the page cache: ${((await warmTree(tree)) / 1024 ** 2).toFixed(0)} MiB read\n`);
+    const work = path.join(BENCH_DIR, 'work', 'repos');
+    const repoFor = (side) => path.join(work, side);
+    const fresh = async (side) => {
+      await rm(repoFor(side), { recursive: true, force: true });
+      await mkdir(work, { recursive: true });
+      await ostree(repoFor(side), ['init', `--mode=${o.mode}`]);
+    };
+    // Same timestamp, no metadata, no ref binding: both sides must write the very same commit.
+    const commitArgs = ['--branch=bench', '--no-bindings', '--timestamp=@0'];
+    return {
+      title: `commit a directory into a ${o.mode} repo`,
+      input,
+      ours: {
+        label: 'ostree-container (Repo binding)',
+        setup: () => fresh('ours'),
+        argv: () => [process.execPath, path.join(BENCH_DIR, 'commit-ours.js'), repoFor('ours'), tree],
+      },
+      reference: {
+        label: 'ostree commit',
+        setup: () => fresh('reference'),
+        argv: () => ['ostree', `--repo=${repoFor('reference')}`, 'commit', ...commitArgs, `--tree=dir=${tree}`],
+      },
+      // The commit checksum printed by each side (last line of stdout) must agree.
+      check: (oursOut, refOut) => {
+        const a = oursOut.trim().split('\n').pop();
+        const b = refOut.trim().split('\n').pop();
+        if (a !== b) throw new Error(`the two sides wrote different commits: ours ${a}, reference ${b}`);
+        return `both wrote commit ${a.slice(0, 12)}…`;
+      },
+      cleanup: () => rm(work, { recursive: true, force: true }),
+    };
+  },
+
+  async custom(o) {
+    if (!o.ours || !o.reference) throw new Error('custom: --ours and --reference are required');
+    return {
+      title: o.label ?? 'custom commands',
+      input: '-',
+      ours: { label: o.ours, setup: async () => {}, argv: () => ['sh', '-c', o.ours] },
+      reference: { label: o.reference, setup: async () => {}, argv: () => ['sh', '-c', o.reference] },
+      check: () => 'not checked',
+      cleanup: async () => {},
+    };
+  },
+};
+
+const fmtS = (s) => `${s.toFixed(2)} s`;
+const fmtMiB = (kib) => `${(kib / 1024).toFixed(0)} MiB`;
+
+async function appendResult(file, row) {
+  if (!existsSync(file)) {
+    await writeFile(
+      file,
+      '# Benchmark results\n\n' +
+        'Each row: one `node bench/run.js …` invocation (the exact command is in the last column). Both sides run\n' +
+        'in the same invocation, alternating order, each on fresh output; times are medians of wall time, the ratio\n' +
+        'is ours ÷ reference (below 1 = we are faster), RSS is the highest peak resident set of any run of that side\n' +
+        '(`/usr/bin/time -f %M`). "Load" is the 1-minute load average before → after on this shared machine.\n\n' +
+        '| Date (UTC) | Entry | Input | Runs | Ours (median) | Reference (median) | Ratio | Ours peak RSS | Reference peak RSS | Load | Check | Notes | Command |\n' +
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n',
+    );
+  }
+  const esc = (s) => String(s).replaceAll('|', '\\|').replaceAll('\n', ' ');
+  await appendFile(file, `| ${row.map(esc).join(' | ')} |\n`);
+}
+
+async function main(argv) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      files: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' }, tree: { type: 'string' },
+      runs: { type: 'string' }, mode: { type: 'string' }, ours: { type: 'string' }, reference: { type: 'string' },
+      label: { type: 'string' }, note: { type: 'string' }, results: { type: 'string' }, 'no-record': { type: 'boolean' },
+    },
+  });
+  const name = positionals[0];
+  if (!name || !(name in ENTRIES) || positionals.length > 1) {
+    throw new Error(`usage: node bench/run.js <${Object.keys(ENTRIES).join('|')}> [options] (see the top of bench/run.js)`);
+  }
+  const o = {
+    files: Number(values.files ?? DEFAULTS.files),
+    size: values.size ? parseSize(values.size) : DEFAULTS.size,
+    seed: Number(values.seed ?? DEFAULTS.seed),
+    tree: values.tree,
+    runs: Number(values.runs ?? 3),
+    mode: values.mode ?? 'bare-user',
+    ours: values.ours, reference: values.reference, label: values.label,
+  };
+  if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
+  if (!Number.isInteger(o.files) || o.files < 1) throw new Error(`--files must be a positive integer, got ${values.files}`);
+  const entry = await ENTRIES[name](o);
+  const loadBefore = loadavg();
+  const times = { ours: [], reference: [] };
+  const rss = { ours: 0, reference: 0 };
+  let checked = '';
+  try {
+    for (let i = 0; i < o.runs; i++) {
+      // Alternate which side goes first so drift (caches, other load) hits both alike.
+      const order = i % 2 === 0 ? ['ours', 'reference'] : ['reference', 'ours'];
+      const outs = {};
+      for (const side of order) {
+        await entry[side].setup();
+        const r = await measure(entry[side].argv());
+        times[side].push(r.seconds);
+        rss[side] = Math.max(rss[side], r.rssKiB);
+        outs[side] = r.stdout;
+        process.stderr.write(`run ${i + 1}/${o.runs} ${side}: ${fmtS(r.seconds)}, peak RSS ${fmtMiB(r.rssKiB)}\n`);
+      }
+      checked = entry.check(outs.ours, outs.reference);
+    }
+  } finally {
+    await entry.cleanup();
+  }
+  const m = { ours: median(times.ours), reference: median(times.reference) };
+  const ratio = m.ours / m.reference;
+  const loadAfter = loadavg();
+  const command = `node bench/run.js ${argv.map((a) => (/[^\w./=:@-]/.test(a) ? `'${a.replaceAll("'", "'\\''")}'` : a)).join(' ')}`;
+  const summary = [
+    `${name}: ${entry.title}`,
+    `input:     ${entry.input}`,
+    `ours:      ${entry.ours.label}: median ${fmtS(m.ours)} (${times.ours.map(fmtS).join(', ')}), peak RSS ${fmtMiB(rss.ours)}`,
+    `reference: ${entry.reference.label}: median ${fmtS(m.reference)} (${times.reference.map(fmtS).join(', ')}), peak RSS ${fmtMiB(rss.reference)}`,
+    `ratio:     ${ratio.toFixed(3)} (ours / reference)`,
+    `check:     ${checked}`,
+    `load:      ${loadBefore} → ${loadAfter} (1-min average, ${os.cpus().length} CPUs)`,
+  ].join('\n');
+  process.stdout.write(`${summary}\n`);
+  if (!values['no-record']) {
+    const file = path.resolve(values.results ?? path.join(BENCH_DIR, 'RESULTS.md'));
+    await appendResult(file, [
+      new Date().toISOString().slice(0, 16).replace('T', ' '), `${name}: ${entry.title}`, entry.input, o.runs,
+      fmtS(m.ours), fmtS(m.reference), ratio.toFixed(3), fmtMiB(rss.ours), fmtMiB(rss.reference),
+      `${loadBefore} → ${loadAfter}`, checked, values.note ?? '', `\`${command}\``,
+    ]);
+    process.stdout.write(`recorded in ${path.relative(process.cwd(), file) || file}\n`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  process.stderr.write(`error: ${e.message}\n`);
+  process.exitCode = 1;
+});
