@@ -5,6 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { withContext } from '../errors.js';
 import { fsyncDir, fsyncFile, tempName, writeFileAtomic } from './atomic.js';
 import { canonicalJson } from './canonical-json.js';
 import { createDigester, digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
@@ -77,16 +78,18 @@ export class OciDir {
    */
   static async ensure(dir: string): Promise<OciDir> {
     const d = new OciDir(path.resolve(dir));
-    try {
-      await mkdir(d.path, { mode: 0o755 });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`Creating OCI directory ${d.path}: ${(e as Error).message}`);
-    }
-    await mkdir(path.join(d.path, 'blobs', 'sha256'), { recursive: true, mode: 0o755 });
-    if (!(await exists(d.file('oci-layout')))) {
-      await writeFileAtomic(d.file('oci-layout'), canonicalJson({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
-    }
-    if (!(await exists(d.file('index.json')))) await d.writeIndex(EMPTY_INDEX);
+    await withContext(`Creating OCI directory ${d.path}`, async () => {
+      try {
+        await mkdir(d.path, { mode: 0o755 });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      await mkdir(path.join(d.path, 'blobs', 'sha256'), { recursive: true, mode: 0o755 });
+      if (!(await exists(d.file('oci-layout')))) {
+        await writeFileAtomic(d.file('oci-layout'), canonicalJson({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
+      }
+      if (!(await exists(d.file('index.json')))) await d.writeIndex(EMPTY_INDEX);
+    });
     return d;
   }
 

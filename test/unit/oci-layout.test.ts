@@ -51,6 +51,8 @@ describe('OciDir', () => {
   it('ensure creates the layout (not parents) and open accepts it', async () => {
     const p = path.join(tmp, 'img');
     await expect(OciDir.ensure(path.join(tmp, 'no/such/parent'))).rejects.toThrow(/^Creating OCI directory .*no\/such\/parent: ENOENT/);
+    await writeFile(path.join(tmp, 'file'), '');
+    await expect(OciDir.ensure(path.join(tmp, 'file'))).rejects.toThrow(`Creating OCI directory ${tmp}/file: ENOTDIR`);
     const d = await OciDir.ensure(p);
     expect(d.path).toBe(p);
     expect(await readFile(path.join(p, 'oci-layout'), 'utf8')).toBe('{"imageLayoutVersion":"1.0.0"}');
