@@ -154,6 +154,14 @@ describe('OstreeImageReference (spec §1.6)', () => {
     expect(() => OstreeImageReference.parse(alt)).toThrow(new Error('Invalid ostree image reference scheme: docker'));
   });
 
+  it('quirk: an empty registry name (from docker://) breaks the round-trip law', () => {
+    // Upstream formats this as `ostree-unverified-registry:`, which does not parse back.
+    const r = OstreeImageReference.parse('ostree-unverified-image:docker://');
+    expect(r.imgref).toEqual(new ImageReference(Transport.Registry, ''));
+    expect(r.toString()).toBe('ostree-unverified-registry:');
+    expect(() => OstreeImageReference.parse(r.toString())).toThrow(new Error('Invalid empty name in registry:'));
+  });
+
   const invalid: [string, string][] = [
     ['quay.io/foo', "Missing ':' in quay.io/foo"],
     ['docker://quay.io/foo', 'Invalid ostree image reference scheme: docker'],
