@@ -471,7 +471,14 @@ export class ImageProxy {
     } catch {
       throw await this.exitedError(method);
     }
-    const msg = await Promise.race([this.sock.recv(MAX_MSG_SIZE), this.exited.then(() => null)]);
+    let msg;
+    try {
+      msg = await Promise.race([this.sock.recv(MAX_MSG_SIZE), this.exited.then(() => null)]);
+    } catch (e) {
+      // A peer that exits with our request still unread resets the connection instead of EOF.
+      if ((e as NodeJS.ErrnoException).code === 'ECONNRESET') throw await this.exitedError(method);
+      throw new ContextError(`Receiving reply to ${method}`, e);
+    }
     if (!msg) throw await this.exitedError(method);
     let reply: { success?: unknown; value?: unknown; pipeid?: unknown; error?: unknown };
     try {

@@ -1,0 +1,218 @@
+// Bad input and faults with real skopeo and a real registry: each error is clear, nothing hangs,
+// and no fd or child process (zombies included) is left behind.
+import { randomBytes } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ImageProxy, joinFetch } from '../../src/proxy/image-proxy.js';
+import { ImageProxyPool } from '../../src/proxy/pool.js';
+import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
+import { buildDirImage, type BuiltImage } from '../helpers/images.js';
+import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+let tmp: string;
+let registry: TestRegistry;
+let image: BuiltImage;
+let big: BuiltImage;
+let ociRef: string;
+let bigRef: string;
+const tlsOff = { insecureSkipTlsVerification: true };
+
+async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+beforeAll(async () => {
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-faults-'));
+  registry = await startRegistry();
+  image = await buildDirImage(path.join(tmp, 'small'), { layers: [{ 'a.txt': `faults ${randomBytes(8).toString('hex')}\n` }] });
+  ociRef = `oci:${path.join(tmp, 'oci')}:latest`;
+  await skopeoCopy(image.ref, ociRef);
+  // Incompressible, far larger than a pipe buffer: the transfer is still running when we strike.
+  big = await buildDirImage(path.join(tmp, 'big'), { layers: [{ 'big.bin': randomBytes(8 << 20) }] });
+  bigRef = `oci:${path.join(tmp, 'oci')}:big`;
+  await skopeoCopy(big.ref, bigRef);
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+let before: Snapshot;
+beforeEach(() => {
+  before = snapshot();
+});
+afterEach(async () => {
+  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
+});
+
+describe('starting the proxy', () => {
+  it('reports a missing skopeo', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = tmp;
+    try {
+      await expect(ImageProxy.create()).rejects.toThrow(/^skopeo spawn error: No such file or directory$/);
+    } finally {
+      process.env.PATH = saved;
+    }
+    await expect(ImageProxy.create({ skopeoCmd: { program: 'no-skopeo' } })).rejects.toThrow(
+      /^skopeo spawn error: No such file or directory$/,
+    );
+  });
+
+  it('refuses conflicting auth options before spawning anything', async () => {
+    await expect(ImageProxy.create({ authfile: '/etc/hostname', authAnonymous: true })).rejects.toThrow(
+      'Conflicting authentication options',
+    );
+  });
+
+  it('reports the exit and stderr of a proxy that rejects its arguments', async () => {
+    // No skopeo proxy knows --decryption-key (spec §5.8).
+    await expect(ImageProxy.create({ decryptionKeys: ['/k'] })).rejects.toThrow(
+      /^skopeo proxy unexpectedly exited during request method Initialize: exit status: 1\n[^]*unknown flag: --decryption-key/,
+    );
+  });
+
+  it('reports auth data that cannot be read', async () => {
+    const fd = fs.openSync(path.join(tmp, 'writeonly'), 'w');
+    try {
+      await expect(ImageProxy.create({ authData: fd })).rejects.toMatchObject({ code: 'EBADF' });
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('reports an auth file skopeo cannot use', async () => {
+    const authfile = path.join(tmp, 'auth.json');
+    await fsp.writeFile(authfile, '{not json');
+    const proxy = await ImageProxy.create({ ...tlsOff, authfile });
+    try {
+      await expect(proxy.openImage(`${registry.ref('test/none')}:latest`)).rejects.toThrow(
+        /^failed to invoke method OpenImage: getting username and password/,
+      );
+    } finally {
+      await proxy.finalize();
+    }
+  });
+});
+
+describe('bad references', () => {
+  it('names the unknown image or tag', async () => {
+    const proxy = await ImageProxy.create(tlsOff);
+    try {
+      await expect(proxy.openImage('oci:/nonexistent')).rejects.toThrow(
+        'failed to invoke method OpenImage: open /nonexistent/index.json: no such file or directory',
+      );
+      await expect(proxy.openImage(`${registry.ref('test/none')}:latest`)).rejects.toThrow(
+        /^failed to invoke method OpenImage: .*manifest unknown/,
+      );
+      await expect(proxy.openImage(`oci:${tmp}/oci:nosuchtag`)).rejects.toThrow('no descriptor found for reference "nosuchtag"');
+      await expect(proxy.openImage('nonsense')).rejects.toThrow(
+        'Invalid image name "nonsense", expected colon-separated transport:reference',
+      );
+      // Still serving afterwards.
+      const img = await proxy.openImage(ociRef);
+      expect((await proxy.fetchManifest(img)).digest).toBe(image.manifestDigest);
+    } finally {
+      await proxy.finalize();
+    }
+  });
+
+  it('lets the pool fail cleanly when the image is missing', async () => {
+    await expect(ImageProxyPool.open(`oci:${tmp}/oci:nosuchtag`, { size: 2 })).rejects.toThrow('no descriptor found');
+  });
+
+  it('rejects a blob requested with the wrong size', async () => {
+    const proxy = await ImageProxy.create();
+    try {
+      const img = await proxy.openImage(ociRef);
+      const { digest, size } = image.layers[0].descriptor;
+      const blob = await proxy.getBlob(img, digest, size + 1);
+      await expect(collect(blob.stream)).rejects.toThrow(`failed to invoke method FinishPipe: expected ${size + 1} bytes in blob, got ${size}`);
+    } finally {
+      await proxy.finalize();
+    }
+  });
+});
+
+describe('a blob altered in registry storage', () => {
+  it('fails the stream and the fd fetch with the digest error, and the proxy stays usable', async () => {
+    const ref = `${registry.ref('test/corrupt')}:latest`;
+    await skopeoCopy(image.ref, ref, { destTlsVerify: false });
+    const { digest, size } = image.layers[0].descriptor;
+    const stored = registry.blobPath(digest);
+    const bytes = await fsp.readFile(stored);
+    bytes[bytes.length - 10] ^= 0xff; // same size, other content
+    await fsp.writeFile(stored, bytes);
+
+    const proxy = await ImageProxy.create(tlsOff);
+    try {
+      const img = await proxy.openImage(ref);
+      const blob = await proxy.getBlob(img, digest, size);
+      await expect(collect(blob.stream)).rejects.toThrow(`failed to invoke method FinishPipe: corrupted blob, expecting ${digest}`);
+      const fdBlob = await proxy.getBlobFd(img, digest, size);
+      await expect(joinFetch(collect(createReadStream('', { fd: fdBlob.fd })), fdBlob.finish())).rejects.toThrow(
+        `corrupted blob, expecting ${digest}`,
+      );
+      expect((await proxy.fetchManifest(img)).digest).toBe(image.manifestDigest);
+    } finally {
+      await proxy.finalize();
+    }
+  });
+});
+
+describe('skopeo killed in the middle of a blob', () => {
+  const killed = /^skopeo proxy unexpectedly exited during request method FinishPipe: signal: 9 \(SIGKILL\)/;
+
+  it('fails FinishPipe of a raw fd fetch; finalize reports the death', async () => {
+    const proxy = await ImageProxy.create();
+    const img = await proxy.openImage(bigRef);
+    const { digest, size } = big.layers[0].descriptor;
+    const blob = await proxy.getBlobFd(img, digest, size);
+    const reader = collect(createReadStream('', { fd: blob.fd }));
+    const finishing = blob.finish();
+    process.kill(proxy.pid, 'SIGKILL');
+    await expect(joinFetch(reader, finishing)).rejects.toThrow(killed);
+    await expect(proxy.fetchManifest(img)).rejects.toThrow(
+      /^skopeo proxy unexpectedly exited during request method GetManifest: signal: 9 \(SIGKILL\)/,
+    );
+    await expect(proxy.finalize()).rejects.toThrow(/^proxy failed: signal: 9 \(SIGKILL\)/);
+  });
+
+  it('errors a blob stream after its first bytes', async () => {
+    const proxy = await ImageProxy.create();
+    const img = await proxy.openImage(bigRef);
+    const { digest, size } = big.layers[0].descriptor;
+    const { stream } = await proxy.getBlob(img, digest, size);
+    let received = 0;
+    const consumed = (async () => {
+      for await (const chunk of stream) {
+        if (received === 0) process.kill(proxy.pid, 'SIGKILL');
+        received += (chunk as Buffer).length;
+      }
+    })();
+    await expect(consumed).rejects.toThrow(killed);
+    expect(received).toBeGreaterThan(0);
+    expect(received).toBeLessThan(size);
+    await expect(proxy.finalize()).rejects.toThrow(/^proxy failed: signal: 9 \(SIGKILL\)/);
+  });
+
+  it('survives a consumer that stops reading early (broken pipe stays internal)', async () => {
+    const proxy = await ImageProxy.create();
+    try {
+      const img = await proxy.openImage(bigRef);
+      const { digest, size } = big.layers[0].descriptor;
+      const { stream } = await proxy.getBlob(img, digest, size);
+      for await (const _ of stream) break; // destroys the stream, closing our end of the pipe
+      expect((await proxy.fetchManifest(img)).digest).toBe(big.manifestDigest);
+    } finally {
+      await proxy.finalize();
+    }
+  });
+});
