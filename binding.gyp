@@ -8,6 +8,8 @@
         "native/util/cancellable.cc",
         "native/util/variant.cc",
         "native/repo.cc",
+        "native/repo_objects.cc",
+        "native/repo_tree.cc",
         "native/layer_export.cc",
         "native/layer_import.cc",
         "native/compress.cc",

@@ -1,109 +1,602 @@
-// Repo: open/create and the OstreeRepo calls the TypeScript layer needs. Every blocking call
-// runs on the thread pool through PromiseWorker; the JS object only holds a GObject ref.
+// Repo: open/create, refs, transactions, config, remotes, signatures, prune. Every blocking
+// call runs on the thread pool through PromiseWorker; the JS object only holds a GObject ref.
+// Object reads/writes are in repo_objects.cc, trees/commits/checkout in repo_tree.cc.
 #include "repo.h"
 
-#include <string>
+#include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "modules.h"
+#include "repo_wrap.h"
 #include "util/async.h"
 #include "util/cancellable.h"
 #include "util/classes.h"
 #include "util/errors.h"
+#include "util/variant.h"
 
 namespace oc {
+
+// ---- argument helpers (declared in repo_wrap.h) ----
+
+std::string StringArg(const Napi::Value &v, const char *what) {
+  if (!v.IsString()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::optional<std::string> OptStringArg(const Napi::Value &v, const char *what) {
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  return StringArg(v, what);
+}
+
+std::string ChecksumArg(const Napi::Value &v, const char *what) {
+  std::string s = StringArg(v, what);
+  GErr e;
+  if (!ostree_validate_checksum_string(s.c_str(), e.out()))
+    throw Napi::TypeError::New(v.Env(), std::string(what) + ": " + e.get()->message);
+  return s;
+}
+
+uint32_t Uint32Arg(const Napi::Value &v, const char *what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d < 0 || d > 4294967295.0 || d != static_cast<double>(static_cast<uint32_t>(d)))
+    throw Napi::RangeError::New(v.Env(), std::string(what) + " must be an unsigned 32-bit integer");
+  return static_cast<uint32_t>(d);
+}
+
+CancelRef CancelArg(const Napi::Value &v) { return Share(Cancellable::From(v)); }
+
+OstreeObjectType ObjectTypeArg(const Napi::Value &v, const char *what) {
+  static const std::pair<const char *, OstreeObjectType> kTypes[] = {
+      {"file", OSTREE_OBJECT_TYPE_FILE},          {"dirtree", OSTREE_OBJECT_TYPE_DIR_TREE},
+      {"dirmeta", OSTREE_OBJECT_TYPE_DIR_META},   {"commit", OSTREE_OBJECT_TYPE_COMMIT},
+      {"commitmeta", OSTREE_OBJECT_TYPE_COMMIT_META},
+      {"tombstone-commit", OSTREE_OBJECT_TYPE_TOMBSTONE_COMMIT},
+      {"payload-link", OSTREE_OBJECT_TYPE_PAYLOAD_LINK}, {"file-xattrs", OSTREE_OBJECT_TYPE_FILE_XATTRS},
+      {"file-xattrs-link", OSTREE_OBJECT_TYPE_FILE_XATTRS_LINK},
+  };
+  std::string s = StringArg(v, what);
+  for (const auto &t : kTypes)
+    if (s == t.first) return t.second;
+  throw Napi::TypeError::New(v.Env(), std::string(what) + ": unknown object type '" + s + "'");
+}
+
+Napi::Value Opt(const Napi::Value &opts, const char *name) {
+  if (!opts.IsObject()) return opts.Env().Undefined();
+  return opts.As<Napi::Object>().Get(name);
+}
+
+GBytesPtr BytesArg(const Napi::Value &v, const char *what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Uint8Array");
+  Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+  return GBytesPtr(g_bytes_new(a.Data(), a.ByteLength()));
+}
+
 namespace {
 
-class RepoWrap : public Napi::ObjectWrap<RepoWrap> {
- public:
-  static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function f = DefineClass(env, "Repo",
-                                   {
-                                       StaticMethod("open", &RepoWrap::Open),
-                                       StaticMethod("create", &RepoWrap::Create),
-                                       InstanceAccessor("path", &RepoWrap::Path, nullptr),
-                                   });
-    RegisterClass(env, "Repo", f);
-    exports.Set("Repo", f);
+std::shared_ptr<GBytes> ShareBytes(GBytesPtr b) {
+  return std::shared_ptr<GBytes>(b.release(), [](GBytes *p) { if (p) g_bytes_unref(p); });
+}
+
+const char *ModeName(OstreeRepoMode mode) {
+  switch (mode) {
+    case OSTREE_REPO_MODE_BARE: return "bare";
+    case OSTREE_REPO_MODE_ARCHIVE: return "archive";
+    case OSTREE_REPO_MODE_BARE_USER: return "bare-user";
+    case OSTREE_REPO_MODE_BARE_USER_ONLY: return "bare-user-only";
+    case OSTREE_REPO_MODE_BARE_SPLIT_XATTRS: return "bare-split-xattrs";
   }
+  return "unknown";
+}
 
-  // Only called from Wrap(): JS cannot construct a Repo without open/create.
-  explicit RepoWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RepoWrap>(info) {
-    if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "use Repo.open() or Repo.create()");
-    repo_.reset(OSTREE_REPO(g_object_ref(info[0].As<Napi::External<OstreeRepo>>().Data())));
-  }
-
-  static Napi::Object Wrap(Napi::Env env, OstreeRepo *repo) {
-    auto &ctor = GetAddonData(env).classes.at("Repo");
-    return ctor.New({Napi::External<OstreeRepo>::New(env, repo)});
-  }
-
-  OstreeRepo *repo() const { return repo_.get(); }
-
- private:
-  // Repo.open(path, cancellable?) → Promise<Repo>
-  static Napi::Value Open(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    if (!info[0].IsString()) throw Napi::TypeError::New(env, "Repo.open: path must be a string");
-    std::string path = info[0].As<Napi::String>();
-    auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[1]));
-    auto result = std::make_shared<GObj<OstreeRepo>>();
-    return PromiseWorker::Run(
-        env, "ostree-container:repo-open",
-        [path, cancellable, result](ErrorInfo &err) {
-          GObj<GFile> file(g_file_new_for_path(path.c_str()));
-          GObj<OstreeRepo> repo(ostree_repo_new(file.get()));
-          GErr e;
-          if (!ostree_repo_open(repo.get(), cancellable->get(), e.out())) {
-            err = e.Take();
-            err.Prefix("Opening ostree repository at '" + path + "'");
-            return;
-          }
-          *result = std::move(repo);
-        },
-        [result](Napi::Env env) -> Napi::Value { return Wrap(env, result->get()); });
-  }
-
-  // Repo.create(path, mode, cancellable?) → Promise<Repo>; mode is an ostree mode name.
-  static Napi::Value Create(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    if (!info[0].IsString()) throw Napi::TypeError::New(env, "Repo.create: path must be a string");
-    if (!info[1].IsString()) throw Napi::TypeError::New(env, "Repo.create: mode must be a string");
-    std::string path = info[0].As<Napi::String>();
-    std::string mode_name = info[1].As<Napi::String>();
-    OstreeRepoMode mode;
-    {
-      GErr e;
-      if (!ostree_repo_mode_from_string(mode_name.c_str(), &mode, e.out())) throw ToJsError(env, e.Take());
+// a{sv} of remote options: string → s, boolean → b, string[] → as (what libostree's
+// remote_add understands).
+GVariant *RemoteOptions(const Napi::Value &v) {
+  GVariantBuilder b;
+  g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+  if (v.IsObject()) {
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Array keys = o.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); i++) {
+      std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+      Napi::Value val = o.Get(k);
+      const GVariantType *t = val.IsBoolean() ? G_VARIANT_TYPE_BOOLEAN
+                              : val.IsArray() ? G_VARIANT_TYPE_STRING_ARRAY
+                                              : G_VARIANT_TYPE_STRING;
+      GVariant *child;
+      try {
+        child = PlainToVariant(val, t, "remote option " + k);
+      } catch (...) {
+        g_variant_builder_clear(&b);
+        throw;
+      }
+      g_variant_builder_add(&b, "{sv}", k.c_str(), child);
     }
-    auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
-    auto result = std::make_shared<GObj<OstreeRepo>>();
-    return PromiseWorker::Run(
-        env, "ostree-container:repo-create",
-        [path, mode, cancellable, result](ErrorInfo &err) {
-          // ostree_repo_create() (not _create_at) so the repo keeps its real path.
-          GObj<GFile> file(g_file_new_for_path(path.c_str()));
-          GObj<OstreeRepo> repo(ostree_repo_new(file.get()));
-          GErr e;
-          if (!ostree_repo_create(repo.get(), mode, cancellable->get(), e.out())) {
-            err = e.Take();
-            err.Prefix("Creating ostree repository at '" + path + "'");
-            return;
-          }
-          *result = std::move(repo);
-        },
-        [result](Napi::Env env) -> Napi::Value { return Wrap(env, result->get()); });
   }
-
-  Napi::Value Path(const Napi::CallbackInfo &info) {
-    GFile *f = ostree_repo_get_path(repo_.get());
-    GStr p(g_file_get_path(f));
-    return Napi::String::New(info.Env(), p.get());
-  }
-
-  GObj<OstreeRepo> repo_;
-};
+  return g_variant_builder_end(&b);
+}
 
 }  // namespace
+
+// ---- the class ----
+
+void RepoWrap::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = DefineClass(
+      env, "Repo",
+      {
+          StaticMethod("open", &RepoWrap::Open),
+          StaticMethod("create", &RepoWrap::Create),
+          InstanceAccessor("path", &RepoWrap::Path, nullptr),
+          InstanceAccessor("mode", &RepoWrap::Mode, nullptr),
+          InstanceAccessor("dfd", &RepoWrap::Dfd, nullptr),
+          InstanceMethod("resolveRev", &RepoWrap::ResolveRev),
+          InstanceMethod("listRefs", &RepoWrap::ListRefs),
+          InstanceMethod("setRefImmediate", &RepoWrap::SetRefImmediate),
+          InstanceMethod("prepareTransaction", &RepoWrap::PrepareTransaction),
+          InstanceMethod("commitTransaction", &RepoWrap::CommitTransaction),
+          InstanceMethod("abortTransaction", &RepoWrap::AbortTransaction),
+          InstanceMethod("transactionSetRef", &RepoWrap::TransactionSetRef),
+          InstanceMethod("getConfig", &RepoWrap::GetConfig),
+          InstanceMethod("setConfig", &RepoWrap::SetConfig),
+          InstanceMethod("remoteAdd", &RepoWrap::RemoteAdd),
+          InstanceMethod("remoteDelete", &RepoWrap::RemoteDelete),
+          InstanceMethod("remoteList", &RepoWrap::RemoteList),
+          InstanceMethod("remoteGpgImport", &RepoWrap::RemoteGpgImport),
+          InstanceMethod("signatureVerifyCommitData", &RepoWrap::SignatureVerifyCommitData),
+          InstanceMethod("signCommit", &RepoWrap::SignCommit),
+          InstanceMethod("prune", &RepoWrap::Prune),
+          InstanceMethod("markCommitPartial", &RepoWrap::MarkCommitPartial),
+          InstanceMethod("hasObject", &RepoWrap::HasObject),
+          InstanceMethod("loadCommit", &RepoWrap::LoadCommit),
+          InstanceMethod("readCommitDetachedMetadata", &RepoWrap::ReadDetachedMetadata),
+          InstanceMethod("writeCommitDetachedMetadata", &RepoWrap::WriteDetachedMetadata),
+          InstanceMethod("loadVariant", &RepoWrap::LoadVariant),
+          InstanceMethod("loadMetadataBytes", &RepoWrap::LoadMetadataBytes),
+          InstanceMethod("writeMetadata", &RepoWrap::WriteMetadata),
+          InstanceMethod("queryContent", &RepoWrap::QueryContent),
+          InstanceMethod("readContent", &RepoWrap::ReadContent),
+          InstanceMethod("writeRegfileInline", &RepoWrap::WriteRegfileInline),
+          InstanceMethod("writeRegfileFromFd", &RepoWrap::WriteRegfileFromFd),
+          InstanceMethod("writeSymlink", &RepoWrap::WriteSymlink),
+          InstanceMethod("writeMtree", &RepoWrap::WriteMtree),
+          InstanceMethod("writeCommit", &RepoWrap::WriteCommit),
+          InstanceMethod("checkout", &RepoWrap::Checkout),
+      });
+  RegisterClass(env, "Repo", f);
+  exports.Set("Repo", f);
+}
+
+// Only called from Wrap(): JS cannot construct a Repo without open/create.
+RepoWrap::RepoWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RepoWrap>(info) {
+  if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "use Repo.open() or Repo.create()");
+  repo_.reset(OSTREE_REPO(g_object_ref(info[0].As<Napi::External<OstreeRepo>>().Data())));
+}
+
+Napi::Object RepoWrap::Wrap(Napi::Env env, OstreeRepo *repo) {
+  auto &ctor = GetAddonData(env).classes.at("Repo");
+  return ctor.New({Napi::External<OstreeRepo>::New(env, repo)});
+}
+
+// Repo.open(path, cancellable?) → Promise<Repo>
+Napi::Value RepoWrap::Open(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info[0], "Repo.open: path");
+  CancelRef cancellable = CancelArg(info[1]);
+  auto result = std::make_shared<GObj<OstreeRepo>>();
+  return PromiseWorker::Run(
+      env, "ostree-container:repo-open",
+      [path, cancellable, result](ErrorInfo &err) {
+        GObj<GFile> file(g_file_new_for_path(path.c_str()));
+        GObj<OstreeRepo> repo(ostree_repo_new(file.get()));
+        GErr e;
+        if (!ostree_repo_open(repo.get(), cancellable.get(), e.out())) {
+          err = e.Take();
+          err.Prefix("Opening ostree repository at '" + path + "'");
+          return;
+        }
+        *result = std::move(repo);
+      },
+      [result](Napi::Env env) -> Napi::Value { return Wrap(env, result->get()); });
+}
+
+// Repo.create(path, mode, cancellable?) → Promise<Repo>; mode is an ostree mode name.
+Napi::Value RepoWrap::Create(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info[0], "Repo.create: path");
+  std::string mode_name = StringArg(info[1], "Repo.create: mode");
+  OstreeRepoMode mode;
+  {
+    GErr e;
+    if (!ostree_repo_mode_from_string(mode_name.c_str(), &mode, e.out())) throw ToJsError(env, e.Take());
+  }
+  CancelRef cancellable = CancelArg(info[2]);
+  auto result = std::make_shared<GObj<OstreeRepo>>();
+  return PromiseWorker::Run(
+      env, "ostree-container:repo-create",
+      [path, mode, cancellable, result](ErrorInfo &err) {
+        // ostree_repo_create() (not _create_at) so the repo keeps its real path.
+        GObj<GFile> file(g_file_new_for_path(path.c_str()));
+        GObj<OstreeRepo> repo(ostree_repo_new(file.get()));
+        GErr e;
+        if (!ostree_repo_create(repo.get(), mode, cancellable.get(), e.out())) {
+          err = e.Take();
+          err.Prefix("Creating ostree repository at '" + path + "'");
+          return;
+        }
+        *result = std::move(repo);
+      },
+      [result](Napi::Env env) -> Napi::Value { return Wrap(env, result->get()); });
+}
+
+Napi::Value RepoWrap::Path(const Napi::CallbackInfo &info) {
+  GFile *f = ostree_repo_get_path(repo_.get());
+  GStr p(g_file_get_path(f));
+  return Napi::String::New(info.Env(), p.get());
+}
+
+Napi::Value RepoWrap::Mode(const Napi::CallbackInfo &info) {
+  return Napi::String::New(info.Env(), ModeName(ostree_repo_get_mode(repo_.get())));
+}
+
+Napi::Value RepoWrap::Dfd(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), ostree_repo_get_dfd(repo_.get()));
+}
+
+// resolveRev(refspec, allowNoent) → Promise<string | null>
+Napi::Value RepoWrap::ResolveRev(const Napi::CallbackInfo &info) {
+  std::string rev = StringArg(info[0], "resolveRev: rev");
+  bool allow_noent = info[1].ToBoolean();
+  auto repo = Ref();
+  auto out = std::make_shared<GStr>();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:resolve-rev",
+      [=](ErrorInfo &err) {
+        GErr e;
+        char *csum = nullptr;
+        if (!ostree_repo_resolve_rev(repo.get(), rev.c_str(), allow_noent, &csum, e.out())) err = e.Take();
+        out->reset(csum);
+      },
+      [out](Napi::Env env) -> Napi::Value {
+        return *out ? Napi::String::New(env, out->get()) : env.Null();
+      });
+}
+
+// listRefs(prefix?, cancellable?) → Promise<[ref, checksum][]> sorted by ref; remote refs are
+// "remote:ref".
+Napi::Value RepoWrap::ListRefs(const Napi::CallbackInfo &info) {
+  auto prefix = OptStringArg(info[0], "listRefs: prefix");
+  CancelRef cancellable = CancelArg(info[1]);
+  auto repo = Ref();
+  auto out = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:list-refs",
+      [=](ErrorInfo &err) {
+        GErr e;
+        GHashTable *refs = nullptr;
+        if (!ostree_repo_list_refs_ext(repo.get(), prefix ? prefix->c_str() : nullptr, &refs,
+                                       OSTREE_REPO_LIST_REFS_EXT_NONE, cancellable.get(), e.out())) {
+          err = e.Take();
+          return;
+        }
+        GHash owned(refs);
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, refs);
+        while (g_hash_table_iter_next(&it, &k, &v))
+          out->emplace_back(static_cast<const char *>(k), static_cast<const char *>(v));
+        std::sort(out->begin(), out->end());
+      },
+      [out](Napi::Env env) -> Napi::Value {
+        Napi::Array a = Napi::Array::New(env, out->size());
+        for (size_t i = 0; i < out->size(); i++) {
+          Napi::Array pair = Napi::Array::New(env, 2);
+          pair.Set(0u, (*out)[i].first);
+          pair.Set(1u, (*out)[i].second);
+          a.Set(static_cast<uint32_t>(i), pair);
+        }
+        return a;
+      });
+}
+
+// setRefImmediate(remote | null, ref, checksum | null, cancellable?) → Promise<void>; a null
+// checksum deletes the ref.
+Napi::Value RepoWrap::SetRefImmediate(const Napi::CallbackInfo &info) {
+  auto remote = OptStringArg(info[0], "setRefImmediate: remote");
+  std::string ref = StringArg(info[1], "setRefImmediate: ref");
+  std::optional<std::string> csum;
+  if (!info[2].IsNull() && !info[2].IsUndefined()) csum = ChecksumArg(info[2], "setRefImmediate: checksum");
+  CancelRef cancellable = CancelArg(info[3]);
+  auto repo = Ref();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:set-ref",
+      [=](ErrorInfo &err) {
+        GErr e;
+        if (!ostree_repo_set_ref_immediate(repo.get(), remote ? remote->c_str() : nullptr, ref.c_str(),
+                                           csum ? csum->c_str() : nullptr, cancellable.get(), e.out()))
+          err = e.Take();
+      },
+      nullptr);
+}
+
+// prepareTransaction(cancellable?) → Promise<boolean> (true when resuming an interrupted one).
+Napi::Value RepoWrap::PrepareTransaction(const Napi::CallbackInfo &info) {
+  CancelRef cancellable = CancelArg(info[0]);
+  auto repo = Ref();
+  auto resume = std::make_shared<gboolean>(FALSE);
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:prepare-transaction",
+      [=](ErrorInfo &err) {
+        GErr e;
+        if (!ostree_repo_prepare_transaction(repo.get(), resume.get(), cancellable.get(), e.out())) err = e.Take();
+      },
+      [resume](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *resume); });
+}
+
+// commitTransaction(cancellable?) → Promise<TransactionStats>
+Napi::Value RepoWrap::CommitTransaction(const Napi::CallbackInfo &info) {
+  CancelRef cancellable = CancelArg(info[0]);
+  auto repo = Ref();
+  auto stats = std::make_shared<OstreeRepoTransactionStats>();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:commit-transaction",
+      [=](ErrorInfo &err) {
+        GErr e;
+        if (!ostree_repo_commit_transaction(repo.get(), stats.get(), cancellable.get(), e.out())) err = e.Take();
+      },
+      [stats](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("metadataObjectsTotal", stats->metadata_objects_total);
+        o.Set("metadataObjectsWritten", stats->metadata_objects_written);
+        o.Set("contentObjectsTotal", stats->content_objects_total);
+        o.Set("contentObjectsWritten", stats->content_objects_written);
+        o.Set("contentBytesWritten", static_cast<double>(stats->content_bytes_written));
+        o.Set("devinoCacheHits", stats->devino_cache_hits);
+        return o;
+      });
+}
+
+// abortTransaction(cancellable?) → Promise<void>; a no-op without an active transaction.
+Napi::Value RepoWrap::AbortTransaction(const Napi::CallbackInfo &info) {
+  CancelRef cancellable = CancelArg(info[0]);
+  auto repo = Ref();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:abort-transaction",
+      [=](ErrorInfo &err) {
+        GErr e;
+        if (!ostree_repo_abort_transaction(repo.get(), cancellable.get(), e.out())) err = e.Take();
+      },
+      nullptr);
+}
+
+// transactionSetRef(remote | null, ref, checksum | null): records the ref change for commit;
+// in memory only, so synchronous.
+Napi::Value RepoWrap::TransactionSetRef(const Napi::CallbackInfo &info) {
+  auto remote = OptStringArg(info[0], "transactionSetRef: remote");
+  std::string ref = StringArg(info[1], "transactionSetRef: ref");
+  std::optional<std::string> csum;
+  if (!info[2].IsNull() && !info[2].IsUndefined()) csum = ChecksumArg(info[2], "transactionSetRef: checksum");
+  ostree_repo_transaction_set_ref(repo_.get(), remote ? remote->c_str() : nullptr, ref.c_str(),
+                                  csum ? csum->c_str() : nullptr);
+  return info.Env().Undefined();
+}
+
+// getConfig(group, key) → Promise<string | null>
+Napi::Value RepoWrap::GetConfig(const Napi::CallbackInfo &info) {
+  std::string group = StringArg(info[0], "getConfig: group");
+  std::string key = StringArg(info[1], "getConfig: key");
+  auto repo = Ref();
+  auto out = std::make_shared<GStr>();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:get-config",
+      [=](ErrorInfo &err) {
+        GKeyFile *kf = ostree_repo_get_config(repo.get());
+        out->reset(g_key_file_get_string(kf, group.c_str(), key.c_str(), nullptr));
+      },
+      [out](Napi::Env env) -> Napi::Value {
+        return *out ? Napi::String::New(env, out->get()) : env.Null();
+      });
+}
+
+// setConfig(group, key, value | null) → Promise<void>; null removes the key. Writes the
+// config file and reloads it.
+Napi::Value RepoWrap::SetConfig(const Napi::CallbackInfo &info) {
+  std::string group = StringArg(info[0], "setConfig: group");
+  std::string key = StringArg(info[1], "setConfig: key");
+  auto value = OptStringArg(info[2], "setConfig: value");
+  auto repo = Ref();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:set-config",
+      [=](ErrorInfo &err) {
+        GKeyFile *kf = ostree_repo_copy_config(repo.get());
+        std::unique_ptr<GKeyFile, void (*)(GKeyFile *)> owned(kf, g_key_file_unref);
+        if (value) g_key_file_set_string(kf, group.c_str(), key.c_str(), value->c_str());
+        else g_key_file_remove_key(kf, group.c_str(), key.c_str(), nullptr);
+        GErr e;
+        if (!ostree_repo_write_config(repo.get(), kf, e.out()) ||
+            !ostree_repo_reload_config(repo.get(), nullptr, e.out()))
+          err = e.Take();
+      },
+      nullptr);
+}
+
+// remoteAdd(name, url | null, options: Record<string, string | boolean | string[]>,
+//           ifNotExists, cancellable?) → Promise<void>
+Napi::Value RepoWrap::RemoteAdd(const Napi::CallbackInfo &info) {
+  std::string name = StringArg(info[0], "remoteAdd: name");
+  auto url = OptStringArg(info[1], "remoteAdd: url");
+  std::shared_ptr<GVariant> opts(g_variant_ref_sink(RemoteOptions(info[2])), g_variant_unref);
+  bool if_not_exists = info[3].ToBoolean();
+  CancelRef cancellable = CancelArg(info[4]);
+  auto repo = Ref();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:remote-add",
+      [=](ErrorInfo &err) {
+        GErr e;
+        if (!ostree_repo_remote_change(repo.get(), nullptr,
+                                       if_not_exists ? OSTREE_REPO_REMOTE_CHANGE_ADD_IF_NOT_EXISTS
+                                                     : OSTREE_REPO_REMOTE_CHANGE_ADD,
+                                       name.c_str(), url ? url->c_str() : nullptr, opts.get(), cancellable.get(),
+                                       e.out()))
+          err = e.Take();
+      },
+      nullptr);
+}
+
+// remoteDelete(name, ifExists, cancellable?) → Promise<void>
+Napi::Value RepoWrap::RemoteDelete(const Napi::CallbackInfo &info) {
+  std::string name = StringArg(info[0], "remoteDelete: name");
+  bool if_exists = info[1].ToBoolean();
+  CancelRef cancellable = CancelArg(info[2]);
+  auto repo = Ref();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:remote-delete",
+      [=](ErrorInfo &err) {
+        GErr e;
+        if (!ostree_repo_remote_change(repo.get(), nullptr,
+                                       if_exists ? OSTREE_REPO_REMOTE_CHANGE_DELETE_IF_EXISTS
+                                                 : OSTREE_REPO_REMOTE_CHANGE_DELETE,
+                                       name.c_str(), nullptr, nullptr, cancellable.get(), e.out()))
+          err = e.Take();
+      },
+      nullptr);
+}
+
+// remoteList() → Promise<string[]> (sorted)
+Napi::Value RepoWrap::RemoteList(const Napi::CallbackInfo &info) {
+  auto repo = Ref();
+  auto out = std::make_shared<std::vector<std::string>>();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:remote-list",
+      [=](ErrorInfo &) {
+        guint n = 0;
+        char **names = ostree_repo_remote_list(repo.get(), &n);
+        for (guint i = 0; i < n; i++) out->emplace_back(names[i]);
+        g_strfreev(names);
+        std::sort(out->begin(), out->end());
+      },
+      [out](Napi::Env env) -> Napi::Value {
+        Napi::Array a = Napi::Array::New(env, out->size());
+        for (size_t i = 0; i < out->size(); i++) a.Set(static_cast<uint32_t>(i), (*out)[i]);
+        return a;
+      });
+}
+
+// remoteGpgImport(name, keys: Uint8Array | null, keyIds: string[] | null, cancellable?)
+//   → Promise<number> (keys imported). Null keys import from the user's default keyring.
+Napi::Value RepoWrap::RemoteGpgImport(const Napi::CallbackInfo &info) {
+  std::string name = StringArg(info[0], "remoteGpgImport: name");
+  std::shared_ptr<GBytes> keys;
+  if (!info[1].IsNull() && !info[1].IsUndefined()) keys = ShareBytes(BytesArg(info[1], "remoteGpgImport: keys"));
+  auto key_ids = std::make_shared<std::vector<std::string>>();
+  if (info[2].IsArray()) {
+    Napi::Array a = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) key_ids->push_back(StringArg(a.Get(i), "remoteGpgImport: keyIds[]"));
+  }
+  CancelRef cancellable = CancelArg(info[3]);
+  auto repo = Ref();
+  auto imported = std::make_shared<guint>(0);
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:remote-gpg-import",
+      [=](ErrorInfo &err) {
+        GObj<GInputStream> stream;
+        if (keys) stream.reset(g_memory_input_stream_new_from_bytes(keys.get()));
+        std::vector<const char *> ids;
+        for (const auto &k : *key_ids) ids.push_back(k.c_str());
+        ids.push_back(nullptr);
+        GErr e;
+        if (!ostree_repo_remote_gpg_import(repo.get(), name.c_str(), stream.get(),
+                                           key_ids->empty() ? nullptr : ids.data(), imported.get(),
+                                           cancellable.get(), e.out()))
+          err = e.Take();
+      },
+      [imported](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *imported); });
+}
+
+// signatureVerifyCommitData(remote, commitBytes, detachedMetadataBytes, { noGpg, noSignapi })
+//   → Promise<string> (the verification text).
+Napi::Value RepoWrap::SignatureVerifyCommitData(const Napi::CallbackInfo &info) {
+  std::string remote = StringArg(info[0], "signatureVerifyCommitData: remote");
+  auto commit = ShareBytes(BytesArg(info[1], "signatureVerifyCommitData: commit"));
+  auto meta = ShareBytes(BytesArg(info[2], "signatureVerifyCommitData: metadata"));
+  int flags = OSTREE_REPO_VERIFY_FLAGS_NONE;
+  if (Opt(info[3], "noGpg").ToBoolean()) flags |= OSTREE_REPO_VERIFY_FLAGS_NO_GPG;
+  if (Opt(info[3], "noSignapi").ToBoolean()) flags |= OSTREE_REPO_VERIFY_FLAGS_NO_SIGNAPI;
+  auto repo = Ref();
+  auto out = std::make_shared<GStr>();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:signature-verify",
+      [=](ErrorInfo &err) {
+        GErr e;
+        char *text = nullptr;
+        if (!ostree_repo_signature_verify_commit_data(repo.get(), remote.c_str(), commit.get(), meta.get(),
+                                                      static_cast<OstreeRepoVerifyFlags>(flags), &text, e.out()))
+          err = e.Take();
+        out->reset(text);
+      },
+      [out](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *out ? out->get() : ""); });
+}
+
+// signCommit(checksum, keyId, homedir | null, cancellable?) → Promise<void> (GPG)
+Napi::Value RepoWrap::SignCommit(const Napi::CallbackInfo &info) {
+  std::string csum = ChecksumArg(info[0], "signCommit: commit");
+  std::string key = StringArg(info[1], "signCommit: keyId");
+  auto homedir = OptStringArg(info[2], "signCommit: homedir");
+  CancelRef cancellable = CancelArg(info[3]);
+  auto repo = Ref();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:sign-commit",
+      [=](ErrorInfo &err) {
+        GErr e;
+        if (!ostree_repo_sign_commit(repo.get(), csum.c_str(), key.c_str(), homedir ? homedir->c_str() : nullptr,
+                                     cancellable.get(), e.out()))
+          err = e.Take();
+      },
+      nullptr);
+}
+
+// prune({ refsOnly, noPrune, depth }, cancellable?) → Promise<{ objectsTotal, objectsPruned, bytesPruned }>
+Napi::Value RepoWrap::Prune(const Napi::CallbackInfo &info) {
+  int flags = OSTREE_REPO_PRUNE_FLAGS_NONE;
+  if (Opt(info[0], "refsOnly").ToBoolean()) flags |= OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY;
+  if (Opt(info[0], "noPrune").ToBoolean()) flags |= OSTREE_REPO_PRUNE_FLAGS_NO_PRUNE;
+  Napi::Value d = Opt(info[0], "depth");
+  int depth = d.IsNumber() ? d.As<Napi::Number>().Int32Value() : -1;
+  CancelRef cancellable = CancelArg(info[1]);
+  auto repo = Ref();
+  struct Out { gint total = 0, pruned = 0; guint64 size = 0; };
+  auto out = std::make_shared<Out>();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:prune",
+      [=](ErrorInfo &err) {
+        GErr e;
+        if (!ostree_repo_prune(repo.get(), static_cast<OstreeRepoPruneFlags>(flags), depth, &out->total,
+                               &out->pruned, &out->size, cancellable.get(), e.out()))
+          err = e.Take();
+      },
+      [out](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("objectsTotal", out->total);
+        o.Set("objectsPruned", out->pruned);
+        o.Set("bytesPruned", static_cast<double>(out->size));
+        return o;
+      });
+}
+
+// markCommitPartial(checksum, partial) → Promise<void>
+Napi::Value RepoWrap::MarkCommitPartial(const Napi::CallbackInfo &info) {
+  std::string csum = ChecksumArg(info[0], "markCommitPartial: commit");
+  bool partial = info[1].ToBoolean();
+  auto repo = Ref();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:mark-partial",
+      [=](ErrorInfo &err) {
+        GErr e;
+        if (!ostree_repo_mark_commit_partial(repo.get(), csum.c_str(), partial, e.out())) err = e.Take();
+      },
+      nullptr);
+}
 
 GObj<OstreeRepo> RepoFromJs(const Napi::Value &v, const char *what) {
   if (!IsInstance(v, "Repo")) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Repo");
@@ -111,6 +604,10 @@ GObj<OstreeRepo> RepoFromJs(const Napi::Value &v, const char *what) {
   return GObj<OstreeRepo>(OSTREE_REPO(g_object_ref(w->repo())));
 }
 
-void InitRepo(Napi::Env env, Napi::Object exports) { RepoWrap::Init(env, exports); }
+void InitRepo(Napi::Env env, Napi::Object exports) {
+  RepoWrap::Init(env, exports);
+  InitDevInoCache(env, exports);
+  InitVariant(env, exports);
+}
 
 }  // namespace oc

@@ -1,5 +1,15 @@
 // Public API of ostree-container: named exports only.
 export { formatSize } from './format.js';
+// OSTree repository (libostree)
+export type {
+  RepoMode, ObjectType, MetadataObjectType, Cancelable, TransactionStats, CommitInfo, ContentObjectInfo, TreeRoot,
+  DirTree, DirMeta, CommitModifier, TreeEntry, TreeSpec, WriteCommitOptions, ContentAttributes, FileContent,
+  CheckoutOptions, PruneOptions, PruneResult, RemoteOptions,
+} from './repo/repo.js';
+export { Repo, DevInoCache, vardictToBytes, vardictFromBytes } from './repo/repo.js';
+export type { TypedVariant, VariantValue, VariantDict, Xattr } from './repo/variant.js';
+export { variant, variantToBytes, variantFromBytes, variantIsNormal, variantPrint, xattrName } from './repo/variant.js';
+export type { NativeRepo } from './repo/native.js';
 // Image references and ref escaping
 export { Transport, parseTransport, transportPrefix, transportSerializableName } from './ref/transport.js';
 export { ImageReference, OstreeImageReference, SignatureSource, parseOciPathAndTag } from './ref/image-reference.js';

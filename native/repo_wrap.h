@@ -1,0 +1,96 @@
+// Internal to the Repo binding (repo*.cc): the ObjectWrap class and argument helpers.
+// Methods are grouped by concept: repo.cc (open/create, refs, transactions, config, remotes,
+// signatures, prune), repo_objects.cc (commits, detached metadata, metadata and content
+// objects), repo_tree.cc (mutable trees, writing commits, checkout, the devino cache).
+#pragma once
+
+#include <napi.h>
+#include <ostree.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "util/gobj.h"
+
+namespace oc {
+
+// GObject refs shared by the worker lambdas (std::function needs copyable captures).
+template <typename T>
+std::shared_ptr<T> Share(GObj<T> o) {
+  return std::shared_ptr<T>(o.release(), [](T *p) { if (p) g_object_unref(p); });
+}
+using RepoRef = std::shared_ptr<OstreeRepo>;
+using CancelRef = std::shared_ptr<GCancellable>;
+
+class RepoWrap : public Napi::ObjectWrap<RepoWrap> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports);
+  explicit RepoWrap(const Napi::CallbackInfo &info);
+  static Napi::Object Wrap(Napi::Env env, OstreeRepo *repo);
+
+  OstreeRepo *repo() const { return repo_.get(); }
+  RepoRef Ref() const { return Share(GObj<OstreeRepo>(OSTREE_REPO(g_object_ref(repo_.get())))); }
+
+ private:
+  // repo.cc
+  static Napi::Value Open(const Napi::CallbackInfo &info);
+  static Napi::Value Create(const Napi::CallbackInfo &info);
+  Napi::Value Path(const Napi::CallbackInfo &info);
+  Napi::Value Mode(const Napi::CallbackInfo &info);
+  Napi::Value Dfd(const Napi::CallbackInfo &info);
+  Napi::Value ResolveRev(const Napi::CallbackInfo &info);
+  Napi::Value ListRefs(const Napi::CallbackInfo &info);
+  Napi::Value SetRefImmediate(const Napi::CallbackInfo &info);
+  Napi::Value PrepareTransaction(const Napi::CallbackInfo &info);
+  Napi::Value CommitTransaction(const Napi::CallbackInfo &info);
+  Napi::Value AbortTransaction(const Napi::CallbackInfo &info);
+  Napi::Value TransactionSetRef(const Napi::CallbackInfo &info);
+  Napi::Value GetConfig(const Napi::CallbackInfo &info);
+  Napi::Value SetConfig(const Napi::CallbackInfo &info);
+  Napi::Value RemoteAdd(const Napi::CallbackInfo &info);
+  Napi::Value RemoteDelete(const Napi::CallbackInfo &info);
+  Napi::Value RemoteList(const Napi::CallbackInfo &info);
+  Napi::Value RemoteGpgImport(const Napi::CallbackInfo &info);
+  Napi::Value SignatureVerifyCommitData(const Napi::CallbackInfo &info);
+  Napi::Value SignCommit(const Napi::CallbackInfo &info);
+  Napi::Value Prune(const Napi::CallbackInfo &info);
+  Napi::Value MarkCommitPartial(const Napi::CallbackInfo &info);
+  // repo_objects.cc
+  Napi::Value HasObject(const Napi::CallbackInfo &info);
+  Napi::Value LoadCommit(const Napi::CallbackInfo &info);
+  Napi::Value ReadDetachedMetadata(const Napi::CallbackInfo &info);
+  Napi::Value WriteDetachedMetadata(const Napi::CallbackInfo &info);
+  Napi::Value LoadVariant(const Napi::CallbackInfo &info);
+  Napi::Value LoadMetadataBytes(const Napi::CallbackInfo &info);
+  Napi::Value WriteMetadata(const Napi::CallbackInfo &info);
+  Napi::Value QueryContent(const Napi::CallbackInfo &info);
+  Napi::Value ReadContent(const Napi::CallbackInfo &info);
+  Napi::Value WriteRegfileInline(const Napi::CallbackInfo &info);
+  Napi::Value WriteRegfileFromFd(const Napi::CallbackInfo &info);
+  Napi::Value WriteSymlink(const Napi::CallbackInfo &info);
+  // repo_tree.cc
+  Napi::Value WriteMtree(const Napi::CallbackInfo &info);
+  Napi::Value WriteCommit(const Napi::CallbackInfo &info);
+  Napi::Value Checkout(const Napi::CallbackInfo &info);
+
+  GObj<OstreeRepo> repo_;
+};
+
+// Argument helpers; `what` names the argument in the TypeError ("resolveRev: rev").
+std::string StringArg(const Napi::Value &v, const char *what);
+std::optional<std::string> OptStringArg(const Napi::Value &v, const char *what);  // undefined/null → nullopt
+std::string ChecksumArg(const Napi::Value &v, const char *what);                    // validated sha256 hex
+uint32_t Uint32Arg(const Napi::Value &v, const char *what);
+CancelRef CancelArg(const Napi::Value &v);
+// Object type names as libostree prints them ("commit", "dirtree", …); TypeError on others.
+OstreeObjectType ObjectTypeArg(const Napi::Value &v, const char *what);
+// Optional property `name` of an options object (undefined when `opts` is not an object).
+Napi::Value Opt(const Napi::Value &opts, const char *name);
+// Copies a Uint8Array argument.
+GBytesPtr BytesArg(const Napi::Value &v, const char *what);
+
+// The devino cache JS class (repo_tree.cc); Init registers it.
+void InitDevInoCache(Napi::Env env, Napi::Object exports);
+
+}  // namespace oc

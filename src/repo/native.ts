@@ -1,0 +1,178 @@
+// The slice of the addon the Repo wrapper uses (native/repo*.cc). Argument order mirrors the
+// C++ bindings; the public, option-object API is in repo.ts.
+import type { NativeCancellable } from '../native.js';
+import type { TypedVariant, VariantDict, Xattr } from './variant.js';
+
+type C = NativeCancellable | undefined;
+
+export interface NativeTransactionStats {
+  metadataObjectsTotal: number;
+  metadataObjectsWritten: number;
+  contentObjectsTotal: number;
+  contentObjectsWritten: number;
+  contentBytesWritten: number;
+  devinoCacheHits: number;
+}
+
+export interface NativeCommit {
+  checksum: string;
+  subject: string;
+  body: string;
+  timestamp: number;
+  parent: string | null;
+  rootContents: string;
+  rootMetadata: string;
+  metadata: VariantDict;
+  contentChecksum: string;
+  partial: boolean;
+}
+
+export interface NativeContentInfo {
+  size: number;
+  uid: number;
+  gid: number;
+  mode: number;
+  symlinkTarget: string | null;
+  xattrs: Xattr[];
+}
+
+export interface NativeModifier {
+  skipXattrs?: boolean;
+  canonicalPermissions?: boolean;
+  consume?: boolean;
+  generateSizes?: boolean;
+  errorOnUnlabeled?: boolean;
+  devinoCanonical?: boolean;
+  uid?: number;
+  gid?: number;
+  sepolicyFromCommit?: string;
+  devinoCache?: NativeDevInoCache;
+}
+
+export interface NativeMtreeSpec {
+  base?: { contents: string; metadata: string };
+  baseCommit?: string;
+  directories?: { source: string; destination?: string }[];
+  entries?: (
+    | { path: string; kind: 'file'; checksum: string }
+    | { path: string; kind: 'dir'; metadata?: string }
+    | { path: string; kind: 'remove' }
+  )[];
+  parentDirMetadata?: string;
+  rootMetadata?: string;
+  modifier?: NativeModifier;
+}
+
+export interface NativeCheckoutOptions {
+  mode?: 'user' | 'none';
+  overwrite?: 'none' | 'union-files' | 'add-files' | 'union-identical';
+  processWhiteouts?: boolean;
+  processPassthroughWhiteouts?: boolean;
+  subpath?: string;
+  devinoCache?: NativeDevInoCache;
+  noCopyFallback?: boolean;
+  forceCopy?: boolean;
+  forceCopyZerosized?: boolean;
+  bareuseronlyDirs?: boolean;
+}
+
+/** Opaque handle on an OstreeRepoDevInoCache. */
+export interface NativeDevInoCache {
+  readonly __devinoCache?: never;
+}
+
+export interface NativeRepo {
+  readonly path: string;
+  readonly mode: string;
+  readonly dfd: number;
+  resolveRev(rev: string, allowNoent: boolean): Promise<string | null>;
+  listRefs(prefix: string | null, c: C): Promise<[string, string][]>;
+  setRefImmediate(remote: string | null, ref: string, checksum: string | null, c: C): Promise<void>;
+  prepareTransaction(c: C): Promise<boolean>;
+  commitTransaction(c: C): Promise<NativeTransactionStats>;
+  abortTransaction(c: C): Promise<void>;
+  transactionSetRef(remote: string | null, ref: string, checksum: string | null): void;
+  getConfig(group: string, key: string): Promise<string | null>;
+  setConfig(group: string, key: string, value: string | null): Promise<void>;
+  remoteAdd(
+    name: string,
+    url: string | null,
+    options: Record<string, string | boolean | string[]>,
+    ifNotExists: boolean,
+    c: C,
+  ): Promise<void>;
+  remoteDelete(name: string, ifExists: boolean, c: C): Promise<void>;
+  remoteList(): Promise<string[]>;
+  remoteGpgImport(name: string, keys: Uint8Array | null, keyIds: string[] | null, c: C): Promise<number>;
+  signatureVerifyCommitData(
+    remote: string,
+    commit: Uint8Array,
+    detached: Uint8Array,
+    flags: { noGpg?: boolean; noSignapi?: boolean },
+  ): Promise<string>;
+  signCommit(commit: string, keyId: string, homedir: string | null, c: C): Promise<void>;
+  prune(
+    opts: { refsOnly?: boolean; noPrune?: boolean; depth?: number },
+    c: C,
+  ): Promise<{ objectsTotal: number; objectsPruned: number; bytesPruned: number }>;
+  markCommitPartial(commit: string, partial: boolean): Promise<void>;
+  hasObject(type: string, checksum: string, c: C): Promise<boolean>;
+  loadCommit(checksum: string): Promise<NativeCommit>;
+  readCommitDetachedMetadata(checksum: string, c: C): Promise<VariantDict | null>;
+  writeCommitDetachedMetadata(checksum: string, metadata: VariantDict | null, c: C): Promise<void>;
+  loadVariant(type: string, checksum: string): Promise<TypedVariant>;
+  loadMetadataBytes(type: string, checksum: string): Promise<Buffer>;
+  writeMetadata(type: string, expected: string | null, bytes: Uint8Array, c: C): Promise<string>;
+  queryContent(checksum: string, c: C): Promise<NativeContentInfo>;
+  readContent(checksum: string, fd: undefined, c: C): Promise<Buffer>;
+  readContent(checksum: string, fd: number, c: C): Promise<number>;
+  writeRegfileInline(
+    expected: string | null,
+    uid: number,
+    gid: number,
+    mode: number,
+    xattrs: Xattr[] | null,
+    bytes: Uint8Array,
+    c: C,
+  ): Promise<string>;
+  writeRegfileFromFd(
+    expected: string | null,
+    uid: number,
+    gid: number,
+    mode: number,
+    xattrs: Xattr[] | null,
+    size: number,
+    fd: number,
+    c: C,
+  ): Promise<string>;
+  writeSymlink(
+    expected: string | null,
+    uid: number,
+    gid: number,
+    xattrs: Xattr[] | null,
+    target: string,
+    c: C,
+  ): Promise<string>;
+  writeMtree(spec: NativeMtreeSpec, c: C): Promise<{ contents: string; metadata: string }>;
+  writeCommit(
+    opts: {
+      rootContents: string;
+      rootMetadata: string;
+      parent?: string | null;
+      subject?: string | null;
+      body?: string | null;
+      metadata?: VariantDict | Record<string, TypedVariant> | null;
+      timestamp?: number | bigint;
+    },
+    c: C,
+  ): Promise<string>;
+  checkout(commit: string, destination: string, opts: NativeCheckoutOptions, c: C): Promise<void>;
+}
+
+export interface NativeRepoModule {
+  Repo: {
+    open(path: string, c: C): Promise<NativeRepo>;
+    create(path: string, mode: string, c: C): Promise<NativeRepo>;
+  };
+  DevInoCache: new () => NativeDevInoCache;
+}
