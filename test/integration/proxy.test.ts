@@ -10,6 +10,7 @@ import { ImageProxy, joinFetch, type OpenedImage } from '../../src/proxy/image-p
 import { ImageProxyPool } from '../../src/proxy/pool.js';
 import { fetchManifest, fetchManifestAndConfig } from '../../src/proxy/fetch.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
+import { mergeDefaultContainerProxyOpts } from '../../src/proxy/auth.js';
 import { buildDirImage, buildDirIndex, copyToLocalTransports, type BuiltImage, type BuiltIndex } from '../helpers/images.js';
 import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -156,6 +157,39 @@ describe('ImageProxy', () => {
       } finally {
         await proxy.finalize();
       }
+    }
+  });
+});
+
+describe('isolation', () => {
+  it('runs skopeo as nobody under systemd, reading auth data through fd 100', async () => {
+    await fsp.chmod(tmp, 0o755); // the layouts must be readable by nobody
+    const authfile = path.join(tmp, 'auth.json');
+    const isolated = async (auth: string) => {
+      await fsp.writeFile(authfile, auth);
+      const config = await mergeDefaultContainerProxyOpts({ authfile, ...tlsOff }, { env: { INVOCATION_ID: 'test' } });
+      expect(config.skopeoCmd?.program).toBe('setpriv');
+      expect(config.authfile).toBeUndefined();
+      return ImageProxy.create(config);
+    };
+    const proxy = await isolated(`{"auths":{"${registry.host}":{"auth":"${Buffer.from('u:p').toString('base64')}"}}}`);
+    try {
+      const status = await fsp.readFile(`/proc/${proxy.pid}/status`, 'utf8');
+      expect(status).toMatch(/^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+      expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+      for (const ref of [refs.oci, refs.registry]) {
+        const img = await proxy.openImage(ref);
+        expect((await proxy.fetchManifest(img)).digest).toBe(image.manifestDigest);
+      }
+    } finally {
+      await proxy.finalize();
+    }
+    // Unparseable auth data proves the child really reads the fd-100 copy.
+    const broken = await isolated('{not json');
+    try {
+      await expect(broken.openImage(refs.registry)).rejects.toThrow(/getting username and password/);
+    } finally {
+      await broken.finalize();
     }
   });
 });
