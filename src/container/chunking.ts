@@ -1,6 +1,8 @@
 // Split-layer export planning: which content objects go into which image layer.
 // Component metadata (e.g. RPM packages) is packed into at most `max_layers` bins by size and
 // change frequency, so that frequently-updated content does not invalidate large stable layers.
+import type { Repo } from '../repo/repo.js';
+import { COMPONENT_SEPARATOR, CONTENT_ANNOTATION } from './constants.js';
 
 /** Maximum number of chunks by default ("half of 128"). */
 export const MAX_CHUNKS = 64;
@@ -9,8 +11,6 @@ export const MIN_CHUNKED_LAYERS = 4;
 /** `change_frequency` value meaning "changes with every build". */
 export const MAX_FREQUENCY = 4294967295;
 
-const CONTENT_ANNOTATION = 'ostree.components';
-const COMPONENT_SEPARATOR = ',';
 const HIGH_PARTITION = '1hs';
 const LOW_PARTITION = '2ls';
 /** Outlier threshold (in MADs / standard deviations) used by the partitioning. */
@@ -81,6 +81,31 @@ export function sizeObjectMeta(meta: ObjectMeta, sizeOf: (checksum: string) => n
   return { map: meta.map, sizes };
 }
 
+/** Content sizes of objects (symlinks count 0), queried with bounded concurrency. */
+async function contentSizes(repo: Repo, checksums: Iterable<string>, signal?: AbortSignal): Promise<Map<string, number>> {
+  const todo = [...new Set(checksums)];
+  const sizes = new Map<string, number>();
+  let next = 0;
+  const worker = async () => {
+    while (next < todo.length) {
+      const checksum = todo[next++]!;
+      const info = await repo.queryContent(checksum, { signal });
+      sizes.set(checksum, info.symlinkTarget === null ? info.size : 0);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, todo.length) }, worker));
+  return sizes;
+}
+
+/**
+ * Sizes every component of `meta` from the repo's content objects (§4.1); every mapped object
+ * must exist in `repo`.
+ */
+export async function computeSizes(repo: Repo, meta: ObjectMeta, signal?: AbortSignal): Promise<ObjectMetaSized> {
+  const sizes = await contentSizes(repo, meta.map.keys(), signal);
+  return sizeObjectMeta(meta, (checksum) => sizes.get(checksum)!);
+}
+
 /** Bytewise (UTF-16 code unit order equals code point order for BMP; good enough for ids) comparison. */
 function compareBytes(a: string, b: string): number {
   const x = Buffer.from(a);
@@ -144,8 +169,6 @@ export interface PriorBuildManifest {
 
 /** How a commit's content is split into chunks (image layers). */
 export class Chunking {
-  /** Size of the commit's metadata objects (informative only). */
-  metadataSize = 0;
   /** Objects not (yet) assigned to a chunk; written into the commit layer. */
   remainder = new Chunk();
   chunks: Chunk[] = [];
@@ -155,10 +178,41 @@ export class Chunking {
   nSizedComponents = 0;
   private processedMapping = false;
 
+  /**
+   * Single-chunk state for a commit (§4.2): walks the tree depth-first (files, then
+   * subdirectories, in dirtree order) and puts every content object in the remainder.
+   */
+  static async create(repo: Repo, rev: string, signal?: AbortSignal): Promise<Chunking> {
+    const commit = await repo.loadCommit(rev);
+    const files: { checksum: string; path: string }[] = [];
+    const walk = async (dirtree: string, prefix: string): Promise<void> => {
+      signal?.throwIfAborted();
+      const tree = await repo.readDirTree(dirtree);
+      for (const f of tree.files) files.push({ checksum: f.checksum, path: `${prefix}/${f.name}` });
+      for (const d of tree.dirs) await walk(d.contents, `${prefix}/${d.name}`);
+    };
+    await walk(commit.rootContents, '');
+    const sizes = await contentSizes(repo, files.map((f) => f.checksum), signal);
+    return Chunking.fromTreeFiles(files.map((f) => ({ ...f, size: sizes.get(f.checksum)! })));
+  }
+
+  /** {@link create} followed by {@link processMapping}. */
+  static async fromMapping(
+    repo: Repo,
+    rev: string,
+    meta: ObjectMetaSized,
+    maxLayers?: number,
+    prior?: PriorBuildManifest,
+    signal?: AbortSignal,
+  ): Promise<Chunking> {
+    const c = await Chunking.create(repo, rev, signal);
+    c.processMapping(meta, maxLayers, prior);
+    return c;
+  }
+
   /** Single-chunk state: every file of the walk (tree order) in the remainder. */
-  static fromTreeFiles(files: Iterable<TreeFile>, metadataSize = 0): Chunking {
+  static fromTreeFiles(files: Iterable<TreeFile>): Chunking {
     const c = new Chunking();
-    c.metadataSize = metadataSize;
     for (const f of files) c.remainder.addPath(f.checksum, f.size, f.path);
     return c;
   }

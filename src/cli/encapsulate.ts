@@ -1,0 +1,120 @@
+// `encapsulate` (alias `export`): an ostree commit → a container image.
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { contentMetaToSized, parseContentMetaFile } from '../container/chunking.js';
+import { encapsulate, type Compression, type ExportOpts } from '../container/encapsulate.js';
+import { withContext } from '../errors.js';
+import type { RuntimeConfig } from '../oci/types.js';
+import { ImageReference } from '../ref/image-reference.js';
+import { Repo } from '../repo/repo.js';
+import { stat } from 'node:fs/promises';
+
+const COMPRESSIONS: Compression[] = ['gzip', 'gzip-fast', 'zstd', 'none'];
+
+/** Opens `--repo <path>` with upstream's error contexts. */
+export async function openRepoArg(p: string): Promise<Repo> {
+  await withContext(`Opening directory at '${p}'`, async () => {
+    if (!(await stat(p)).isDirectory()) throw new Error('Not a directory');
+  });
+  return withContext(`Opening ostree repository at '${p}'`, () => Repo.open(p));
+}
+
+/** Accumulates a repeatable option. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `k=v` labels (split at the first `=`), in order; later ones win. */
+export function parseLabels(args: string[]): Map<string, string> {
+  const labels = new Map<string, string>();
+  for (const l of args) {
+    const i = l.indexOf('=');
+    if (i < 0) throw new Error(`Missing '=' in label ${l}`);
+    labels.set(l.slice(0, i), l.slice(i + 1));
+  }
+  return labels;
+}
+
+function parsePositiveInt(value: string, what: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new Error(`Invalid ${what}: ${value}`);
+  return n;
+}
+
+interface EncapsulateCliOptions {
+  repo: string;
+  label: string[];
+  authfile?: string;
+  config?: string;
+  copymeta: string[];
+  copymetaOpt: string[];
+  cmd: string[];
+  compressionFast?: boolean;
+  compression?: string;
+  contentmeta?: string;
+  maxLayers?: string;
+}
+
+/** Builds `(labels, opts)` for encapsulate() from the command-line options. */
+export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ labels: Map<string, string>; opts: ExportOpts }> {
+  let labels = parseLabels(o.label);
+  const opts: ExportOpts = {
+    copyMetaKeys: o.copymeta,
+    copyMetaOptKeys: o.copymetaOpt,
+    ...(o.compressionFast ? { skipCompression: true } : {}),
+    ...(o.authfile !== undefined ? { authfile: o.authfile } : {}),
+  };
+  if (o.compression !== undefined) {
+    if (!COMPRESSIONS.includes(o.compression as Compression)) {
+      throw new Error(`Invalid --compression ${JSON.stringify(o.compression)}: expected one of ${COMPRESSIONS.join(', ')}`);
+    }
+    opts.compression = o.compression as Compression;
+  }
+  if (o.config !== undefined) {
+    const path = o.config;
+    opts.containerConfig = await withContext(`Reading container config ${path}`, async () => {
+      const v = JSON.parse(await readFile(path, 'utf8')) as unknown;
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
+      return v as RuntimeConfig;
+    });
+  }
+  if (o.contentmeta !== undefined) {
+    const path = o.contentmeta;
+    const parsed = await withContext(`Reading content metadata ${path}`, async () =>
+      contentMetaToSized(parseContentMetaFile(await readFile(path, 'utf8')), labels),
+    );
+    labels = parsed.labels;
+    opts.contentmeta = parsed.meta;
+    opts.maxLayers = parsed.maxLayers;
+    if (parsed.created !== undefined) opts.created = parsed.created;
+  }
+  if (o.maxLayers !== undefined) opts.maxLayers = parsePositiveInt(o.maxLayers, '--max-layers');
+  return { labels, opts };
+}
+
+export function registerEncapsulate(program: Command): void {
+  program
+    .command('encapsulate')
+    .alias('export')
+    .description('Export an ostree commit as a container image')
+    .requiredOption('--repo <path>', 'path to the ostree repository')
+    .argument('<rev>', 'ostree branch or commit')
+    .argument('<imgref>', 'destination image, e.g. oci:DIR[:TAG], docker://registry/name:tag')
+    .option('-l, --label <key=value>', 'additional label (repeatable)', collect, [])
+    .option('--authfile <path>', 'authentication file for pushing')
+    .option('--config <path>', 'JSON file with the image runtime configuration (Docker/OCI "config" object)')
+    .option('--copymeta <key>', 'copy this commit metadata key (a string) to a label (repeatable)', collect, [])
+    .option('--copymeta-opt <key>', 'like --copymeta, but skipped when absent (repeatable)', collect, [])
+    .option('--cmd <arg>', 'image Cmd, one argument per occurrence', collect, [])
+    .option('--compression-fast', 'compress layers with gzip level 1')
+    .option('--compression <type>', `layer compression: ${COMPRESSIONS.join(', ')} (default gzip)`)
+    .option('--contentmeta <path>', 'JSON content metadata file: splits content into layers')
+    .option('--max-layers <n>', 'layer budget for chunking (with --contentmeta)')
+    .action(async (rev: string, imgref: string, o: EncapsulateCliOptions) => {
+      const dest = ImageReference.parse(imgref);
+      const { labels, opts } = await encapsulateOptions(o);
+      const repo = await openRepoArg(o.repo);
+      const digest = await encapsulate(repo, rev, { labels, ...(o.cmd.length > 0 ? { cmd: o.cmd } : {}) }, opts, dest);
+      process.stdout.write(`${digest}\n`);
+    });
+}

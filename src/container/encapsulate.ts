@@ -1,0 +1,269 @@
+// encapsulate(): an ostree commit → an OCI image (spec tar-and-encapsulation §3).
+// The layer bytes are produced by the native exporter straight into temp files of the OCI
+// layout; this module plans the layers, assembles labels, config, manifest and index, and hands
+// non-`oci:` destinations to `skopeo copy`.
+import { mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { withContext } from '../errors.js';
+import { OciDir } from '../oci/layout.js';
+import { hostPlatform } from '../oci/platform.js';
+import type { Descriptor, History, ImageConfiguration, ImageManifest, RuntimeConfig } from '../oci/types.js';
+import { ImageReference, parseOciPathAndTag } from '../ref/image-reference.js';
+import { Transport } from '../ref/transport.js';
+import { Chunk, Chunking, componentsAnnotation, type ObjectMetaSized, type PriorBuildManifest } from './chunking.js';
+import {
+  ANNOTATION_VERSION,
+  BOOTC_LABEL,
+  COMMIT_META_CONTAINER_CMD,
+  CONTENT_ANNOTATION,
+  DIFFID_LABEL,
+  LEGACY_VERSION_LABEL,
+  METADATA_KEY_BOOTABLE,
+  METADATA_KEY_LINUX,
+  OSTREE_COMMIT_LABEL,
+} from './constants.js';
+import { skopeoCopy } from '../proxy/skopeo-copy.js';
+import type { CommitInfo as RepoCommitInfo, Repo } from '../repo/repo.js';
+import { exportLayers, type ExportLayerSpec } from './native-layers.js';
+
+/** What encapsulate needs from a commit object. */
+export type CommitInfo = Pick<RepoCommitInfo, 'checksum' | 'timestamp' | 'subject' | 'metadata'>;
+
+/** Image-level overrides. */
+export interface Config {
+  /** Extra labels, applied after all computed ones (but before `ostree.final-diffid`). */
+  labels?: Map<string, string> | Record<string, string>;
+  /** Image `Cmd`; wins over commit metadata `ostree.container-cmd`. */
+  cmd?: string[];
+}
+
+/** Layer compression: gzip level 6, gzip level 1, zstd (level 3), or plain tar. */
+export type Compression = 'gzip' | 'gzip-fast' | 'zstd' | 'none';
+
+export interface ExportOpts {
+  /** Upstream's misnomer: gzip level 1 instead of 6 (CLI `--compression-fast`). */
+  skipCompression?: boolean;
+  /** Layer compression; default `gzip` (or `gzip-fast` with `skipCompression`). */
+  compression?: Compression;
+  /** Commit metadata keys (string-typed) copied to labels; a missing one is an error. */
+  copyMetaKeys?: string[];
+  /** Like `copyMetaKeys`, but missing keys are skipped. */
+  copyMetaOptKeys?: string[];
+  /** Layer budget for chunking (default 64). */
+  maxLayers?: number;
+  /** Passed as `--authfile` to `skopeo copy` when pushing. */
+  authfile?: string;
+  /** Also write the pre-OCI `version` label. */
+  legacyVersionLabel?: boolean;
+  /** Base for the image's runtime `config` (labels are merged into it). */
+  containerConfig?: RuntimeConfig;
+  /** The previous build's manifest, to keep the layer packing stable. */
+  priorBuild?: PriorBuildManifest;
+  /** Object → component mapping with sizes; enables the chunked (multi-layer) export. */
+  contentmeta?: ObjectMetaSized;
+  /** Image `created`; default the commit timestamp as `YYYY-MM-DDTHH:MM:SSZ`. */
+  created?: string;
+  /**
+   * History entries' `created`: `wallclock` (upstream: the time each layer was written, which
+   * makes every build's digests unique) or `image` (the image `created`, reproducible).
+   */
+  historyTimestamps?: 'wallclock' | 'image';
+  /** Layers written at once (default: number of CPUs). */
+  parallelism?: number;
+  signal?: AbortSignal;
+}
+
+/** `YYYY-MM-DDTHH:MM:SSZ` in UTC for a Unix time in seconds. */
+export function formatTimestamp(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function metaValue(info: CommitInfo, key: string): unknown {
+  return info.metadata.get(key)?.value;
+}
+
+function requireStringMeta(info: CommitInfo, key: string, optional: boolean): string | undefined {
+  const v = info.metadata.get(key);
+  if (v === undefined) {
+    if (optional) return undefined;
+    throw new Error(`Could not find commit metadata key: ${key}`);
+  }
+  if (v.type !== 's' || typeof v.value !== 'string') throw new Error('Expected string for commit metadata value');
+  return v.value;
+}
+
+/**
+ * Labels of the image, in upstream's order (later writes win); `ostree.final-diffid` is added
+ * once the layers exist.
+ */
+export function commitLabels(info: CommitInfo, config: Config, opts: ExportOpts): Map<string, string> {
+  const labels = new Map<string, string>();
+  for (const k of opts.copyMetaKeys ?? []) labels.set(k, requireStringMeta(info, k, false)!);
+  for (const k of opts.copyMetaOptKeys ?? []) {
+    const v = requireStringMeta(info, k, true);
+    if (v !== undefined) labels.set(k, v);
+  }
+  const bootable = info.metadata.get(METADATA_KEY_BOOTABLE);
+  if (bootable?.type === 'b') {
+    labels.set(METADATA_KEY_BOOTABLE, bootable.value ? 'true' : 'false');
+    // Upstream sets it even when the commit says "not bootable".
+    labels.set(BOOTC_LABEL, '1');
+  }
+  const linux = metaValue(info, METADATA_KEY_LINUX);
+  if (typeof linux === 'string') labels.set(METADATA_KEY_LINUX, linux);
+  const version = metaValue(info, 'version');
+  if (typeof version === 'string') {
+    if (opts.legacyVersionLabel) labels.set(LEGACY_VERSION_LABEL, version);
+    labels.set(ANNOTATION_VERSION, version);
+  }
+  labels.set(OSTREE_COMMIT_LABEL, info.checksum);
+  const extra = config.labels instanceof Map ? config.labels : Object.entries(config.labels ?? {});
+  for (const [k, v] of extra) labels.set(k, v);
+  return labels;
+}
+
+/** The effective compression for a destination (containers-storage forces fast gzip). */
+export function effectiveCompression(opts: ExportOpts, dest: ImageReference): Compression {
+  const requested = opts.compression ?? (opts.skipCompression ? 'gzip-fast' : 'gzip');
+  if (dest.transport === Transport.ContainerStorage && requested === 'gzip') return 'gzip-fast';
+  return requested;
+}
+
+/** A written layer: its descriptor, uncompressed digest and history line. */
+export interface BuiltLayer {
+  descriptor: Descriptor;
+  diffId: string;
+  createdBy: string;
+  /** When the layer was written (RFC 3339 seconds). */
+  created: string;
+}
+
+/**
+ * Image config and manifest from the written layers (commit layer first, then the chunk
+ * layers), per §3.1 steps 6–8 and §3.4.
+ */
+export function buildImage(args: {
+  info: CommitInfo;
+  labels: Map<string, string>;
+  layers: BuiltLayer[];
+  config: Config;
+  opts: ExportOpts;
+  created: string;
+}): { config: ImageConfiguration; labels: Record<string, string>; manifest: (configDesc: Descriptor) => ImageManifest } {
+  const { info, layers, opts, created } = args;
+  const labels = new Map(args.labels);
+  labels.set(DIFFID_LABEL, layers[layers.length - 1]!.diffId);
+  const labelObj = Object.fromEntries(labels);
+  const runtime: RuntimeConfig = structuredClone(opts.containerConfig ?? {});
+  const metaCmd = info.metadata.get(COMMIT_META_CONTAINER_CMD);
+  if (args.config.cmd) runtime.Cmd = [...args.config.cmd];
+  else if (metaCmd?.type === 'as' && Array.isArray(metaCmd.value)) runtime.Cmd = [...(metaCmd.value as string[])];
+  runtime.Labels = { ...(runtime.Labels ?? {}), ...labelObj };
+  const platform = hostPlatform();
+  const history: History[] = layers.map((l) => ({
+    created: opts.historyTimestamps === 'image' ? created : l.created,
+    created_by: l.createdBy,
+  }));
+  const config: ImageConfiguration = {
+    architecture: platform.architecture,
+    os: platform.os,
+    config: runtime,
+    created,
+    history,
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+  };
+  return {
+    config,
+    labels: labelObj,
+    manifest: (configDesc) => ({
+      schemaVersion: 2,
+      config: configDesc,
+      layers: layers.map((l) => l.descriptor),
+      annotations: labelObj,
+    }),
+  };
+}
+
+/** Wall-clock time as RFC 3339 seconds with `Z`. */
+function now(): string {
+  return formatTimestamp(Math.floor(Date.now() / 1000));
+}
+
+/**
+ * Writes the image for `rev` into the OCI layout `oci` and returns the manifest descriptor.
+ * `tag` names it in the index (kept alongside other tags); without, the index holds only it.
+ */
+export async function encapsulateToOciDir(
+  repo: Repo,
+  rev: string,
+  config: Config,
+  opts: ExportOpts,
+  oci: OciDir,
+  tag: string | undefined,
+  compression: Compression,
+): Promise<Descriptor> {
+  const info = await repo.loadCommit(await repo.resolveRev(rev));
+  const labels = commitLabels(info, config, opts);
+  const created = opts.created ?? formatTimestamp(info.timestamp);
+
+  // Plan: one layer per chunk, then the commit layer carrying the remainder.
+  const chunking = await Chunking.create(repo, info.checksum, opts.signal);
+  if (opts.contentmeta) chunking.processMapping(opts.contentmeta, opts.maxLayers, opts.priorBuild);
+  const objects = (c: Chunk) => c.sortedObjects().map(([checksum, o]) => ({ checksum, paths: o.paths }));
+  const specs: ExportLayerSpec[] = [
+    ...chunking.chunks.map((c) => ({ kind: 'chunk' as const, objects: objects(c) })),
+    { kind: 'commit' as const, rev: info.checksum, objects: objects(chunking.remainder) },
+  ].map((spec) => ({ ...spec, compression, path: oci.tempPath() }));
+  let results;
+  try {
+    results = await withContext('Exporting layers', () =>
+      exportLayers(repo, specs, { ...(opts.parallelism ? { parallel: opts.parallelism } : {}), signal: opts.signal }),
+    );
+  } catch (e) {
+    await Promise.all(specs.map((s) => rm(s.path!, { force: true })));
+    throw e;
+  }
+  const written = now();
+  // The native writer hashed the bytes as it wrote them: move the files into place unverified.
+  await Promise.all(results.map((r, i) => oci.writeBlobFromFile(specs[i]!.path!, { digest: r.digest, size: r.size }, { verify: false })));
+  const toLayer = (i: number, createdBy: string, annotations?: Record<string, string>): BuiltLayer => {
+    const r = results[i]!;
+    return {
+      descriptor: { mediaType: r.mediaType, digest: r.digest, size: r.size, ...(annotations ? { annotations } : {}) },
+      diffId: r.diffId,
+      createdBy,
+      created: written,
+    };
+  };
+  const commitLayer = toLayer(specs.length - 1, info.subject || `ostree export of commit ${info.checksum}`);
+  const chunkLayers = chunking.chunks.map((c, i) => toLayer(i, c.name, { [CONTENT_ANNOTATION]: componentsAnnotation(c.packages) }));
+  const image = buildImage({ info, labels, layers: [commitLayer, ...chunkLayers], config, opts, created });
+  const configDesc = await oci.writeConfig(image.config);
+  return oci.insertManifest(image.manifest(configDesc), tag === undefined ? {} : { tag });
+}
+
+/**
+ * Exports `rev` as a container image to `dest` and returns the manifest digest. `oci:` is
+ * written directly (`oci:DIR[:TAG]`); other transports via a temp layout and `skopeo copy`.
+ */
+export async function encapsulate(repo: Repo, rev: string, config: Config, opts: ExportOpts, dest: ImageReference): Promise<string> {
+  const compression = effectiveCompression(opts, dest);
+  if (dest.transport === Transport.OciDir) {
+    const { path: dir, tag } = parseOciPathAndTag(dest.name);
+    const oci = await OciDir.ensure(dir);
+    return (await encapsulateToOciDir(repo, rev, config, opts, oci, tag, compression)).digest;
+  }
+  const tmp = await mkdtemp(path.join('/var/tmp', 'ostree-container-encapsulate-'));
+  try {
+    const oci = await OciDir.ensure(path.join(tmp, 'oci'));
+    await encapsulateToOciDir(repo, rev, config, opts, oci, undefined, compression);
+    return await withContext('Skopeo copy', () =>
+      skopeoCopy(new ImageReference(Transport.OciDir, oci.path), dest, {
+        ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }),
+    );
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

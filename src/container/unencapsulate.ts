@@ -1,0 +1,135 @@
+// unencapsulate(): an encapsulated ostree container image → the ostree commit in a repo
+// (spec tar-and-encapsulation §5). Layer bytes go from the proxy's blob pipe straight into the
+// native importer; this module decides which layers to import and how to verify them.
+import { closeSync } from 'node:fs';
+import os from 'node:os';
+import { withContext } from '../errors.js';
+import type { Descriptor, ImageManifest } from '../oci/types.js';
+import { mergeDefaultContainerProxyOpts, mergeDefaultContainerProxyOptsWithIsolation } from '../proxy/auth.js';
+import type { ImageProxyConfig } from '../proxy/config.js';
+import { joinFetch } from '../proxy/image-proxy.js';
+import { requireSecureContainerPolicy } from '../proxy/policy.js';
+import { ImageProxyPool } from '../proxy/pool.js';
+import type { OstreeImageReference } from '../ref/image-reference.js';
+import { prefixEscapeForRef } from '../ref/refescape.js';
+import { Transport } from '../ref/transport.js';
+import type { Repo } from '../repo/repo.js';
+import { IMAGE_PREFIX, LAYER_PREFIX, META_MANIFEST, META_MANIFEST_DIGEST } from './constants.js';
+import { parseOstreeManifestLayout } from './manifest-layout.js';
+import { importLayer, type ImportedLayer } from './native-layers.js';
+
+export interface UnencapsulateOpts {
+  /** How to run the skopeo image proxy; auth defaults are applied on top. */
+  proxyConfig?: ImageProxyConfig;
+  /** Layers fetched and imported at once (one skopeo proxy each); default min(4, CPUs). */
+  parallelism?: number;
+  signal?: AbortSignal;
+  /** Called as each ostree layer starts and finishes importing. */
+  progress?: (event: { type: 'layer-started' | 'layer-completed'; layer: Descriptor }) => void;
+}
+
+export interface Import {
+  /** The imported commit checksum. */
+  ostreeCommit: string;
+  /** The image's manifest digest. */
+  imageDigest: string;
+  /** libostree's signature verification text, when an ostree remote verified the commit. */
+  verifyText?: string;
+}
+
+/** Refuses an image the layered store already holds (importing it again would be a no-op there). */
+async function checkNotStored(repo: Repo, imgref: OstreeImageReference, digest: string, manifest: ImageManifest): Promise<void> {
+  const ref = prefixEscapeForRef(IMAGE_PREFIX, imgref.imgref.toString());
+  const stored = await repo.resolveRev(ref, { allowNoent: true });
+  if (stored === null) return;
+  const meta = (await repo.loadCommit(stored)).metadata;
+  const storedDigest = meta.get(META_MANIFEST_DIGEST)?.value;
+  const storedManifest = meta.get(META_MANIFEST)?.value;
+  let storedConfig: string | undefined;
+  try {
+    storedConfig = typeof storedManifest === 'string' ? (JSON.parse(storedManifest) as ImageManifest).config?.digest : undefined;
+  } catch {
+    storedConfig = undefined;
+  }
+  if (storedDigest === digest || storedConfig === manifest.config.digest) {
+    throw new Error(`Image ${imgref.imgref.toString()} is already present in the store (${ref}); use the store to access it`);
+  }
+}
+
+/**
+ * Fetches an encapsulated ostree image and imports its commit (and the chunk layers' objects)
+ * into `repo`. No ref is written. Images with non-ostree (derived) layers are refused. With an
+ * `ostree-remote-image:` reference the commit's detached signature is verified through that
+ * ostree remote.
+ */
+export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, opts: UnencapsulateOpts = {}): Promise<Import> {
+  if (imgref.sigverify.type === 'ContainerPolicy') await requireSecureContainerPolicy();
+  const remote = imgref.sigverify.type === 'OstreeRemote' ? imgref.sigverify.remote : undefined;
+  const config =
+    imgref.imgref.transport === Transport.ContainerStorage
+      ? await mergeDefaultContainerProxyOptsWithIsolation(opts.proxyConfig ?? {}, undefined)
+      : await mergeDefaultContainerProxyOpts(opts.proxyConfig ?? {});
+  const pool = await ImageProxyPool.open(imgref.imgref.toString(), {
+    size: opts.parallelism ?? Math.min(4, os.availableParallelism()),
+    config,
+  });
+  let failed = false;
+  try {
+    const { proxy, image } = pool.primary;
+    const { digest, manifest } = await withContext('Fetching manifest', () => proxy.fetchManifest(image));
+    await checkNotStored(repo, imgref, digest, manifest);
+    const imageConfig = await withContext('Fetching config', () => proxy.fetchConfig(image));
+    const layout = parseOstreeManifestLayout(manifest, imageConfig);
+    if (layout.derivedLayers.length > 0) throw new Error(`Image has ${layout.derivedLayers.length} non-ostree layers`);
+
+    const blobRef = (layer: Descriptor) => prefixEscapeForRef(LAYER_PREFIX, layer.digest);
+    const fetchInto = async (layer: Descriptor, mode: 'objects' | 'commit'): Promise<ImportedLayer> =>
+      withContext(`Layer ${layer.digest}`, async () => {
+        opts.progress?.({ type: 'layer-started', layer });
+        const blob = await pool.getBlobFd(layer.digest, layer.size);
+        try {
+          const imported = importLayer(
+            repo,
+            { fd: blob.fd, mediaType: layer.mediaType, mode, transaction: 'caller', ...(remote !== undefined && mode === 'commit' ? { remote } : {}) },
+            opts.signal,
+          );
+          const result = await joinFetch(imported, blob.finish());
+          opts.progress?.({ type: 'layer-completed', layer });
+          return result;
+        } finally {
+          closeSync(blob.fd);
+        }
+      });
+
+    // One transaction for all layers, imported in parallel (one proxy per blob in flight);
+    // layers the store already holds are skipped.
+    const result = await withContext('Importing', () =>
+      repo.withTransaction(async () => {
+        const chunks = [];
+        for (const layer of layout.chunkLayers) {
+          if ((await repo.resolveRev(blobRef(layer), { allowNoent: true })) === null) chunks.push(fetchInto(layer, 'objects'));
+        }
+        const stored = await repo.resolveRev(blobRef(layout.commitLayer), { allowNoent: true });
+        const commit = stored === null ? fetchInto(layout.commitLayer, 'commit') : Promise.resolve({ commit: stored } as ImportedLayer);
+        const settled = await Promise.allSettled([commit, ...chunks]);
+        const err = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+        if (err) throw err.reason;
+        return (settled[0] as PromiseFulfilledResult<ImportedLayer>).value;
+      }, opts.signal ? { signal: opts.signal } : {}),
+    );
+    if (!result.commit) throw new Error('Importing: commit layer produced no commit');
+    return {
+      ostreeCommit: result.commit,
+      imageDigest: digest,
+      ...(result.verifyText !== undefined ? { verifyText: result.verifyText } : {}),
+    };
+  } catch (e) {
+    failed = true;
+    throw e;
+  } finally {
+    // A failed import may leave proxies mid-transfer; their shutdown errors are not the story.
+    const closing = pool.close();
+    if (failed) await closing.catch(() => undefined);
+    else await closing;
+  }
+}
