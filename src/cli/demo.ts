@@ -1,18 +1,31 @@
 import type { Command } from 'commander';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { cliListTree, cliShowCommit, createExampleOs, type RepoModeName } from '../fixture/index.js';
+import { createExampleOs, walkTree } from '../fixture/index.js';
+import type { Repo, RepoMode } from '../repo/repo.js';
 
 interface DemoOptions {
   repo?: string;
-  mode: RepoModeName;
+  mode: RepoMode;
 }
 
-const MODES: RepoModeName[] = ['archive', 'bare', 'bare-user', 'bare-user-only'];
+const MODES: RepoMode[] = ['archive', 'bare', 'bare-user', 'bare-user-only'];
 
-function modeString(mode: number, kind: string): string {
-  const type = kind === 'dir' ? 'd' : kind === 'symlink' ? 'l' : '-';
-  return type + mode.toString(8).padStart(5, '0');
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+
+/** `ostree ls`-style lines for every entry of a commit. */
+async function listing(repo: Repo, rev: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (const e of await walkTree(repo, rev)) {
+    const info = e.kind === 'dir' ? { ...(await repo.readDirMeta(e.metadata!)), size: 0, symlinkTarget: null } : await repo.queryContent(e.checksum);
+    const type = (info.mode & S_IFMT) === S_IFDIR ? 'd' : (info.mode & S_IFMT) === S_IFLNK ? 'l' : '-';
+    const perms = (info.mode & 0o7777).toString(8).padStart(5, '0');
+    const target = info.symlinkTarget !== null ? ` -> ${info.symlinkTarget}` : '';
+    lines.push(`  ${type}${perms} ${info.uid} ${info.gid} ${String(info.size).padStart(5)} ${e.path}${target}`);
+  }
+  return lines;
 }
 
 /** Builds the example OS; returns the report of what was committed. */
@@ -24,19 +37,17 @@ async function runDemo(o: DemoOptions): Promise<string> {
   const w = (s: string) => lines.push(s);
   try {
     const fx = await createExampleOs({ dir: work, mode: o.mode, ...(o.repo ? { repo: o.repo } : {}) });
-    const shown = await cliShowCommit(fx.repoPath, fx.commit);
+    const commit = await fx.repo.loadCommit(fx.commit);
+    const version = commit.metadata.get('version');
     w(`Example OS committed to ${o.repo ? fx.repoPath : `a temporary ${o.mode} repository`}`);
     w(`ref:              ${fx.ref}`);
     w(`commit:           ${fx.commit}`);
-    w(`content checksum: ${shown.contentChecksum}`);
-    w(`version:          ${shown.version ?? '(none)'}`);
-    w(`timestamp:        ${new Date(fx.timestamp * 1000).toISOString().replace('.000Z', 'Z')}`);
+    w(`content checksum: ${commit.contentChecksum}`);
+    w(`version:          ${version?.type === 's' ? String(version.value) : '(none)'}`);
+    w(`timestamp:        ${new Date(commit.timestamp * 1000).toISOString().replace('.000Z', 'Z')}`);
     w(`signed by:        ${fx.signed ? `GPG key ${fx.keyId}` : '(unsigned)'}`);
     w('tree:');
-    for (const e of await cliListTree(fx.repoPath, fx.commit)) {
-      const target = e.target !== undefined ? ` -> ${e.target}` : '';
-      w(`  ${modeString(e.mode, e.kind)} ${e.uid} ${e.gid} ${String(e.size).padStart(5)} ${e.path}${target}`);
-    }
+    lines.push(...(await listing(fx.repo, fx.commit)));
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -48,6 +48,10 @@ describe('ostree-container demo', () => {
     expect((await ostreeCli(repo, ['rev-parse', TESTREF])).trim()).toBe(COMMIT_V0);
     expect(await ostreeCli(repo, ['config', 'get', 'core.mode'])).toBe('bare-user\n');
     await ostreeCli(repo, ['fsck']);
+    // The listing (read in-process) matches `ostree ls -R`, whitespace aside.
+    const norm = (lines: string[]) => lines.map((l) => l.trim().replace(/\s+/g, ' '));
+    const ls = (await ostreeCli(repo, ['ls', '-R', TESTREF])).trim().split('\n');
+    expect(norm(stdout.split('\n').filter((l) => l.startsWith('  ')))).toEqual(norm(ls));
     // Again into the same repo: same commit, no error.
     expect((await run(['demo', '--repo', repo])).stdout).toContain(`commit:           ${COMMIT_V0}\n`);
   });

@@ -58,12 +58,13 @@ async function addVerifyingRemote(repo: string, name: string, keyFile: string): 
   await ostreeCli(repo, ['remote', 'gpg-import', '--stdin', name], { input: readFileSync(keyFile) });
 }
 
-describe('example OS v0 (archive, signed)', () => {
+// Both builders — in-process (default) and `ostree commit --tree=tar=` — must give the same repository.
+describe.each(['binding', 'ostree-cli'] as const)('example OS v0 (archive, signed) built by %s', (builder) => {
   let dir: string;
   let fx: ExampleOs;
   beforeAll(async () => {
     dir = await tmp();
-    fx = await createExampleOs({ dir });
+    fx = await createExampleOs({ dir, builder });
   });
 
   it('has the upstream commit and content checksums, ref and layout', async () => {
@@ -72,6 +73,8 @@ describe('example OS v0 (archive, signed)', () => {
     expect(fx.repoPath).toBe(path.join(dir, 'src/repo'));
     expect(fx.gpgHome).toBe(path.join(dir, 'src/gpghome'));
     expect(fx.keyId).toBe(GPG_KEY_ID);
+    expect(fx.builder).toBe(builder);
+    expect(await fx.repo.contentChecksum(TESTREF)).toBe(CONTENTS_CHECKSUM_V0);
     expect((await ostreeCli(fx.repoPath, ['rev-parse', TESTREF])).trim()).toBe(COMMIT_V0);
     expect(await cliShowCommit(fx.repoPath, TESTREF)).toEqual({ contentChecksum: CONTENTS_CHECKSUM_V0, version: '42.0' });
     expect(readFileSync(path.join(fx.repoPath, 'config'), 'utf8')).toMatch(/^mode=archive-z2$/m);
