@@ -57,3 +57,5 @@ export type { FetchedManifest, FetchedManifestAndConfig } from './proxy/fetch.js
 export { fetchManifest, fetchManifestAndConfig, withImageProxy } from './proxy/fetch.js';
 export type { SkopeoCopyOptions } from './proxy/skopeo-copy.js';
 export { skopeoCopy, skopeoCopyArgs } from './proxy/skopeo-copy.js';
+// ostree-ext tar format: export, import, detached-metadata rewrite (native data plane)
+export * as tar from './tar/index.js';

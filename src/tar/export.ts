@@ -1,0 +1,89 @@
+// Tar export (spec §1): full exports, commit layers and content chunk layers, written by native
+// workers straight into fds/files, several layers at once.
+import { withCancellable } from '../native.js';
+import {
+  nativeRepo,
+  target,
+  tarNative,
+  type LayerCompression,
+  type LayerResult,
+  type LayerTarget,
+  type NativeLayerSpec,
+  type RepoHandle,
+} from './native.js';
+
+/** One content object of a chunk: its checksum and its absolute tree paths, in tree-walk order. */
+export interface ChunkObjectSpec {
+  checksum: string;
+  paths: string[];
+}
+
+interface LayerBase {
+  /** Where the blob goes: an fd (not closed) or a file path (created; removed on failure). */
+  output: LayerTarget;
+  /** Default `gzip`. */
+  compression?: LayerCompression;
+}
+
+/** What to write into one layer. */
+export type LayerSpec =
+  /** Everything for `rev` in one stream (`exportCommit`). */
+  | (LayerBase & { kind: 'full'; rev: string })
+  /** The commit layer: prelude, structure-only walk, then the remainder objects. */
+  | (LayerBase & { kind: 'commit'; rev: string; objects?: ChunkObjectSpec[] })
+  /** A content chunk layer: repo skeleton and the objects. */
+  | (LayerBase & { kind: 'chunk'; objects: ChunkObjectSpec[] });
+
+export interface ExportLayersOptions {
+  signal?: AbortSignal;
+  /** Layers written at once (default: number of CPUs). */
+  parallel?: number;
+  /** Compression threads per layer (default: number of CPUs). */
+  threads?: number;
+}
+
+// Chunk objects are written in ascending checksum order (spec §1.4.6) whatever order the
+// caller's map had.
+function sortedObjects(objects: ChunkObjectSpec[] | undefined): ChunkObjectSpec[] | undefined {
+  if (!objects) return undefined;
+  return [...objects].sort((a, b) => (a.checksum < b.checksum ? -1 : a.checksum > b.checksum ? 1 : 0));
+}
+
+/**
+ * Writes `layers` (in parallel on native threads) and resolves with one result per layer, in
+ * the same order. If any layer fails the others are stopped and the first error is thrown.
+ */
+export async function exportLayers(repo: RepoHandle, layers: LayerSpec[], opts: ExportLayersOptions = {}): Promise<LayerResult[]> {
+  const specs: NativeLayerSpec[] = layers.map((l, i) => {
+    const objects = l.kind === 'full' ? undefined : sortedObjects(l.objects);
+    return {
+      kind: l.kind,
+      ...(l.kind === 'chunk' ? {} : { rev: l.rev }),
+      ...(objects ? { objects } : {}),
+      compression: l.compression ?? 'gzip',
+      ...target(l.output, `layers[${i}].output`),
+    };
+  });
+  const threads = opts.threads === undefined ? {} : { threads: opts.threads };
+  const parallel = opts.parallel === undefined ? {} : { parallel: opts.parallel };
+  return withCancellable(opts.signal, (c) => tarNative().exportLayers(nativeRepo(repo), specs, { ...threads, ...parallel }, c));
+}
+
+export interface ExportCommitOptions {
+  /** Default `none` (a plain tar, like upstream's `export_commit`). */
+  compression?: LayerCompression;
+  signal?: AbortSignal;
+}
+
+/** Writes the whole commit `rev` as one ostree-ext tar (format version 1) to `output`. */
+export async function exportCommit(
+  repo: RepoHandle,
+  rev: string,
+  output: LayerTarget,
+  opts: ExportCommitOptions = {},
+): Promise<LayerResult> {
+  const [r] = await exportLayers(repo, [{ kind: 'full', rev, output, compression: opts.compression ?? 'none' }], {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  return r!;
+}

@@ -1,0 +1,73 @@
+// Tar import (spec §2): a layer stream → ostree objects, verified by libostree, inside a repo
+// transaction that is aborted on any error.
+import { withCancellable } from '../native.js';
+import { nativeRepo, target, tarNative, type LayerTarget, type NativeImportResult, type RepoHandle } from './native.js';
+
+/** Media type of a plain tar; the default input of the tar entry points. */
+export const TAR_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
+
+export interface TarImportOptions {
+  /** Verify the commit's detached signature through this configured ostree remote. */
+  remote?: string;
+  /** How the input is compressed, as a layer media type (default a plain tar). */
+  mediaType?: string;
+  /**
+   * `own` (default): the import runs in its own transaction. `caller`: a transaction is
+   * already open on the repo (several layers imported at once); the caller commits or aborts it.
+   */
+  transaction?: 'own' | 'caller';
+  signal?: AbortSignal;
+}
+
+export interface TarImportResult {
+  /** Commit checksum (commit mode; object-set mode only with `finish`). */
+  commit?: string;
+  objectsWritten: number;
+  objectsReused: number;
+  bytesWritten: number;
+  /** Signature verification text, when `remote` was given. */
+  verifyText?: string;
+  /** `sha256:` of the uncompressed tar. */
+  diffId: string;
+  /** `sha256:` of the input as read. */
+  digest: string;
+  size: number;
+  uncompressedSize: number;
+}
+
+function run(repo: RepoHandle, input: LayerTarget, mode: 'commit' | 'objects', o: TarImportOptions, finish: boolean) {
+  return withCancellable(o.signal, (c) =>
+    tarNative().importLayer(
+      nativeRepo(repo),
+      {
+        ...target(input, 'input'),
+        mediaType: o.mediaType ?? TAR_MEDIA_TYPE,
+        mode,
+        ...(o.remote !== undefined ? { remote: o.remote } : {}),
+        finish,
+        transaction: o.transaction ?? 'own',
+      },
+      c,
+    ),
+  );
+}
+
+/**
+ * Imports an ostree-ext tar whose first repo entry is the commit (full export or commit layer).
+ * Every object is verified against its name; the commit is marked partial until the
+ * import completes.
+ */
+export async function importTar(repo: RepoHandle, input: LayerTarget, opts: TarImportOptions = {}): Promise<TarImportResult & { commit: string }> {
+  const r: NativeImportResult = await run(repo, input, 'commit', opts, false);
+  return r as TarImportResult & { commit: string };
+}
+
+export interface TarImportObjectsOptions extends Omit<TarImportOptions, 'remote'> {
+  /** Write the synthetic commit of spec §2.5 (one file per object, named by checksum). */
+  finish?: boolean;
+}
+
+/** Imports a content chunk layer (object-set mode): content objects only, no metadata objects. */
+export async function importTarObjects(repo: RepoHandle, input: LayerTarget, opts: TarImportObjectsOptions = {}): Promise<TarImportResult> {
+  return run(repo, input, 'objects', opts, opts.finish ?? false);
+}

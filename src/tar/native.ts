@@ -1,0 +1,97 @@
+// The slice of the addon the tar entry points use (native/layer_export.cc, layer_import.cc,
+// tar_rewrite.cc). Layer bytes never cross into JS: these take file descriptors or paths.
+import { native, type NativeCancellable } from '../native.js';
+
+type C = NativeCancellable | undefined;
+
+/** Layer compression: gzip level 6, gzip level 1, zstd level 3, or a plain tar. */
+export type LayerCompression = 'gzip' | 'gzip-fast' | 'zstd' | 'none';
+
+export interface NativeChunkObject {
+  checksum: string;
+  paths: string[];
+}
+
+export interface NativeLayerSpec {
+  kind: 'full' | 'commit' | 'chunk';
+  rev?: string;
+  objects?: NativeChunkObject[];
+  compression: LayerCompression;
+  fd?: number;
+  path?: string;
+}
+
+/** What one written layer blob is. */
+export interface LayerResult {
+  /** `sha256:` of the uncompressed tar (the config's rootfs diff_id). */
+  diffId: string;
+  /** `sha256:` of the blob as written (compressed). */
+  digest: string;
+  /** Blob size in bytes. */
+  size: number;
+  uncompressedSize: number;
+  mediaType: string;
+  /** The commit checksum, for full exports and commit layers. */
+  commit?: string;
+}
+
+export interface NativeImportOptions {
+  fd?: number;
+  path?: string;
+  mediaType: string;
+  mode: 'commit' | 'objects';
+  remote?: string;
+  finish?: boolean;
+  transaction?: 'own' | 'caller';
+}
+
+export interface NativeImportResult {
+  commit?: string;
+  objectsWritten: number;
+  objectsReused: number;
+  bytesWritten: number;
+  verifyText?: string;
+  diffId: string;
+  digest: string;
+  size: number;
+  uncompressedSize: number;
+}
+
+export interface NativeRewriteOptions {
+  input: number | string;
+  inputMediaType: string;
+  output: number | string;
+  compression: LayerCompression;
+  threads?: number;
+}
+
+export interface TarNative {
+  exportLayers(repo: object, layers: NativeLayerSpec[], opts: { threads?: number; parallel?: number }, c: C): Promise<LayerResult[]>;
+  importLayer(repo: object, opts: NativeImportOptions, c: C): Promise<NativeImportResult>;
+  rewriteDetachedMetadata(opts: NativeRewriteOptions, detached: Uint8Array | null, c: C): Promise<LayerResult & { commit: string }>;
+}
+
+export const tarNative = (): TarNative => native<TarNative>();
+
+/**
+ * A repository as the tar functions accept it: the `Repo` wrapper (its `native` handle is
+ * used) or the native handle itself.
+ */
+export type RepoHandle = { readonly native: object } | object;
+
+export function nativeRepo(repo: RepoHandle): object {
+  const n = (repo as { native?: unknown }).native;
+  return typeof n === 'object' && n !== null ? n : repo;
+}
+
+/** A file descriptor (written/read, never closed) or a path. */
+export type LayerTarget = number | string;
+
+export function target(t: LayerTarget, what: string): { fd: number } | { path: string } {
+  if (typeof t === 'number') {
+    if (!Number.isInteger(t) || t < 0) throw new TypeError(`${what} must be a file descriptor or a path`);
+    return { fd: t };
+  }
+  if (typeof t === 'string' && t.length > 0) return { path: t };
+  throw new TypeError(`${what} must be a file descriptor or a path`);
+}

@@ -1,0 +1,283 @@
+// Tar export (spec §1) of the example OS and of a tree with long names and a large file, checked
+// with independent readers: GNU tar extracts it, `ostree fsck` checks the embedded
+// bare-split-xattrs repo, gzip/zstd CLIs decompress it.
+import { mkdir, readFile, rm, stat, writeFile, symlink, link } from 'node:fs/promises';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMIT_V0, CONTENTS_CHECKSUM_V0, TESTREF, cliShowCommit, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
+import { tar } from '../../src/index.js';
+import {
+  cleanupTmp, execFileP, exampleOs, fsck, openRepo, parseTar, sha256File, tmpdir, type RawEntry,
+} from './tar-util.js';
+
+const OBJ = 'sysroot/ostree/repo/objects/';
+const objPath = (c: string, ext: string) => `${OBJ}${c.slice(0, 2)}/${c.slice(2)}.${ext}`;
+const USR_T_XATTRS = '441b535f1bc3c84e38233519e251966272be22c448908dc10f4cac68301214ca';
+const ARPING = 'b048a4f451e9fdfaaec911c1fe07d5d1d39be02f932b827c25458d3b15ae589e';
+const EMPTY = '21270f911f1a1db58379515e0dcfa8309d8904ce278280861db236ea7001346e';
+const PKGDB = '790c7e29372cd7d6c26b67a0c92647c060a6ba5a61e20113034c9affc2d85ae5';
+
+let fx: ExampleOs;
+let repo: object;
+let work: string;
+beforeAll(async () => {
+  fx = await exampleOs();
+  repo = await openRepo(fx.repoPath);
+  work = await tmpdir('tar-export-');
+});
+afterAll(cleanupTmp);
+
+async function fullExport(name: string, compression: tar.LayerCompression = 'none') {
+  const out = path.join(work, name);
+  const r = await tar.exportCommit(repo, TESTREF, out, { compression });
+  return { out, r };
+}
+
+describe('full export of the example OS', () => {
+  let out: string;
+  let entries: RawEntry[];
+  let result: tar.LayerResult;
+  beforeAll(async () => {
+    ({ out, r: result } = await fullExport('full.tar'));
+    entries = parseTar(await readFile(out));
+  });
+
+  it('reports the commit, digests and sizes of the blob', async () => {
+    const hex = await sha256File(out);
+    expect(result).toEqual({
+      commit: COMMIT_V0,
+      diffId: `sha256:${hex}`,
+      digest: `sha256:${hex}`,
+      size: (await stat(out)).size,
+      uncompressedSize: (await stat(out)).size,
+      mediaType: 'application/vnd.oci.image.layer.v1.tar',
+    });
+  });
+
+  it('follows the prelude order of spec §1.4.1', () => {
+    const names = entries.map((e) => e.name);
+    expect(names[0]).toBe('./');
+    expect(names.slice(1, 5)).toEqual(['sysroot', 'sysroot/ostree', 'sysroot/ostree/repo', 'sysroot/ostree/repo/objects']);
+    expect(names[5]).toBe(`${OBJ}00`);
+    expect(names[260]).toBe(`${OBJ}ff`);
+    expect(names.slice(261, 269)).toEqual(
+      ['extensions', 'refs', 'refs/heads', 'refs/mirrors', 'refs/remotes', 'state', 'tmp', 'tmp/cache'].map((d) => `sysroot/ostree/repo/${d}`),
+    );
+    expect(names[269]).toBe('sysroot/ostree/repo/config');
+    expect(entries[269]!.data.toString()).toBe('[core]\nrepo_version=1\nmode=bare-split-xattrs\n');
+    expect(names[270]).toBe(`${OBJ}61/6069c200463abca9c1d3adc65b948f1f1d3ddd42bc2c8ea3308535a0e44c24.commit`);
+    expect(names[271]).toBe(`${OBJ}61/6069c200463abca9c1d3adc65b948f1f1d3ddd42bc2c8ea3308535a0e44c24.commitmeta`);
+    expect(names[272]).toBe(`${OBJ}60/a960ec9a1b088a76c8e465c0876a4841ab32ea609dcbab76a02aeed0f11839.dirmeta`);
+    expect(names[273]).toBe(`${OBJ}7c/dc830f88e37bc9516624cb275a2998b990ffe4fb15a6fac4c7245b68b1461a.dirtree`);
+    expect(names.at(-1)).toBe('var/tmp');
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('encodes headers like tar-rs (GNU magic, mtime 0, octal + NUL, 7-digit checksum)', () => {
+    for (const e of entries) {
+      const h = e.header;
+      expect(h.subarray(257, 265).toString('latin1')).toBe('ustar  \0');
+      expect(h.subarray(136, 148).toString('latin1')).toBe('00000000000\0');
+      expect(h[155]).toBe(0);
+      expect(h.subarray(100, 108).toString('latin1')).toMatch(/^[0-7]{7}\0$/);
+      expect(h.subarray(265, 512).every((c) => c === 0)).toBe(true);
+    }
+    const root = entries[0]!;
+    expect(root.header.subarray(100, 108).toString()).toBe('0000755\0');
+  });
+
+  it('has the entries of upstream test_tar_export_structure', () => {
+    const byName = new Map(entries.map((e) => [e.name, e]));
+    const want: [string, string, number][] = [
+      ['sysroot/ostree/repo', '5', 0o755],
+      [`${OBJ}00`, '5', 0o755],
+      [`${OBJ}23`, '5', 0o755],
+      [`${OBJ}bc`, '5', 0o755],
+      ['sysroot/ostree/repo/tmp/cache', '5', 0o755],
+      ['sysroot/ostree/repo/config', '0', 0o644],
+      ['boot', '5', 0o755],
+      ['usr', '5', 0o755],
+      ['usr/lib/emptyfile', '0', 0o644],
+      ['usr/lib64/emptyfile2', '0', 0o644],
+      ['usr/bin/bash', '1', 0o755],
+      ['usr/bin/hardlink-a', '1', 0o644],
+      ['usr/bin/hardlink-b', '1', 0o644],
+      ['var/tmp', '5', 0o1777],
+      [`${OBJ}b0/48a4f451e9fdfaaec911c1fe07d5d1d39be02f932b827c25458d3b15ae589e.file`, '0', 0o755],
+      ['usr/lib/pkgdb/pkgdb', '1', 0o644],
+      ['usr/lib/sysimage/pkgdb', '1', 0o644],
+    ];
+    for (const [name, type, mode] of want) {
+      const e = byName.get(name);
+      expect(e, name).toBeDefined();
+      expect([name, e!.type, parseInt(e!.header.subarray(100, 108).toString(), 8)]).toEqual([name, type, mode]);
+    }
+    // /usr/etc is written as etc; no usr/etc path
+    expect(byName.get('etc')?.type).toBe('5');
+    expect(byName.get('etc/polkit.conf')?.type).toBe('1');
+    expect([...byName.keys()].some((n) => n.startsWith('usr/etc'))).toBe(false);
+  });
+
+  it('writes xattrs blobs, links and the PAX capability record (spec §1.8)', () => {
+    const i = entries.findIndex((e) => e.name === `${OBJ}b0/48a4f451e9fdfaaec911c1fe07d5d1d39be02f932b827c25458d3b15ae589e.file`);
+    const obj = entries[i]!;
+    expect(obj.ext.subarray(0, 512).subarray(257, 265).toString('latin1')).toBe('ustar\x0000');
+    expect(obj.ext.subarray(512, 512 + 67).toString('latin1')).toBe('67 SCHILY.xattr.security.capability=0sAAAAAgAgAAAAAAAAAAAAAAAAAAA=\n');
+    const link = entries[i - 1]!;
+    expect(link.name).toBe(`${OBJ}b0/48a4f451e9fdfaaec911c1fe07d5d1d39be02f932b827c25458d3b15ae589e.file-xattrs-link`);
+    expect(link.type).toBe('1');
+    expect(link.linkname).toBe(`${OBJ}70/9747743f0b846d0968d305942bfbc7129d5522a47fc30518e7356edacfe7f8.file-xattrs`);
+    const blob = entries.find((e) => e.name === link.linkname)!;
+    expect(blob.data.length).toBe(97);
+    expect(entries.filter((e) => e.name.endsWith('.file-xattrs')).map((e) => e.name.slice(OBJ.length, OBJ.length + 9)).sort())
+      .toEqual(['44/1b535f', '70/974774']);
+    // usr_t labels only in .file-xattrs, not as PAX records
+    expect(entries.filter((e) => e.pax.size > 0).map((e) => e.name)).toEqual([obj.name]);
+    // empty objects get plain empty files at their OS paths, others hardlinks
+    expect(entries.filter((e) => e.name === objPath(EMPTY, 'file')).length).toBe(1);
+    expect(entries.find((e) => e.name === 'usr/lib/emptyfile')!.linkname).toBe('');
+    expect(entries.filter((e) => e.name === objPath(PKGDB, 'file')).length).toBe(1);
+    expect(entries.find((e) => e.name === 'usr/bin/arping')!.linkname).toBe(obj.name);
+    expect(entries.find((e) => e.name === `${OBJ}a9/1bf662a5b2669d1391270c10d916e2135b4cd9b0faa18dccf76f50712e739b.file`)!.linkname)
+      .toBe('var/opt');
+  });
+
+  it('extracts with GNU tar into a repo that ostree fsck accepts (bare-split-xattrs)', async () => {
+    const dest = path.join(work, 'extract');
+    await mkdir(dest);
+    await execFileP('tar', ['-C', dest, '--xattrs', '-xf', out]);
+    const r = path.join(dest, 'sysroot/ostree/repo');
+    expect(await fsck(r)).toMatch(/no errors found/);
+    expect((await cliShowCommit(r, COMMIT_V0)).contentChecksum).toBe(CONTENTS_CHECKSUM_V0);
+    expect(await readFile(path.join(dest, 'usr/bin/bash'), 'utf8')).toBe('the-bash-shell');
+    expect(await readFile(path.join(dest, 'etc/someconfig.conf'), 'utf8')).toBe('someconfig');
+    expect((await stat(path.join(dest, 'var/tmp'))).mode & 0o7777).toBe(0o1777);
+    const detached = await ostreeCli(r, ['show', '--print-detached-metadata-key=my-detached-key', COMMIT_V0]);
+    expect(detached.trim()).toBe("'my-detached-value'");
+  });
+
+  it('is byte-identical across runs, codecs agree on the diff_id, thread count does not matter', async () => {
+    const again = await fullExport('full2.tar');
+    expect(await sha256File(again.out)).toBe(await sha256File(out));
+    for (const c of ['gzip', 'gzip-fast', 'zstd'] as const) {
+      const a = path.join(work, `a.${c}`);
+      const b = path.join(work, `b.${c}`);
+      const [ra] = await tar.exportLayers(repo, [{ kind: 'full', rev: TESTREF, output: a, compression: c }], { threads: 1 });
+      const [rb] = await tar.exportLayers(repo, [{ kind: 'full', rev: TESTREF, output: b, compression: c }], { threads: 2 });
+      expect(ra!.diffId).toBe(result.diffId);
+      expect(rb).toEqual(ra);
+      expect(await sha256File(a)).toBe(ra!.digest.slice(7));
+      expect(await sha256File(b)).toBe(ra!.digest.slice(7));
+    }
+    // independent decompressors
+    const gz = await readFile(path.join(work, 'a.gzip'));
+    expect(gz.subarray(0, 10)).toEqual(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]));
+    expect(gunzipSync(gz).equals(await readFile(out))).toBe(true);
+    expect((await readFile(path.join(work, 'a.gzip-fast')))[8]).toBe(4);
+    const { stdout } = await execFileP('sh', ['-c', `zstd -dc ${path.join(work, 'a.zstd')} | sha256sum`]);
+    expect(`sha256:${stdout.split(' ')[0]}`).toBe(result.diffId);
+  });
+});
+
+describe('layers', () => {
+  it('writes chunk and commit layers in parallel, each self-contained, identical to sequential output', async () => {
+    const all = new Map<string, string[]>();
+    for (const line of (await ostreeCli(fx.repoPath, ['ls', '-RC', TESTREF])).trim().split('\n')) {
+      const m = /^([-l])\S+ \d+ \d+ +\d+ ([0-9a-f]{64}) (\S+)/.exec(line);
+      if (m) all.set(m[2]!, [...(all.get(m[2]!) ?? []), m[3]!]);
+    }
+    const objects = [...all].map(([checksum, paths]) => ({ checksum, paths }));
+    const chunk1 = objects.filter((o) => o.paths.some((p) => p.startsWith('/usr/bin/')));
+    const rest = objects.filter((o) => !chunk1.includes(o));
+    const specs = (dir: string): tar.LayerSpec[] => [
+      { kind: 'chunk', objects: chunk1, output: path.join(dir, 'c1'), compression: 'gzip' },
+      { kind: 'chunk', objects: [], output: path.join(dir, 'c2'), compression: 'zstd' },
+      { kind: 'commit', rev: TESTREF, objects: rest, output: path.join(dir, 'commit'), compression: 'gzip' },
+    ];
+    const d1 = await tmpdir();
+    const d2 = await tmpdir();
+    const par = await tar.exportLayers(repo, specs(d1));
+    const seq = await tar.exportLayers(repo, specs(d2), { parallel: 1 });
+    expect(par).toEqual(seq);
+    expect(par[2]!.commit).toBe(COMMIT_V0);
+    expect(par[1]!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
+
+    const c1 = parseTar(gunzipSync(await readFile(path.join(d1, 'c1'))));
+    expect(c1[0]!.name).toBe('sysroot');
+    expect(c1.some((e) => e.name.endsWith('.commit') || e.name.endsWith('.dirtree'))).toBe(false);
+    const objNames = c1.filter((e) => e.name.endsWith('.file')).map((e) => e.name);
+    expect(objNames).toEqual([...objNames].sort());
+    expect(c1.find((e) => e.name === 'usr/bin/hardlink-b')?.type).toBe('1');
+    const commitLayer = parseTar(gunzipSync(await readFile(path.join(d1, 'commit'))));
+    const firstFile = commitLayer.findIndex((e) => e.name.endsWith('.file'));
+    const varTmp = commitLayer.findIndex((e) => e.name === 'var/tmp');
+    // structure-only walk, var/tmp, then the remainder objects with their paths
+    expect(firstFile).toBeGreaterThan(varTmp);
+    expect(commitLayer.find((e) => e.name === 'usr/lib/pkgdb/pkgdb')?.type).toBe('1');
+    expect(commitLayer.some((e) => e.name === 'usr/bin/bash')).toBe(false);
+    expect(commitLayer.find((e) => e.name === 'etc/polkit.conf')?.type).toBe('1');
+    // objects from the chunk reuse the xattrs blob: every layer carries the blobs it needs
+    expect(commitLayer.some((e) => e.name === objPath(USR_T_XATTRS, 'file-xattrs'))).toBe(true);
+    expect(c1.some((e) => e.name === objPath(USR_T_XATTRS, 'file-xattrs'))).toBe(true);
+  });
+
+  it('removes the output file and reports the error when a layer fails', async () => {
+    const d = await tmpdir();
+    const bad = 'f'.repeat(64);
+    await expect(
+      tar.exportLayers(repo, [
+        { kind: 'chunk', objects: [{ checksum: bad, paths: ['/x'] }], output: path.join(d, 'bad') },
+        { kind: 'full', rev: 'no/such/ref', output: path.join(d, 'bad2') },
+      ]),
+    ).rejects.toThrow(/Couldn't find file object 'f{64}'|Refspec 'no\/such\/ref' not found/);
+    await expect(stat(path.join(d, 'bad'))).rejects.toThrow(/ENOENT/);
+    await expect(stat(path.join(d, 'bad2'))).rejects.toThrow(/ENOENT/);
+    await expect(tar.exportCommit(repo, 'no/such/ref', path.join(d, 'x'))).rejects.toThrow(/Refspec 'no\/such\/ref' not found/);
+    await expect(tar.exportLayers(repo, [{ kind: 'chunk', objects: [], output: path.join(d, 'y'), compression: 'lz4' as never }]))
+      .rejects.toThrow(/Unknown compression 'lz4'/);
+  });
+
+  it('stops on abort and removes the partial file', async () => {
+    const d = await tmpdir();
+    const ac = new AbortController();
+    ac.abort();
+    await expect(tar.exportCommit(repo, TESTREF, path.join(d, 'x'), { signal: ac.signal })).rejects.toThrow(/abort/i);
+    await expect(stat(path.join(d, 'x'))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('a tree with long names, hardlinks and a large file', () => {
+  it('round-trips through GNU tar and ostree fsck; names > 100 bytes use GNU L entries', async () => {
+    const d = await tmpdir();
+    const tree = path.join(d, 'tree');
+    const long = `usr/share/${'x'.repeat(120)}/${'y'.repeat(40)}`;
+    await mkdir(path.join(tree, path.dirname(long)), { recursive: true });
+    await mkdir(path.join(tree, 'usr/etc'), { recursive: true });
+    await writeFile(path.join(tree, long), 'long');
+    await writeFile(path.join(tree, 'usr/share/big'), Buffer.alloc(3 << 20, 7));
+    await link(path.join(tree, 'usr/share/big'), path.join(tree, 'usr/share/big2'));
+    await symlink(`../${'t'.repeat(150)}`, path.join(tree, 'usr/share/longlink'));
+    await writeFile(path.join(tree, 'usr/etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    const r = path.join(d, 'repo');
+    await ostreeCli(r, ['init', '--mode=bare-user']);
+    const commit = (await ostreeCli(r, ['commit', '-b', 'long', '--no-xattrs', `--tree=dir=${tree}`])).trim();
+    const out = path.join(d, 'long.tar');
+    await tar.exportCommit(await openRepo(r), 'long', out);
+    const entries = parseTar(await readFile(out));
+    const e = entries.find((x) => x.name === long)!;
+    expect(e.ext.subarray(0, 13).toString()).toBe('././@LongLink');
+    expect(e.header.subarray(0, 100).toString()).toBe(long.slice(0, 100));
+    const sym = entries.find((x) => x.linkname === `../${'t'.repeat(150)}`)!;
+    expect(sym.type).toBe('2');
+    const x = path.join(d, 'x');
+    await mkdir(x);
+    await execFileP('tar', ['-C', x, '-xf', out]);
+    expect(await fsck(path.join(x, 'sysroot/ostree/repo'))).toMatch(/no errors found/);
+    expect((await ostreeCli(path.join(x, 'sysroot/ostree/repo'), ['rev-parse', commit])).trim()).toBe(commit);
+    expect(await readFile(path.join(x, long), 'utf8')).toBe('long');
+    expect((await stat(path.join(x, 'usr/share/big'))).ino).toBe((await stat(path.join(x, 'usr/share/big2'))).ino);
+    expect(await readFile(path.join(x, 'etc/passwd'), 'utf8')).toMatch(/^root/);
+    await rm(x, { recursive: true });
+  });
+});
