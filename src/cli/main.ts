@@ -7,6 +7,7 @@ import { packageRoot } from '../native.js';
 import { messageOf } from '../errors.js';
 import { registerDemo } from './demo.js';
 import { registerCompare } from './compare.js';
+import { registerInfo } from './info.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDemo(program);
   registerCompare(program);
+  registerInfo(program);
   return program;
 }
 

@@ -1,0 +1,70 @@
+// `ostree-container info` against real skopeo and a real registry.
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
+import { buildDirImage, type BuiltImage } from '../helpers/images.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+let tmp: string;
+let registry: TestRegistry;
+let image: BuiltImage;
+
+async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+  try {
+    const code = await main(argv);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-info-'));
+  registry = await startRegistry();
+  image = await buildDirImage(path.join(tmp, 'dir'), { layers: [{ 'hello.txt': 'info\n' }] });
+  await skopeoCopy(image.ref, `oci:${tmp}/oci:latest`);
+  await skopeoCopy(image.ref, `${registry.ref('test/info')}:v1`, { destTlsVerify: false });
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+describe('ostree-container info', () => {
+  it('prints the digest for every transport and reference form', async () => {
+    const cases: [string, string][] = [
+      [`ostree-unverified-registry:${registry.host}/test/info:v1`, `ostree-unverified-registry:${registry.host}/test/info:v1`],
+      [`docker://${registry.host}/test/info:v1`, `ostree-unverified-registry:${registry.host}/test/info:v1`],
+      [`ostree-unverified-image:oci:${tmp}/oci:latest`, `ostree-unverified-image:oci:${tmp}/oci:latest`],
+      [`dir:${tmp}/dir`, `ostree-unverified-image:dir:${tmp}/dir`],
+      [`ostree-remote-image:myremote:oci:${tmp}/oci:latest`, `ostree-remote-image:myremote:oci:${tmp}/oci:latest`],
+    ];
+    for (const [arg, shown] of cases) {
+      expect(await run('info', '--insecure-skip-tls-verification', arg)).toEqual({ code: 0, stdout: `${shown} digest: ${image.manifestDigest}\n`, stderr: '' });
+    }
+  });
+
+  it('fails with a clear error', async () => {
+    const tls = await run('info', `docker://${registry.host}/test/info:v1`);
+    expect(tls.code).toBe(1);
+    expect(tls.stderr).toContain('error: Fetching manifest: failed to invoke method OpenImage: pinging container registry');
+    expect(await run('info', '--auth-anonymous', '--authfile', '/a', `oci:${tmp}/oci`)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: Fetching manifest: Conflicting authentication options\n',
+    });
+    expect(await run('info', 'quay.io/foo')).toEqual({ code: 1, stdout: '', stderr: "error: Missing ':' in quay.io/foo\n" });
+    const missing = await run('info', '--insecure-skip-tls-verification', `docker://${registry.host}/test/info:nope`);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: Fetching manifest: failed to invoke method OpenImage: .*manifest unknown/);
+  });
+});
