@@ -1,0 +1,170 @@
+// Tar import (spec §2): round trips of the example OS through every codec into bare-user and
+// archive repos, GPG verification through a remote, object-set mode, and streams from other
+// writers (PAX long names instead of GNU L/K). Checked with `ostree fsck` / `ostree show`.
+import { open, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import tarStream from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMIT_V0, CONTENTS_CHECKSUM_V0, TESTREF, cliShowCommit, gpgKeyFile, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
+import { tar } from '../../src/index.js';
+import { addVerifyingRemote, cleanupTmp, exampleOs, fsck, newRepo, openRepo, parseTar, buildTar, tmpdir } from './tar-util.js';
+
+const MT = {
+  none: 'application/vnd.oci.image.layer.v1.tar',
+  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+} as const;
+
+let fx: ExampleOs;
+let src: object;
+let work: string;
+const layers: Record<string, string> = {};
+beforeAll(async () => {
+  fx = await exampleOs();
+  src = await openRepo(fx.repoPath);
+  work = await tmpdir('tar-import-');
+  for (const c of ['none', 'gzip', 'gzip-fast', 'zstd'] as const) {
+    layers[c] = path.join(work, `full.${c}`);
+    await tar.exportCommit(src, TESTREF, layers[c]!, { compression: c });
+  }
+});
+afterAll(cleanupTmp);
+
+async function expectFixtureCommit(repoPath: string): Promise<void> {
+  expect(await fsck(repoPath)).toMatch(/no errors found/);
+  expect((await cliShowCommit(repoPath, COMMIT_V0)).contentChecksum).toBe(CONTENTS_CHECKSUM_V0);
+  const detached = await ostreeCli(repoPath, ['show', '--print-detached-metadata-key=my-detached-key', COMMIT_V0]);
+  expect(detached.trim()).toBe("'my-detached-value'");
+  // import leaves no partial marker behind
+  expect(await ostreeCli(repoPath, ['show', COMMIT_V0])).not.toMatch(/partial/i);
+}
+
+describe('commit mode', () => {
+  it.each([
+    ['none', MT.none, 'bare-user'],
+    ['gzip', MT.gzip, 'bare-user'],
+    ['gzip-fast', MT.gzip, 'archive'],
+    ['zstd', MT.zstd, 'bare-user'],
+  ] as const)('imports a %s export (%s) into a %s repo', async (codec, mediaType, mode) => {
+    const { path: p, repo } = await newRepo(mode);
+    const r = await tar.importTar(repo, layers[codec]!, { mediaType });
+    expect(r.commit).toBe(COMMIT_V0);
+    expect(r.objectsWritten).toBeGreaterThan(20);
+    expect(r.objectsReused).toBe(0);
+    expect(r.verifyText).toBeUndefined();
+    const plain = await readFile(layers.none!);
+    expect(r.uncompressedSize).toBe(plain.length);
+    expect(r.size).toBe((await readFile(layers[codec]!)).length);
+    await expectFixtureCommit(p);
+    // xattrs survive: arping keeps its capability, usr_t labels are there
+    const ls = await ostreeCli(p, ['ls', '-X', COMMIT_V0, '/usr/bin/arping']);
+    expect(ls).toMatch(/security\.capability/);
+    expect(ls).toMatch(/security\.selinux/);
+    // a second import reuses every content object
+    const again = await tar.importTar(repo, layers[codec]!, { mediaType });
+    expect(again.commit).toBe(COMMIT_V0);
+    expect(again.objectsWritten).toBe(0);
+  });
+
+  it('takes an fd and reports the diff_id of what it read', async () => {
+    const { repo } = await newRepo();
+    const fh = await open(layers.gzip!, 'r');
+    try {
+      const r = await tar.importTar(repo, fh.fd, { mediaType: MT.gzip });
+      const exp = await tar.exportCommit(src, TESTREF, path.join(work, 'again.tar'));
+      expect(r.diffId).toBe(exp.diffId);
+    } finally {
+      await fh.close();
+    }
+  });
+
+  it('verifies the GPG signature through a remote', async () => {
+    const { path: p } = await newRepo();
+    await addVerifyingRemote(p, 'myremote', gpgKeyFile(fx.gpgHome));
+    const repo = await openRepo(p); // remotes are read when the repo is opened
+    const r = await tar.importTar(repo, layers.gzip!, { mediaType: MT.gzip, remote: 'myremote' });
+    expect(r.commit).toBe(COMMIT_V0);
+    expect(r.verifyText).toMatch(/Good signature from "Ostree Tester <test@test.com>"/);
+    await expectFixtureCommit(p);
+  });
+
+  it('fails verification with an unknown remote or without the key, leaving the repo unchanged', async () => {
+    const { path: p, repo } = await newRepo();
+    await expect(tar.importTar(repo, layers.none!, { remote: 'unknownremote' })).rejects.toThrow(
+      'Importing commit: Verifying ostree commit in tar stream: Remote "unknownremote" not found',
+    );
+    await ostreeCli(p, ['remote', 'add', '--set=gpg-verify=true', 'nokey', 'https://example.invalid']);
+    await expect(tar.importTar(await openRepo(p), layers.none!, { remote: 'nokey' })).rejects.toThrow(/public key not found/);
+    await expect(ostreeCli(p, ['show', COMMIT_V0])).rejects.toThrow();
+    expect(await fsck(p)).toMatch(/no errors found|0 commits/);
+  });
+
+  it('accepts PAX long names and ustar headers from other writers', async () => {
+    // Re-pack our export with tar-stream, which writes ustar + PAX path/linkpath records.
+    const entries = parseTar(await readFile(layers.none!));
+    const pack = tarStream.pack();
+    const chunks: Buffer[] = [];
+    pack.on('data', (b: Buffer) => chunks.push(b));
+    const done = new Promise((resolve) => pack.on('end', resolve));
+    for (const e of entries) {
+      const type = ({ '0': 'file', '1': 'link', '2': 'symlink', '5': 'directory' } as const)[e.type as '0'];
+      const mode = parseInt(e.header.subarray(100, 108).toString(), 8);
+      const pax: Record<string, string> = {};
+      for (const [k, v] of e.pax) pax[k] = v.toString('latin1');
+      pack.entry({ name: e.name, type, mode, size: e.data.length, linkname: e.linkname || undefined, mtime: new Date(0), pax }, e.data);
+    }
+    pack.finalize();
+    await done;
+    const repacked = Buffer.concat(chunks);
+    const pathRecords = parseTar(repacked).filter((e) => e.pax.has('path'));
+    expect(pathRecords.length).toBeGreaterThan(10);
+    const file = path.join(work, 'pax.tar');
+    await writeFile(file, repacked);
+    const { path: p, repo } = await newRepo();
+    expect((await tar.importTar(repo, file)).commit).toBe(COMMIT_V0);
+    await expectFixtureCommit(p);
+  });
+});
+
+describe('object-set mode', () => {
+  it('imports chunk layers and writes the deterministic object-set commit', async () => {
+    const objects = [
+      { checksum: 'c16705f12dc6420d69b2177cc0166882ac8e90e2a6780c6af4e586b97a511a87', paths: ['/usr/bin/bash'] },
+      { checksum: 'b048a4f451e9fdfaaec911c1fe07d5d1d39be02f932b827c25458d3b15ae589e', paths: ['/usr/bin/arping'] },
+      { checksum: 'f5be74d48c320dd9166a8da54ba3f221e14ef489167ce276dcc2ef2e6f036ecc', paths: ['/usr/etc/polkit.conf'] },
+    ];
+    const chunk = path.join(work, 'chunk.zst');
+    await tar.exportLayers(src, [{ kind: 'chunk', objects, output: chunk, compression: 'zstd' }]);
+    const a = await newRepo();
+    const b = await newRepo('archive');
+    const ra = await tar.importTarObjects(a.repo, chunk, { mediaType: MT.zstd, finish: true });
+    const rb = await tar.importTarObjects(b.repo, chunk, { mediaType: MT.zstd, finish: true });
+    expect(ra.objectsWritten).toBe(3);
+    expect(ra.commit).toMatch(/^[0-9a-f]{64}$/);
+    expect(rb.commit).toBe(ra.commit);
+    const ls = await ostreeCli(a.path, ['ls', ra.commit!]);
+    for (const o of objects) expect(ls).toContain(`/${o.checksum}`);
+    expect(await fsck(a.path)).toMatch(/no errors found/);
+    // without finish: objects only
+    const c = await newRepo();
+    const rc = await tar.importTarObjects(c.repo, chunk, { mediaType: MT.zstd });
+    expect(rc.commit).toBeUndefined();
+    expect(rc.objectsWritten).toBe(3);
+  });
+
+  it('refuses commit layers and duplicate objects', async () => {
+    const { repo } = await newRepo();
+    await expect(tar.importTarObjects(repo, layers.none!)).rejects.toThrow(/^Importing objects: Importing object objects\/61\/6069c2\w+\.commit: Found multiple commit objects$/);
+    const entries = parseTar(await readFile(layers.none!));
+    const i = entries.findIndex((e) => e.name.endsWith('.file-xattrs-link'));
+    const skeleton = entries.filter((e) => e.name.startsWith('sysroot/') && !e.name.includes('.'));
+    const objs = entries.slice(i, i + 2);
+    const blob = entries.find((e) => e.name === objs[0]!.linkname)!;
+    const dup = path.join(work, 'dup.tar');
+    await writeFile(dup, buildTar([...skeleton, blob, ...objs, ...objs]));
+    await expect(tar.importTarObjects(repo, dup)).rejects.toThrow(/Duplicate object: [0-9a-f]{64}$/);
+    const meta = path.join(work, 'meta.tar');
+    await writeFile(meta, buildTar([...skeleton, entries.find((e) => e.name.endsWith('.dirtree'))!]));
+    await expect(tar.importTarObjects(repo, meta)).rejects.toThrow(/Found metadata object [0-9a-f]{64}\.DirTree in object set mode/);
+  });
+});
