@@ -33,6 +33,23 @@ export * from './container/constants.js';
 export type { ManifestDiffJson } from './container/manifest-diff.js';
 export { ManifestDiff } from './container/manifest-diff.js';
 export { labelsOf, versionForConfig } from './container/version.js';
+// encapsulate / unencapsulate, chunking, detached-metadata update
+export type {
+  ObjectSourceMeta, ObjectMeta, ObjectSourceMetaSized, ObjectMetaSized, ChunkObject, TreeFile, PriorBuildManifest,
+  ContentMetaFile, ParsedContentMeta,
+} from './container/chunking.js';
+export {
+  Chunk, Chunking, basicPacking, computeSizes, sizeObjectMeta, chunkName, componentsAnnotation, parseObjectSourceMetaSized,
+  parseContentMetaFile, contentMetaToSized, MAX_CHUNKS, MIN_CHUNKED_LAYERS, MAX_FREQUENCY,
+} from './container/chunking.js';
+export type { Config, ExportOpts, Compression, BuiltLayer } from './container/encapsulate.js';
+export { encapsulate, encapsulateToOciDir, commitLabels, buildImage, effectiveCompression, formatTimestamp } from './container/encapsulate.js';
+export type { UnencapsulateOpts, Import } from './container/unencapsulate.js';
+export { unencapsulate } from './container/unencapsulate.js';
+export type { ManifestLayout } from './container/manifest-layout.js';
+export { parseManifestLayout, parseOstreeManifestLayout } from './container/manifest-layout.js';
+export type { UpdateDetachedMetadataOpts } from './container/update-detached-metadata.js';
+export { updateDetachedMetadata } from './container/update-detached-metadata.js';
 // The example OS of upstream's tests: the test fixture and the CLI demo's input
 export type { ExampleOsOptions, ExampleOsBuilder, FileDef, Tree, TreeNode } from './fixture/index.js';
 export {

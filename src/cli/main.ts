@@ -7,6 +7,9 @@ import { packageRoot } from '../native.js';
 import { messageOf } from '../errors.js';
 import { registerDemo } from './demo.js';
 import { registerCompare } from './compare.js';
+import { registerEncapsulate } from './encapsulate.js';
+import { registerUnencapsulate } from './unencapsulate.js';
+import { registerImage } from './image.js';
 import { registerInfo } from './info.js';
 
 export function buildProgram(): Command {
@@ -18,6 +21,9 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDemo(program);
   registerCompare(program);
+  registerEncapsulate(program);
+  registerUnencapsulate(program);
+  registerImage(program);
   registerInfo(program);
   return program;
 }

@@ -1,34 +1,9 @@
 // `unencapsulate` (alias `import`): an encapsulated image → its ostree commit in a repo.
 import type { Command } from 'commander';
 import { unencapsulate } from '../container/unencapsulate.js';
-import type { ImageProxyConfig } from '../proxy/config.js';
 import { OstreeImageReference } from '../ref/image-reference.js';
 import { openRepoArg } from './encapsulate.js';
-
-/** The proxy options shared by commands that fetch images. */
-export interface ProxyCliOptions {
-  authAnonymous?: boolean;
-  authfile?: string;
-  certDir?: string;
-  insecureSkipTlsVerification?: boolean;
-}
-
-export function addProxyOptions(cmd: Command): Command {
-  return cmd
-    .option('--auth-anonymous', 'do not use any authentication')
-    .option('--authfile <path>', 'path to a container authentication file')
-    .option('--cert-dir <dir>', 'directory with TLS certificates (*.crt, *.cert, *.key)')
-    .option('--insecure-skip-tls-verification', 'skip TLS verification');
-}
-
-export function proxyConfigOf(o: ProxyCliOptions): ImageProxyConfig {
-  return {
-    ...(o.authAnonymous ? { authAnonymous: true } : {}),
-    ...(o.authfile !== undefined ? { authfile: o.authfile } : {}),
-    ...(o.certDir !== undefined ? { certificateDirectory: o.certDir } : {}),
-    insecureSkipTlsVerification: !!o.insecureSkipTlsVerification,
-  };
-}
+import { addProxyOptions, proxyConfigOf, type ProxyCliOptions } from './proxy-options.js';
 
 interface UnencapsulateCliOptions extends ProxyCliOptions {
   repo: string;

@@ -24,7 +24,8 @@ import {
 } from './constants.js';
 import { skopeoCopy } from '../proxy/skopeo-copy.js';
 import type { CommitInfo as RepoCommitInfo, Repo } from '../repo/repo.js';
-import { exportLayers, type ExportLayerSpec } from './native-layers.js';
+import { exportLayers, type LayerSpec } from '../tar/export.js';
+import type { LayerCompression } from '../tar/native.js';
 
 /** What encapsulate needs from a commit object. */
 export type CommitInfo = Pick<RepoCommitInfo, 'checksum' | 'timestamp' | 'subject' | 'metadata'>;
@@ -38,7 +39,7 @@ export interface Config {
 }
 
 /** Layer compression: gzip level 6, gzip level 1, zstd (level 3), or plain tar. */
-export type Compression = 'gzip' | 'gzip-fast' | 'zstd' | 'none';
+export type Compression = LayerCompression;
 
 export interface ExportOpts {
   /** Upstream's misnomer: gzip level 1 instead of 6 (CLI `--compression-fast`). */
@@ -210,22 +211,23 @@ export async function encapsulateToOciDir(
   const chunking = await Chunking.create(repo, info.checksum, opts.signal);
   if (opts.contentmeta) chunking.processMapping(opts.contentmeta, opts.maxLayers, opts.priorBuild);
   const objects = (c: Chunk) => c.sortedObjects().map(([checksum, o]) => ({ checksum, paths: o.paths }));
-  const specs: ExportLayerSpec[] = [
-    ...chunking.chunks.map((c) => ({ kind: 'chunk' as const, objects: objects(c) })),
-    { kind: 'commit' as const, rev: info.checksum, objects: objects(chunking.remainder) },
-  ].map((spec) => ({ ...spec, compression, path: oci.tempPath() }));
+  const paths = [...chunking.chunks, chunking.remainder].map(() => oci.tempPath());
+  const specs: LayerSpec[] = [
+    ...chunking.chunks.map((c, i) => ({ kind: 'chunk' as const, objects: objects(c), compression, output: paths[i]! })),
+    { kind: 'commit', rev: info.checksum, objects: objects(chunking.remainder), compression, output: paths.at(-1)! },
+  ];
   let results;
   try {
     results = await withContext('Exporting layers', () =>
       exportLayers(repo, specs, { ...(opts.parallelism ? { parallel: opts.parallelism } : {}), signal: opts.signal }),
     );
   } catch (e) {
-    await Promise.all(specs.map((s) => rm(s.path!, { force: true })));
+    await Promise.all(paths.map((p) => rm(p, { force: true })));
     throw e;
   }
   const written = now();
   // The native writer hashed the bytes as it wrote them: move the files into place unverified.
-  await Promise.all(results.map((r, i) => oci.writeBlobFromFile(specs[i]!.path!, { digest: r.digest, size: r.size }, { verify: false })));
+  await Promise.all(results.map((r, i) => oci.writeBlobFromFile(paths[i]!, { digest: r.digest, size: r.size }, { verify: false })));
   const toLayer = (i: number, createdBy: string, annotations?: Record<string, string>): BuiltLayer => {
     const r = results[i]!;
     return {

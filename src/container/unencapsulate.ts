@@ -16,7 +16,7 @@ import { Transport } from '../ref/transport.js';
 import type { Repo } from '../repo/repo.js';
 import { IMAGE_PREFIX, LAYER_PREFIX, META_MANIFEST, META_MANIFEST_DIGEST } from './constants.js';
 import { parseOstreeManifestLayout } from './manifest-layout.js';
-import { importLayer, type ImportedLayer } from './native-layers.js';
+import { importTar, importTarObjects, type TarImportResult } from '../tar/import.js';
 
 export interface UnencapsulateOpts {
   /** How to run the skopeo image proxy; auth defaults are applied on top. */
@@ -83,16 +83,14 @@ export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, op
     if (layout.derivedLayers.length > 0) throw new Error(`Image has ${layout.derivedLayers.length} non-ostree layers`);
 
     const blobRef = (layer: Descriptor) => prefixEscapeForRef(LAYER_PREFIX, layer.digest);
-    const fetchInto = async (layer: Descriptor, mode: 'objects' | 'commit'): Promise<ImportedLayer> =>
+    const fetchInto = async (layer: Descriptor, mode: 'objects' | 'commit'): Promise<TarImportResult> =>
       withContext(`Layer ${layer.digest}`, async () => {
         opts.progress?.({ type: 'layer-started', layer });
         const blob = await pool.getBlobFd(layer.digest, layer.size);
         try {
-          const imported = importLayer(
-            repo,
-            { fd: blob.fd, mediaType: layer.mediaType, mode, transaction: 'caller', ...(remote !== undefined && mode === 'commit' ? { remote } : {}) },
-            opts.signal,
-          );
+          const o = { mediaType: layer.mediaType, transaction: 'caller' as const, ...(opts.signal ? { signal: opts.signal } : {}) };
+          const imported =
+            mode === 'commit' ? importTar(repo, blob.fd, { ...o, ...(remote !== undefined ? { remote } : {}) }) : importTarObjects(repo, blob.fd, o);
           const result = await joinFetch(imported, blob.finish());
           opts.progress?.({ type: 'layer-completed', layer });
           return result;
@@ -110,11 +108,11 @@ export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, op
           if ((await repo.resolveRev(blobRef(layer), { allowNoent: true })) === null) chunks.push(fetchInto(layer, 'objects'));
         }
         const stored = await repo.resolveRev(blobRef(layout.commitLayer), { allowNoent: true });
-        const commit = stored === null ? fetchInto(layout.commitLayer, 'commit') : Promise.resolve({ commit: stored } as ImportedLayer);
+        const commit = stored === null ? fetchInto(layout.commitLayer, 'commit') : Promise.resolve({ commit: stored } as TarImportResult);
         const settled = await Promise.allSettled([commit, ...chunks]);
         const err = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
         if (err) throw err.reason;
-        return (settled[0] as PromiseFulfilledResult<ImportedLayer>).value;
+        return (settled[0] as PromiseFulfilledResult<TarImportResult>).value;
       }, opts.signal ? { signal: opts.signal } : {}),
     );
     if (!result.commit) throw new Error('Importing: commit layer produced no commit');

@@ -12,7 +12,7 @@ import { Transport } from '../ref/transport.js';
 import { skopeoCopy } from '../proxy/skopeo-copy.js';
 import { DIFFID_LABEL } from './constants.js';
 import { parseOstreeManifestLayout } from './manifest-layout.js';
-import { rewriteDetachedMetadata } from './native-layers.js';
+import { updateDetachedMetadata as updateTarDetachedMetadata } from '../tar/update-detached-metadata.js';
 
 export interface UpdateDetachedMetadataOpts {
   /** Passed as `--authfile` to both `skopeo copy` runs. */
@@ -50,11 +50,11 @@ export async function updateDetachedMetadata(
     const tmpBlob = oci.tempPath();
     const rewritten = await withContext(`Rewriting commit layer ${commitLayer.digest}`, async () => {
       try {
-        return await rewriteDetachedMetadata(
-          { input: oci.blobPath(commitLayer.digest), inputMediaType: commitLayer.mediaType, output: tmpBlob, compression: 'gzip' },
-          detached ?? null,
-          opts.signal,
-        );
+        return await updateTarDetachedMetadata(oci.blobPath(commitLayer.digest), tmpBlob, detached, {
+          inputMediaType: commitLayer.mediaType,
+          compression: 'gzip',
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
       } catch (e) {
         await rm(tmpBlob, { force: true });
         throw e;
