@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
@@ -185,8 +186,9 @@ export async function joinFetch<T>(consumer: Promise<T>, finish: Promise<void>):
 
 /**
  * One `skopeo experimental-image-proxy` child. Requests are serialised (the proxy answers one at
- * a time); several images and several pipes may be open at once. Call `finalize()` when done:
- * a live child keeps the Node process running.
+ * a time); several images and several pipes may be open at once. Call `finalize()` when done.
+ * An idle proxy does not keep Node running: if Node exits without `finalize()`, the socket
+ * closes and skopeo exits (or gets SIGTERM as its parent dies).
  */
 export class ImageProxy {
   private queue: Promise<unknown> = Promise.resolve();
@@ -210,6 +212,16 @@ export class ImageProxy {
         resolve(this.exitInfo);
       });
     });
+    // Only pending requests and reads hold the event loop, not the idle child.
+    child.unref();
+    (child.stderr as Socket | null)?.unref();
+  }
+
+  /** The child's exit, holding the event loop until it comes. */
+  private waitExit(): Promise<ExitInfo> {
+    this.child.ref();
+    (this.child.stderr as Socket | null)?.ref();
+    return this.exited;
   }
 
   /** Starts a proxy child and performs `Initialize` with the protocol version check. */
@@ -411,7 +423,7 @@ export class ImageProxy {
         // already gone: the exit status tells why
       }
     }
-    const info = await this.exited;
+    const info = await this.waitExit();
     this.sock.close();
     if (!info.ok) throw new Error(`proxy failed: ${info.status}${info.stderr ? `\n${info.stderr}` : ''}`);
   }
@@ -496,7 +508,7 @@ export class ImageProxy {
 
   /** Waits for the child to be reaped and describes its death; the socket is released. */
   private async exitedError(method: string): Promise<Error> {
-    const info = await this.exited;
+    const info = await this.waitExit();
     this.sock.close();
     return new Error(
       `skopeo proxy unexpectedly exited during request method ${method}: ${info.status}${info.stderr ? `\n${info.stderr}` : ''}`,
