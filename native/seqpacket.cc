@@ -160,6 +160,12 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     state_->cancel.reset(efd);
   }
 
+  // Reached with a receive pending only when the environment is torn down (a pending receive
+  // holds a reference): wake the thread so it lets go of the shared fds.
+  ~SocketWrap() override {
+    if (pending_) WakeReceiver();
+  }
+
  private:
   // Shared with a receiving thread, so the fds outlive this object if it is collected first.
   struct State {
@@ -258,13 +264,17 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     if (closed_) return info.Env().Undefined();
     closed_ = true;
     if (pending_) {
-      uint64_t one = 1;
-      ssize_t n = write(state_->cancel.get(), &one, sizeof one);
-      (void)n;  // the eventfd counter cannot overflow from a single write
+      WakeReceiver();
     } else {
       ReleaseFds();
     }
     return info.Env().Undefined();
+  }
+
+  void WakeReceiver() {
+    uint64_t one = 1;
+    ssize_t n = write(state_->cancel.get(), &one, sizeof one);
+    (void)n;  // the eventfd counter cannot overflow from a single write
   }
 
   void ReleaseFds() {

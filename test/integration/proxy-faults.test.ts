@@ -216,3 +216,19 @@ describe('skopeo killed in the middle of a blob', () => {
     }
   });
 });
+
+describe('skopeoCopy', () => {
+  it('carries the exit status and skopeo\'s stderr', async () => {
+    const dest = `oci:${tmp}/copy-dest`;
+    await expect(skopeoCopy('oci:/nonexistent', dest)).rejects.toThrow(
+      /^skopeo copy oci:\/nonexistent oci:\S+ failed: exit status: 1\n.*open \/nonexistent\/index.json: no such file or directory/s,
+    );
+    await expect(skopeoCopy(image.ref, `${registry.ref('test/tls')}:latest`)).rejects.toThrow(
+      /failed: exit status: 1\n.*server gave HTTP response to HTTPS client/s,
+    );
+  });
+
+  it('returns the digest it wrote, for a registry push with TLS off', async () => {
+    expect(await skopeoCopy(image.ref, `${registry.ref('test/pushed')}:latest`, { destTlsVerify: false })).toBe(image.manifestDigest);
+  });
+});
