@@ -331,7 +331,10 @@ export class ImageProxy {
     return parseImageConfiguration(await this.fetchConfigRaw(img), `configuration of ${img.ref}`);
   }
 
-  /** A blob as a stream that errors if the proxy's size or digest check fails. */
+  /**
+   * A blob as a stream that ends only once the proxy verified size and digest, and errors
+   * otherwise. Read it to the end or destroy it: until then this proxy serves no other request.
+   */
   async getBlob(img: OpenedImage, digest: string, size: number): Promise<BlobStream> {
     const blob = await this.getBlobFd(img, digest, size);
     const src = pipeReadable(blob.fd);
@@ -409,8 +412,9 @@ export class ImageProxy {
   }
 
   /**
-   * Sends `Shutdown` once pending requests are done and reaps the child; a non-zero exit
-   * rejects with `proxy failed: <status>`. Always releases the socket.
+   * Sends `Shutdown` once pending requests are done (so blobs in flight must be drained or
+   * destroyed first) and reaps the child; a non-zero exit rejects with `proxy failed: <status>`.
+   * Always releases the socket.
    */
   async finalize(): Promise<void> {
     if (this.finalized) return;
