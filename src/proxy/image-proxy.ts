@@ -54,6 +54,11 @@ export interface ConvertedLayerInfo {
  * verified size and digest; a mismatch rejects with `… corrupted blob, expecting <digest>`.
  * Call it exactly once (later calls return the same promise); the proxy serves no other request
  * while it is pending.
+ *
+ * A blocking reader sees EOF only after its own `FinishPipe` ran, and a proxy runs its
+ * `FinishPipe`s in order. So blocking readers on a bounded thread pool (libuv's: 4 threads by
+ * default) must not outnumber its threads, or a queued reader can starve an earlier FinishPipe
+ * and deadlock. Read on dedicated threads, non-blocking, or cap the blobs in flight.
  */
 export interface BlobFd {
   fd: number;
