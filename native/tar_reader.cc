@@ -130,11 +130,24 @@ bool TarReader::Next(TarEntry &e) {
   for (;;) {
     uint64_t at = offset_;
     uint8_t *b = e.raw;
-    ReadExact(b, 512);
+    // A stream with no bytes at all is an empty archive (tar-rs reads it so: "Commit object
+    // not found"); anywhere else, a header cut short is truncation.
+    if (at == 0 && ReadRaw(b, 512) == 0) return false;
+    if (at == 0) {
+      size_t got = static_cast<size_t>(offset_);
+      ReadExact(b + got, 512 - got);
+    } else {
+      ReadExact(b, 512);
+    }
     bool zero = true;
     for (int i = 0; i < 512 && zero; i++) zero = b[i] == 0;
     if (zero) return false;
-    uint64_t stored = Numeric(b + 148, 8, "checksum", at);
+    uint64_t stored = 0;
+    try {
+      stored = Numeric(b + 148, 8, "checksum", at);
+    } catch (const Failure &) {
+      stored = ~0ull;  // not a number: reported as a checksum mismatch below
+    }
     if (stored != ComputeChecksum(b, false) && stored != ComputeChecksum(b, true))
       Fail("Invalid tar header checksum at offset " + std::to_string(at));
     char type = static_cast<char>(b[156]);
