@@ -53,6 +53,7 @@ interface EncapsulateCliOptions {
   compression?: string;
   contentmeta?: string;
   maxLayers?: string;
+  insecureSkipTlsVerification?: boolean;
 }
 
 /** Builds `(labels, opts)` for encapsulate() from the command-line options. */
@@ -63,6 +64,7 @@ export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ la
     copyMetaOptKeys: o.copymetaOpt,
     ...(o.compressionFast ? { skipCompression: true } : {}),
     ...(o.authfile !== undefined ? { authfile: o.authfile } : {}),
+    ...(o.insecureSkipTlsVerification ? { insecureSkipTlsVerification: true } : {}),
   };
   if (o.compression !== undefined) {
     if (!COMPRESSIONS.includes(o.compression as Compression)) {
@@ -110,6 +112,7 @@ export function registerEncapsulate(program: Command): void {
     .option('--compression <type>', `layer compression: ${COMPRESSIONS.join(', ')} (default gzip)`)
     .option('--contentmeta <path>', 'JSON content metadata file: splits content into layers')
     .option('--max-layers <n>', 'layer budget for chunking (with --contentmeta)')
+    .option('--insecure-skip-tls-verification', 'push without TLS verification (plain-HTTP registry)')
     .action(async (rev: string, imgref: string, o: EncapsulateCliOptions) => {
       const dest = ImageReference.parse(imgref);
       const { labels, opts } = await encapsulateOptions(o);

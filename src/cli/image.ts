@@ -17,11 +17,16 @@ export function registerImage(program: Command): void {
     .requiredOption('--src <imgref>', 'source image reference, e.g. registry:quay.io/exampleos/foo:latest')
     .requiredOption('--dest <imgref>', 'destination image reference')
     .argument('[contents]', 'file with the new detached metadata (serialized a{sv}); absent = remove it')
-    .action(async (contents: string | undefined, o: { src: string; dest: string }) => {
+    .option('--authfile <path>', 'authentication file for both copies')
+    .option('--insecure-skip-tls-verification', 'copy without TLS verification (plain-HTTP registry)')
+    .action(async (contents: string | undefined, o: { src: string; dest: string; authfile?: string; insecureSkipTlsVerification?: boolean }) => {
       const src = ImageReference.parse(o.src);
       const dest = ImageReference.parse(o.dest);
       const detached = contents === undefined ? undefined : await withContext(`Reading ${contents}`, () => readFile(contents));
-      const digest = await updateDetachedMetadata(src, dest, detached);
+      const digest = await updateDetachedMetadata(src, dest, detached, {
+        ...(o.authfile !== undefined ? { authfile: o.authfile } : {}),
+        ...(o.insecureSkipTlsVerification ? { insecureSkipTlsVerification: true } : {}),
+      });
       process.stdout.write(`Pushed: ${digest}\n`);
     });
 }

@@ -54,6 +54,8 @@ export interface ExportOpts {
   maxLayers?: number;
   /** Passed as `--authfile` to `skopeo copy` when pushing. */
   authfile?: string;
+  /** Push without TLS verification (e.g. a plain-HTTP registry); `--dest-tls-verify=false`. */
+  insecureSkipTlsVerification?: boolean;
   /** Also write the pre-OCI `version` label. */
   legacyVersionLabel?: boolean;
   /** Base for the image's runtime `config` (labels are merged into it). */
@@ -262,6 +264,7 @@ export async function encapsulate(repo: Repo, rev: string, config: Config, opts:
     return await withContext('Skopeo copy', () =>
       skopeoCopy(new ImageReference(Transport.OciDir, oci.path), dest, {
         ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}),
+        ...(opts.insecureSkipTlsVerification ? { destTlsVerify: false } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),
     );

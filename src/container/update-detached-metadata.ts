@@ -17,6 +17,8 @@ import { updateDetachedMetadata as updateTarDetachedMetadata } from '../tar/upda
 export interface UpdateDetachedMetadataOpts {
   /** Passed as `--authfile` to both `skopeo copy` runs. */
   authfile?: string;
+  /** Copy from and to registries without TLS verification (e.g. plain HTTP). */
+  insecureSkipTlsVerification?: boolean;
   signal?: AbortSignal;
 }
 
@@ -33,7 +35,11 @@ export async function updateDetachedMetadata(
   const tmp = await mkdtemp(path.join('/var/tmp', 'ostree-container-detached-'));
   try {
     const local = new ImageReference(Transport.OciDir, path.join(tmp, 'src'));
-    const copyOpts = { ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
+    const copyOpts = {
+      ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}),
+      ...(opts.insecureSkipTlsVerification ? { srcTlsVerify: false, destTlsVerify: false } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    };
     const pulled = await withContext('Skopeo copy', () => skopeoCopy(src, local, copyOpts));
     const oci = await OciDir.open(local.name);
     const index = await oci.readIndex();
