@@ -1,5 +1,7 @@
 // Several proxies with the same image open, for fetching blobs in parallel: one proxy serves one
-// request at a time and is blocked for the whole of a blob transfer (FinishPipe).
+// request at a time and is blocked for the whole of a blob transfer (FinishPipe). Each proxy gets
+// one blob at a time; further fetches wait for a free proxy, so at most `size` readers are ever
+// blocked on pipes (see BlobFd about thread pools).
 import os from 'node:os';
 import { finished } from 'node:stream/promises';
 import type { ImageProxyConfig } from './config.js';
@@ -14,7 +16,6 @@ export interface ImageProxyPoolOptions {
 interface Member {
   proxy: ImageProxy;
   image: OpenedImage;
-  busy: number;
 }
 
 /** Finalizes every proxy, reporting the first failure after all were tried. */
@@ -26,8 +27,12 @@ async function finalizeAll(proxies: ImageProxy[]): Promise<void> {
 
 export class ImageProxyPool {
   private closed = false;
+  private readonly free: Member[];
+  private readonly waiting: { resolve: (m: Member) => void; reject: (e: Error) => void }[] = [];
 
-  private constructor(private readonly members: Member[]) {}
+  private constructor(private readonly members: Member[]) {
+    this.free = [...members];
+  }
 
   /** Starts `size` proxies and opens `imgref` in each. */
   static async open(imgref: string | { toString(): string }, opts: ImageProxyPoolOptions = {}): Promise<ImageProxyPool> {
@@ -39,7 +44,7 @@ export class ImageProxyPool {
     try {
       if (failed) throw failed.reason;
       const images = await Promise.all(proxies.map((p) => p.openImage(imgref)));
-      return new ImageProxyPool(proxies.map((proxy, i) => ({ proxy, image: images[i], busy: 0 })));
+      return new ImageProxyPool(proxies.map((proxy, i) => ({ proxy, image: images[i] })));
     } catch (e) {
       await finalizeAll(proxies).catch(() => undefined);
       throw e;
@@ -55,38 +60,36 @@ export class ImageProxyPool {
     return this.members[0];
   }
 
-  /** A blob pipe from the least busy proxy; same contract as `ImageProxy.getBlobFd`. */
+  /**
+   * A blob pipe from the next free proxy; same contract as `ImageProxy.getBlobFd`. The proxy is
+   * handed back when `finish()` settles, so always call it.
+   */
   async getBlobFd(digest: string, size: number): Promise<BlobFd> {
-    const m = this.pick();
-    m.busy++;
+    const m = await this.acquire();
     try {
       const blob = await m.proxy.getBlobFd(m.image, digest, size);
       let finishing: Promise<void> | undefined;
       return {
         ...blob,
-        finish: () =>
-          (finishing ??= blob.finish().finally(() => {
-            m.busy--;
-          })),
+        finish: () => (finishing ??= blob.finish().finally(() => this.release(m))),
       };
     } catch (e) {
-      m.busy--;
+      this.release(m);
       throw e;
     }
   }
 
-  /** A verified blob stream from the least busy proxy. */
+  /** A verified blob stream from the next free proxy, handed back once the stream is done. */
   async getBlob(digest: string, size: number): Promise<BlobStream> {
-    const m = this.pick();
-    m.busy++;
+    const m = await this.acquire();
     try {
       const blob = await m.proxy.getBlob(m.image, digest, size);
-      void finished(blob.stream).catch(() => undefined).finally(() => {
-        m.busy--;
-      });
+      void finished(blob.stream)
+        .catch(() => undefined)
+        .finally(() => this.release(m));
       return blob;
     } catch (e) {
-      m.busy--;
+      this.release(m);
       throw e;
     }
   }
@@ -95,14 +98,23 @@ export class ImageProxyPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const w of this.waiting.splice(0)) w.reject(new Error('Image proxy pool is closed'));
     const closing = await Promise.allSettled(this.members.map((m) => m.proxy.closeImage(m.image)));
     await finalizeAll(this.members.map((m) => m.proxy));
     const failed = closing.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
-  private pick(): Member {
-    if (this.closed) throw new Error('Image proxy pool is closed');
-    return this.members.reduce((a, b) => (b.busy < a.busy ? b : a));
+  private acquire(): Promise<Member> {
+    if (this.closed) return Promise.reject(new Error('Image proxy pool is closed'));
+    const m = this.free.shift();
+    if (m) return Promise.resolve(m);
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  private release(m: Member): void {
+    const next = this.waiting.shift();
+    if (next) next.resolve(m);
+    else this.free.push(m);
   }
 }
