@@ -131,6 +131,7 @@ void RepoWrap::Init(Napi::Env env, Napi::Object exports) {
           InstanceAccessor("path", &RepoWrap::Path, nullptr),
           InstanceAccessor("mode", &RepoWrap::Mode, nullptr),
           InstanceAccessor("dfd", &RepoWrap::Dfd, nullptr),
+          InstanceAccessor("isSystem", &RepoWrap::IsSystem, nullptr),
           InstanceMethod("resolveRev", &RepoWrap::ResolveRev),
           InstanceMethod("listRefs", &RepoWrap::ListRefs),
           InstanceMethod("setRefImmediate", &RepoWrap::SetRefImmediate),
@@ -148,7 +149,9 @@ void RepoWrap::Init(Napi::Env env, Napi::Object exports) {
           InstanceMethod("signCommit", &RepoWrap::SignCommit),
           InstanceMethod("prune", &RepoWrap::Prune),
           InstanceMethod("markCommitPartial", &RepoWrap::MarkCommitPartial),
+          InstanceMethod("pull", &RepoWrap::Pull),
           InstanceMethod("hasObject", &RepoWrap::HasObject),
+          InstanceMethod("traverseCommit", &RepoWrap::TraverseCommit),
           InstanceMethod("loadCommit", &RepoWrap::LoadCommit),
           InstanceMethod("readCommitDetachedMetadata", &RepoWrap::ReadDetachedMetadata),
           InstanceMethod("writeCommitDetachedMetadata", &RepoWrap::WriteDetachedMetadata),
@@ -242,6 +245,10 @@ Napi::Value RepoWrap::Mode(const Napi::CallbackInfo &info) {
 
 Napi::Value RepoWrap::Dfd(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), ostree_repo_get_dfd(repo_.get()));
+}
+
+Napi::Value RepoWrap::IsSystem(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), ostree_repo_is_system(repo_.get()));
 }
 
 // resolveRev(refspec, allowNoent) → Promise<string | null>
@@ -597,6 +604,53 @@ Napi::Value RepoWrap::MarkCommitPartial(const Napi::CallbackInfo &info) {
       },
       nullptr);
 }
+
+// pull(remoteOrUrl, { refs, mirror, untrusted, commitOnly, depth, gpgVerify, gpgVerifySummary,
+//   overrideRemoteName }, cancellable?) → Promise<void>. A file:// URL pulls from a local repo.
+Napi::Value RepoWrap::Pull(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string remote = StringArg(info[0], "pull: remote");
+  Napi::Value o = info[1];
+  GVariantBuilder b;
+  g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+  try {
+    Napi::Value refs = Opt(o, "refs");
+    if (!refs.IsUndefined() && !refs.IsNull())
+      g_variant_builder_add(&b, "{sv}", "refs", PlainToVariant(refs, G_VARIANT_TYPE_STRING_ARRAY, "pull: refs"));
+    int flags = OSTREE_REPO_PULL_FLAGS_NONE;
+    if (Opt(o, "mirror").ToBoolean()) flags |= OSTREE_REPO_PULL_FLAGS_MIRROR;
+    if (Opt(o, "untrusted").ToBoolean()) flags |= OSTREE_REPO_PULL_FLAGS_UNTRUSTED;
+    if (Opt(o, "commitOnly").ToBoolean()) flags |= OSTREE_REPO_PULL_FLAGS_COMMIT_ONLY;
+    g_variant_builder_add(&b, "{sv}", "flags", g_variant_new_int32(flags));
+    Napi::Value depth = Opt(o, "depth");
+    if (depth.IsNumber()) g_variant_builder_add(&b, "{sv}", "depth", g_variant_new_int32(depth.As<Napi::Number>().Int32Value()));
+    for (const char *k : {"gpgVerify", "gpgVerifySummary"}) {
+      Napi::Value v = Opt(o, k);
+      if (v.IsBoolean())
+        g_variant_builder_add(&b, "{sv}", std::string(k) == "gpgVerify" ? "gpg-verify" : "gpg-verify-summary",
+                              g_variant_new_boolean(v.As<Napi::Boolean>().Value()));
+    }
+    auto override_name = OptStringArg(Opt(o, "overrideRemoteName"), "pull: overrideRemoteName");
+    if (override_name)
+      g_variant_builder_add(&b, "{sv}", "override-remote-name", g_variant_new_string(override_name->c_str()));
+  } catch (...) {
+    g_variant_builder_clear(&b);
+    throw;
+  }
+  std::shared_ptr<GVariant> opts(g_variant_ref_sink(g_variant_builder_end(&b)), g_variant_unref);
+  CancelRef cancellable = CancelArg(info[2]);
+  auto repo = Ref();
+  return PromiseWorker::Run(
+      env, "ostree-container:pull",
+      [=](ErrorInfo &err) {
+        GErr e;
+        if (!ostree_repo_pull_with_options(repo.get(), remote.c_str(), opts.get(), nullptr, cancellable.get(), e.out()))
+          err = e.Take();
+      },
+      nullptr);
+}
+
+Napi::Object RepoToJs(Napi::Env env, OstreeRepo *repo) { return RepoWrap::Wrap(env, repo); }
 
 GObj<OstreeRepo> RepoFromJs(const Napi::Value &v, const char *what) {
   if (!IsInstance(v, "Repo")) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Repo");

@@ -13,4 +13,7 @@ namespace oc {
 // `what` if `v` is not an open Repo.
 GObj<OstreeRepo> RepoFromJs(const Napi::Value &v, const char *what = "repo");
 
+// A JS Repo for an OstreeRepo obtained elsewhere (e.g. a sysroot's repo); takes a new reference.
+Napi::Object RepoToJs(Napi::Env env, OstreeRepo *repo);
+
 }  // namespace oc

@@ -70,6 +70,49 @@ Napi::Value RepoWrap::HasObject(const Napi::CallbackInfo &info) {
       [out](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *out); });
 }
 
+// traverseCommit(checksum, maxDepth, cancellable?) → Promise<[type, checksum][]>: every object
+// reachable from the commit (maxDepth parents too; 0 = this commit only), sorted.
+Napi::Value RepoWrap::TraverseCommit(const Napi::CallbackInfo &info) {
+  std::string csum = ChecksumArg(info[0], "traverseCommit: checksum");
+  int depth = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
+  CancelRef cancellable = CancelArg(info[2]);
+  auto repo = Ref();
+  auto out = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  return PromiseWorker::Run(
+      info.Env(), "ostree-container:traverse-commit",
+      [=](ErrorInfo &err) {
+        GErr e;
+        GHashTable *reachable = nullptr;
+        if (!ostree_repo_traverse_commit(repo.get(), csum.c_str(), depth, &reachable, cancellable.get(), e.out())) {
+          err = e.Take();
+          return;
+        }
+        GHash owned(reachable);
+        GHashTableIter it;
+        gpointer key;
+        g_hash_table_iter_init(&it, reachable);
+        while (g_hash_table_iter_next(&it, &key, nullptr)) {
+          const char *name;
+          OstreeObjectType type;
+          ostree_object_name_deserialize(static_cast<GVariant *>(key), &name, &type);
+          out->emplace_back(ostree_object_type_to_string(type), name);
+        }
+        std::sort(out->begin(), out->end(), [](const auto &a, const auto &b) {
+          return a.second != b.second ? a.second < b.second : a.first < b.first;
+        });
+      },
+      [out](Napi::Env env) -> Napi::Value {
+        Napi::Array a = Napi::Array::New(env, out->size());
+        for (size_t i = 0; i < out->size(); i++) {
+          Napi::Array pair = Napi::Array::New(env, 2);
+          pair.Set(0u, (*out)[i].first);
+          pair.Set(1u, (*out)[i].second);
+          a.Set(static_cast<uint32_t>(i), pair);
+        }
+        return a;
+      });
+}
+
 // loadCommit(checksum) → Promise<{ checksum, subject, body, timestamp, parent, rootContents,
 //   rootMetadata, metadata: Map<string, TypedVariant>, contentChecksum, partial }>
 Napi::Value RepoWrap::LoadCommit(const Napi::CallbackInfo &info) {

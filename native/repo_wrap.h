@@ -39,6 +39,7 @@ class RepoWrap : public Napi::ObjectWrap<RepoWrap> {
   Napi::Value Path(const Napi::CallbackInfo &info);
   Napi::Value Mode(const Napi::CallbackInfo &info);
   Napi::Value Dfd(const Napi::CallbackInfo &info);
+  Napi::Value IsSystem(const Napi::CallbackInfo &info);
   Napi::Value ResolveRev(const Napi::CallbackInfo &info);
   Napi::Value ListRefs(const Napi::CallbackInfo &info);
   Napi::Value SetRefImmediate(const Napi::CallbackInfo &info);
@@ -56,8 +57,10 @@ class RepoWrap : public Napi::ObjectWrap<RepoWrap> {
   Napi::Value SignCommit(const Napi::CallbackInfo &info);
   Napi::Value Prune(const Napi::CallbackInfo &info);
   Napi::Value MarkCommitPartial(const Napi::CallbackInfo &info);
+  Napi::Value Pull(const Napi::CallbackInfo &info);
   // repo_objects.cc
   Napi::Value HasObject(const Napi::CallbackInfo &info);
+  Napi::Value TraverseCommit(const Napi::CallbackInfo &info);
   Napi::Value LoadCommit(const Napi::CallbackInfo &info);
   Napi::Value ReadDetachedMetadata(const Napi::CallbackInfo &info);
   Napi::Value WriteDetachedMetadata(const Napi::CallbackInfo &info);

@@ -4,7 +4,7 @@ export { formatSize } from './format.js';
 export type {
   RepoMode, ObjectType, MetadataObjectType, Cancelable, TransactionStats, CommitInfo, ContentObjectInfo, TreeRoot,
   DirTree, DirMeta, CommitModifier, TreeEntry, TreeSpec, WriteCommitOptions, ContentAttributes, FileContent,
-  CheckoutOptions, PruneOptions, PruneResult, RemoteOptions,
+  CheckoutOptions, PruneOptions, PruneResult, RemoteOptions, PullOptions, ObjectName, CommitPath,
 } from './repo/repo.js';
 export { Repo, DevInoCache, vardictToBytes, vardictFromBytes } from './repo/repo.js';
 export type { TypedVariant, VariantValue, VariantDict, Xattr } from './repo/variant.js';

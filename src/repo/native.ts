@@ -81,10 +81,22 @@ export interface NativeDevInoCache {
   readonly __devinoCache?: never;
 }
 
+export interface NativePullOptions {
+  refs?: string[];
+  mirror?: boolean;
+  untrusted?: boolean;
+  commitOnly?: boolean;
+  depth?: number;
+  gpgVerify?: boolean;
+  gpgVerifySummary?: boolean;
+  overrideRemoteName?: string;
+}
+
 export interface NativeRepo {
   readonly path: string;
   readonly mode: string;
   readonly dfd: number;
+  readonly isSystem: boolean;
   resolveRev(rev: string, allowNoent: boolean): Promise<string | null>;
   listRefs(prefix: string | null, c: C): Promise<[string, string][]>;
   setRefImmediate(remote: string | null, ref: string, checksum: string | null, c: C): Promise<void>;
@@ -117,6 +129,8 @@ export interface NativeRepo {
   ): Promise<{ objectsTotal: number; objectsPruned: number; bytesPruned: number }>;
   markCommitPartial(commit: string, partial: boolean): Promise<void>;
   hasObject(type: string, checksum: string, c: C): Promise<boolean>;
+  traverseCommit(checksum: string, maxDepth: number, c: C): Promise<[string, string][]>;
+  pull(remote: string, opts: NativePullOptions, c: C): Promise<void>;
   loadCommit(checksum: string): Promise<NativeCommit>;
   readCommitDetachedMetadata(checksum: string, c: C): Promise<VariantDict | null>;
   writeCommitDetachedMetadata(checksum: string, metadata: VariantDict | null, c: C): Promise<void>;

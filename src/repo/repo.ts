@@ -9,6 +9,7 @@ import type {
   NativeCheckoutOptions,
   NativeDevInoCache,
   NativeMtreeSpec,
+  NativePullOptions,
   NativeRepo,
   NativeRepoModule,
   NativeTransactionStats,
@@ -171,6 +172,19 @@ export interface PruneResult {
 
 export type RemoteOptions = Record<string, string | boolean | string[]>;
 
+export interface PullOptions extends Cancelable, NativePullOptions {}
+
+/** One object reachable from a commit. */
+export interface ObjectName {
+  type: ObjectType;
+  checksum: string;
+}
+
+/** A path inside a committed tree (paths start with `/`). */
+export type CommitPath =
+  | { path: string; kind: 'file'; checksum: string }
+  | { path: string; kind: 'dir'; contents: string; metadata: string };
+
 const CHECKSUM = /^[0-9a-f]{64}$/;
 const S_IFDIR = 0o040000;
 
@@ -223,6 +237,11 @@ export class Repo {
     this.native = n;
   }
 
+  /** Wraps a native repo handed out by another native module (e.g. a sysroot's repo). */
+  static fromNative(n: NativeRepo): Repo {
+    return new Repo(n);
+  }
+
   /** Opens an existing repository. */
   static async open(path: string, opts: Cancelable = {}): Promise<Repo> {
     return new Repo(await withCancellable(opts.signal, (c) => mod().Repo.open(path, c)));
@@ -244,6 +263,11 @@ export class Repo {
   /** The repository directory fd (owned by the repo; do not close). */
   get dfd(): number {
     return this.native.dfd;
+  }
+
+  /** Whether this is the booted system's repository (/ostree/repo). */
+  get isSystem(): boolean {
+    return this.native.isSystem;
   }
 
   // ---- refs ----
@@ -378,6 +402,49 @@ export class Repo {
     return withCancellable(opts.signal, (c) => this.native.hasObject(type, checksum, c));
   }
 
+  /**
+   * Every object reachable from a commit, sorted by checksum; `maxDepth` parent commits are
+   * followed too (default 0: this commit only, -1: all history).
+   */
+  async traverseCommit(checksum: string, opts: Cancelable & { maxDepth?: number } = {}): Promise<ObjectName[]> {
+    const pairs = await withCancellable(opts.signal, (c) => this.native.traverseCommit(checksum, opts.maxDepth ?? 0, c));
+    return pairs.map(([type, csum]) => ({ type: type as ObjectType, checksum: csum }));
+  }
+
+  /** Finds a path (`/usr/bin/bash`) in a commit (checksum or ref); null when absent. */
+  async lookupPath(rev: string, p: string): Promise<CommitPath | null> {
+    const info = await this.loadCommit(rev);
+    let dir = { contents: info.rootContents, metadata: info.rootMetadata };
+    const parts = p.split('/').filter((x) => x !== '' && x !== '.');
+    for (let i = 0; i < parts.length; i++) {
+      const tree = await this.readDirTree(dir.contents);
+      const sub = tree.dirs.find((d) => d.name === parts[i]);
+      if (sub) {
+        dir = sub;
+        continue;
+      }
+      const file = tree.files.find((f) => f.name === parts[i]);
+      return file && i === parts.length - 1 ? { path: `/${parts.join('/')}`, kind: 'file', checksum: file.checksum } : null;
+    }
+    return { path: `/${parts.join('/')}`, kind: 'dir', ...dir };
+  }
+
+  /**
+   * Walks a commit's tree depth-first in dirtree order (files, then subdirectories, both sorted
+   * by name as ostree stores them), yielding every directory before its contents.
+   */
+  async *walkTree(rev: string): AsyncGenerator<CommitPath> {
+    const info = await this.loadCommit(rev);
+    const walk = async function* (self: Repo, p: string, contents: string, metadata: string): AsyncGenerator<CommitPath> {
+      yield { path: p, kind: 'dir', contents, metadata };
+      const tree = await self.readDirTree(contents);
+      const prefix = p === '/' ? '/' : `${p}/`;
+      for (const f of tree.files) yield { path: prefix + f.name, kind: 'file', checksum: f.checksum };
+      for (const d of tree.dirs) yield* walk(self, prefix + d.name, d.contents, d.metadata);
+    };
+    yield* walk(this, '/', info.rootContents, info.rootMetadata);
+  }
+
   /** A metadata object as a typed GVariant. */
   async loadVariant(type: MetadataObjectType, checksum: string): Promise<TypedVariant> {
     return this.native.loadVariant(type, checksum);
@@ -484,6 +551,12 @@ export class Repo {
   async prune(opts: PruneOptions = {}): Promise<PruneResult> {
     const { signal, ...rest } = opts;
     return withCancellable(signal, (c) => this.native.prune(rest, c));
+  }
+
+  /** Pulls refs from a remote or URL (`file:///path/repo` for a local repository). */
+  async pull(remoteOrUrl: string, opts: PullOptions = {}): Promise<void> {
+    const { signal, ...rest } = opts;
+    await withCancellable(signal, (c) => this.native.pull(remoteOrUrl, rest, c));
   }
 
   // ---- config, remotes, signatures ----

@@ -191,6 +191,50 @@ describe('content objects', () => {
   });
 });
 
+describe('walking commits', () => {
+  it('traverseCommit, walkTree and lookupPath agree with ostree ls -R -C', async () => {
+    const tree = await lsTree(repo, commit);
+    const fromCli = new Set<string>([`commit ${commit}`]);
+    for (const e of tree.values()) {
+      if (e.type === 'd') {
+        const [contents, meta] = e.checksum.split(' ');
+        fromCli.add(`dirtree ${contents}`).add(`dirmeta ${meta}`);
+      } else {
+        fromCli.add(`file ${e.checksum}`);
+      }
+    }
+    const reachable = await repo.traverseCommit(commit);
+    expect(new Set(reachable.map((o) => `${o.type} ${o.checksum}`))).toEqual(fromCli);
+
+    const walked = [];
+    for await (const node of repo.walkTree('main')) walked.push(node);
+    expect(walked.map((n) => n.path)).toEqual([...tree.keys()]);
+    for (const n of walked) {
+      const cli = tree.get(n.path)!;
+      expect(n.kind === 'dir' ? `${n.contents} ${n.metadata}` : n.checksum).toBe(cli.checksum);
+    }
+    expect(await repo.lookupPath('main', '/usr/bin/bash')).toEqual({
+      path: '/usr/bin/bash',
+      kind: 'file',
+      checksum: tree.get('/usr/bin/bash')!.checksum,
+    });
+    expect((await repo.lookupPath(commit, 'usr/bin'))?.kind).toBe('dir');
+    expect(await repo.lookupPath(commit, '/usr/bin/nope')).toBeNull();
+    expect(await repo.lookupPath(commit, '/usr/bin/bash/x')).toBeNull();
+  });
+
+  it('pull from a local repository by file:// URL copies the commit', async () => {
+    const dest = await Repo.create(path.join(tmp, 'pulled'), 'bare-user');
+    await dest.pull(`file://${repo.path}`, { refs: ['main'], gpgVerify: false });
+    expect(await ostree(dest, 'show', commit)).toBe(await ostree(repo, 'show', commit));
+    // pulling from a URL (no remote name) writes the refs as local refs
+    expect(await dest.listRefs()).toEqual(new Map([['main', commit]]));
+    expect((await ostree(dest, 'refs')).trim()).toBe('main');
+    await fsckClean(dest);
+    await expect(dest.pull(`file://${repo.path}`, { refs: ['no-such-ref'] })).rejects.toThrow(/no-such-ref/);
+  });
+});
+
 describe('metadata objects', () => {
   it('writeMetadata verifies the expected checksum', async () => {
     const info = await repo.loadCommit(commit);
