@@ -128,6 +128,17 @@ describe('bad references', () => {
     await expect(ImageProxyPool.open(`oci:${tmp}/oci:nosuchtag`, { size: 2 })).rejects.toThrow('no descriptor found');
   });
 
+  it('rejects pool fetches still waiting for a proxy when the pool closes', async () => {
+    const pool = await ImageProxyPool.open(bigRef, { size: 1 });
+    const { digest, size } = big.layers[0].descriptor;
+    const first = await pool.getBlobFd(digest, size);
+    const waiting = pool.getBlobFd(digest, size).catch((e: unknown) => e);
+    await pool.close();
+    expect(await waiting).toEqual(new Error('Image proxy pool is closed'));
+    await expect(pool.getBlob(digest, size)).rejects.toThrow('Image proxy pool is closed');
+    fs.closeSync(first.fd);
+  });
+
   it('rejects a blob requested with the wrong size', async () => {
     const proxy = await ImageProxy.create();
     try {
