@@ -187,6 +187,21 @@ export function buildImage(args: {
   };
 }
 
+/**
+ * Readers find the last ostree layer by the first diff_id equal to `ostree.final-diffid`, so an
+ * earlier chunk layer with the same content (an empty one: a component without objects) would
+ * make the image unimportable.
+ */
+function checkFinalLayerUnique(chunks: [name: string, diffId: string][]): void {
+  const last = chunks.at(-1);
+  const twin = last && chunks.slice(0, -1).find(([, d]) => d === last[1]);
+  if (twin) {
+    throw new Error(
+      `Chunk layer "${twin[0]}" has the same content as the final chunk layer "${last[0]}" (components without content objects?); such an image cannot be imported`,
+    );
+  }
+}
+
 /** Wall-clock time as RFC 3339 seconds with `Z`. */
 function now(): string {
   return formatTimestamp(Math.floor(Date.now() / 1000));
@@ -223,6 +238,12 @@ export async function encapsulateToOciDir(
     results = await withContext('Exporting layers', () =>
       exportLayers(repo, specs, { ...(opts.parallelism ? { parallel: opts.parallelism } : {}), signal: opts.signal }),
     );
+  } catch (e) {
+    await Promise.all(paths.map((p) => rm(p, { force: true })));
+    throw e;
+  }
+  try {
+    checkFinalLayerUnique(chunking.chunks.map((c, i) => [c.name, results[i]!.diffId]));
   } catch (e) {
     await Promise.all(paths.map((p) => rm(p, { force: true })));
     throw e;

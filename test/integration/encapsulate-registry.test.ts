@@ -1,0 +1,146 @@
+// encapsulate to other transports through skopeo (oci-archive:, a real registry), `skopeo inspect`
+// of the pushed labels, and the encapsulate / unencapsulate CLI commands.
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encapsulate } from '../../src/container/encapsulate.js';
+import { COMMIT_V0, TESTREF, type ExampleOs } from '../../src/fixture/index.js';
+import { ImageReference } from '../../src/ref/image-reference.js';
+import type { Repo } from '../../src/repo/repo.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { cleanupTmp, exampleOs, expectRoundTrip, freshRepo, runCli, tmpdir } from './encapsulate-util.js';
+
+const execFileP = promisify(execFile);
+
+let fx: ExampleOs;
+let repo: Repo;
+let registry: TestRegistry;
+let work: string;
+beforeAll(async () => {
+  [{ fx, repo }, registry] = await Promise.all([exampleOs(), startRegistry()]);
+  work = await tmpdir('reg-');
+});
+afterAll(async () => {
+  await registry?.stop();
+  await cleanupTmp();
+});
+
+const insecure = { proxyConfig: { insecureSkipTlsVerification: true } };
+
+describe('through skopeo', () => {
+  it('oci-archive: round trip', async () => {
+    const archive = path.join(work, 'image.ociarchive');
+    const digest = await encapsulate(repo, fx.ref, { labels: { foo: 'bar' } }, {}, ImageReference.parse(`oci-archive:${archive}`));
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const r = await expectRoundTrip(repo, COMMIT_V0, `ostree-unverified-image:oci-archive:${archive}`);
+    expect(r.imageDigest).toBe(digest);
+  });
+
+  it('registry: push, inspect labels, pull (single and chunked)', async () => {
+    const ref = `${registry.host}/exampleos/single:v0`;
+    const digest = await encapsulate(
+      repo,
+      fx.ref,
+      { labels: { foo: 'bar' }, cmd: ['/usr/bin/sh'] },
+      { insecureSkipTlsVerification: true },
+      ImageReference.parse(`docker://${ref}`),
+    );
+    const { stdout } = await execFileP('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`]);
+    const inspected = JSON.parse(stdout) as { Digest: string; Labels: Record<string, string>; Layers: string[] };
+    expect(inspected.Digest).toBe(digest);
+    expect(inspected.Layers).toHaveLength(1);
+    expect(inspected.Labels).toMatchObject({ foo: 'bar', 'ostree.commit': COMMIT_V0, 'ostree.bootable': 'true', 'containers.bootc': '1' });
+    const { stdout: cfg } = await execFileP('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${ref}`]);
+    expect((JSON.parse(cfg) as { config: { Cmd: string[] } }).config.Cmd).toEqual(['/usr/bin/sh']);
+    const r = await expectRoundTrip(repo, COMMIT_V0, `ostree-unverified-registry:${ref}`, insecure);
+    expect(r.imageDigest).toBe(digest);
+
+    const { computeSizes } = await import('../../src/container/chunking.js');
+    const meta = await computeSizes(repo, await fx.getObjectMeta());
+    const chunkedRef = `${registry.host}/exampleos/chunked:v0`;
+    await encapsulate(repo, fx.ref, {}, { contentmeta: meta, maxLayers: 7, compression: 'zstd', insecureSkipTlsVerification: true }, ImageReference.parse(`docker://${chunkedRef}`));
+    await expectRoundTrip(repo, COMMIT_V0, `ostree-unverified-registry:${chunkedRef}`, { ...insecure, parallelism: 3 });
+  });
+
+  it('a failed push names skopeo and leaves no temp dir', async () => {
+    const { readdir } = await import('node:fs/promises');
+    const before = (await readdir('/var/tmp')).filter((n) => n.startsWith('ostree-container-encapsulate-'));
+    // TLS verification against a plain-HTTP registry fails.
+    await expect(encapsulate(repo, fx.ref, {}, {}, ImageReference.parse(`docker://${registry.host}/exampleos/tls:v0`))).rejects.toThrow(
+      /^Skopeo copy: skopeo copy .* failed/,
+    );
+    const after = (await readdir('/var/tmp')).filter((n) => n.startsWith('ostree-container-encapsulate-'));
+    expect(after).toEqual(before);
+  });
+});
+
+describe('CLI', () => {
+  it('encapsulate and unencapsulate', async () => {
+    const contentmeta = path.join(work, 'contentmeta.json');
+    const owners = [...(await fx.getObjectMeta()).map];
+    const layerOf = (owner: string) => (owner === 'bash' ? 'bash' : owner === 'testlink' ? 'unpackaged' : 'rest');
+    const mapping = Object.fromEntries(owners.map(([checksum, owner]) => [checksum, layerOf(owner)]));
+    await writeFile(
+      contentmeta,
+      JSON.stringify({ version: 1, labels: { fromfile: 'yes', foo: 'file' }, layers: { bash: 'The shell', rest: 'Everything else', unpackaged: 'Unpackaged' }, mapping }),
+    );
+    const runtimeConfig = path.join(work, 'config.json');
+    await writeFile(runtimeConfig, JSON.stringify({ User: 'root', Env: ['A=b'] }));
+    const dir = path.join(work, 'cli-oci');
+    const enc = await runCli(
+      'encapsulate', '--repo', fx.repoPath, TESTREF, `oci:${dir}:v0`,
+      '--label', 'foo=bar', '-l', 'x=y=z', '--copymeta', 'buildsys.checksum', '--copymeta-opt', 'nosuch',
+      '--cmd', '/usr/bin/bash', '--cmd', '-l', '--config', runtimeConfig, '--contentmeta', contentmeta, '--compression', 'zstd',
+    );
+    expect(enc.stderr).toBe('');
+    expect(enc.code).toBe(0);
+    expect(enc.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    const { OciDir } = await import('../../src/oci/layout.js');
+    const oci = await OciDir.open(dir);
+    const { manifest } = await oci.readManifest('v0');
+    const config = await oci.readConfig(manifest);
+    expect(manifest.layers.map((l) => l.annotations?.['ostree.components'])).toEqual([undefined, 'The shell', 'Everything else', 'Unpackaged', '']);
+    expect(config.config).toMatchObject({ User: 'root', Env: ['A=b'], Cmd: ['/usr/bin/bash', '-l'] });
+    expect(config.config!.Labels).toMatchObject({ foo: 'file', x: 'y=z', fromfile: 'yes', 'buildsys.checksum': expect.any(String) });
+
+    const dest = await freshRepo();
+    const imp = await runCli('unencapsulate', '--repo', dest.path, `ostree-unverified-image:oci:${dir}:v0`, '--write-ref', 'imported/x', '--quiet');
+    expect(imp).toEqual({ code: 0, stdout: `Imported: imported/x => ${COMMIT_V0}\n`, stderr: '' });
+    expect(await dest.resolveRev('imported/x')).toBe(COMMIT_V0);
+    const plain = await runCli('import', '--repo', (await freshRepo()).path, `ostree-unverified-image:oci:${dir}:v0`);
+    expect(plain).toEqual({ code: 0, stdout: `Imported: ${COMMIT_V0}\n`, stderr: '' });
+  });
+
+  it('refuses layouts whose final layer would be ambiguous', async () => {
+    const contentmeta = path.join(work, 'empty-component.json');
+    const mapping = Object.fromEntries([...(await fx.getObjectMeta()).map].map(([checksum]) => [checksum, 'all']));
+    await writeFile(contentmeta, JSON.stringify({ version: 1, layers: { all: 'All', nothing: 'Nothing', unpackaged: 'Unpackaged' }, mapping }));
+    const r = await runCli('encapsulate', '--repo', fx.repoPath, TESTREF, `oci:${work}/ambiguous`, '--contentmeta', contentmeta);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'error: Chunk layer "nothing" has the same content as the final chunk layer "Reserved for new packages" (components without content objects?); such an image cannot be imported\n',
+    );
+  });
+
+  it('errors', async () => {
+    const bad = (...a: string[]) => runCli('encapsulate', '--repo', fx.repoPath, TESTREF, `oci:${work}/cli-bad`, ...a);
+    expect(await bad('--label', 'novalue')).toEqual({ code: 1, stdout: '', stderr: "error: Missing '=' in label novalue\n" });
+    const v2 = path.join(work, 'v2.json');
+    await writeFile(v2, JSON.stringify({ version: 2, layers: {}, mapping: {} }));
+    expect((await bad('--contentmeta', v2)).stderr).toBe(`error: Reading content metadata ${v2}: Unsupported metadata version: 2. Currently supported: 1\n`);
+    const ordered = path.join(work, 'ordered.json');
+    await writeFile(ordered, JSON.stringify({ version: 1, layers: {}, mapping: {}, ordered: true }));
+    expect((await bad('--contentmeta', ordered)).stderr).toBe(`error: Reading content metadata ${ordered}: Ordered mapping not currently supported.\n`);
+    expect((await bad('--compression', 'bzip2')).stderr).toMatch(/Invalid --compression "bzip2"/);
+    const missing = path.join(work, 'nope');
+    expect((await runCli('encapsulate', '--repo', missing, TESTREF, `oci:${work}/x`)).stderr).toMatch(
+      new RegExp(`^error: Opening directory at '${missing}': .*no such file or directory`),
+    );
+    expect((await runCli('unencapsulate', '--repo', work, `ostree-unverified-image:oci:${work}/x`)).stderr).toMatch(
+      new RegExp(`^error: Opening ostree repository at '${work}': `),
+    );
+    expect((await runCli('unencapsulate', '--repo', fx.repoPath, 'oci:/x')).stderr).toBe('error: Invalid ostree image reference scheme: oci\n');
+  });
+});
