@@ -22,6 +22,9 @@ const LAYER_INFO_PROTOCOL_VERSION = '0.2.5';
 const LAYER_INFO_PIPED_PROTOCOL_VERSION = '0.2.7';
 // Kept for the error text only: stderr beyond this is dropped from the front.
 const STDERR_LIMIT = 64 * 1024;
+// Socket errors meaning the child closed its end (a peer exiting with our request unread
+// resets the connection instead of giving EOF).
+const PEER_GONE = new Set(['EPIPE', 'ECONNRESET', 'ENOTCONN']);
 
 /** An image opened in one proxy; only valid with that proxy. */
 export class OpenedImage {
@@ -489,15 +492,15 @@ export class ImageProxy {
     if (this.exitInfo || this.sock.fd < 0) throw await this.exitedError(method);
     try {
       this.sock.send(JSON.stringify({ method, args }));
-    } catch {
-      throw await this.exitedError(method);
+    } catch (e) {
+      if (PEER_GONE.has((e as NodeJS.ErrnoException).code ?? '')) throw await this.exitedError(method);
+      throw new ContextError(`Sending request ${method}`, e);
     }
     let msg;
     try {
       msg = await Promise.race([this.sock.recv(MAX_MSG_SIZE), this.exited.then(() => null)]);
     } catch (e) {
-      // A peer that exits with our request still unread resets the connection instead of EOF.
-      if ((e as NodeJS.ErrnoException).code === 'ECONNRESET') throw await this.exitedError(method);
+      if (PEER_GONE.has((e as NodeJS.ErrnoException).code ?? '')) throw await this.exitedError(method);
       throw new ContextError(`Receiving reply to ${method}`, e);
     }
     if (!msg) throw await this.exitedError(method);
