@@ -22,6 +22,7 @@ describe('seqpacket', () => {
     execFileSync('mkfifo', [fifo]);
     const pipeFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     const writer = fs.openSync(fifo, 'w');
+    fs.rmSync(tmp, { recursive: true });
     fs.writeSync(writer, 'payload');
     fs.closeSync(writer);
     a.send('{"first":1}', [pipeFd]);
@@ -38,7 +39,6 @@ describe('seqpacket', () => {
     expect(await b.recv()).toBeNull(); // peer closed
     b.close();
     expect(b.fd).toBe(-1);
-    fs.rmSync(tmp, { recursive: true });
     expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
   });
 
