@@ -14,9 +14,19 @@ import type { OstreeImageReference } from '../ref/image-reference.js';
 import { prefixEscapeForRef } from '../ref/refescape.js';
 import { Transport } from '../ref/transport.js';
 import type { Repo } from '../repo/repo.js';
-import { IMAGE_PREFIX, LAYER_PREFIX, META_MANIFEST, META_MANIFEST_DIGEST } from './constants.js';
-import { parseOstreeManifestLayout } from './manifest-layout.js';
+import { DOCKER_TYPE_LAYER_TAR, IMAGE_PREFIX, LAYER_PREFIX, META_MANIFEST, META_MANIFEST_DIGEST } from './constants.js';
+import { MediaType } from '../oci/media-types.js';
+import { parseManifestLayout, parseOstreeManifestLayout } from './manifest-layout.js';
 import { importTar, importTarObjects, type TarImportResult } from '../tar/import.js';
+
+/** Layer media types an ostree layer may have (spec references §2). */
+const LAYER_MEDIA_TYPES: readonly string[] = [
+  MediaType.ImageLayerGzip,
+  MediaType.ImageLayerZstd,
+  MediaType.ImageLayer,
+  DOCKER_TYPE_LAYER_TAR,
+  MediaType.DockerLayerGzip,
+];
 
 export interface UnencapsulateOpts {
   /** How to run the skopeo image proxy; auth defaults are applied on top. */
@@ -79,23 +89,39 @@ export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, op
     const { digest, manifest } = await withContext('Fetching manifest', () => proxy.fetchManifest(image));
     await checkNotStored(repo, imgref, digest, manifest);
     const imageConfig = await withContext('Fetching config', () => proxy.fetchConfig(image));
+    const parsed = parseManifestLayout(manifest, imageConfig);
+    // Without the label every layer counts as derived, so this comes first (upstream's order).
+    if (parsed.derivedLayers.length > 0) throw new Error(`Image has ${parsed.derivedLayers.length} non-ostree layers`);
     const layout = parseOstreeManifestLayout(manifest, imageConfig);
-    if (layout.derivedLayers.length > 0) throw new Error(`Image has ${layout.derivedLayers.length} non-ostree layers`);
 
     const blobRef = (layer: Descriptor) => prefixEscapeForRef(LAYER_PREFIX, layer.digest);
+    for (const layer of [layout.commitLayer, ...layout.chunkLayers]) {
+      if (!LAYER_MEDIA_TYPES.includes(layer.mediaType)) throw new Error(`Unhandled layer type: ${layer.mediaType}`);
+    }
     const fetchInto = async (layer: Descriptor, mode: 'objects' | 'commit'): Promise<TarImportResult> =>
       withContext(`Layer ${layer.digest}`, async () => {
         opts.progress?.({ type: 'layer-started', layer });
         const blob = await pool.getBlobFd(layer.digest, layer.size);
+        let open = true;
+        const close = () => {
+          if (open) closeSync(blob.fd);
+          open = false;
+        };
         try {
           const o = { mediaType: layer.mediaType, transaction: 'caller' as const, ...(opts.signal ? { signal: opts.signal } : {}) };
-          const imported =
-            mode === 'commit' ? importTar(repo, blob.fd, { ...o, ...(remote !== undefined ? { remote } : {}) }) : importTarObjects(repo, blob.fd, o);
+          // A failed import stops reading: close the pipe at once so the proxy's writer gets
+          // EPIPE and FinishPipe can answer instead of waiting for a reader forever.
+          const imported = Promise.resolve()
+            .then(() => (mode === 'commit' ? importTar(repo, blob.fd, { ...o, ...(remote !== undefined ? { remote } : {}) }) : importTarObjects(repo, blob.fd, o)))
+            .catch((e: unknown) => {
+              close();
+              throw e;
+            });
           const result = await joinFetch(imported, blob.finish());
           opts.progress?.({ type: 'layer-completed', layer });
           return result;
         } finally {
-          closeSync(blob.fd);
+          close();
         }
       });
 

@@ -1,0 +1,217 @@
+// unencapsulate() with signature verification through an ostree remote (spec §5, §2.4), the
+// image-level detached-metadata update (spec §6), and images unencapsulate must refuse.
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { computeSizes } from '../../src/container/chunking.js';
+import { encapsulate } from '../../src/container/encapsulate.js';
+import { unencapsulate } from '../../src/container/unencapsulate.js';
+import { updateDetachedMetadata } from '../../src/container/update-detached-metadata.js';
+import { COMMIT_V0, killGpgAgent, type ExampleOs } from '../../src/fixture/index.js';
+import { OciDir } from '../../src/oci/layout.js';
+import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
+import { Repo } from '../../src/repo/repo.js';
+import { cleanupTmp, detachedBytes, exampleOs, freshRepo, runCli, tmpdir } from './encapsulate-util.js';
+import { repoSnapshot } from './tar-util.js';
+
+const KEY2 = 'D8228CFECA950D41';
+
+let fx: ExampleOs;
+let repo: Repo;
+let work: string;
+let chunked: string;
+let single: string;
+/** Detached metadata of the fixture commit signed by key2 instead of key1. */
+let key2Detached: Buffer;
+
+beforeAll(async () => {
+  ({ fx, repo } = await exampleOs());
+  work = await tmpdir('signed-');
+  chunked = path.join(work, 'chunked');
+  single = path.join(work, 'single');
+  const meta = await computeSizes(repo, await fx.getObjectMeta());
+  await encapsulate(repo, fx.ref, {}, { contentmeta: meta, maxLayers: 7 }, ImageReference.parse(`oci:${chunked}`));
+  await encapsulate(repo, fx.ref, {}, {}, ImageReference.parse(`oci:${single}`));
+  // Re-sign a copy of the source repo with key2 to get other detached metadata for the commit.
+  const scratch = path.join(work, 'scratch-repo');
+  await cp(fx.repoPath, scratch, { recursive: true });
+  const s = await Repo.open(scratch);
+  const d = (await s.readCommitDetachedMetadata(COMMIT_V0))!;
+  d.delete('ostree.gpgsigs');
+  await s.writeCommitDetachedMetadata(COMMIT_V0, d);
+  try {
+    await s.signCommit(COMMIT_V0, KEY2, { homedir: fx.gpgHome });
+  } finally {
+    await killGpgAgent(fx.gpgHome);
+  }
+  key2Detached = (await detachedBytes(s, COMMIT_V0))!;
+});
+afterAll(cleanupTmp);
+
+/** A fresh repo with a verifying remote `myremote` (no URL), trusting `keys`. */
+async function repoWithRemote(keys: ('key1' | 'key2')[]): Promise<Repo> {
+  const r = await freshRepo();
+  await r.remoteAdd('myremote', null, { 'gpg-verify': true, 'custom-backend': 'ostree-rs-ext' });
+  for (const k of keys) await r.remoteGpgImport('myremote', await readFile(path.join(fx.gpgHome, `${k}.asc`)));
+  return r;
+}
+
+const remoteRef = (dir: string, remote = 'myremote') => OstreeImageReference.parse(`ostree-remote-image:${remote}:oci:${dir}`);
+
+/** The import failed and left the repo as it was. */
+async function expectRejectedCleanly(r: Repo, imgref: OstreeImageReference, message: RegExp | string): Promise<void> {
+  const before = await repoSnapshot(r.path);
+  await expect(unencapsulate(r, imgref)).rejects.toThrow(message);
+  expect(await r.hasObject('commit', COMMIT_V0)).toBe(false);
+  expect(await repoSnapshot(r.path)).toEqual(before);
+}
+
+describe('signature verification', () => {
+  it('unknown remote', async () => {
+    await expectRejectedCleanly(await freshRepo(), remoteRef(chunked, 'unknownremote'), 'Remote "unknownremote" not found');
+  });
+
+  it('remote without the key', async () => {
+    await expectRejectedCleanly(await repoWithRemote([]), remoteRef(chunked), /public key not found/);
+    await expectRejectedCleanly(await repoWithRemote(['key2']), remoteRef(single), /public key not found/);
+  });
+
+  it('good signature', async () => {
+    for (const dir of [chunked, single]) {
+      const r = await repoWithRemote(['key1']);
+      const result = await unencapsulate(r, remoteRef(dir));
+      expect(result.ostreeCommit).toBe(COMMIT_V0);
+      expect(result.verifyText).toMatch(/Good signature from "Ostree Tester <test@test.com>"/);
+      expect(await detachedBytes(r, COMMIT_V0)).toEqual(await detachedBytes(repo, COMMIT_V0));
+      expect(await r.contentChecksum(COMMIT_V0)).toBe(await repo.contentChecksum(COMMIT_V0));
+    }
+  });
+
+  it('unsigned image with a remote: Expected commitmeta object', async () => {
+    const stripped = path.join(work, 'stripped');
+    await updateDetachedMetadata(ImageReference.parse(`oci:${chunked}`), ImageReference.parse(`oci:${stripped}`), undefined);
+    await expectRejectedCleanly(await repoWithRemote(['key1']), remoteRef(stripped), /Expected commitmeta object/);
+    // Without verification it imports, without detached metadata.
+    const r = await freshRepo();
+    expect((await unencapsulate(r, OstreeImageReference.parse(`ostree-unverified-image:oci:${stripped}`))).ostreeCommit).toBe(COMMIT_V0);
+    expect(await detachedBytes(r, COMMIT_V0)).toBeNull();
+  });
+
+  it('tampered signature: BAD signature', async () => {
+    const bytes = Buffer.from((await detachedBytes(repo, COMMIT_V0))!);
+    bytes[bytes.length >> 1] ^= 0xff;
+    const tampered = path.join(work, 'tampered');
+    await updateDetachedMetadata(ImageReference.parse(`oci:${single}`), ImageReference.parse(`oci:${tampered}`), bytes);
+    await expectRejectedCleanly(await repoWithRemote(['key1']), remoteRef(tampered), /BAD signature/);
+  });
+});
+
+describe('updateDetachedMetadata', () => {
+  async function image(dir: string) {
+    const oci = await OciDir.open(dir);
+    const { manifest } = await oci.readManifest();
+    return { manifest, config: await oci.readConfig(manifest) };
+  }
+
+  it('replaces the signature and keeps everything else (chunked)', async () => {
+    const out = path.join(work, 'resigned');
+    const digest = await updateDetachedMetadata(ImageReference.parse(`oci:${chunked}`), ImageReference.parse(`oci:${out}`), key2Detached);
+    const before = await image(chunked);
+    const after = await image(out);
+    expect(after.manifest.layers.slice(1)).toEqual(before.manifest.layers.slice(1));
+    expect(after.manifest.layers[0]!.digest).not.toBe(before.manifest.layers[0]!.digest);
+    expect(after.manifest.layers[0]!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
+    expect(after.manifest.annotations).toEqual(before.manifest.annotations);
+    expect(after.config.rootfs.diff_ids.slice(1)).toEqual(before.config.rootfs.diff_ids.slice(1));
+    expect(after.config.rootfs.diff_ids[0]).not.toBe(before.config.rootfs.diff_ids[0]);
+    expect({ ...after.config, rootfs: null }).toEqual({ ...before.config, rootfs: null });
+    const layoutDigest = (await (await OciDir.open(out)).readIndex()).manifests[0]!.digest;
+    expect(layoutDigest).toBe(digest);
+
+    // The new signature verifies with key2 only; content and the rest of the metadata survive.
+    const r = await repoWithRemote(['key2']);
+    const result = await unencapsulate(r, remoteRef(out));
+    expect(result.ostreeCommit).toBe(COMMIT_V0);
+    expect(result.verifyText).toMatch(/Ostree Tester II/);
+    expect(await detachedBytes(r, COMMIT_V0)).toEqual(key2Detached);
+    expect((await r.readCommitDetachedMetadata(COMMIT_V0))!.get('my-detached-key')?.value).toBe('my-detached-value');
+    await expectRejectedCleanly(await repoWithRemote(['key1']), remoteRef(out), /public key not found/);
+  });
+
+  it('single-layer images get a new ostree.final-diffid; CLI replace-detached-metadata', async () => {
+    const file = path.join(work, 'key2.detached');
+    await writeFile(file, key2Detached);
+    const out = path.join(work, 'resigned-single');
+    const r = await runCli('image', 'replace-detached-metadata', '--src', `oci:${single}`, '--dest', `oci:${out}`, file);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^Pushed: sha256:[0-9a-f]{64}\n$/);
+    const after = await image(out);
+    expect(after.config.config!.Labels!['ostree.final-diffid']).toBe(after.config.rootfs.diff_ids[0]);
+    // Upstream leaves the manifest annotation at the old value.
+    expect(after.manifest.annotations!['ostree.final-diffid']).toBe((await image(single)).config.rootfs.diff_ids[0]);
+    const dest = await freshRepo();
+    await unencapsulate(dest, OstreeImageReference.parse(`ostree-unverified-image:oci:${out}`));
+    expect(await detachedBytes(dest, COMMIT_V0)).toEqual(key2Detached);
+    expect(await dest.contentChecksum(COMMIT_V0)).toBe(await repo.contentChecksum(COMMIT_V0));
+  });
+
+  it('refuses images without an ostree commit layer', async () => {
+    const plain = path.join(work, 'plain');
+    const oci = await OciDir.ensure(plain);
+    const { manifest, config } = await image(single);
+    delete config.config!.Labels!['ostree.final-diffid'];
+    await oci.writeBlob(await (await OciDir.open(single)).readBlob(manifest.layers[0]!));
+    manifest.config = await oci.writeConfig(config);
+    await oci.insertManifest(manifest);
+    await expect(updateDetachedMetadata(ImageReference.parse(`oci:${plain}`), ImageReference.parse(`oci:${work}/never`), key2Detached)).rejects.toThrow(
+      'Parsing manifest layout: No ostree.final-diffid label found, not an ostree encapsulated container',
+    );
+    await expect(unencapsulate(await freshRepo(), OstreeImageReference.parse(`ostree-unverified-image:oci:${plain}`))).rejects.toThrow(
+      'Image has 1 non-ostree layers',
+    );
+  });
+});
+
+describe('images unencapsulate refuses', () => {
+  /** A copy of the chunked image with `edit` applied to its manifest and config. */
+  async function variant(name: string, edit: (m: import('../../src/oci/types.js').ImageManifest, c: import('../../src/oci/types.js').ImageConfiguration, oci: OciDir) => Promise<void>) {
+    const dir = path.join(work, name);
+    await cp(chunked, dir, { recursive: true });
+    const oci = await OciDir.open(dir);
+    const { manifest } = await oci.readManifest();
+    const config = await oci.readConfig(manifest);
+    await edit(manifest, config, oci);
+    manifest.config = await oci.writeConfig(config);
+    await oci.insertManifest(manifest);
+    return OstreeImageReference.parse(`ostree-unverified-image:oci:${dir}`);
+  }
+
+  it('an unknown layer media type', async () => {
+    const ref = await variant('bzip2', async (m) => {
+      m.layers[1]!.mediaType = 'application/vnd.oci.image.layer.v1.tar+bzip2';
+    });
+    await expectRejectedCleanly(await freshRepo(), ref, 'Unhandled layer type: application/vnd.oci.image.layer.v1.tar+bzip2');
+  });
+
+  it('a derived (non-ostree) layer', async () => {
+    const ref = await variant('derived', async (m, c, oci) => {
+      const blob = await oci.writeBlob(Buffer.alloc(1024));
+      m.layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...blob });
+      c.rootfs.diff_ids.push(blob.digest);
+      c.history!.push({ created_by: 'derived' });
+    });
+    await expectRejectedCleanly(await freshRepo(), ref, 'Image has 1 non-ostree layers');
+  });
+
+  it('a corrupt layer: the transaction is aborted and the repo unchanged', async () => {
+    const ref = await variant('corrupt', async (m, _c, oci) => {
+      // Flip a byte near the end of the commit layer's gzip stream (a re-hashed, valid blob).
+      const good = await oci.readBlob(m.layers[0]!);
+      const bad = Buffer.from(good);
+      bad[bad.length - 40] ^= 0xff;
+      const blob = await oci.writeBlob(bad);
+      m.layers[0] = { ...m.layers[0]!, ...blob };
+    });
+    await expectRejectedCleanly(await freshRepo(), ref, /^Importing: Layer sha256:[0-9a-f]{64}: /);
+  });
+});
