@@ -10,6 +10,7 @@ import { registerCompare } from './compare.js';
 import { registerEncapsulate } from './encapsulate.js';
 import { registerUnencapsulate } from './unencapsulate.js';
 import { registerImage } from './image.js';
+import { registerTar } from './tar.js';
 import { registerInfo } from './info.js';
 
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerEncapsulate(program);
   registerUnencapsulate(program);
   registerImage(program);
+  registerTar(program);
   registerInfo(program);
   return program;
 }
