@@ -11,6 +11,8 @@ import { COMMIT_V0, killGpgAgent, type ExampleOs } from '../../src/fixture/index
 import { OciDir } from '../../src/oci/layout.js';
 import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
 import { Repo } from '../../src/repo/repo.js';
+import { escapeRef } from '../../src/ref/refescape.js';
+import { containerPolicyIsDefaultInsecure } from '../../src/proxy/policy.js';
 import { cleanupTmp, detachedBytes, exampleOs, freshRepo, runCli, tmpdir } from './encapsulate-util.js';
 import { repoSnapshot } from './tar-util.js';
 
@@ -173,6 +175,33 @@ describe('updateDetachedMetadata', () => {
 });
 
 describe('images unencapsulate refuses', () => {
+  it('an image the layered store already holds', async () => {
+    const dest = await freshRepo();
+    const { digest } = await unencapsulate(dest, OstreeImageReference.parse(`ostree-unverified-image:oci:${single}`)).then((r) => ({ digest: r.imageDigest }));
+    // What the store records for a pulled image: a merge commit with the manifest digest.
+    const { rootContents, rootMetadata } = await dest.loadCommit(COMMIT_V0);
+    const storeRef = `ostree/container/image/${escapeRef(`oci:${single}`)}`;
+    await dest.withTransaction(async () => {
+      const merge = await dest.writeCommit({
+        root: { contents: rootContents, metadata: rootMetadata },
+        metadata: { 'ostree.manifest-digest': { type: 's', value: digest } },
+        timestamp: 0,
+      });
+      dest.transactionSetRef(storeRef, merge);
+    });
+    await expect(unencapsulate(dest, OstreeImageReference.parse(`ostree-unverified-image:oci:${single}`))).rejects.toThrow(
+      `Image oci:${single} is already present in the store (${storeRef})`,
+    );
+  });
+
+  it('ostree-image-signed with a containers policy accepting anything by default', async () => {
+    const imgref = OstreeImageReference.parse(`ostree-image-signed:oci:${single}`);
+    const refusal = 'containers-policy.json specifies a default of `insecureAcceptAnything`; refusing usage';
+    // The machine's own /etc/containers/policy.json decides which branch is real here.
+    if (await containerPolicyIsDefaultInsecure()) await expectRejectedCleanly(await freshRepo(), imgref, refusal);
+    else await expect(unencapsulate(await freshRepo(), imgref)).rejects.not.toThrow(refusal);
+  });
+
   /** A copy of the chunked image with `edit` applied to its manifest and config. */
   async function variant(name: string, edit: (m: import('../../src/oci/types.js').ImageManifest, c: import('../../src/oci/types.js').ImageConfiguration, oci: OciDir) => Promise<void>) {
     const dir = path.join(work, name);
