@@ -17,7 +17,7 @@ const TIME = '/usr/bin/time';
 
 /**
  * Runs argv under /usr/bin/time; resolves to wall seconds (measured here, around the child only),
- * peak RSS in KiB and the child's stdout. Fails with the command and its stderr.
+ * CPU seconds (user + system), peak RSS in KiB and the child's stdout. Fails with the command and its stderr.
  */
 export async function measure(argv, { cwd, env } = {}) {
   if (!existsSync(TIME)) throw new Error(`${TIME} is missing (Debian/Fedora package "time"; scripts/install-deps.sh installs it)`);
@@ -26,7 +26,7 @@ export async function measure(argv, { cwd, env } = {}) {
   try {
     const t0 = process.hrtime.bigint();
     const { code, stdout, stderr } = await new Promise((resolve, reject) => {
-      const child = spawn(TIME, ['-f', '%M', '-o', out, ...argv], { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(TIME, ['-f', '%M %U %S', '-o', out, ...argv], { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
       const o = [];
       const e = [];
       child.stdout.on('data', (b) => o.push(b));
@@ -36,8 +36,8 @@ export async function measure(argv, { cwd, env } = {}) {
     });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (code !== 0) throw new Error(`${argv.join(' ')}: exit status ${code}: ${stderr.trim()}`);
-    const rssKiB = Number((await readFile(out, 'utf8')).trim().split('\n').pop());
-    return { seconds, rssKiB, stdout };
+    const [rssKiB, user, sys] = (await readFile(out, 'utf8')).trim().split('\n').pop().split(' ').map(Number);
+    return { seconds, cpuSeconds: user + sys, rssKiB, stdout };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -152,10 +152,12 @@ async function appendResult(file, row) {
       '# Benchmark results\n\n' +
         'Each row: one `node bench/run.js …` invocation (the exact command is in the last column). Both sides run\n' +
         'in the same invocation, alternating order, each on fresh output; times are medians of wall time, the ratio\n' +
-        'is ours ÷ reference (below 1 = we are faster), RSS is the highest peak resident set of any run of that side\n' +
-        '(`/usr/bin/time -f %M`). "Load" is the 1-minute load average before → after on this shared machine.\n\n' +
-        '| Date (UTC) | Entry | Input | Runs | Ours (median) | Reference (median) | Ratio | Ours peak RSS | Reference peak RSS | Load | Check | Notes | Command |\n' +
-        '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n',
+        'is ours ÷ reference (below 1 = we are faster); CPU is the median user+system time of each side and its\n' +
+        'ratio (steadier than wall time when other work shares the machine); RSS is the highest peak resident set\n' +
+        'of any run of that side (`/usr/bin/time -f %M`). "Load" is the 1-minute load average before → after on\n' +
+        'this shared 2-core machine.\n\n' +
+        '| Date (UTC) | Entry | Input | Runs | Ours (median) | Reference (median) | Ratio | CPU ours / reference (ratio) | Ours peak RSS | Reference peak RSS | Load | Check | Notes | Command |\n' +
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n',
     );
   }
   const esc = (s) => String(s).replaceAll('|', '\\|').replaceAll('\n', ' ');
@@ -190,6 +192,7 @@ async function main(argv) {
   const entry = await ENTRIES[name](o);
   const loadBefore = loadavg();
   const times = { ours: [], reference: [] };
+  const cpu = { ours: [], reference: [] };
   const rss = { ours: 0, reference: 0 };
   let checked = '';
   try {
@@ -201,9 +204,10 @@ async function main(argv) {
         await entry[side].setup();
         const r = await measure(entry[side].argv());
         times[side].push(r.seconds);
+        cpu[side].push(r.cpuSeconds);
         rss[side] = Math.max(rss[side], r.rssKiB);
         outs[side] = r.stdout;
-        process.stderr.write(`run ${i + 1}/${o.runs} ${side}: ${fmtS(r.seconds)}, peak RSS ${fmtMiB(r.rssKiB)}\n`);
+        process.stderr.write(`run ${i + 1}/${o.runs} ${side}: ${fmtS(r.seconds)}, CPU ${fmtS(r.cpuSeconds)}, peak RSS ${fmtMiB(r.rssKiB)}\n`);
       }
       checked = entry.check(outs.ours, outs.reference);
     }
@@ -212,14 +216,15 @@ async function main(argv) {
   }
   const m = { ours: median(times.ours), reference: median(times.reference) };
   const ratio = m.ours / m.reference;
+  const c = { ours: median(cpu.ours), reference: median(cpu.reference) };
   const loadAfter = loadavg();
   const command = `node bench/run.js ${argv.map((a) => (/[^\w./=:@-]/.test(a) ? `'${a.replaceAll("'", "'\\''")}'` : a)).join(' ')}`;
   const summary = [
     `${name}: ${entry.title}`,
     `input:     ${entry.input}`,
-    `ours:      ${entry.ours.label}: median ${fmtS(m.ours)} (${times.ours.map(fmtS).join(', ')}), peak RSS ${fmtMiB(rss.ours)}`,
-    `reference: ${entry.reference.label}: median ${fmtS(m.reference)} (${times.reference.map(fmtS).join(', ')}), peak RSS ${fmtMiB(rss.reference)}`,
-    `ratio:     ${ratio.toFixed(3)} (ours / reference)`,
+    `ours:      ${entry.ours.label}: median ${fmtS(m.ours)} (${times.ours.map(fmtS).join(', ')}), CPU ${fmtS(c.ours)}, peak RSS ${fmtMiB(rss.ours)}`,
+    `reference: ${entry.reference.label}: median ${fmtS(m.reference)} (${times.reference.map(fmtS).join(', ')}), CPU ${fmtS(c.reference)}, peak RSS ${fmtMiB(rss.reference)}`,
+    `ratio:     ${ratio.toFixed(3)} wall, ${(c.ours / c.reference).toFixed(3)} CPU (ours / reference)`,
     `check:     ${checked}`,
     `load:      ${loadBefore} → ${loadAfter} (1-min average, ${os.cpus().length} CPUs)`,
   ].join('\n');
@@ -228,7 +233,8 @@ async function main(argv) {
     const file = path.resolve(values.results ?? path.join(BENCH_DIR, 'RESULTS.md'));
     await appendResult(file, [
       new Date().toISOString().slice(0, 16).replace('T', ' '), `${name}: ${entry.title}`, entry.input, o.runs,
-      fmtS(m.ours), fmtS(m.reference), ratio.toFixed(3), fmtMiB(rss.ours), fmtMiB(rss.reference),
+      fmtS(m.ours), fmtS(m.reference), ratio.toFixed(3), `${fmtS(c.ours)} / ${fmtS(c.reference)} (${(c.ours / c.reference).toFixed(3)})`,
+      fmtMiB(rss.ours), fmtMiB(rss.reference),
       `${loadBefore} → ${loadAfter}`, checked, values.note ?? '', `\`${command}\``,
     ]);
     process.stdout.write(`recorded in ${path.relative(process.cwd(), file) || file}\n`);
