@@ -228,6 +228,12 @@ describe('example OS options', () => {
     expect(await readdir(other)).toEqual(['data']);
   });
 
+  it('refuses a work dir too long for gpg-agent sockets, before writing anything', async () => {
+    const dir = path.join(await tmp(), 'x'.repeat(90));
+    await expect(createExampleOs({ dir })).rejects.toThrow(/is too long for gpg-agent's sockets .* use a shorter directory/);
+    await expect(readdir(dir)).rejects.toThrow(/ENOENT/);
+  });
+
   it('a failing update leaves the ref and the fixture state unchanged', async () => {
     const dir = await tmp();
     const fx = await createExampleOs({ dir, signed: false });
