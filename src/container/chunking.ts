@@ -181,8 +181,10 @@ export class Chunking {
   /**
    * Single-chunk state for a commit (§4.2): walks the tree depth-first (files, then
    * subdirectories, in dirtree order) and puts every content object in the remainder.
+   * `sizes: false` skips querying each object's size (chunk sizes are then 0).
    */
-  static async create(repo: Repo, rev: string, signal?: AbortSignal): Promise<Chunking> {
+  static async create(repo: Repo, rev: string, opts: { signal?: AbortSignal; sizes?: boolean } = {}): Promise<Chunking> {
+    const { signal } = opts;
     const commit = await repo.loadCommit(rev);
     const files: { checksum: string; path: string }[] = [];
     const walk = async (dirtree: string, prefix: string): Promise<void> => {
@@ -192,6 +194,8 @@ export class Chunking {
       for (const d of tree.dirs) await walk(d.contents, `${prefix}/${d.name}`);
     };
     await walk(commit.rootContents, '');
+    // Sizes only feed the chunks' informative `size`; exporters can skip the per-object query.
+    if (opts.sizes === false) return Chunking.fromTreeFiles(files.map((f) => ({ ...f, size: 0 })));
     const sizes = await contentSizes(repo, files.map((f) => f.checksum), signal);
     return Chunking.fromTreeFiles(files.map((f) => ({ ...f, size: sizes.get(f.checksum)! })));
   }
@@ -205,7 +209,7 @@ export class Chunking {
     prior?: PriorBuildManifest,
     signal?: AbortSignal,
   ): Promise<Chunking> {
-    const c = await Chunking.create(repo, rev, signal);
+    const c = await Chunking.create(repo, rev, signal ? { signal } : {});
     c.processMapping(meta, maxLayers, prior);
     return c;
   }

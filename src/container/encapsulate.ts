@@ -225,7 +225,7 @@ export async function encapsulateToOciDir(
   const created = opts.created ?? formatTimestamp(info.timestamp);
 
   // Plan: one layer per chunk, then the commit layer carrying the remainder.
-  const chunking = await Chunking.create(repo, info.checksum, opts.signal);
+  const chunking = await Chunking.create(repo, info.checksum, { sizes: false, ...(opts.signal ? { signal: opts.signal } : {}) });
   if (opts.contentmeta) chunking.processMapping(opts.contentmeta, opts.maxLayers, opts.priorBuild);
   const objects = (c: Chunk) => c.sortedObjects().map(([checksum, o]) => ({ checksum, paths: o.paths }));
   const paths = [...chunking.chunks, chunking.remainder].map(() => oci.tempPath());

@@ -5,7 +5,7 @@ import { cp, readdir, readFile, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeSizes, type ObjectMetaSized } from '../../src/container/chunking.js';
+import { Chunking, computeSizes, type ObjectMetaSized } from '../../src/container/chunking.js';
 import { encapsulate, type Compression, type ExportOpts } from '../../src/container/encapsulate.js';
 import { COMMIT_V0, COMMIT_V1, CONTENTS_CHECKSUM_V1, PKGS_V0_LEN, LAYERS_V0_LEN, type ExampleOs } from '../../src/fixture/index.js';
 import { canonicalJson } from '../../src/oci/canonical-json.js';
@@ -130,6 +130,37 @@ describe('single-layer image', () => {
     expect((await readdir(dir)).filter((n) => n.startsWith('.tmp'))).toEqual([]);
     expect(await readdir(path.join(dir, 'blobs/sha256'))).toEqual([]);
     expect((await (await OciDir.open(dir)).readIndex()).manifests).toEqual([]);
+  });
+});
+
+describe('Chunking.create (spec §4.2)', () => {
+  it('walks the tree files-first in dirtree order into the remainder', async () => {
+    const c = await Chunking.create(repo, fx.ref);
+    const paths = [...c.remainder.content.values()].flatMap((o) => o.paths);
+    expect(paths).toEqual([
+      '/opt',
+      '/usr/bin/arping',
+      '/usr/bin/bash',
+      '/usr/bin/hardlink-a',
+      '/usr/bin/hardlink-b',
+      '/usr/bin/sh',
+      '/usr/etc/polkit.conf',
+      '/usr/etc/someconfig.conf',
+      '/usr/lib/emptyfile',
+      '/usr/lib64/emptyfile2',
+      '/usr/lib/modules/5.10.18-200.x86_64/initramfs',
+      '/usr/lib/modules/5.10.18-200.x86_64/vmlinuz',
+      '/usr/lib/pkgdb/pkgdb',
+      '/usr/lib/sysimage/pkgdb',
+    ]);
+    expect(c.remainder.content.size).toBe(11);
+    expect(c.remainder.size).toBe(117);
+    expect(c.chunks).toEqual([]);
+    const unsized = await Chunking.create(repo, fx.ref, { sizes: false });
+    expect([...unsized.remainder.content.keys()]).toEqual([...c.remainder.content.keys()]);
+    expect(unsized.remainder.size).toBe(0);
+    const mapped = await Chunking.fromMapping(repo, fx.ref, meta, PKGS_V0_LEN);
+    expect(mapped.chunks.map((k) => [k.name, k.content.size, k.size])).toEqual([['9 components', 11, 117], ['Reserved for new packages', 0, 0]]);
   });
 });
 
