@@ -11,8 +11,10 @@ describe('parseFileDefs', () => {
     expect(by('usr/bin/bash')).toMatchObject({ mode: 0o755, content: 'the-bash-shell' });
     expect(by('usr/lib/emptyfile')).toMatchObject({ kind: 'file', content: '', mode: 0o644 });
     expect(by('usr/bin/arping')).toMatchObject({ xattrs: [['security.capability', '0sAAAAAgAgAAAAAAAAAAAAAAAAAAA=']] });
-    expect(by('opt')).toEqual({ kind: 'symlink', path: 'opt', target: 'var/opt', uid: 0, gid: 0, mode: 0o777 });
-    expect(by('tmp')).toMatchObject({ kind: 'dir', mode: 0o755 }); // `m 0 0 1755` does not apply to dirs
+    expect(by('opt')).toEqual({ kind: 'symlink', path: 'opt', target: 'var/opt', uid: 0, gid: 0, mode: 0o644 });
+    expect(by('usr/bin/sh')).toMatchObject({ kind: 'symlink', mode: 0o755 });
+    expect(by('tmp')).toMatchObject({ kind: 'dir', mode: 0o1755 });
+    expect(by('boot')).toMatchObject({ kind: 'dir', mode: 0o644 });
     expect(defs).toHaveLength(17);
   });
 
@@ -46,6 +48,7 @@ describe('labels and tree', () => {
       'security.selinux=system_u:object_r:usr_t:s0',
     ]);
     expect(tree.get('usr/etc/polkit.conf')).toMatchObject({ kind: 'file', mode: 0o644 });
+    expect(tree.get('tmp')).toMatchObject({ kind: 'dir' }); // stored 0/0 0755 whatever `m` said
     const paths = [...tree.keys()];
     for (const p of paths) if (p) expect(paths.indexOf(p.split('/').slice(0, -1).join('/')), p).toBeLessThan(paths.indexOf(p));
     expect(() => applyFileDefs(tree, parseFileDefs('r opt/x y'))).toThrow('opt/x: parent opt is not a directory');
