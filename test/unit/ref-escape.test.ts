@@ -5,22 +5,25 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { escapeRef, prefixEscapeForRef, unescapeRef, unprefixUnescapeRef } from '../../src/index.js';
+import { Repo, escapeRef, prefixEscapeForRef, unescapeRef, unprefixUnescapeRef } from '../../src/index.js';
 
 const run = promisify(execFile);
 
-// libostree's own ref validation, through the ostree CLI: `rev-parse` parses the refspec first and
-// fails with "Invalid refspec" for a malformed name (otherwise "not found", which is fine here).
+// libostree's own ref validation, two ways: in-process through the Repo binding
+// (ostree_repo_resolve_rev parses the refspec first), and through the ostree CLI as an independent
+// checker. A malformed name fails with "Invalid refspec"; a valid one is merely not found.
 let repo: string;
 let tmp: string;
-beforeAll(() => {
+let nativeRepo: Repo;
+beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'refescape-'));
   repo = path.join(tmp, 'repo');
   execFileSync('ostree', [`--repo=${repo}`, 'init', '--mode=bare-user']);
+  nativeRepo = await Repo.open(repo);
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function ostreeAcceptsRef(ref: string): Promise<boolean> {
+async function cliAcceptsRef(ref: string): Promise<boolean> {
   try {
     await run('ostree', [`--repo=${repo}`, 'rev-parse', ref]);
     return true;
@@ -30,6 +33,22 @@ async function ostreeAcceptsRef(ref: string): Promise<boolean> {
     if (stderr.includes('not found')) return true;
     throw e;
   }
+}
+
+async function addonAcceptsRef(ref: string): Promise<boolean> {
+  try {
+    await nativeRepo.resolveRev(ref, { allowNoent: true });
+    return true;
+  } catch (e) {
+    if ((e as Error).message.includes('Invalid refspec')) return false;
+    throw e;
+  }
+}
+
+async function ostreeAcceptsRef(ref: string): Promise<boolean> {
+  const [viaAddon, viaCli] = await Promise.all([addonAcceptsRef(ref), cliAcceptsRef(ref)]);
+  expect(viaAddon, `addon and CLI disagree on ${ref}`).toBe(viaCli);
+  return viaAddon;
 }
 
 describe('escapeRef / unescapeRef (spec store §1.2)', () => {
