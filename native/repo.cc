@@ -1,4 +1,4 @@
-// Repo: open/create, refs, transactions, config, remotes, signatures, prune. Every blocking
+// Repo: open/create, refs, transactions, config, remotes, pull, signatures, prune. Every blocking
 // call runs on the thread pool through PromiseWorker; the JS object only holds a GObject ref.
 // Object reads/writes are in repo_objects.cc, trees/commits/checkout in repo_tree.cc.
 #include "repo.h"
@@ -27,6 +27,11 @@ std::string StringArg(const Napi::Value &v, const char *what) {
 std::optional<std::string> OptStringArg(const Napi::Value &v, const char *what) {
   if (v.IsUndefined() || v.IsNull()) return std::nullopt;
   return StringArg(v, what);
+}
+
+std::optional<std::string> OptChecksumArg(const Napi::Value &v, const char *what) {
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  return ChecksumArg(v, what);
 }
 
 std::string ChecksumArg(const Napi::Value &v, const char *what) {
@@ -75,10 +80,6 @@ GBytesPtr BytesArg(const Napi::Value &v, const char *what) {
 }
 
 namespace {
-
-std::shared_ptr<GBytes> ShareBytes(GBytesPtr b) {
-  return std::shared_ptr<GBytes>(b.release(), [](GBytes *p) { if (p) g_bytes_unref(p); });
-}
 
 const char *ModeName(OstreeRepoMode mode) {
   switch (mode) {
@@ -312,8 +313,7 @@ Napi::Value RepoWrap::ListRefs(const Napi::CallbackInfo &info) {
 Napi::Value RepoWrap::SetRefImmediate(const Napi::CallbackInfo &info) {
   auto remote = OptStringArg(info[0], "setRefImmediate: remote");
   std::string ref = StringArg(info[1], "setRefImmediate: ref");
-  std::optional<std::string> csum;
-  if (!info[2].IsNull() && !info[2].IsUndefined()) csum = ChecksumArg(info[2], "setRefImmediate: checksum");
+  auto csum = OptChecksumArg(info[2], "setRefImmediate: checksum");
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
   return PromiseWorker::Run(
@@ -382,8 +382,7 @@ Napi::Value RepoWrap::AbortTransaction(const Napi::CallbackInfo &info) {
 Napi::Value RepoWrap::TransactionSetRef(const Napi::CallbackInfo &info) {
   auto remote = OptStringArg(info[0], "transactionSetRef: remote");
   std::string ref = StringArg(info[1], "transactionSetRef: ref");
-  std::optional<std::string> csum;
-  if (!info[2].IsNull() && !info[2].IsUndefined()) csum = ChecksumArg(info[2], "transactionSetRef: checksum");
+  auto csum = OptChecksumArg(info[2], "transactionSetRef: checksum");
   ostree_repo_transaction_set_ref(repo_.get(), remote ? remote->c_str() : nullptr, ref.c_str(),
                                   csum ? csum->c_str() : nullptr);
   return info.Env().Undefined();
@@ -433,7 +432,7 @@ Napi::Value RepoWrap::SetConfig(const Napi::CallbackInfo &info) {
 Napi::Value RepoWrap::RemoteAdd(const Napi::CallbackInfo &info) {
   std::string name = StringArg(info[0], "remoteAdd: name");
   auto url = OptStringArg(info[1], "remoteAdd: url");
-  std::shared_ptr<GVariant> opts(g_variant_ref_sink(RemoteOptions(info[2])), g_variant_unref);
+  VarRef opts = ShareVariant(RemoteOptions(info[2]));
   bool if_not_exists = info[3].ToBoolean();
   CancelRef cancellable = CancelArg(info[4]);
   auto repo = Ref();
@@ -494,7 +493,7 @@ Napi::Value RepoWrap::RemoteList(const Napi::CallbackInfo &info) {
 //   → Promise<number> (keys imported). Null keys import from the user's default keyring.
 Napi::Value RepoWrap::RemoteGpgImport(const Napi::CallbackInfo &info) {
   std::string name = StringArg(info[0], "remoteGpgImport: name");
-  std::shared_ptr<GBytes> keys;
+  BytesRef keys;
   if (!info[1].IsNull() && !info[1].IsUndefined()) keys = ShareBytes(BytesArg(info[1], "remoteGpgImport: keys"));
   auto key_ids = std::make_shared<std::vector<std::string>>();
   if (info[2].IsArray()) {
@@ -637,7 +636,7 @@ Napi::Value RepoWrap::Pull(const Napi::CallbackInfo &info) {
     g_variant_builder_clear(&b);
     throw;
   }
-  std::shared_ptr<GVariant> opts(g_variant_ref_sink(g_variant_builder_end(&b)), g_variant_unref);
+  VarRef opts = ShareVariant(g_variant_builder_end(&b));
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
   return PromiseWorker::Run(

@@ -17,28 +17,16 @@
 namespace oc {
 namespace {
 
-using VarRef = std::shared_ptr<GVariant>;
-
-VarRef ShareVar(GVariant *floating_or_owned) {
-  return VarRef(floating_or_owned ? g_variant_ref_sink(floating_or_owned) : nullptr,
-                [](GVariant *v) { if (v) g_variant_unref(v); });
-}
-
 // Plain a{sv} from JS (Map or object), or null for undefined/null.
 VarRef OptVardict(const Napi::Value &v, const char *what) {
   if (v.IsUndefined() || v.IsNull()) return nullptr;
-  return ShareVar(PlainToVariant(v, G_VARIANT_TYPE_VARDICT, what));
+  return ShareVariant(PlainToVariant(v, G_VARIANT_TYPE_VARDICT, what));
 }
 
 // Plain a(ayay) xattrs from JS, or null.
 VarRef OptXattrs(const Napi::Value &v, const char *what) {
   if (v.IsUndefined() || v.IsNull()) return nullptr;
-  return ShareVar(PlainToVariant(v, G_VARIANT_TYPE("a(ayay)"), what));
-}
-
-std::optional<std::string> OptChecksumArg(const Napi::Value &v, const char *what) {
-  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
-  return ChecksumArg(v, what);
+  return ShareVariant(PlainToVariant(v, G_VARIANT_TYPE("a(ayay)"), what));
 }
 
 Napi::Value BytesOf(Napi::Env env, GVariant *v) {
@@ -235,7 +223,7 @@ Napi::Value RepoWrap::WriteMetadata(const Napi::CallbackInfo &info) {
   auto expected = OptChecksumArg(info[1], "writeMetadata: expectedChecksum");
   GBytesPtr bytes = BytesArg(info[2], "writeMetadata: bytes");
   GVar raw = TakeVariant(g_variant_new_from_bytes(ostree_metadata_variant_type(type), bytes.get(), FALSE));
-  VarRef normal = ShareVar(g_variant_get_normal_form(raw.get()));
+  VarRef normal = ShareVariant(g_variant_get_normal_form(raw.get()));
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
@@ -356,7 +344,7 @@ Napi::Value RepoWrap::WriteRegfileInline(const Napi::CallbackInfo &info) {
   uint32_t gid = Uint32Arg(info[2], "writeRegfileInline: gid");
   uint32_t mode = Uint32Arg(info[3], "writeRegfileInline: mode") | S_IFREG;
   VarRef xattrs = OptXattrs(info[4], "xattrs");
-  std::shared_ptr<GBytes> bytes(BytesArg(info[5], "writeRegfileInline: bytes").release(), g_bytes_unref);
+  BytesRef bytes = ShareBytes(BytesArg(info[5], "writeRegfileInline: bytes"));
   CancelRef cancellable = CancelArg(info[6]);
   auto repo = Ref();
   auto out = std::make_shared<GStr>();

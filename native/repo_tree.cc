@@ -144,11 +144,6 @@ ModifierSpec ParseModifier(const Napi::Value &m) {
   return spec;
 }
 
-std::optional<std::string> OptChecksum(const Napi::Value &v, const char *what) {
-  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
-  return ChecksumArg(v, what);
-}
-
 MtreeSpec ParseMtreeSpec(const Napi::Value &s) {
   Napi::Env env = s.Env();
   if (!s.IsObject()) throw Napi::TypeError::New(env, "writeMtree: spec must be an object");
@@ -185,7 +180,7 @@ MtreeSpec ParseMtreeSpec(const Napi::Value &s) {
         entry.checksum = ChecksumArg(Opt(e, "checksum"), "writeMtree: entries[].checksum");
       } else if (kind == "dir") {
         entry.kind = Entry::kDir;
-        auto meta = OptChecksum(Opt(e, "metadata"), "writeMtree: entries[].metadata");
+        auto meta = OptChecksumArg(Opt(e, "metadata"), "writeMtree: entries[].metadata");
         if (meta) entry.checksum = *meta;
       } else if (kind == "remove") {
         entry.kind = Entry::kRemove;
@@ -197,8 +192,8 @@ MtreeSpec ParseMtreeSpec(const Napi::Value &s) {
       spec.entries.push_back(std::move(entry));
     }
   }
-  spec.parent_dir_metadata = OptChecksum(Opt(s, "parentDirMetadata"), "writeMtree: parentDirMetadata");
-  spec.root_metadata = OptChecksum(Opt(s, "rootMetadata"), "writeMtree: rootMetadata");
+  spec.parent_dir_metadata = OptChecksumArg(Opt(s, "parentDirMetadata"), "writeMtree: parentDirMetadata");
+  spec.root_metadata = OptChecksumArg(Opt(s, "rootMetadata"), "writeMtree: rootMetadata");
   spec.modifier = ParseModifier(Opt(s, "modifier"));
   return spec;
 }
@@ -326,13 +321,12 @@ Napi::Value RepoWrap::WriteCommit(const Napi::CallbackInfo &info) {
   if (!o.IsObject()) throw Napi::TypeError::New(env, "writeCommit: options must be an object");
   std::string contents = ChecksumArg(Opt(o, "rootContents"), "writeCommit: rootContents");
   std::string metadata = ChecksumArg(Opt(o, "rootMetadata"), "writeCommit: rootMetadata");
-  auto parent = OptChecksum(Opt(o, "parent"), "writeCommit: parent");
+  auto parent = OptChecksumArg(Opt(o, "parent"), "writeCommit: parent");
   auto subject = OptStringArg(Opt(o, "subject"), "writeCommit: subject");
   auto body = OptStringArg(Opt(o, "body"), "writeCommit: body");
   Napi::Value m = Opt(o, "metadata");
-  std::shared_ptr<GVariant> meta;
-  if (!m.IsUndefined() && !m.IsNull())
-    meta.reset(g_variant_ref_sink(PlainToVariant(m, G_VARIANT_TYPE_VARDICT, "metadata")), g_variant_unref);
+  VarRef meta;
+  if (!m.IsUndefined() && !m.IsNull()) meta = ShareVariant(PlainToVariant(m, G_VARIANT_TYPE_VARDICT, "metadata"));
   Napi::Value ts = Opt(o, "timestamp");
   std::optional<guint64> timestamp;
   if (ts.IsBigInt()) {

@@ -1,6 +1,6 @@
 // Internal to the Repo binding (repo*.cc): the ObjectWrap class and argument helpers.
 // Methods are grouped by concept: repo.cc (open/create, refs, transactions, config, remotes,
-// signatures, prune), repo_objects.cc (commits, detached metadata, metadata and content
+// signatures, pull, prune), repo_objects.cc (commits, detached metadata, metadata and content
 // objects), repo_tree.cc (mutable trees, writing commits, checkout, the devino cache).
 #pragma once
 
@@ -22,6 +22,17 @@ std::shared_ptr<T> Share(GObj<T> o) {
 }
 using RepoRef = std::shared_ptr<OstreeRepo>;
 using CancelRef = std::shared_ptr<GCancellable>;
+using VarRef = std::shared_ptr<GVariant>;
+using BytesRef = std::shared_ptr<GBytes>;
+
+// Sinks a floating (or takes an owned) GVariant; null stays null.
+inline VarRef ShareVariant(GVariant *floating_or_owned) {
+  return VarRef(floating_or_owned ? g_variant_ref_sink(floating_or_owned) : nullptr,
+                [](GVariant *v) { if (v) g_variant_unref(v); });
+}
+inline BytesRef ShareBytes(GBytesPtr b) {
+  return BytesRef(b.release(), [](GBytes *p) { if (p) g_bytes_unref(p); });
+}
 
 class RepoWrap : public Napi::ObjectWrap<RepoWrap> {
  public:
@@ -84,6 +95,7 @@ class RepoWrap : public Napi::ObjectWrap<RepoWrap> {
 std::string StringArg(const Napi::Value &v, const char *what);
 std::optional<std::string> OptStringArg(const Napi::Value &v, const char *what);  // undefined/null → nullopt
 std::string ChecksumArg(const Napi::Value &v, const char *what);                    // validated sha256 hex
+std::optional<std::string> OptChecksumArg(const Napi::Value &v, const char *what);  // undefined/null → nullopt
 uint32_t Uint32Arg(const Napi::Value &v, const char *what);
 CancelRef CancelArg(const Napi::Value &v);
 // Object type names as libostree prints them ("commit", "dirtree", …); TypeError on others.

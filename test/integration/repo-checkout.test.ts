@@ -69,6 +69,22 @@ describe('checkout', () => {
     expect(await listRecursive(path.join(noWhiteouts, 'usr/lib'))).toEqual(['.wh.a', 'a', 'b']);
   });
 
+  it('mode none from a bare repo keeps ownership, as ostree checkout does (root)', async () => {
+    const bare = await Repo.create(path.join(tmp, 'bare'), 'bare');
+    const c = (
+      await ostree(bare, 'commit', '-b', 'owned', `--tree=dir=${path.join(tmp, 'a')}`, '--owner-uid=1234', '--owner-gid=5678', '--timestamp', TS)
+    ).trim();
+    const ours = path.join(tmp, 'co-none');
+    const theirs = path.join(tmp, 'co-none-cli');
+    await bare.checkout(c, ours, { mode: 'none' });
+    await ostree(bare, 'checkout', c, theirs);
+    for (const p of ['usr/bin/bash', 'usr/lib/a', 'usr/bin/sh']) {
+      const [a, b] = [await lstat(path.join(ours, p)), await lstat(path.join(theirs, p))];
+      expect([a.uid, a.gid, a.mode], p).toEqual([1234, 5678, b.mode]);
+      expect([b.uid, b.gid]).toEqual([1234, 5678]);
+    }
+  });
+
   it('subpath checks out one directory', async () => {
     const dest = path.join(tmp, 'co-sub');
     await repo.checkout(base, dest, { mode: 'user', subpath: '/usr/bin' });
