@@ -64,8 +64,9 @@ async function readSmall(entry: Entry, what: string): Promise<Buffer> {
 
 /**
  * Extracts the OCI archive at `archivePath` into the layout directory `destDir` (created if
- * missing). Blob entries are verified against the digest their name states; entries that are
- * not part of an image layout are skipped. Returns the opened layout.
+ * missing; an existing index.json is replaced by the archive's, once every blob is stored). Blob
+ * entries are verified against the digest their name states; entries that are not part of an
+ * image layout are skipped. Returns the opened layout.
  */
 export async function extractOciArchive(archivePath: string, destDir: string): Promise<OciDir> {
   const source = path.resolve(archivePath);
@@ -73,7 +74,7 @@ export async function extractOciArchive(archivePath: string, destDir: string): P
   const extract = tarExtract();
   const fed = pipeline(createReadStream(source), extract);
   let sawLayout = false;
-  let sawIndex = false;
+  let index: Buffer | undefined;
   try {
     for await (const entry of extract as AsyncIterable<Entry & { resume(): void }>) {
       const name = entry.header.name.replace(/^(\.\/)+/, '');
@@ -82,10 +83,8 @@ export async function extractOciArchive(archivePath: string, destDir: string): P
         JSON.parse((await readSmall(entry, name)).toString('utf8'));
         sawLayout = true;
       } else if (name === 'index.json' && type === 'file') {
-        const bytes = await readSmall(entry, name);
-        parseImageIndex(bytes, `index.json in ${source}`);
-        await writeFileAtomic(path.join(dir.path, 'index.json'), bytes);
-        sawIndex = true;
+        index = await readSmall(entry, name);
+        parseImageIndex(index, `index.json in ${source}`);
       } else if (/^blobs\/[^/]+\/[^/]+$/.test(name)) {
         if (type !== 'file') throw new Error(`Entry ${name} is a ${type}, expected a regular file`);
         const [, alg, hex] = name.split('/');
@@ -98,7 +97,9 @@ export async function extractOciArchive(archivePath: string, destDir: string): P
     }
     await fed;
     if (!sawLayout) throw new Error('missing oci-layout');
-    if (!sawIndex) throw new Error('missing index.json');
+    if (!index) throw new Error('missing index.json');
+    // Written last, so a failed extraction never leaves an index naming blobs that are not there.
+    await writeFileAtomic(path.join(dir.path, 'index.json'), index);
   } catch (e) {
     extract.destroy();
     await fed.catch(() => undefined);

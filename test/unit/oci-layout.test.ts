@@ -258,8 +258,8 @@ describe('oci-archive', () => {
     const { pack } = await import('tar-stream');
     const p = pack();
     p.entry({ name: 'oci-layout' }, '{"imageLayoutVersion":"1.0.0"}');
-    p.entry({ name: 'index.json' }, '{"schemaVersion":2,"manifests":[]}');
     const lie = digestOf('truth');
+    p.entry({ name: 'index.json' }, JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ImageManifest, digest: lie, size: 5 }] }));
     p.entry({ name: `blobs/sha256/${lie.slice(7)}` }, 'lies');
     p.finalize();
     const chunks: Buffer[] = [];
@@ -269,6 +269,8 @@ describe('oci-archive', () => {
     await expect(extractOciArchive(archive, path.join(tmp, 'x'))).rejects.toThrow(
       `Reading OCI archive ${archive}: Blob ${lie} does not match its digest: found ${digestOf('lies')}`,
     );
+    // The layout keeps its previous (empty) index: nothing names the rejected blob.
+    expect(await readFile(path.join(tmp, 'x', 'index.json'), 'utf8')).toBe('{"manifests":[],"schemaVersion":2}');
     await writeFile(path.join(tmp, 'plain'), 'not a tar at all'.repeat(64));
     await expect(openOciArchive(path.join(tmp, 'plain'), tmp)).rejects.toThrow(`Reading OCI archive ${tmp}/plain:`);
     const empty = path.join(tmp, 'empty.tar');
