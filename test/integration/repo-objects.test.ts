@@ -233,6 +233,25 @@ describe('walking commits', () => {
     await fsckClean(dest);
     await expect(dest.pull(`file://${repo.path}`, { refs: ['no-such-ref'] })).rejects.toThrow(/no-such-ref/);
   });
+
+  it('pull through a named remote writes remote refs, listed as remote:ref like ostree refs', async () => {
+    const dest = await Repo.create(path.join(tmp, 'pulled-remote'), 'bare-user');
+    await dest.remoteAdd('origin', `file://${repo.path}`, { 'gpg-verify': false });
+    await dest.pull('origin', { refs: ['main'] });
+    await dest.setRefImmediate('other', commit, { remote: 'origin' });
+    const refs = await dest.listRefs();
+    expect(refs).toEqual(
+      new Map([
+        ['origin:main', commit],
+        ['origin:other', commit],
+      ]),
+    );
+    expect((await ostree(dest, 'refs')).trim().split('\n').sort()).toEqual([...refs.keys()]);
+    expect(await dest.resolveRev('origin:main')).toBe(commit);
+    await dest.deleteRef('other', { remote: 'origin' });
+    expect((await dest.listRefs()).has('origin:other')).toBe(false);
+    await fsckClean(dest);
+  });
 });
 
 describe('metadata objects', () => {
@@ -327,6 +346,12 @@ describe('signing, remotes, signature verification', () => {
       r.signatureVerifyCommitData('myremote', commitBytes, vardictToBytes(new Map([['x', variant('s', 'y')]]))),
     );
     expect(noSigs.message).toContain('GPG verification enabled, but no signatures found');
+    await r.remoteAdd('nogpg', null, { 'gpg-verify': false });
+    const disabled = await rejection(r.signatureVerifyCommitData('nogpg', commitBytes, metaBytes));
+    expect(disabled.message).toBe(
+      'Cannot verify commit for remote nogpg; GPG verification disabled, and no signapi verifiers configured',
+    );
+    await r.remoteDelete('nogpg');
     const noRemote = await rejection(r.signatureVerifyCommitData('nope', commitBytes, metaBytes));
     expect(noRemote.message).toContain('Remote "nope" not found');
 
