@@ -2,6 +2,7 @@
 // Writers take an optional expected checksum, and libostree verifies it (the non-trusted
 // writers), so corrupt input never lands in the repo.
 #include <errno.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,53 @@ VarRef OptVardict(const Napi::Value &v, const char *what) {
 VarRef OptXattrs(const Napi::Value &v, const char *what) {
   if (v.IsUndefined() || v.IsNull()) return nullptr;
   return ShareVariant(PlainToVariant(v, G_VARIANT_TYPE("a(ayay)"), what));
+}
+
+// Waits until `fd` is ready for `events`, or until `c` is cancelled (err set, false): a
+// blocked pipe must not outlive an AbortSignal.
+bool WaitFd(int fd, short events, GCancellable *c, ErrorInfo &err) {
+  struct pollfd fds[2] = {{fd, events, 0}, {-1, POLLIN, 0}};
+  GPollFD cfd;
+  bool cancellable = c && g_cancellable_make_pollfd(c, &cfd);
+  if (cancellable) fds[1].fd = cfd.fd;
+  int r;
+  do {
+    r = ::poll(fds, cancellable ? 2 : 1, -1);
+  } while (r < 0 && errno == EINTR);
+  if (cancellable) g_cancellable_release_fd(c);
+  GErr e;
+  if (c && g_cancellable_set_error_if_cancelled(c, e.out())) {
+    err = e.Take();
+    return false;
+  }
+  return true;
+}
+
+// read(2) of at most n bytes that cancellation interrupts; -1 with err set on failure.
+ssize_t ReadFd(int fd, char *buf, size_t n, GCancellable *c, ErrorInfo &err) {
+  for (;;) {
+    if (!WaitFd(fd, POLLIN, c, err)) return -1;
+    ssize_t r = ::read(fd, buf, n);
+    if (r >= 0) return r;
+    if (errno == EINTR || errno == EAGAIN) continue;
+    err.Set(std::string("Reading content from fd: ") + g_strerror(errno), "FAILED");
+    return -1;
+  }
+}
+
+// Writes all n bytes; cancellation interrupts a blocked pipe.
+bool WriteFdAll(int fd, const char *buf, size_t n, GCancellable *c, ErrorInfo &err) {
+  for (size_t off = 0; off < n;) {
+    if (!WaitFd(fd, POLLOUT, c, err)) return false;
+    ssize_t w = ::write(fd, buf + off, n - off);
+    if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (w < 0) {
+      err.Set(std::string("Writing content to fd: ") + g_strerror(errno), "FAILED");
+      return false;
+    }
+    off += static_cast<size_t>(w);
+  }
+  return true;
 }
 
 Napi::Value BytesOf(Napi::Env env, GVariant *v) {
@@ -314,19 +362,8 @@ Napi::Value RepoWrap::ReadContent(const Napi::CallbackInfo &info) {
             return;
           }
           if (n == 0) break;
-          if (fd < 0) {
-            data->append(buf, static_cast<size_t>(n));
-          } else {
-            for (gssize off = 0; off < n;) {
-              ssize_t w = ::write(fd, buf + off, static_cast<size_t>(n - off));
-              if (w < 0 && errno == EINTR) continue;
-              if (w < 0) {
-                err.Set(std::string("Writing content to fd: ") + g_strerror(errno), "FAILED");
-                return;
-              }
-              off += w;
-            }
-          }
+          if (fd < 0) data->append(buf, static_cast<size_t>(n));
+          else if (!WriteFdAll(fd, buf, static_cast<size_t>(n), cancellable.get(), err)) return;
           *copied += static_cast<guint64>(n);
         }
       },
@@ -365,7 +402,8 @@ Napi::Value RepoWrap::WriteRegfileInline(const Napi::CallbackInfo &info) {
 }
 
 // writeRegfileFromFd(expectedChecksum | null, uid, gid, mode, xattrs | null, size, fd, cancellable?)
-//   → Promise<string>. Reads exactly `size` bytes from fd on the worker (the fd stays open and
+//   → Promise<string>. Reads exactly `size` bytes from fd on the worker (a pipe that stalls is
+// interrupted by cancellation; the fd stays open and
 // owned by the caller); libostree streams them into the object and verifies the checksum.
 Napi::Value RepoWrap::WriteRegfileFromFd(const Napi::CallbackInfo &info) {
   auto expected = OptChecksumArg(info[0], "writeRegfileFromFd: expectedChecksum");
@@ -394,12 +432,8 @@ Napi::Value RepoWrap::WriteRegfileFromFd(const Napi::CallbackInfo &info) {
         guint64 done = 0;
         while (done < size) {
           size_t want = static_cast<size_t>(std::min<guint64>(buf.size(), size - done));
-          ssize_t n = ::read(fd, buf.data(), want);
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) {
-            err.Set(std::string("Reading content from fd: ") + g_strerror(errno), "FAILED");
-            return;
-          }
+          ssize_t n = ReadFd(fd, buf.data(), want, cancellable.get(), err);
+          if (n < 0) return;
           if (n == 0) {
             err.Set("Unexpected end of input after " + std::to_string(done) + " of " + std::to_string(size) +
                         " bytes",

@@ -1,6 +1,7 @@
 // Repo binding, objects: content objects (query, read, write from bytes / fd / path, symlinks)
 // and metadata objects with checksum verification, a full object-by-object copy of a commit,
 // GPG signing, remotes and signature verification, config. Checked with the `ostree` CLI.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -168,6 +169,24 @@ describe('content objects', () => {
     try {
       const err = await rejection(repo.writeRegularFile({ fd, size: 10 }));
       expect(err.message).toBe('Unexpected end of input after 3 of 10 bytes');
+    } finally {
+      closeSync(fd);
+    }
+    await fsckClean(repo);
+  });
+
+  it('an AbortSignal interrupts a write blocked on an fd that delivers nothing', async () => {
+    const fifo = path.join(tmp, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    // O_RDWR on a FIFO opens without a peer; reads then block until data arrives (never).
+    const fd = openSync(fifo, 'r+');
+    try {
+      const ac = new AbortController();
+      const p = repo.writeRegularFile({ fd, size: 10 }, { signal: ac.signal });
+      setTimeout(() => ac.abort(), 100);
+      const err = await rejection(p);
+      expect(err.message).toBe('Operation was cancelled');
+      expect(err.code).toBe('CANCELLED');
     } finally {
       closeSync(fd);
     }
