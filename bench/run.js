@@ -145,20 +145,23 @@ const ENTRIES = {
 const fmtS = (s) => `${s.toFixed(2)} s`;
 const fmtMiB = (kib) => `${(kib / 1024).toFixed(0)} MiB`;
 
+const RESULTS_HEADER = `# Benchmark results
+
+Each row: one \`node bench/run.js …\` invocation (the exact command is in the last column). Both sides run
+in the same invocation, alternating order, each on fresh output. Times are medians of wall time; the ratio
+is ours ÷ reference (below 1 = we are faster), "paired" the median of per-run ratios (each run's two sides
+ran back to back). CPU is the median user+system time per side: it leaves out time spent waiting for other
+work, but system time still grows with filesystem contention. RSS is the highest peak resident set of any
+run of that side (\`/usr/bin/time -f %M\`). "Load" is the 1-minute load average before → after on this
+shared 2-core machine.
+
+| Date (UTC) | Entry | Input | Runs | Ours (median) | Reference (median) | Ratio | CPU ours / reference (ratio) | Ours peak RSS | Reference peak RSS | Load | Check | Notes | Command |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+`;
+
 async function appendResult(file, row) {
   if (!existsSync(file)) {
-    await writeFile(
-      file,
-      '# Benchmark results\n\n' +
-        'Each row: one `node bench/run.js …` invocation (the exact command is in the last column). Both sides run\n' +
-        'in the same invocation, alternating order, each on fresh output; times are medians of wall time, the ratio\n' +
-        'is ours ÷ reference (below 1 = we are faster); CPU is the median user+system time of each side and its\n' +
-        'ratio (steadier than wall time when other work shares the machine); RSS is the highest peak resident set\n' +
-        'of any run of that side (`/usr/bin/time -f %M`). "Load" is the 1-minute load average before → after on\n' +
-        'this shared 2-core machine.\n\n' +
-        '| Date (UTC) | Entry | Input | Runs | Ours (median) | Reference (median) | Ratio | CPU ours / reference (ratio) | Ours peak RSS | Reference peak RSS | Load | Check | Notes | Command |\n' +
-        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n',
-    );
+    await writeFile(file, RESULTS_HEADER);
   }
   const esc = (s) => String(s).replaceAll('|', '\\|').replaceAll('\n', ' ');
   await appendFile(file, `| ${row.map(esc).join(' | ')} |\n`);
@@ -217,6 +220,9 @@ async function main(argv) {
   const m = { ours: median(times.ours), reference: median(times.reference) };
   const ratio = m.ours / m.reference;
   const c = { ours: median(cpu.ours), reference: median(cpu.reference) };
+  // Each run's two sides ran back to back, so the median of per-run ratios resists slow load swings.
+  const paired = median(times.ours.map((t, i) => t / times.reference[i]));
+  const cpuRatio = c.reference > 0 ? (c.ours / c.reference).toFixed(3) : '-';
   const loadAfter = loadavg();
   const command = `node bench/run.js ${argv.map((a) => (/[^\w./=:@-]/.test(a) ? `'${a.replaceAll("'", "'\\''")}'` : a)).join(' ')}`;
   const summary = [
@@ -224,7 +230,7 @@ async function main(argv) {
     `input:     ${entry.input}`,
     `ours:      ${entry.ours.label}: median ${fmtS(m.ours)} (${times.ours.map(fmtS).join(', ')}), CPU ${fmtS(c.ours)}, peak RSS ${fmtMiB(rss.ours)}`,
     `reference: ${entry.reference.label}: median ${fmtS(m.reference)} (${times.reference.map(fmtS).join(', ')}), CPU ${fmtS(c.reference)}, peak RSS ${fmtMiB(rss.reference)}`,
-    `ratio:     ${ratio.toFixed(3)} wall, ${(c.ours / c.reference).toFixed(3)} CPU (ours / reference)`,
+    `ratio:     ${ratio.toFixed(3)} wall (median of per-run ratios ${paired.toFixed(3)}), ${cpuRatio} CPU (ours / reference)`,
     `check:     ${checked}`,
     `load:      ${loadBefore} → ${loadAfter} (1-min average, ${os.cpus().length} CPUs)`,
   ].join('\n');
@@ -233,7 +239,7 @@ async function main(argv) {
     const file = path.resolve(values.results ?? path.join(BENCH_DIR, 'RESULTS.md'));
     await appendResult(file, [
       new Date().toISOString().slice(0, 16).replace('T', ' '), `${name}: ${entry.title}`, entry.input, o.runs,
-      fmtS(m.ours), fmtS(m.reference), ratio.toFixed(3), `${fmtS(c.ours)} / ${fmtS(c.reference)} (${(c.ours / c.reference).toFixed(3)})`,
+      fmtS(m.ours), fmtS(m.reference), `${ratio.toFixed(3)} (paired ${paired.toFixed(3)})`, `${fmtS(c.ours)} / ${fmtS(c.reference)} (${cpuRatio})`,
       fmtMiB(rss.ours), fmtMiB(rss.reference),
       `${loadBefore} → ${loadAfter}`, checked, values.note ?? '', `\`${command}\``,
     ]);
