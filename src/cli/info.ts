@@ -3,21 +3,8 @@
 // registry, which skopeo 1.9.3 cannot be told about through the environment).
 import type { Command } from 'commander';
 import { fetchManifest } from '../proxy/fetch.js';
-import { ImageReference, OstreeImageReference, SignatureSource } from '../ref/image-reference.js';
+import { parseImgrefArg } from './imgref-arg.js';
 import { addProxyOptions, proxyConfigOf, type ProxyCliOptions } from './proxy-options.js';
-
-/** An ostree image reference, or a plain one (`oci:DIR`, `docker://…`) taken as unverified. */
-function parseImgref(s: string): OstreeImageReference {
-  try {
-    return OstreeImageReference.parse(s);
-  } catch (e) {
-    try {
-      return new OstreeImageReference(SignatureSource.ContainerPolicyAllowInsecure, ImageReference.parse(s));
-    } catch {
-      throw e;
-    }
-  }
-}
 
 export function registerInfo(program: Command): void {
   addProxyOptions(
@@ -26,7 +13,7 @@ export function registerInfo(program: Command): void {
       .description('Print the manifest digest of a container image')
       .argument('<imgref>', 'image reference, e.g. ostree-unverified-registry:quay.io/x or oci:DIR:TAG'),
   ).action(async (arg: string, o: ProxyCliOptions) => {
-    const imgref = parseImgref(arg);
+    const imgref = parseImgrefArg(arg);
     const { digest } = await fetchManifest(imgref, proxyConfigOf(o));
     process.stdout.write(`${imgref.toString()} digest: ${digest}\n`);
   });
