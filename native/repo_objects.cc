@@ -402,9 +402,9 @@ Napi::Value RepoWrap::WriteRegfileInline(const Napi::CallbackInfo &info) {
 }
 
 // writeRegfileFromFd(expectedChecksum | null, uid, gid, mode, xattrs | null, size, fd, cancellable?)
-//   → Promise<string>. Reads exactly `size` bytes from fd on the worker (a pipe that stalls is
-// interrupted by cancellation; the fd stays open and
-// owned by the caller); libostree streams them into the object and verifies the checksum.
+//   → Promise<string>. Reads exactly `size` bytes from fd on the worker; libostree streams them
+// into the object and verifies the checksum. Cancellation interrupts a stalled pipe. The fd stays
+// open and owned by the caller.
 Napi::Value RepoWrap::WriteRegfileFromFd(const Napi::CallbackInfo &info) {
   auto expected = OptChecksumArg(info[0], "writeRegfileFromFd: expectedChecksum");
   uint32_t uid = Uint32Arg(info[1], "writeRegfileFromFd: uid");

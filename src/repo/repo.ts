@@ -505,7 +505,10 @@ export class Repo {
     return withCancellable(opts.signal, (c) => this.native.readContent(checksum, fd, c));
   }
 
-  /** Writes a regular file object. Large content should come as an fd or a path (read natively). */
+  /**
+   * Writes a regular file object. Large content should come as an fd or a path: it is read on a
+   * libuv pool thread (one of UV_THREADPOOL_SIZE) and never passes through JavaScript.
+   */
   async writeRegularFile(content: FileContent, attrs: ContentAttributes = {}): Promise<string> {
     const { uid = 0, gid = 0, mode = 0o644, xattrs = null, expectedChecksum = null } = attrs;
     const perms = mode & 0o7777;
