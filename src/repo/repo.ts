@@ -247,7 +247,10 @@ export class Repo {
     return new Repo(await withCancellable(opts.signal, (c) => mod().Repo.open(path, c)));
   }
 
-  /** Creates a repository (or opens an existing one of the same mode). Default mode: `bare`. */
+  /**
+   * Creates a repository (default mode `bare`). An existing repository is opened as it is:
+   * libostree never changes the mode of one.
+   */
   static async create(path: string, mode: RepoMode = 'bare', opts: Cancelable = {}): Promise<Repo> {
     return new Repo(await withCancellable(opts.signal, (c) => mod().Repo.create(path, mode, c)));
   }

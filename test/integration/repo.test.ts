@@ -69,6 +69,13 @@ describe('open and create', () => {
     },
   );
 
+  it('create on an existing repo opens it and keeps its mode', async () => {
+    const p = path.join(tmp, 'mode-bare-user');
+    const again = await Repo.create(p, 'archive');
+    expect(again.mode).toBe('bare-user');
+    expect((await ostree(p, 'config', 'get', 'core.mode')).trim()).toBe('bare-user');
+  });
+
   it('refuses a directory that is not a repo, naming it', async () => {
     const p = path.join(tmp, 'not-a-repo');
     await mkdir(p);
