@@ -67,9 +67,9 @@ export { ImageProxyPool } from './proxy/pool.js';
 export type { AuthfileLookupOptions, GlobalAuthfile, MergeOptions } from './proxy/auth.js';
 export {
   getGlobalAuthfile, mergeDefaultContainerProxyOpts, mergeDefaultContainerProxyOptsWithIsolation,
-  unprivilegedSubprocess, DEFAULT_UNPRIVILEGED_USER,
+  unprivilegedSubprocess,
 } from './proxy/auth.js';
-export { POLICY_PATH, policyIsDefaultInsecure, containerPolicyIsDefaultInsecure, requireSecureContainerPolicy } from './proxy/policy.js';
+export { policyIsDefaultInsecure, containerPolicyIsDefaultInsecure, requireSecureContainerPolicy } from './proxy/policy.js';
 export type { FetchedManifest, FetchedManifestAndConfig } from './proxy/fetch.js';
 export { fetchManifest, fetchManifestAndConfig, withImageProxy } from './proxy/fetch.js';
 export type { SkopeoCopyOptions } from './proxy/skopeo-copy.js';

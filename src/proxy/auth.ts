@@ -2,10 +2,8 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_UNPRIVILEGED_USER } from '../container/constants.js';
 import type { ImageProxyConfig, ProxyCommand } from './config.js';
-
-/** The user skopeo runs as when root isolates it. */
-export const DEFAULT_UNPRIVILEGED_USER = 'nobody';
 
 export interface AuthfileLookupOptions {
   /** Real uid deciding the search list; default `process.getuid()`. */

@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import { withContext } from '../errors.js';
 
-export const POLICY_PATH = '/etc/containers/policy.json';
+import { POLICY_PATH } from '../container/constants.js';
 export const INSECURE_ACCEPT_ANYTHING = 'insecureAcceptAnything';
 
 /** True iff the policy's `default` is exactly one `insecureAcceptAnything` requirement. */
