@@ -62,6 +62,7 @@ describe('open and create', () => {
       expect(repo.mode).toBe(mode);
       expect(repo.path).toBe(p);
       expect(repo.dfd).toBeGreaterThan(2);
+      expect(repo.isSystem).toBe(false);
       const cliMode = (await ostree(p, 'config', 'get', 'core.mode')).trim();
       expect(cliMode === mode || (mode === 'archive' && cliMode === 'archive-z2')).toBe(true);
       const reopened = await Repo.open(p);
@@ -437,6 +438,28 @@ describe('writing commits from directories and entries', () => {
     ]);
     expect(await ostree(repo, 'cat', 'entries', '/a/b/hello.txt')).toBe('hello');
     await fsckClean(repo);
+  });
+
+  it('a directory can land below the root, parents getting parentDirMetadata', async () => {
+    const dirmeta = await repo.writeDirMeta({ uid: 0, gid: 0, mode: 0o700, xattrs: [] });
+    const root = await repo.writeTree({
+      directories: [{ source: src, destination: 'sysroot/deploy' }],
+      parentDirMetadata: dirmeta,
+      rootMetadata: dirmeta,
+    });
+    const commit = await repo.writeCommit({ root, timestamp: 0 });
+    const ls = (await ostree(repo, 'ls', commit, '/sysroot', '/sysroot/deploy/usr/bin/bash')).trim().split('\n');
+    expect(ls).toEqual([
+      'd00700 0 0      0 /sysroot',
+      'd00755 0 0      0 /sysroot/deploy',
+      '-00755 0 0     14 /sysroot/deploy/usr/bin/bash',
+    ]);
+    // the directory itself carries the source directory's metadata, as ostree commit records it
+    const cliRoot = await repo.loadCommit(await cliCommit());
+    expect((await repo.lookupPath(commit, '/sysroot/deploy'))).toMatchObject({
+      contents: cliRoot.rootContents,
+      metadata: cliRoot.rootMetadata,
+    });
   });
 
   it('entries edit a base commit (as ostree commit --tree=ref= plus a change)', async () => {
