@@ -1,7 +1,15 @@
 // The fixture's file-definition language, label rules and PAX tar (no repository needed).
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import tarStream from 'tar-stream';
-import { CONTENTS_V0, applyFileDefs, parseFileDefs, selinuxLabelFor, treeToPaxTar } from '../../src/fixture/index.js';
+import { CONTENTS_V0, GPG_HOME_TARBALL, applyFileDefs, parseFileDefs, selinuxLabelFor, treeToPaxTar } from '../../src/fixture/index.js';
+
+it('ships the GPG test home of upstream unchanged (spec §8)', () => {
+  expect(createHash('sha256').update(readFileSync(GPG_HOME_TARBALL)).digest('hex')).toBe(
+    '185002958da6be6766f48bead5f4c1dc3e7b953bf665a6ef0be7c56a05d9084f',
+  );
+});
 
 describe('parseFileDefs', () => {
   it('applies m lines as written (raw, for plain tars) and resets on bare m', () => {
