@@ -1,6 +1,6 @@
 // unencapsulate() with signature verification through an ostree remote (spec §5, §2.4), the
 // image-level detached-metadata update (spec §6), and images unencapsulate must refuse.
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeSizes } from '../../src/container/chunking.js';
@@ -11,7 +11,7 @@ import { COMMIT_V0, killGpgAgent, type ExampleOs } from '../../src/fixture/index
 import { OciDir } from '../../src/oci/layout.js';
 import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
 import { Repo } from '../../src/repo/repo.js';
-import { escapeRef } from '../../src/ref/refescape.js';
+import { escapeRef, prefixEscapeForRef } from '../../src/ref/refescape.js';
 import { containerPolicyIsDefaultInsecure } from '../../src/proxy/policy.js';
 import { cleanupTmp, detachedBytes, exampleOs, freshRepo, runCli, tmpdir } from './encapsulate-util.js';
 import { repoSnapshot } from './tar-util.js';
@@ -171,6 +171,28 @@ describe('updateDetachedMetadata', () => {
     await expect(unencapsulate(await freshRepo(), OstreeImageReference.parse(`ostree-unverified-image:oci:${plain}`))).rejects.toThrow(
       'Image has 1 non-ostree layers',
     );
+  });
+});
+
+describe('layers the store already holds', () => {
+  it('are not fetched again', async () => {
+    const dest = await freshRepo();
+    await unencapsulate(dest, OstreeImageReference.parse(`ostree-unverified-image:oci:${chunked}`));
+    // A copy of the image without its chunk layers' blobs: importing it needs the blob refs.
+    const copy = path.join(work, 'chunks-gone');
+    await cp(chunked, copy, { recursive: true });
+    const oci = await OciDir.open(copy);
+    const { manifest } = await oci.readManifest();
+    for (const l of manifest.layers.slice(1)) await rm(oci.blobPath(l.digest));
+    const imgref = OstreeImageReference.parse(`ostree-unverified-image:oci:${copy}`);
+    await expect(unencapsulate(dest, imgref)).rejects.toThrow(/^Importing: Layer sha256:/);
+    const blobRef = (digest: string) => prefixEscapeForRef('ostree/container/blob', digest);
+    for (const l of manifest.layers.slice(1)) await dest.setRefImmediate(blobRef(l.digest), COMMIT_V0);
+    expect((await unencapsulate(dest, imgref)).ostreeCommit).toBe(COMMIT_V0);
+    // With the commit layer's ref too, nothing is fetched: the ref names the commit.
+    await rm(oci.blobPath(manifest.layers[0]!.digest));
+    await dest.setRefImmediate(blobRef(manifest.layers[0]!.digest), COMMIT_V0);
+    expect((await unencapsulate(dest, imgref)).ostreeCommit).toBe(COMMIT_V0);
   });
 });
 
