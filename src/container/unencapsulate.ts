@@ -73,6 +73,7 @@ async function checkNotStored(repo: Repo, imgref: OstreeImageReference, digest: 
  * ostree remote.
  */
 export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, opts: UnencapsulateOpts = {}): Promise<Import> {
+  opts.signal?.throwIfAborted();
   if (imgref.sigverify.type === 'ContainerPolicy') await requireSecureContainerPolicy();
   const remote = imgref.sigverify.type === 'OstreeRemote' ? imgref.sigverify.remote : undefined;
   const config =
@@ -84,6 +85,10 @@ export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, op
     config,
   });
   let failed = false;
+  // Aborted by the caller's signal or by the first failing layer.
+  const stop = new AbortController();
+  const forward = () => stop.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', forward, { once: true });
   try {
     const { proxy, image } = pool.primary;
     const { digest, manifest } = await withContext('Fetching manifest', () => proxy.fetchManifest(image));
@@ -108,7 +113,7 @@ export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, op
           open = false;
         };
         try {
-          const o = { mediaType: layer.mediaType, transaction: 'caller' as const, ...(opts.signal ? { signal: opts.signal } : {}) };
+          const o = { mediaType: layer.mediaType, transaction: 'caller' as const, signal: stop.signal };
           // A failed import stops reading: close the pipe at once so the proxy's writer gets
           // EPIPE and FinishPipe can answer instead of waiting for a reader forever.
           const imported = Promise.resolve()
@@ -129,15 +134,24 @@ export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, op
     // layers the store already holds are skipped.
     const result = await withContext('Importing', () =>
       repo.withTransaction(async () => {
-        const chunks = [];
-        for (const layer of layout.chunkLayers) {
-          if ((await repo.resolveRev(blobRef(layer), { allowNoent: true })) === null) chunks.push(fetchInto(layer, 'objects'));
-        }
-        const stored = await repo.resolveRev(blobRef(layout.commitLayer), { allowNoent: true });
-        const commit = stored === null ? fetchInto(layout.commitLayer, 'commit') : Promise.resolve({ commit: stored } as TarImportResult);
-        const settled = await Promise.allSettled([commit, ...chunks]);
-        const err = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-        if (err) throw err.reason;
+        const stored = async (layer: Descriptor) => repo.resolveRev(blobRef(layer), { allowNoent: true });
+        const todo = [];
+        for (const layer of layout.chunkLayers) if ((await stored(layer)) === null) todo.push(layer);
+        const storedCommit = await stored(layout.commitLayer);
+        // Started together (and only now) so every rejection is observed; the first failure
+        // cancels the other imports and is the one reported.
+        let first: { error: unknown } | undefined;
+        const run = (layer: Descriptor, mode: 'objects' | 'commit') =>
+          fetchInto(layer, mode).catch((error: unknown) => {
+            first ??= { error };
+            stop.abort();
+            throw error;
+          });
+        const settled = await Promise.allSettled([
+          storedCommit === null ? run(layout.commitLayer, 'commit') : Promise.resolve({ commit: storedCommit } as TarImportResult),
+          ...todo.map((layer) => run(layer, 'objects')),
+        ]);
+        if (first) throw first.error;
         return (settled[0] as PromiseFulfilledResult<TarImportResult>).value;
       }, opts.signal ? { signal: opts.signal } : {}),
     );
@@ -151,6 +165,7 @@ export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, op
     failed = true;
     throw e;
   } finally {
+    opts.signal?.removeEventListener('abort', forward);
     // A failed import may leave proxies mid-transfer; their shutdown errors are not the story.
     const closing = pool.close();
     if (failed) await closing.catch(() => undefined);

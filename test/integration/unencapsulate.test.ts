@@ -254,6 +254,22 @@ describe('images unencapsulate refuses', () => {
     await expectRejectedCleanly(await freshRepo(), ref, 'Image has 1 non-ostree layers');
   });
 
+  it('cancellation', async () => {
+    const r = await freshRepo();
+    const before = await repoSnapshot(r.path);
+    await expect(unencapsulate(r, OstreeImageReference.parse(`ostree-unverified-image:oci:${chunked}`), { signal: AbortSignal.abort() })).rejects.toThrow(
+      /aborted/,
+    );
+    // Aborted while the layers are being imported.
+    const ac = new AbortController();
+    const started = unencapsulate(r, OstreeImageReference.parse(`ostree-unverified-image:oci:${chunked}`), {
+      signal: ac.signal,
+      progress: (e) => e.type === 'layer-started' && ac.abort(),
+    });
+    await expect(started).rejects.toThrow(/cancel|abort/i);
+    expect(await repoSnapshot(r.path)).toEqual(before);
+  });
+
   it('a corrupt layer: the transaction is aborted and the repo unchanged', async () => {
     const ref = await variant('corrupt', async (m, _c, oci) => {
       // Flip a byte near the end of the commit layer's gzip stream (a re-hashed, valid blob).
