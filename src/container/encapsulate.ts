@@ -227,7 +227,8 @@ export async function encapsulateToOciDir(
   // Plan: one layer per chunk, then the commit layer carrying the remainder.
   const chunking = await Chunking.create(repo, info.checksum, { sizes: false, ...(opts.signal ? { signal: opts.signal } : {}) });
   if (opts.contentmeta) chunking.processMapping(opts.contentmeta, opts.maxLayers, opts.priorBuild);
-  const objects = (c: Chunk) => c.sortedObjects().map(([checksum, o]) => ({ checksum, paths: o.paths }));
+  // The exporter writes each layer's objects in checksum order.
+  const objects = (c: Chunk) => [...c.content].map(([checksum, o]) => ({ checksum, paths: o.paths }));
   const paths = [...chunking.chunks, chunking.remainder].map(() => oci.tempPath());
   const specs: LayerSpec[] = [
     ...chunking.chunks.map((c, i) => ({ kind: 'chunk' as const, objects: objects(c), compression, output: paths[i]! })),
@@ -238,12 +239,7 @@ export async function encapsulateToOciDir(
     results = await withContext('Exporting layers', () =>
       exportLayers(repo, specs, { ...(opts.parallelism ? { parallel: opts.parallelism } : {}), signal: opts.signal }),
     );
-  } catch (e) {
-    await Promise.all(paths.map((p) => rm(p, { force: true })));
-    throw e;
-  }
-  try {
-    checkFinalLayerUnique(chunking.chunks.map((c, i) => [c.name, results[i]!.diffId]));
+    checkFinalLayerUnique(chunking.chunks.map((c, i) => [c.name, results![i]!.diffId]));
   } catch (e) {
     await Promise.all(paths.map((p) => rm(p, { force: true })));
     throw e;

@@ -119,6 +119,7 @@ describe('single-layer image', () => {
     await expect(encapsulate(repo, fx.ref, {}, { copyMetaKeys: ['nosuch'] }, ImageReference.parse(`oci:${dir}`))).rejects.toThrow(
       'Could not find commit metadata key: nosuch',
     );
+    await expect(encapsulate(repo, fx.ref, {}, { signal: AbortSignal.abort() }, ImageReference.parse(`oci:${dir}`))).rejects.toThrow(/aborted/);
     // A repo with a truncated content object fails mid-export: no temp blob, no blob, no index entry.
     const broken = path.join(await tmpdir('broken-'), 'repo');
     await cp(fx.repoPath, broken, { recursive: true });
