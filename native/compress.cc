@@ -196,12 +196,16 @@ class GzipBlockSink : public ByteSink {
 
 class ZstdSink : public ByteSink {
  public:
+  static constexpr int kJobSize = 2 * 1024 * 1024;
   ZstdSink(int level, unsigned threads, ByteSink &out) : out_(out), cctx_(ZSTD_createCCtx()) {
     if (!cctx_) Fail("zstd: out of memory");
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);
     // nbWorkers ≥ 1 always: the output is then the same for any worker count.
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_nbWorkers, static_cast<int>(std::max(1u, threads)));
+    // Fixed job size: bounds memory (the default for level 3 is 8 MiB per job and buffer) and,
+    // being fixed, keeps the output independent of everything but the input.
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_jobSize, kJobSize);
     outbuf_.resize(ZSTD_CStreamOutSize());
   }
   ~ZstdSink() override { ZSTD_freeCCtx(cctx_); }
@@ -234,13 +238,13 @@ class ZstdSink : public ByteSink {
 
 }  // namespace
 
-std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads) {
+std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads, int level) {
   threads = std::max(1u, threads);
   switch (c) {
     case Compression::None: return std::make_unique<PlainSink>(out);
-    case Compression::Gzip: return std::make_unique<GzipBlockSink>(6, threads, out);
-    case Compression::GzipFast: return std::make_unique<GzipBlockSink>(1, threads, out);
-    case Compression::Zstd: return std::make_unique<ZstdSink>(3, threads, out);
+    case Compression::Gzip: return std::make_unique<GzipBlockSink>(level ? level : 6, threads, out);
+    case Compression::GzipFast: return std::make_unique<GzipBlockSink>(level ? level : 1, threads, out);
+    case Compression::Zstd: return std::make_unique<ZstdSink>(level ? level : 3, threads, out);
   }
   return nullptr;
 }

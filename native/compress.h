@@ -55,8 +55,9 @@ const char *MediaTypeOf(Compression c);
 // OCI/Docker layer media type → how to decompress it; unknown types fail.
 Compression CompressionOfMediaType(const std::string &media_type);
 
-// `threads` = compression threads for this stream (≥ 1).
-std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads);
+// `threads` = compression threads for this stream (≥ 1); `level` 0 = the codec's default
+// (gzip 6, gzip-fast 1, zstd 3), else a libdeflate (1-12) or zstd (1-19) level.
+std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads, int level = 0);
 
 // The uncompressed side of an output layer: buffers small writes, hashes them (diff_id).
 class LayerOutput : public ByteSink {

@@ -124,11 +124,8 @@ class OstreeTarWriter {
 
   void Walk(const std::string &tree, const std::string &dir) {
     CheckCancelled(c_);
-    if (dirtrees_.insert(tree).second) {
-      GVar t = LoadVariant(OSTREE_OBJECT_TYPE_DIR_TREE, tree);
-      Metadata(tree, "dirtree", t.get());
-    }
     GVar t = LoadVariant(OSTREE_OBJECT_TYPE_DIR_TREE, tree);
+    if (dirtrees_.insert(tree).second) Metadata(tree, "dirtree", t.get());
     GVar files(g_variant_get_child_value(t.get(), 0));
     GVar dirs(g_variant_get_child_value(t.get(), 1));
     if (with_files_) {
@@ -293,7 +290,7 @@ LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned thread
   try {
     LayerResult r;
     FdSink sink(fd, cancellable);
-    std::unique_ptr<ByteSink> comp = MakeCompressor(spec.compression, sink, threads);
+    std::unique_ptr<ByteSink> comp = MakeCompressor(spec.compression, sink, threads, spec.level);
     LayerOutput out(*comp);
     TarWriter tar(out);
     OstreeTarWriter w(repo, tar, cancellable);
@@ -391,6 +388,15 @@ LayerSpec ParseSpec(const Napi::Value &v, size_t index) {
     }
   }
   s.compression = ParseCompressionJs(o, where);
+  Napi::Value level = o.Get("level");
+  if (!level.IsUndefined() && !level.IsNull()) {
+    int max = s.compression == Compression::Zstd ? 19 : 12;
+    if (!level.IsNumber() || level.As<Napi::Number>().Int32Value() < 1 || level.As<Napi::Number>().Int32Value() > max ||
+        s.compression == Compression::None)
+      throw Napi::TypeError::New(env, where + ".level must be an integer from 1 to " + std::to_string(max) +
+                                          " for " + (s.compression == Compression::Zstd ? "zstd" : "gzip"));
+    s.level = level.As<Napi::Number>().Int32Value();
+  }
   ParseTarget(o, where, &s.fd, &s.path);
   return s;
 }
@@ -431,13 +437,16 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
   Napi::Array arr = info[1].As<Napi::Array>();
   auto specs = std::make_shared<std::vector<LayerSpec>>();
   for (uint32_t i = 0; i < arr.Length(); i++) specs->push_back(ParseSpec(arr.Get(i), i));
-  unsigned threads = NumCpus();
   unsigned parallel = NumCpus();
+  unsigned threads = 0;
   if (info[2].IsObject()) {
     Napi::Object opts = info[2].As<Napi::Object>();
     if (opts.Get("threads").IsNumber()) threads = std::max(1, opts.Get("threads").As<Napi::Number>().Int32Value());
     if (opts.Get("parallel").IsNumber()) parallel = std::max(1, opts.Get("parallel").As<Napi::Number>().Int32Value());
   }
+  // Default: share the CPUs between the layers running at once (one layer alone gets all of
+  // them). The bytes do not depend on it.
+  if (!threads) threads = std::max<unsigned>(1, NumCpus() / std::max<size_t>(1, std::min<size_t>(parallel, specs->size())));
   auto cancel = std::make_shared<LinkedCancellable>(Cancellable::From(info[3]));
   auto results = std::make_shared<std::vector<LayerResult>>(specs->size());
   return PromiseWorker::Run(

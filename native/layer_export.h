@@ -20,6 +20,7 @@ struct LayerSpec {
   std::string rev;                   // Full and Commit
   std::vector<ChunkObject> objects;  // Chunk objects, or the Commit layer's remainder
   Compression compression = Compression::Gzip;
+  int level = 0;     // 0: the codec's default
   int fd = -1;       // written, not closed
   std::string path;  // or created (and removed again on failure)
 };

@@ -23,6 +23,11 @@ interface LayerBase {
   output: LayerTarget;
   /** Default `gzip`. */
   compression?: LayerCompression;
+  /**
+   * Codec level instead of the default (gzip 6, gzip-fast 1, zstd 3): libdeflate 1-12 or zstd
+   * 1-19. libdeflate 4 compresses like zlib 6 (what upstream writes) at about 1.5× the speed of 6.
+   */
+  level?: number;
 }
 
 /** What to write into one layer. */
@@ -38,7 +43,7 @@ export interface ExportLayersOptions {
   signal?: AbortSignal;
   /** Layers written at once (default: number of CPUs). */
   parallel?: number;
-  /** Compression threads per layer (default: number of CPUs). */
+  /** Compression threads per layer (default: the CPUs shared among the layers running at once). */
   threads?: number;
 }
 
@@ -61,6 +66,7 @@ export async function exportLayers(repo: RepoHandle, layers: LayerSpec[], opts: 
       ...(l.kind === 'chunk' ? {} : { rev: l.rev }),
       ...(objects ? { objects } : {}),
       compression: l.compression ?? 'gzip',
+      ...(l.level === undefined ? {} : { level: l.level }),
       ...target(l.output, `layers[${i}].output`),
     };
   });

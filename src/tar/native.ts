@@ -17,6 +17,7 @@ export interface NativeLayerSpec {
   rev?: string;
   objects?: NativeChunkObject[];
   compression: LayerCompression;
+  level?: number;
   fd?: number;
   path?: string;
 }
