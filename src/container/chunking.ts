@@ -106,11 +106,9 @@ export async function computeSizes(repo: Repo, meta: ObjectMeta, signal?: AbortS
   return sizeObjectMeta(meta, (checksum) => sizes.get(checksum)!);
 }
 
-/** Bytewise (UTF-16 code unit order equals code point order for BMP; good enough for ids) comparison. */
+/** Bytewise comparison of the UTF-8 encodings (upstream sorts Rust strings by bytes). */
 function compareBytes(a: string, b: string): number {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return Buffer.compare(x, y);
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 /** One content object of a chunk: its content size and every tree path (absolute) it appears at. */
