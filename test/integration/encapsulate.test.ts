@@ -91,6 +91,17 @@ describe('single-layer image', () => {
     await expectRoundTrip(repo, COMMIT_V0, `ostree-unverified-image:oci:${dir}:latest`);
   });
 
+  it('an unbootable commit (test_unencapsulate_unbootable)', async () => {
+    const own = await exampleOs({ bootable: false });
+    const dir = path.join(work, 'unbootable');
+    await encapsulate(own.repo, own.fx.ref, {}, {}, ImageReference.parse(`oci:${dir}`));
+    const labels = (await readImage(dir)).config.config!.Labels!;
+    expect(labels['ostree.bootable']).toBeUndefined();
+    expect(labels['containers.bootc']).toBeUndefined();
+    expect(labels['ostree.commit']).toBe(own.fx.commit);
+    await expectRoundTrip(own.repo, own.fx.commit, `ostree-unverified-image:oci:${dir}`);
+  });
+
   it('tagged writes keep other tags; untagged writes replace the index', async () => {
     const dir = path.join(work, 'tags');
     const a = await encapsulate(repo, fx.ref, {}, {}, ImageReference.parse(`oci:${dir}:a`));
