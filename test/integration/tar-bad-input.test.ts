@@ -1,14 +1,16 @@
 // Bad tar input (spec §2): every case must fail with a clear error naming what was wrong, and
 // leave the repo as it was — no objects, refs or partial markers added, `ostree fsck` clean,
 // no temp files left in the repo's tmp/.
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TESTREF, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { tar } from '../../src/index.js';
 import {
-  addVerifyingRemote, buildTar, cleanupTmp, entry, exampleOs, fixChecksum, fsck, gnuHeader, longNameExt, newRepo, openRepo,
+  addVerifyingRemote, buildTar, execFileP, cleanupTmp, entry, exampleOs, fixChecksum, fsck, gnuHeader, longNameExt, newRepo, openRepo,
   parseTar, repoSnapshot, tmpdir, type RawEntry,
 } from './tar-util.js';
 
@@ -204,5 +206,48 @@ describe('bad input is a clear error and leaves the repo unchanged', () => {
     const stripped = path.join(work, 'stripped.tar');
     await tar.updateDetachedMetadata(path.join(work, 'full.tar'), stripped, undefined);
     await expectRejected(stripped, undefined, /^Importing commit: Using remote myremote for verification; Expected commitmeta object, not DirMeta$/, 'myremote');
+  });
+
+  it('a large object (streamed into the content writer) with wrong bytes', async () => {
+    const d = await tmpdir();
+    await mkdir(path.join(d, 'tree/usr'), { recursive: true });
+    await writeFile(path.join(d, 'tree/usr/big'), randomBytes(1 << 20));
+    await ostreeCli(path.join(d, 'repo'), ['init', '--mode=bare-user']);
+    await ostreeCli(path.join(d, 'repo'), ['commit', '-b', 'big', '--no-xattrs', `--tree=dir=${path.join(d, 'tree')}`]);
+    const out = path.join(d, 'big.tar');
+    await tar.exportCommit(await openRepo(path.join(d, 'repo')), 'big', out);
+    const all = parseTar(await readFile(out));
+    const big = all.find((e) => e.name.endsWith('.file') && e.size === 1 << 20)!;
+    const bad = Buffer.from(big.data);
+    bad[bad.length >> 1]! ^= 1;
+    await expectRejected(
+      buildTar(all.map((e) => (e === big ? withData(e, bad) : e))),
+      undefined,
+      /Importing regfile: Corrupted file object; checksum expected='[0-9a-f]{64}' actual='[0-9a-f]{64}'$/,
+    );
+  });
+
+  it('an abort while waiting on a pipe aborts the transaction', async () => {
+    const target = await freshTarget();
+    const before = await repoSnapshot(target);
+    const fifo = path.join(work, 'fifo');
+    await execFileP('mkfifo', [fifo]);
+    // O_RDWR: the read end never sees EOF, so only the abort can end the import.
+    const reader = await open(fifo, fsc.O_RDWR);
+    const writer = await open(fifo, fsc.O_WRONLY);
+    try {
+      const ac = new AbortController();
+      const p = tar.importTar(await openRepo(target), reader.fd, { signal: ac.signal });
+      // everything but the end of the archive: the commit is written and marked partial by now
+      await writer.write(plain.subarray(0, plain.length - 2048));
+      await new Promise((r) => setTimeout(r, 300));
+      ac.abort();
+      await expect(p).rejects.toThrow(/Operation was cancelled/);
+    } finally {
+      await writer.close();
+      await reader.close();
+    }
+    expect(await repoSnapshot(target)).toEqual(before);
+    expect(await fsck(target)).toMatch(/no errors found/);
   });
 });
