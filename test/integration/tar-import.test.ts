@@ -7,7 +7,7 @@ import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMIT_V0, CONTENTS_CHECKSUM_V0, TESTREF, cliShowCommit, gpgKeyFile, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { tar } from '../../src/index.js';
-import { addVerifyingRemote, cleanupTmp, exampleOs, fsck, newRepo, openRepo, parseTar, buildTar, tmpdir } from './tar-util.js';
+import { addVerifyingRemote, cleanupTmp, entry, exampleOs, fsck, newRepo, openRepo, parseTar, buildTar, tmpdir, type RawEntry } from './tar-util.js';
 
 const MT = {
   none: 'application/vnd.oci.image.layer.v1.tar',
@@ -120,6 +120,26 @@ describe('commit mode', () => {
     expect(pathRecords.length).toBeGreaterThan(10);
     const file = path.join(work, 'pax.tar');
     await writeFile(file, repacked);
+    const { path: p, repo } = await newRepo();
+    expect((await tar.importTar(repo, file)).commit).toBe(COMMIT_V0);
+    await expectFixtureCommit(p);
+  });
+  it('reads format version 0 xattrs (xattrs/<sha256> blobs, .file.xattrs hardlinks)', async () => {
+    // Rewrite our v1 stream the way the v0 writer laid xattrs out (spec §1.9).
+    const v0: RawEntry[] = [];
+    for (const e of parseTar(await readFile(layers.none!))) {
+      const m = /^sysroot\/ostree\/repo\/objects\/(..)\/(.{62})\.(file-xattrs|file-xattrs-link)$/.exec(e.name);
+      if (!m) {
+        v0.push(e);
+      } else if (m[3] === 'file-xattrs') {
+        v0.push(entry(`sysroot/ostree/repo/xattrs/${m[1]}${m[2]}`, e.data));
+      } else {
+        const sha = e.linkname.replace(/^.*objects\/(..)\/(.{62})\.file-xattrs$/, '$1$2');
+        v0.push(entry(`sysroot/ostree/repo/objects/${m[1]}/${m[2]}.file.xattrs`, '', { type: '1', linkname: `sysroot/ostree/repo/xattrs/${sha}` }));
+      }
+    }
+    const file = path.join(work, 'v0.tar');
+    await writeFile(file, buildTar(v0));
     const { path: p, repo } = await newRepo();
     expect((await tar.importTar(repo, file)).commit).toBe(COMMIT_V0);
     await expectFixtureCommit(p);
