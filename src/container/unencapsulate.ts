@@ -7,7 +7,7 @@ import { withContext } from '../errors.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';
 import { mergeDefaultContainerProxyOpts, mergeDefaultContainerProxyOptsWithIsolation } from '../proxy/auth.js';
 import type { ImageProxyConfig } from '../proxy/config.js';
-import { joinFetch } from '../proxy/image-proxy.js';
+import { joinFetch, type ImageProxy, type OpenedImage } from '../proxy/image-proxy.js';
 import { requireSecureContainerPolicy } from '../proxy/policy.js';
 import { ImageProxyPool } from '../proxy/pool.js';
 import type { OstreeImageReference } from '../ref/image-reference.js';
@@ -66,6 +66,30 @@ async function checkNotStored(repo: Repo, imgref: OstreeImageReference, digest: 
   }
 }
 
+type LayerSource = Pick<Descriptor, 'digest' | 'size' | 'mediaType'>;
+
+/**
+ * How to fetch each manifest layer. containers-storage keeps layers uncompressed and serves
+ * them under their diff_ids, so there the proxy's layer info (by position) replaces the manifest
+ * descriptor; elsewhere the descriptor is fetched as is.
+ */
+async function layerSources(
+  proxy: ImageProxy,
+  image: OpenedImage,
+  imgref: OstreeImageReference,
+  manifest: ImageManifest,
+): Promise<(layer: Descriptor) => LayerSource> {
+  if (imgref.imgref.transport !== Transport.ContainerStorage) return (layer) => layer;
+  const info = await proxy.getLayerInfo(image);
+  if (!info) throw new Error('skopeo too old to pull from containers-storage');
+  return (layer) => {
+    const i = manifest.layers.indexOf(layer);
+    const source = info[i];
+    if (!source) throw new Error(`blobid position ${i} exceeds diffid count ${info.length}`);
+    return source;
+  };
+}
+
 /**
  * Fetches an encapsulated ostree image and imports its commit (and the chunk layers' objects)
  * into `repo`. No ref is written. Images with non-ostree (derived) layers are refused. With an
@@ -100,20 +124,23 @@ export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, op
     const layout = parseOstreeManifestLayout(manifest, imageConfig);
 
     const blobRef = (layer: Descriptor) => prefixEscapeForRef(LAYER_PREFIX, layer.digest);
+    const sourceOf = await layerSources(proxy, image, imgref, manifest);
     for (const layer of [layout.commitLayer, ...layout.chunkLayers]) {
-      if (!LAYER_MEDIA_TYPES.includes(layer.mediaType)) throw new Error(`Unhandled layer type: ${layer.mediaType}`);
+      const { mediaType } = sourceOf(layer);
+      if (!LAYER_MEDIA_TYPES.includes(mediaType)) throw new Error(`Unhandled layer type: ${mediaType}`);
     }
     const fetchInto = async (layer: Descriptor, mode: 'objects' | 'commit'): Promise<TarImportResult> =>
       withContext(`Layer ${layer.digest}`, async () => {
         opts.progress?.({ type: 'layer-started', layer });
-        const blob = await pool.getBlobFd(layer.digest, layer.size);
+        const source = sourceOf(layer);
+        const blob = await pool.getBlobFd(source.digest, source.size);
         let open = true;
         const close = () => {
           if (open) closeSync(blob.fd);
           open = false;
         };
         try {
-          const o = { mediaType: layer.mediaType, transaction: 'caller' as const, signal: stop.signal };
+          const o = { mediaType: source.mediaType, transaction: 'caller' as const, signal: stop.signal };
           // A failed import stops reading: close the pipe at once so the proxy's writer gets
           // EPIPE and FinishPipe can answer instead of waiting for a reader forever.
           const imported = Promise.resolve()

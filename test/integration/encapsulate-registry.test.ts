@@ -1,14 +1,16 @@
 // encapsulate to other transports through skopeo (oci-archive:, a real registry), `skopeo inspect`
 // of the pushed labels, and the encapsulate / unencapsulate CLI commands.
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encapsulate } from '../../src/container/encapsulate.js';
 import { COMMIT_V0, TESTREF, type ExampleOs } from '../../src/fixture/index.js';
-import { ImageReference } from '../../src/ref/image-reference.js';
-import type { Repo } from '../../src/repo/repo.js';
+import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
+import { Repo } from '../../src/repo/repo.js';
+import { unencapsulate } from '../../src/container/unencapsulate.js';
+import { ImageProxy } from '../../src/proxy/image-proxy.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { cleanupTmp, exampleOs, expectRoundTrip, freshRepo, runCli, tmpdir } from './encapsulate-util.js';
 
@@ -62,6 +64,36 @@ describe('through skopeo', () => {
     const chunkedRef = `${registry.host}/exampleos/chunked:v0`;
     await encapsulate(repo, fx.ref, {}, { contentmeta: meta, maxLayers: 7, compression: 'zstd', insecureSkipTlsVerification: true }, ImageReference.parse(`docker://${chunkedRef}`));
     await expectRoundTrip(repo, COMMIT_V0, `ostree-unverified-registry:${chunkedRef}`, { ...insecure, parallelism: 3 });
+  });
+
+  it('containers-storage: push; pull through layer info (proxy protocol 0.2.5+)', async () => {
+    // The example OS's arping capability xattr is not a valid capability, which containers
+    // storage refuses to apply, so this uses a small tree of its own.
+    const tree = path.join(work, 'cs-tree');
+    await mkdir(path.join(tree, 'usr/bin'), { recursive: true });
+    await writeFile(path.join(tree, 'usr/bin/hello'), 'hello\n');
+    await symlink('hello', path.join(tree, 'usr/bin/hi'));
+    const src = await Repo.create(path.join(work, 'cs-repo'), 'archive');
+    const commit = await src.withTransaction(() =>
+      src.writeCommit({ root: { directories: [{ source: tree }] }, subject: 'containers-storage test', timestamp: 0 }),
+    );
+    // A private vfs store under the temp dir, not the machine's.
+    const store = `containers-storage:[vfs@${work}/cs-graph+${work}/cs-run]localhost/exampleos/cs:v0`;
+    const digest = await encapsulate(src, commit, {}, {}, ImageReference.parse(store));
+    const { stdout } = await execFileP('skopeo', ['inspect', store]);
+    expect((JSON.parse(stdout) as { Labels: Record<string, string> }).Labels['ostree.commit']).toBe(commit);
+    const proxy = await ImageProxy.create();
+    const layerInfo = proxy.supports('0.2.5');
+    await proxy.finalize();
+    const dest = await freshRepo();
+    const pulled = unencapsulate(dest, OstreeImageReference.parse(`ostree-unverified-image:${store}`));
+    if (layerInfo) {
+      const r = await pulled;
+      expect(r.ostreeCommit).toBe(commit);
+      expect(r.imageDigest).toBe(digest);
+    } else {
+      await expect(pulled).rejects.toThrow('skopeo too old to pull from containers-storage');
+    }
   });
 
   it('a failed push names skopeo and leaves no temp dir', async () => {
