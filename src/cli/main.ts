@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `ostree-container` command. Each concern registers its subcommands from its own file.
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { packageRoot } from '../native.js';
 import { messageOf } from '../errors.js';
@@ -32,8 +33,11 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  // `ostree container …` runs us as `ostree-container container …` (ostree's external-command
+  // lookup); upstream's command tree also nests under `container`.
+  const args = argv[0] === 'container' ? argv.slice(1) : argv;
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
@@ -42,7 +46,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
+// Through npm's bin symlink argv[1] is the link, so compare real paths.
+const invokedDirectly = !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }
