@@ -259,9 +259,17 @@ describe('a tree with long names, hardlinks and a large file', () => {
     await link(path.join(tree, 'usr/share/big'), path.join(tree, 'usr/share/big2'));
     await symlink(`../${'t'.repeat(150)}`, path.join(tree, 'usr/share/longlink'));
     await writeFile(path.join(tree, 'usr/etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    // the commit's own (empty, as in real OS commits) /sysroot is not walked: the skeleton provides
+    // it, and other empty dirs carry the empty dirtree (spec §1.4.2 QUIRK)
+    await mkdir(path.join(tree, 'sysroot'));
+    await mkdir(path.join(tree, 'boot'));
+    await mkdir(path.join(tree, 'usr/share/empty'));
     const r = path.join(d, 'repo');
     await ostreeCli(r, ['init', '--mode=bare-user']);
-    const commit = (await ostreeCli(r, ['commit', '-b', 'long', '--no-xattrs', `--tree=dir=${tree}`])).trim();
+    // uid/gid ≥ 2097152 do not fit 7 octal digits: GNU base-256
+    const commit = (
+      await ostreeCli(r, ['commit', '-b', 'long', '--no-xattrs', '--owner-uid=3000000', '--owner-gid=3000001', `--tree=dir=${tree}`])
+    ).trim();
     const out = path.join(d, 'long.tar');
     await tar.exportCommit(await openRepo(r), 'long', out);
     const entries = parseTar(await readFile(out));
@@ -270,6 +278,15 @@ describe('a tree with long names, hardlinks and a large file', () => {
     expect(e.header.subarray(0, 100).toString()).toBe(long.slice(0, 100));
     const sym = entries.find((x) => x.linkname === `../${'t'.repeat(150)}`)!;
     expect(sym.type).toBe('2');
+    expect(sym.header.subarray(108, 116)).toEqual(Buffer.from([0x80, 0, 0, 0, 0, 0x2d, 0xc6, 0xc0]));
+    expect(sym.header.subarray(116, 124)).toEqual(Buffer.from([0x80, 0, 0, 0, 0, 0x2d, 0xc6, 0xc1]));
+    expect(entries.filter((x) => x.name === 'sysroot').length).toBe(1);
+    // and back: the reader takes base-256 numbers
+    const back = path.join(d, 'back');
+    await ostreeCli(back, ['init', '--mode=bare-user']);
+    expect((await tar.importTar(await openRepo(back), out)).commit).toBe(commit);
+    expect(await ostreeCli(back, ['ls', commit, '/usr/share/big'])).toMatch(/^-00644 3000000 3000001 +3145728 \/usr\/share\/big/);
+    expect(await fsck(back)).toMatch(/no errors found/);
     const x = path.join(d, 'x');
     await mkdir(x);
     await execFileP('tar', ['-C', x, '-xf', out]);

@@ -1,13 +1,14 @@
 // Tar import (spec §2): round trips of the example OS through every codec into bare-user and
 // archive repos, GPG verification through a remote, object-set mode, and streams from other
 // writers (PAX long names instead of GNU L/K). Checked with `ostree fsck` / `ostree show`.
+import { constants as fsc } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMIT_V0, CONTENTS_CHECKSUM_V0, TESTREF, cliShowCommit, gpgKeyFile, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { tar } from '../../src/index.js';
-import { addVerifyingRemote, cleanupTmp, entry, exampleOs, fsck, newRepo, openRepo, parseTar, buildTar, tmpdir, type RawEntry } from './tar-util.js';
+import { addVerifyingRemote, cleanupTmp, entry, execFileP, exampleOs, fsck, newRepo, openRepo, parseTar, buildTar, tmpdir, type RawEntry } from './tar-util.js';
 
 const MT = {
   none: 'application/vnd.oci.image.layer.v1.tar',
@@ -76,6 +77,23 @@ describe('commit mode', () => {
     } finally {
       await fh.close();
     }
+  });
+
+  it('reads from a pipe (non-blocking fd, EOF when the writer closes)', async () => {
+    const fifo = path.join(work, 'fifo');
+    await execFileP('mkfifo', [fifo]);
+    const reader = await open(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    const writer = await open(fifo, fsc.O_WRONLY);
+    const { path: p, repo } = await newRepo();
+    try {
+      const imported = tar.importTar(repo, reader.fd, { mediaType: MT.zstd });
+      await writer.writeFile(await readFile(layers.zstd!));
+      await writer.close();
+      expect((await imported).commit).toBe(COMMIT_V0);
+    } finally {
+      await reader.close();
+    }
+    await expectFixtureCommit(p);
   });
 
   it('verifies the GPG signature through a remote', async () => {
