@@ -116,7 +116,7 @@ describe('CLI', () => {
     const mapping = Object.fromEntries(owners.map(([checksum, owner]) => [checksum, layerOf(owner)]));
     await writeFile(
       contentmeta,
-      JSON.stringify({ version: 1, labels: { fromfile: 'yes', foo: 'file' }, layers: { bash: 'The shell', rest: 'Everything else', unpackaged: 'Unpackaged' }, mapping }),
+      JSON.stringify({ version: 1, created: '2024-02-03T04:05:06Z', labels: { fromfile: 'yes', foo: 'file' }, layers: { bash: 'The shell', rest: 'Everything else', unpackaged: 'Unpackaged' }, mapping }),
     );
     const runtimeConfig = path.join(work, 'config.json');
     await writeFile(runtimeConfig, JSON.stringify({ User: 'root', Env: ['A=b'] }));
@@ -135,6 +135,8 @@ describe('CLI', () => {
     const config = await oci.readConfig(manifest);
     expect(manifest.layers.map((l) => l.annotations?.['ostree.components'])).toEqual([undefined, 'The shell', 'Everything else', 'Unpackaged', '']);
     expect(config.config).toMatchObject({ User: 'root', Env: ['A=b'], Cmd: ['/usr/bin/bash', '-l'] });
+    expect(config.created).toBe('2024-02-03T04:05:06Z');
+    expect(manifest.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+zstd')).toBe(true);
     expect(config.config!.Labels).toMatchObject({ foo: 'file', x: 'y=z', fromfile: 'yes', 'buildsys.checksum': expect.any(String) });
 
     const dest = await freshRepo();

@@ -199,6 +199,11 @@ describe('chunked image (spec §7.5)', () => {
       ]);
       expect(config.history!.map((h) => h.created_by)).toEqual([`ostree export of commit ${COMMIT_V0}`, '9 components', 'Reserved for new packages']);
       expect(config.rootfs.diff_ids).toHaveLength(3);
+      if (compression === 'gzip' || compression === 'gzip-fast') {
+        // flate2's member header: no mtime, XFL 0 (level 6) or 4 (level 1), OS 0xff (spec §3.5).
+        const header = (await (await OciDir.open(dir)).readBlob(manifest.layers[0]!)).subarray(0, 10).toString('hex');
+        expect(header).toBe(compression === 'gzip' ? '1f8b08000000000000ff' : '1f8b08000000000004ff');
+      }
       expect(config.config!.Labels).toEqual({
         'containers.bootc': '1',
         foo: 'bar',
