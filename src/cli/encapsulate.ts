@@ -20,8 +20,8 @@ export async function openRepoArg(p: string): Promise<Repo> {
 }
 
 /** Accumulates a repeatable option. */
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** `k=v` labels (split at the first `=`), in order; later ones win. */
@@ -43,12 +43,12 @@ function parsePositiveInt(value: string, what: string): number {
 
 interface EncapsulateCliOptions {
   repo: string;
-  label: string[];
+  label?: string[];
   authfile?: string;
   config?: string;
-  copymeta: string[];
-  copymetaOpt: string[];
-  cmd: string[];
+  copymeta?: string[];
+  copymetaOpt?: string[];
+  cmd?: string[];
   compressionFast?: boolean;
   compression?: string;
   contentmeta?: string;
@@ -58,10 +58,10 @@ interface EncapsulateCliOptions {
 
 /** Builds `(labels, opts)` for encapsulate() from the command-line options. */
 export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ labels: Map<string, string>; opts: ExportOpts }> {
-  let labels = parseLabels(o.label);
+  let labels = parseLabels(o.label ?? []);
   const opts: ExportOpts = {
-    copyMetaKeys: o.copymeta,
-    copyMetaOptKeys: o.copymetaOpt,
+    copyMetaKeys: o.copymeta ?? [],
+    copyMetaOptKeys: o.copymetaOpt ?? [],
     ...(o.compressionFast ? { skipCompression: true } : {}),
     ...(o.authfile !== undefined ? { authfile: o.authfile } : {}),
     ...(o.insecureSkipTlsVerification ? { insecureSkipTlsVerification: true } : {}),
@@ -102,12 +102,12 @@ export function registerEncapsulate(program: Command): void {
     .requiredOption('--repo <path>', 'path to the ostree repository')
     .argument('<rev>', 'ostree branch or commit')
     .argument('<imgref>', 'destination image, e.g. oci:DIR[:TAG], docker://registry/name:tag')
-    .option('-l, --label <key=value>', 'additional label (repeatable)', collect, [])
+    .option('-l, --label <key=value>', 'additional label (repeatable)', collect)
     .option('--authfile <path>', 'authentication file for pushing')
     .option('--config <path>', 'JSON file with the image runtime configuration (Docker/OCI "config" object)')
-    .option('--copymeta <key>', 'copy this commit metadata key (a string) to a label (repeatable)', collect, [])
-    .option('--copymeta-opt <key>', 'like --copymeta, but skipped when absent (repeatable)', collect, [])
-    .option('--cmd <arg>', 'image Cmd, one argument per occurrence', collect, [])
+    .option('--copymeta <key>', 'copy this commit metadata key (a string) to a label (repeatable)', collect)
+    .option('--copymeta-opt <key>', 'like --copymeta, but skipped when absent (repeatable)', collect)
+    .option('--cmd <arg>', 'image Cmd, one argument per occurrence', collect)
     .option('--compression-fast', 'compress layers with gzip level 1')
     .option('--compression <type>', `layer compression: ${COMPRESSIONS.join(', ')} (default gzip)`)
     .option('--contentmeta <path>', 'JSON content metadata file: splits content into layers')
@@ -117,7 +117,7 @@ export function registerEncapsulate(program: Command): void {
       const dest = ImageReference.parse(imgref);
       const { labels, opts } = await encapsulateOptions(o);
       const repo = await openRepoArg(o.repo);
-      const digest = await encapsulate(repo, rev, { labels, ...(o.cmd.length > 0 ? { cmd: o.cmd } : {}) }, opts, dest);
+      const digest = await encapsulate(repo, rev, { labels, ...(o.cmd ? { cmd: o.cmd } : {}) }, opts, dest);
       process.stdout.write(`${digest}\n`);
     });
 }
