@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import {
   basicPacking,
@@ -16,7 +17,8 @@ import {
   type PriorBuildManifest,
 } from '../../src/container/chunking.js';
 
-const FCOS = '/work/shared/fixtures/fedora-coreos-contentmeta.json.gz';
+// Upstream's fixtures live in ../shared/fixtures beside the checkout.
+const FCOS = fileURLToPath(new URL('../../../shared/fixtures/fedora-coreos-contentmeta.json.gz', import.meta.url));
 
 function fcos(): ObjectSourceMetaSized[] {
   const raw = JSON.parse(gunzipSync(readFileSync(FCOS)).toString('utf8')) as unknown[];
