@@ -60,7 +60,8 @@ export async function skopeoCopy(
         const e = err as NodeJS.ErrnoException & { code?: unknown; signal?: NodeJS.Signals | null };
         const status =
           typeof e.code === 'number' || e.signal ? formatExitStatus(typeof e.code === 'number' ? e.code : null, e.signal ?? null) : err.message;
-        reject(new Error(`skopeo copy ${from} ${to} failed: ${status}${stderr.trim() ? `\n${stderr.trim()}` : ''}`, { cause: err }));
+        // Upstream's text is `skopeo failed: <stderr>`; the command and exit status follow it.
+        reject(new Error(`skopeo failed: ${stderr.trim()}\n(skopeo copy ${from} ${to}: ${status})`, { cause: err }));
       });
     });
     return (await fsp.readFile(digestfile, 'utf8')).trim();

@@ -101,7 +101,7 @@ describe('through skopeo', () => {
     const before = (await readdir('/var/tmp')).filter((n) => n.startsWith('ostree-container-encapsulate-'));
     // TLS verification against a plain-HTTP registry fails.
     await expect(encapsulate(repo, fx.ref, {}, {}, ImageReference.parse(`docker://${registry.host}/exampleos/tls:v0`))).rejects.toThrow(
-      /^Skopeo copy: skopeo copy .* failed/,
+      /^Skopeo copy: skopeo failed: /,
     );
     const after = (await readdir('/var/tmp')).filter((n) => n.startsWith('ostree-container-encapsulate-'));
     expect(after).toEqual(before);

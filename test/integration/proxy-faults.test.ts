@@ -232,10 +232,10 @@ describe('skopeoCopy', () => {
   it('carries the exit status and skopeo\'s stderr', async () => {
     const dest = `oci:${tmp}/copy-dest`;
     await expect(skopeoCopy('oci:/nonexistent', dest)).rejects.toThrow(
-      /^skopeo copy oci:\/nonexistent oci:\S+ failed: exit status: 1\n.*open \/nonexistent\/index.json: no such file or directory/s,
+      /^skopeo failed: .*open \/nonexistent\/index.json: no such file or directory.*\n\(skopeo copy oci:\/nonexistent oci:\S+: exit status: 1\)$/s,
     );
     await expect(skopeoCopy(image.ref, `${registry.ref('test/tls')}:latest`)).rejects.toThrow(
-      /failed: exit status: 1\n.*server gave HTTP response to HTTPS client/s,
+      /^skopeo failed: .*server gave HTTP response to HTTPS client.*exit status: 1\)$/s,
     );
   });
 
