@@ -444,9 +444,10 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
     if (opts.Get("threads").IsNumber()) threads = std::max(1, opts.Get("threads").As<Napi::Number>().Int32Value());
     if (opts.Get("parallel").IsNumber()) parallel = std::max(1, opts.Get("parallel").As<Napi::Number>().Int32Value());
   }
-  // Default: share the CPUs between the layers running at once (one layer alone gets all of
-  // them). The bytes do not depend on it.
-  if (!threads) threads = std::max<unsigned>(1, NumCpus() / std::max<size_t>(1, std::min<size_t>(parallel, specs->size())));
+  // Default: every layer may use all CPUs for compression, so a large layer is not left on one
+  // core when the small ones finish (measured faster than splitting the CPUs between layers).
+  // The bytes do not depend on it.
+  if (!threads) threads = NumCpus();
   auto cancel = std::make_shared<LinkedCancellable>(Cancellable::From(info[3]));
   auto results = std::make_shared<std::vector<LayerResult>>(specs->size());
   return PromiseWorker::Run(

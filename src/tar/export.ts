@@ -43,7 +43,7 @@ export interface ExportLayersOptions {
   signal?: AbortSignal;
   /** Layers written at once (default: number of CPUs). */
   parallel?: number;
-  /** Compression threads per layer (default: the CPUs shared among the layers running at once). */
+  /** Compression threads per layer (default: number of CPUs). The output does not depend on it. */
   threads?: number;
 }
 
