@@ -7,7 +7,7 @@ import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TESTREF, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
+import { COMMIT_V0, TESTREF, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { tar } from '../../src/index.js';
 import {
   addVerifyingRemote, buildTar, execFileP, cleanupTmp, entry, exampleOs, fixChecksum, fsck, gnuHeader, longNameExt, newRepo, openRepo,
@@ -206,6 +206,11 @@ describe('bad input is a clear error and leaves the repo unchanged', () => {
     const stripped = path.join(work, 'stripped.tar');
     await tar.updateDetachedMetadata(path.join(work, 'full.tar'), stripped, undefined);
     await expectRejected(stripped, undefined, /^Importing commit: Using remote myremote for verification; Expected commitmeta object, not DirMeta$/, 'myremote');
+    // a commitmeta named for another commit
+    const ci = commitIdx();
+    const other = 'ab'.repeat(32);
+    const renamed = entry(`${OBJ}ab/${other.slice(2)}.commitmeta`, entries[ci + 1]!.data);
+    await expectRejected(buildTar(replaced(ci + 1, renamed)), undefined, new RegExp(`^Importing commit: Expected commitmeta checksum ${COMMIT_V0}, found ${other}$`), 'myremote');
   });
 
   it('a large object (streamed into the content writer) with wrong bytes', async () => {

@@ -164,6 +164,25 @@ describe('commit mode', () => {
   });
 });
 
+describe('xattrs-link variants', () => {
+  it('accepts relative link targets and links stored as regular files (hardlink limit)', async () => {
+    const entries = parseTar(await readFile(layers.none!));
+    const blobs = new Map(entries.filter((e) => e.name.endsWith('.file-xattrs')).map((e) => [e.name, e.data]));
+    let n = 0;
+    const variant = entries.map((e) => {
+      if (!e.name.endsWith('.file-xattrs-link')) return e;
+      const m = /objects\/(..\/.{62}\.file-xattrs)$/.exec(e.linkname)!;
+      // alternate: `../XX/<62>.file-xattrs` hardlink, or the blob itself as a regular file
+      return n++ % 2 === 0 ? entry(e.name, '', { type: '1', linkname: `../${m[1]}` }) : entry(e.name, blobs.get(e.linkname)!);
+    });
+    const file = path.join(work, 'variants.tar');
+    await writeFile(file, buildTar(variant));
+    const { path: p, repo } = await newRepo();
+    expect((await tar.importTar(repo, file)).commit).toBe(COMMIT_V0);
+    await expectFixtureCommit(p);
+  });
+});
+
 describe('object-set mode', () => {
   it('imports chunk layers and writes the deterministic object-set commit', async () => {
     const objects = [
