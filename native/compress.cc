@@ -1,6 +1,5 @@
 #include "compress.h"
 
-#include <libdeflate.h>
 #include <poll.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -77,46 +76,65 @@ class PlainSink : public ByteSink {
   ByteSink &out_;
 };
 
-// Independent gzip members per kBlock bytes, compressed on `threads` workers, written in order.
+// One gzip member written pigz-style: the input is cut into kBlock blocks, each deflated
+// (raw, zlib) on a worker with the previous block's last 32 KiB as dictionary and ended with a
+// sync flush (byte-aligned, not final); the last block finishes the stream. Blocks are written
+// in order and their CRCs combined. A single member matters: upstream reads layers with
+// flate2's GzDecoder, which stops after the first member.
 class GzipBlockSink : public ByteSink {
  public:
   GzipBlockSink(int level, unsigned threads, ByteSink &out) : level_(level), out_(out) {
     max_inflight_ = 2 * threads + 1;
     for (unsigned i = 0; i < threads; i++) workers_.emplace_back([this] { Work(); });
     cur_.reserve(kBlock);
+    // RFC 1952 header as flate2 writes it: no name, MTIME 0, XFL by level, OS unknown (255).
+    const uint8_t xfl = level_ >= 9 ? 2 : level_ <= 1 ? 4 : 0;
+    const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff};
+    out_.Write(header, sizeof header);
   }
   ~GzipBlockSink() override { Stop(); }
 
   void Write(const uint8_t *p, size_t n) override {
     while (n > 0) {
+      // A full block is only submitted once more input arrives: the last block must finish.
+      if (cur_.size() == kBlock) Submit(false);
       size_t take = std::min(n, kBlock - cur_.size());
       cur_.insert(cur_.end(), p, p + take);
       p += take;
       n -= take;
-      if (cur_.size() == kBlock) Submit();
     }
   }
 
   void Finish() override {
-    if (!cur_.empty() || !submitted_) Submit();
+    Submit(true);
     Drain(0);
     Stop();
+    uint8_t trailer[8];
+    for (int i = 0; i < 4; i++) trailer[i] = static_cast<uint8_t>(crc_ >> (8 * i));
+    for (int i = 0; i < 4; i++) trailer[4 + i] = static_cast<uint8_t>(total_ >> (8 * i));
+    out_.Write(trailer, sizeof trailer);
     out_.Finish();
   }
 
  private:
-  static constexpr size_t kBlock = 1024 * 1024;
+  static constexpr size_t kBlock = 128 * 1024;
+  static constexpr size_t kDict = 32 * 1024;
   struct Job {
-    std::vector<uint8_t> in, out;
+    std::vector<uint8_t> dict, in, out;
+    bool last = false;
+    uLong crc = 0;
     bool done = false;
     bool failed = false;
   };
 
-  void Submit() {
+  void Submit(bool last) {
+    if (!last && cur_.size() < kBlock) return;
     auto job = std::make_shared<Job>();
+    job->dict.swap(dict_);
+    if (!last) dict_.assign(cur_.end() - kDict, cur_.end());
     job->in.swap(cur_);
+    job->last = last;
     cur_.reserve(kBlock);
-    submitted_ = true;
     {
       std::lock_guard<std::mutex> lk(m_);
       order_.push_back(job);
@@ -132,18 +150,43 @@ class GzipBlockSink : public ByteSink {
       std::shared_ptr<Job> front;
       {
         std::unique_lock<std::mutex> lk(m_);
-        if (order_.size() <= keep && !(order_.size() && order_.front()->done)) return;
+        if (order_.empty() || (order_.size() <= keep && !order_.front()->done)) return;
         done_cv_.wait(lk, [&] { return order_.front()->done; });
         front = order_.front();
         order_.pop_front();
       }
       if (front->failed) Fail("gzip: compression failed");
+      crc_ = crc32_combine64(crc_, front->crc, static_cast<z_off64_t>(front->in.size()));
+      total_ += front->in.size();
       out_.Write(front->out.data(), front->out.size());
     }
   }
 
+  // A fresh stream per block: a reset zlib stream keeps the previous block's bytes in its
+  // window, and matches are chosen looking past the valid data, so reuse would make the
+  // output depend on which worker ran which block before.
+  static bool Deflate(int level, Job &job) {
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, level, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
+    bool ok = job.dict.empty() ||
+              deflateSetDictionary(&zs, job.dict.data(), static_cast<uInt>(job.dict.size())) == Z_OK;
+    if (ok) {
+      job.out.resize(deflateBound(&zs, job.in.size()) + 16);
+      zs.next_in = job.in.data();
+      zs.avail_in = static_cast<uInt>(job.in.size());
+      zs.next_out = job.out.data();
+      zs.avail_out = static_cast<uInt>(job.out.size());
+      int r = deflate(&zs, job.last ? Z_FINISH : Z_SYNC_FLUSH);
+      ok = r == (job.last ? Z_STREAM_END : Z_OK) && zs.avail_in == 0;
+      job.out.resize(job.out.size() - zs.avail_out);
+    }
+    deflateEnd(&zs);
+    job.crc = crc32(0L, job.in.data(), static_cast<uInt>(job.in.size()));
+    return ok;
+  }
+
   void Work() {
-    libdeflate_compressor *c = libdeflate_alloc_compressor(level_);
     for (;;) {
       std::shared_ptr<Job> job;
       {
@@ -153,22 +196,14 @@ class GzipBlockSink : public ByteSink {
         job = todo_.front();
         todo_.pop_front();
       }
-      if (c) {
-        job->out.resize(libdeflate_gzip_compress_bound(c, job->in.size()));
-        size_t n = libdeflate_gzip_compress(c, job->in.data(), job->in.size(), job->out.data(), job->out.size());
-        job->out.resize(n);
-        job->failed = n == 0;
-      } else {
-        job->failed = true;
-      }
-      std::vector<uint8_t>().swap(job->in);
+      job->failed = !Deflate(level_, *job);
+      std::vector<uint8_t>().swap(job->dict);
       {
         std::lock_guard<std::mutex> lk(m_);
         job->done = true;
       }
       done_cv_.notify_all();
     }
-    if (c) libdeflate_free_compressor(c);
   }
 
   void Stop() {
@@ -185,8 +220,9 @@ class GzipBlockSink : public ByteSink {
   int level_;
   ByteSink &out_;
   size_t max_inflight_;
-  std::vector<uint8_t> cur_;
-  bool submitted_ = false;
+  std::vector<uint8_t> cur_, dict_;
+  uLong crc_ = crc32(0L, Z_NULL, 0);
+  uint64_t total_ = 0;
   std::mutex m_;
   std::condition_variable work_cv_, done_cv_;
   std::deque<std::shared_ptr<Job>> order_, todo_;

@@ -3,7 +3,8 @@
 // bare-split-xattrs repo, gzip/zstd CLIs decompress it.
 import { mkdir, readFile, rm, stat, writeFile, symlink, link } from 'node:fs/promises';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMIT_V0, CONTENTS_CHECKSUM_V0, TESTREF, cliShowCommit, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { tar } from '../../src/index.js';
@@ -256,6 +257,9 @@ describe('a tree with long names, hardlinks and a large file', () => {
     await mkdir(path.join(tree, 'usr/etc'), { recursive: true });
     await writeFile(path.join(tree, long), 'long');
     await writeFile(path.join(tree, 'usr/share/big'), Buffer.alloc(3 << 20, 7));
+    // mixed content over many 128 KiB gzip blocks
+    const mixed = Array.from({ length: 256 }, (_, i) => (i % 3 ? randomBytes(4096) : Buffer.from(`line ${i} `.repeat(400))));
+    await writeFile(path.join(tree, 'usr/share/mixed'), Buffer.concat(mixed));
     await link(path.join(tree, 'usr/share/big'), path.join(tree, 'usr/share/big2'));
     await symlink(`../${'t'.repeat(150)}`, path.join(tree, 'usr/share/longlink'));
     await writeFile(path.join(tree, 'usr/etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
@@ -287,6 +291,13 @@ describe('a tree with long names, hardlinks and a large file', () => {
     expect((await tar.importTar(await openRepo(back), out)).commit).toBe(commit);
     expect(await ostreeCli(back, ['ls', commit, '/usr/share/big'])).toMatch(/^-00644 3000000 3000001 +3145728 \/usr\/share\/big/);
     expect(await fsck(back)).toMatch(/no errors found/);
+    // gzip: one member (upstream's reader stops after the first), same bytes for any thread count
+    const [g1] = await tar.exportLayers(await openRepo(r), [{ kind: 'full', rev: 'long', output: path.join(d, 'g1'), compression: 'gzip' }], { threads: 1 });
+    const [g2] = await tar.exportLayers(await openRepo(r), [{ kind: 'full', rev: 'long', output: path.join(d, 'g2'), compression: 'gzip' }], { threads: 2 });
+    expect(g2).toEqual(g1);
+    const gz = await readFile(path.join(d, 'g1'));
+    expect(inflateRawSync(gz.subarray(10, -8)).equals(await readFile(out))).toBe(true);
+    expect(gz.readUInt32LE(gz.length - 4)).toBe(g1!.uncompressedSize % 2 ** 32);
     const x = path.join(d, 'x');
     await mkdir(x);
     await execFileP('tar', ['-C', x, '-xf', out]);
