@@ -347,7 +347,7 @@ export function basicPacking<T extends ObjectSourceMetaSized>(
   }
   const rest = components.filter((c) => c.change_frequency !== MAX_FREQUENCY);
   const maxFreq = components.filter((c) => c.change_frequency === MAX_FREQUENCY);
-  const bins: T[][] = [];
+  let bins: T[][] = [];
   if (rest.length > 0) {
     const limitLs = 1;
     const limitNew = 1;
@@ -370,7 +370,8 @@ export function basicPacking<T extends ObjectSourceMetaSized>(
         bins.push([...pkgs]);
       } else {
         // Consecutive bins of up to perBinMs; with perBinMs 0 this yields one empty bin and
-        // then one bin per component, as upstream does (keeps layouts comparable).
+        // then one bin per component, as upstream does (empty bins left after merging are
+        // dropped below).
         let bin: T[] = [];
         for (const p of pkgs) {
           if (bin.length < perBinMs) {
@@ -399,6 +400,10 @@ export function basicPacking<T extends ObjectSourceMetaSized>(
       }
       if (!merged) throw new Error(`Cannot reduce ${bins.length} bins to ${limit}`);
     }
+    // An empty chunk layer has the same diff_id as the final "new packages" layer, so readers
+    // would take it for the last ostree layer: upstream's image is then unimportable. Dropping
+    // the empty bins keeps the rest of upstream's layout and gives a valid image.
+    bins = bins.filter((b) => b.length > 0);
   }
   if (maxFreq.length > 0) bins.push(maxFreq);
   bins.push([]);

@@ -123,6 +123,38 @@ describe('basicPacking', () => {
     expect(() => basicPacking(ADVANCED, 6, tooMany)).toThrow('Packing produced 10 bins, more than 6');
   });
 
+  // Budget 10 with `n` max-frequency components: limitHs 4, limitMs 3.
+  const maxFreqPkgs = (n: number) => Array.from({ length: n }, (_, i) => pkg(`mf${i}.0`, MAX_FREQUENCY, 1000000 - i));
+
+  it('where upstream panics or underflows, packing is an error', () => {
+    // all-equal sizes: every component is high-size and within limitHs → no medium list
+    expect(() => basicPacking([...maxFreqPkgs(8), pkg('a.0', 1, 100), pkg('b.0', 1, 100)], 10)).toThrow(
+      'Cannot partition components: no medium-size components',
+    );
+    // 4 components, 4 high-size slots and 2 low-size ones: upstream's usize subtraction underflows
+    const sizes = [100, 50, 10, 0].map((s, i) => pkg(`p${i}.0`, 1, s));
+    expect(() => basicPacking([...maxFreqPkgs(6), ...sizes], 10)).toThrow('Cannot pack 4 components into 10 bins (4 high-size, 2 low-size)');
+  });
+
+  it('drops the empty bin upstream emits when a partition gets 0 components per bin', () => {
+    // 7 components, 1 low-size, none high: (7 - 4 - 1) div 3 = 0 components per medium bin
+    const rest = [1000, 900, 800, 700, 300, 200, 0].map((s, i) => pkg(`p${i}.0`, i + 1, s));
+    const bins = basicPacking([...maxFreqPkgs(3), ...rest], 10);
+    expect(ids(bins)).toEqual([
+      ['p6.0'],
+      ['p0.0'],
+      ['p1.0'],
+      ['p2.0'],
+      ['p3.0'],
+      ['p4.0'],
+      ['p5.0'],
+      ['mf0.0', 'mf1.0', 'mf2.0'],
+      [],
+    ]);
+    // only the final "new packages" bin is empty, so no chunk layer shares its diff_id
+    expect(bins.slice(0, -1).every((b) => b.length > 0)).toBe(true);
+  });
+
   it('test_packing_fcos with 64 bins', () => {
     const input = fcos();
     expect(input).toHaveLength(396);
