@@ -93,7 +93,8 @@ for (;;) {
       replyPipe(null, JSON.stringify(layers));
       break;
     case 'GetRawBlob':
-      replyDual(5, 'hello', rawErrors[args[1]]);
+      // The server's size is an int64; -1 means the source does not know it.
+      replyDual(args[1] === 'sha256:unknownsize' ? -1 : 5, 'hello', rawErrors[args[1]]);
       break;
     case 'FinishPipe': {
       const w = pipes.get(args[0]);

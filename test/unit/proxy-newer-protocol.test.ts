@@ -83,6 +83,10 @@ describe('GetRawBlob', () => {
       const other = await read('sha256:other').catch((e: unknown) => e);
       expect(other).toBeInstanceOf(RawBlobError);
       expect(other).toMatchObject({ message: 'bar', code: 'other', retryable: false });
+      // a blob size the source does not know arrives as -1 (signed, unlike client 0.8.0's u64)
+      const unknown = await proxy.getRawBlob(img, 'sha256:unknownsize');
+      expect(unknown.size).toBe(-1);
+      expect((await joinFetch(collect(createReadStream('', { fd: unknown.fd })), unknown.finish())).toString()).toBe('hello');
     } finally {
       await proxy.finalize();
     }
