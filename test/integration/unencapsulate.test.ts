@@ -157,6 +157,29 @@ describe('updateDetachedMetadata', () => {
     expect(await dest.contentChecksum(COMMIT_V0)).toBe(await repo.contentChecksum(COMMIT_V0));
   });
 
+  it('reads a zstd commit layer by its media type (upstream always gunzips) and writes gzip', async () => {
+    const zstd = path.join(work, 'zstd');
+    await encapsulate(repo, fx.ref, {}, { compression: 'zstd' }, ImageReference.parse(`oci:${zstd}`));
+    expect((await image(zstd)).manifest.layers[0]!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
+    const out = path.join(work, 'zstd-resigned');
+    await updateDetachedMetadata(ImageReference.parse(`oci:${zstd}`), ImageReference.parse(`oci:${out}`), key2Detached);
+    expect((await image(out)).manifest.layers[0]!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
+    const r = await repoWithRemote(['key2']);
+    expect((await unencapsulate(r, remoteRef(out))).ostreeCommit).toBe(COMMIT_V0);
+  });
+
+  it('accepts a Docker gzip layer media type (upstream: Unhandled layer type)', async () => {
+    const docker = path.join(work, 'docker-gzip');
+    const oci = await OciDir.ensure(docker);
+    const { manifest, config } = await image(single);
+    await oci.writeBlob(await (await OciDir.open(single)).readBlob(manifest.layers[0]!));
+    manifest.layers[0] = { ...manifest.layers[0]!, mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip' };
+    manifest.config = await oci.writeConfig(config);
+    await oci.insertManifest(manifest);
+    const dest = await freshRepo();
+    expect((await unencapsulate(dest, OstreeImageReference.parse(`ostree-unverified-image:oci:${docker}`))).ostreeCommit).toBe(COMMIT_V0);
+  });
+
   it('refuses images without an ostree commit layer', async () => {
     const plain = path.join(work, 'plain');
     const oci = await OciDir.ensure(plain);
