@@ -2,8 +2,8 @@
 // order, fresh output each time), reports medians, the ratio and peak RSS, and appends a row to
 // bench/RESULTS.md with the exact command line.
 //
-//   node bench/run.js commit [--files 50000] [--size 1G] [--seed 1] [--tree DIR] [--runs 3] [--mode bare-user]
-//   node bench/run.js custom --ours 'CMD' --reference 'CMD' [--runs 3] [--label TEXT]
+//   node bench/run.js commit [--files 50000] [--size 1G] [--seed 1] [--tree DIR] [--runs 4] [--mode bare-user]
+//   node bench/run.js custom --ours 'CMD' --reference 'CMD' [--runs 4] [--label TEXT]
 //   common: [--no-record] [--note TEXT] [--results FILE]
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -50,6 +50,12 @@ export function median(xs) {
 }
 
 const loadavg = () => os.loadavg()[0].toFixed(2);
+
+function syncFs() {
+  return new Promise((resolve, reject) => {
+    spawn('sync', { stdio: 'ignore' }).on('error', reject).on('close', resolve);
+  });
+}
 
 /** Reads every file once so neither side pays for a cold page cache. */
 async function warmTree(root) {
@@ -111,11 +117,13 @@ const ENTRIES = {
       ours: {
         label: 'ostree-container (Repo binding)',
         setup: () => fresh('ours'),
+        after: () => rm(repoFor('ours'), { recursive: true, force: true }),
         argv: () => [process.execPath, path.join(BENCH_DIR, 'commit-ours.js'), repoFor('ours'), tree],
       },
       reference: {
         label: 'ostree commit',
         setup: () => fresh('reference'),
+        after: () => rm(repoFor('reference'), { recursive: true, force: true }),
         argv: () => ['ostree', `--repo=${repoFor('reference')}`, 'commit', ...commitArgs, `--tree=dir=${tree}`],
       },
       // The commit checksum printed by each side (last line of stdout) must agree.
@@ -186,11 +194,12 @@ async function main(argv) {
     size: values.size ? parseSize(values.size) : DEFAULTS.size,
     seed: Number(values.seed ?? DEFAULTS.seed),
     tree: values.tree,
-    runs: Number(values.runs ?? 3),
+    runs: Number(values.runs ?? 4),
     mode: values.mode ?? 'bare-user',
     ours: values.ours, reference: values.reference, label: values.label,
   };
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
+  if (o.runs % 2) process.stderr.write(`note: with an odd --runs, ours goes first ${(o.runs + 1) / 2} times of ${o.runs}\n`);
   if (!Number.isInteger(o.files) || o.files < 1) throw new Error(`--files must be a positive integer, got ${values.files}`);
   const entry = await ENTRIES[name](o);
   const loadBefore = loadavg();
@@ -205,7 +214,11 @@ async function main(argv) {
       const outs = {};
       for (const side of order) {
         await entry[side].setup();
+        // Start each side from a clean disk state: the previous side's output is already deleted
+        // (below), and its writeback and journal work flushed here, outside the timing.
+        await syncFs();
         const r = await measure(entry[side].argv());
+        await entry[side].after?.();
         times[side].push(r.seconds);
         cpu[side].push(r.cpuSeconds);
         rss[side] = Math.max(rss[side], r.rssKiB);
