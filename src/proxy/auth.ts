@@ -93,15 +93,16 @@ export function runningInSystemd(env: NodeJS.ProcessEnv = process.env): boolean 
 }
 
 /**
- * A command running `binary` as `user` with no privileges, under systemd only (spec §6.3);
- * elsewhere plain `binary`.
+ * A command running `binary` as `user` with no privileges, under systemd only (spec §6.3).
+ * Elsewhere `binary` still runs as root, but (unlike upstream, which loses it there) it keeps
+ * the parent-death signal, so a skopeo child never outlives us.
  */
 export function unprivilegedSubprocess(
   binary: string,
   user: string,
   env: NodeJS.ProcessEnv = process.env,
 ): ProxyCommand {
-  if (!runningInSystemd(env)) return { program: binary };
+  if (!runningInSystemd(env)) return { program: 'setpriv', args: ['--pdeathsig', 'TERM', '--', binary] };
   return {
     program: 'setpriv',
     args: ['--no-new-privs', '--init-groups', '--reuid', user, '--bounding-set', '-all', '--pdeathsig', 'TERM', '--', binary],

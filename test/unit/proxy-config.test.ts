@@ -172,8 +172,11 @@ describe('mergeDefaultContainerProxyOpts', () => {
       args: ['--no-new-privs', '--init-groups', '--reuid', 'nobody', '--bounding-set', '-all', '--pdeathsig', 'TERM', '--', 'skopeo'],
       envRemove: ['HOME', 'XDG_DATA_DIR', 'USER'],
     });
-    // Outside systemd the command is plain skopeo; non-root users are not isolated.
-    expect((await mergeDefaultContainerProxyOpts({}, { root, lookup, env: {} })).skopeoCmd).toEqual({ program: 'skopeo' });
+    // Outside systemd skopeo stays root but keeps the parent-death signal; non-root users are not isolated.
+    expect((await mergeDefaultContainerProxyOpts({}, { root, lookup, env: {} })).skopeoCmd).toEqual({
+      program: 'setpriv',
+      args: ['--pdeathsig', 'TERM', '--', 'skopeo'],
+    });
     expect((await mergeDefaultContainerProxyOpts({}, { root, lookup: { uid: 1000, runtimeDir: '/r', configDir: '/c' }, env })).skopeoCmd).toBeUndefined();
   });
 
@@ -183,9 +186,10 @@ describe('mergeDefaultContainerProxyOpts', () => {
     ).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it('unprivilegedSubprocess only wraps under systemd', () => {
-    expect(unprivilegedSubprocess('skopeo', 'nobody', {})).toEqual({ program: 'skopeo' });
-    expect(unprivilegedSubprocess('skopeo', 'nobody', { INVOCATION_ID: '' })).toEqual({ program: 'skopeo' });
+  it('unprivilegedSubprocess drops privileges only under systemd, and always keeps the parent-death signal', () => {
+    const rootWithPdeathsig = { program: 'setpriv', args: ['--pdeathsig', 'TERM', '--', 'skopeo'] };
+    expect(unprivilegedSubprocess('skopeo', 'nobody', {})).toEqual(rootWithPdeathsig);
+    expect(unprivilegedSubprocess('skopeo', 'nobody', { INVOCATION_ID: '' })).toEqual(rootWithPdeathsig);
     expect(unprivilegedSubprocess('/bin/x', 'u', { INVOCATION_ID: '1' }).args?.slice(-2)).toEqual(['--', '/bin/x']);
   });
 });
