@@ -1,11 +1,13 @@
-// `ostree-container info` against real skopeo and a real registry.
+// `ostree-container info` and `compare` against real skopeo and a real registry, over every transport.
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
-import { buildDirImage, type BuiltImage } from '../helpers/images.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { buildDirImage, copyToLocalTransports, type BuiltImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let tmp: string;
@@ -66,5 +68,52 @@ describe('ostree-container info', () => {
     const missing = await run('info', '--insecure-skip-tls-verification', `docker://${registry.host}/test/info:nope`);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^error: Fetching manifest: failed to invoke method OpenImage: .*manifest unknown/);
+  });
+});
+
+describe('info and compare over the local archive transports', () => {
+  // skopeo as the independent reader: what it says an image's manifest is.
+  async function rawManifest(ref: string): Promise<{ digest: string; layers: { size: number }[] }> {
+    const { stdout } = await promisify(execFile)('skopeo', ['inspect', '--raw', ref]);
+    const { Digest } = JSON.parse((await promisify(execFile)('skopeo', ['inspect', ref])).stdout) as { Digest: string };
+    return { digest: Digest, layers: (JSON.parse(stdout) as { layers: { size: number }[] }).layers };
+  }
+  const subdir = async (name: string) => {
+    const d = path.join(tmp, name);
+    await fsp.mkdir(d);
+    return d;
+  };
+
+  it('info prints the digest skopeo reports for oci-archive:, docker-archive: and dir:', async () => {
+    const local = await copyToLocalTransports(image.ref, await subdir('v1'));
+    for (const ref of [local.ociArchive, local.dockerArchive, image.ref]) {
+      const { digest } = await rawManifest(ref);
+      expect(await run('info', ref)).toEqual({ code: 0, stdout: `ostree-unverified-image:${ref} digest: ${digest}\n`, stderr: '' });
+    }
+  });
+
+  it('compare reads both sides from any transport', async () => {
+    const v2 = await buildDirImage(path.join(tmp, 'dir2'), { layers: [{ 'hello.txt': 'info v2\n' }] });
+    const [a, b] = await Promise.all([
+      copyToLocalTransports(image.ref, await subdir('cmp1')),
+      copyToLocalTransports(v2.ref, await subdir('cmp2')),
+    ]);
+    const pairs: [string, string][] = [
+      [a.dockerArchive, b.dockerArchive],
+      [image.ref, b.ociArchive],
+      [a.ociArchive, v2.ref],
+    ];
+    for (const [from, to] of pairs) {
+      const [m1, m2] = await Promise.all([rawManifest(from), rawManifest(to)]);
+      const r = await run('compare', '--json', from, to);
+      expect(r, `${from} → ${to}`).toEqual({
+        code: 0,
+        stdout: `${JSON.stringify({ total: 1, total_size: m2.layers[0].size, n_removed: 1, removed_size: m1.layers[0].size, n_added: 1, added_size: m2.layers[0].size })}\n`,
+        stderr: '',
+      });
+    }
+    // The same image through two transports that keep its blobs: nothing changed.
+    const same = await run('compare', '--json', image.ref, a.ociArchive);
+    expect(JSON.parse(same.stdout)).toMatchObject({ n_removed: 0, n_added: 0 });
   });
 });
