@@ -1,7 +1,7 @@
 // Repo binding, core: open/create, refs, commits and their metadata, detached metadata,
 // transactions, writing commits from directories and entries. Every answer is checked against
 // the `ostree` CLI on the same repository.
-import { mkdir, mkdtemp, rm, symlink, writeFile, chmod, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile, chmod, readFile, readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,9 +80,15 @@ describe('open and create', () => {
   it('refuses a directory that is not a repo, naming it', async () => {
     const p = path.join(tmp, 'not-a-repo');
     await mkdir(p);
+    await writeFile(path.join(p, 'keep'), 'data');
     const err = await expectError(Repo.open(p), `Opening ostree repository at '${p}'`);
     expect((err as { domain?: string }).domain).toBeTruthy();
     expect((err as { code?: string }).code).toBeTruthy();
+    // Opening never creates anything: the directory is as it was, a missing path stays missing.
+    expect(await readdir(p)).toEqual(['keep']);
+    const missing = path.join(tmp, 'no-such-dir');
+    await expectError(Repo.open(missing), `Opening ostree repository at '${missing}'`);
+    await expect(stat(missing)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('refuses an unknown mode', async () => {
@@ -107,9 +113,14 @@ describe('refs', () => {
     }
   });
 
-  it('an unknown ref is an error, or null with allowNoent', async () => {
+  it('an unknown ref is an error, or null with allowNoent; the repo is unchanged', async () => {
+    const refsBefore = await ostree(repo, 'refs');
     await expectError(repo.resolveRev('no/such/ref'), "Refspec 'no/such/ref' not found", 'NOT_FOUND');
     expect(await repo.resolveRev('no/such/ref', { allowNoent: true })).toBeNull();
+    await expectError(repo.loadCommit('no/such/ref'), "Refspec 'no/such/ref' not found");
+    await repo.deleteRef('no/such/ref'); // libostree: deleting an absent ref is a no-op
+    expect(await ostree(repo, 'refs')).toBe(refsBefore);
+    await fsckClean(repo);
   });
 
   it('listRefs agrees with ostree refs (all, and by prefix)', async () => {
