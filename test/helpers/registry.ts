@@ -6,7 +6,18 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-const REGISTRY_BIN = process.env.OSTREE_CONTAINER_REGISTRY_BIN ?? '/usr/bin/docker-registry';
+// Debian's docker-registry installs /usr/bin/docker-registry; Fedora's docker-distribution
+// installs the same server as /usr/bin/registry.
+const REGISTRY_BINS = process.env.OSTREE_CONTAINER_REGISTRY_BIN
+  ? [process.env.OSTREE_CONTAINER_REGISTRY_BIN]
+  : ['/usr/bin/docker-registry', '/usr/bin/registry'];
+
+async function findRegistryBin(): Promise<string> {
+  for (const bin of REGISTRY_BINS) {
+    if (await fsp.access(bin, fsp.constants.X_OK).then(() => true, () => false)) return bin;
+  }
+  throw new Error(`registry server missing: none of ${REGISTRY_BINS.join(', ')} (Debian: docker-registry, Fedora: docker-distribution)`);
+}
 
 export interface TestRegistry {
   /** `127.0.0.1:<port>` */
@@ -50,9 +61,7 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
 
 /** Starts the registry and waits until `/v2/` answers 200. */
 export async function startRegistry(): Promise<TestRegistry> {
-  await fsp.access(REGISTRY_BIN).catch(() => {
-    throw new Error(`registry server ${REGISTRY_BIN} is missing (Debian: docker-registry, Fedora: docker-distribution)`);
-  });
+  const bin = await findRegistryBin();
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-registry-'));
   const storage = path.join(tmp, 'storage');
   const port = await freePort();
@@ -76,7 +85,7 @@ export async function startRegistry(): Promise<TestRegistry> {
       '',
     ].join('\n'),
   );
-  const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(bin, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => {
     log = (log + s).slice(-8192);
