@@ -9,6 +9,7 @@ apt_pkgs=(
   skopeo docker-registry                           # image proxy, test registry
   gnupg attr e2fsprogs util-linux                  # signing keys, xattrs, chattr, flock
   pigz zstd time                                   # reference C tools for bench/
+  g++ make python3                                 # node-gyp's toolchain for the addon
 )
 dnf_pkgs=(
   pkgconf-pkg-config ostree-devel glib2-devel ostree
@@ -16,6 +17,7 @@ dnf_pkgs=(
   skopeo docker-distribution
   gnupg2 attr e2fsprogs util-linux
   pigz zstd time
+  gcc-c++ make python3
 )
 
 sudo_cmd=()
