@@ -102,6 +102,27 @@ describe('starting the proxy', () => {
   });
 });
 
+describe('auth files skopeo cannot read', () => {
+  it('names an auth file that is a directory; a missing one means no credentials (skopeo\'s rule)', async () => {
+    const proxy = await ImageProxy.create({ ...tlsOff, authfile: tmp });
+    try {
+      await expect(proxy.openImage(`${registry.ref('test/none')}:latest`)).rejects.toThrow(
+        new RegExp(`^failed to invoke method OpenImage: getting username and password: [^]*reading JSON file "${tmp}": read ${tmp}: is a directory`),
+      );
+    } finally {
+      await proxy.finalize();
+    }
+    // As with upstream (which passes --authfile through), skopeo treats a missing file as empty:
+    // the request goes on anonymously and fails only for its own reason.
+    const anon = await ImageProxy.create({ ...tlsOff, authfile: path.join(tmp, 'no-such-auth.json') });
+    try {
+      await expect(anon.openImage(`${registry.ref('test/none')}:latest`)).rejects.toThrow(/^failed to invoke method OpenImage: .*manifest unknown/);
+    } finally {
+      await anon.finalize();
+    }
+  });
+});
+
 describe('bad references', () => {
   it('names the unknown image or tag', async () => {
     const proxy = await ImageProxy.create(tlsOff);
