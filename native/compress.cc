@@ -85,12 +85,13 @@ class GzipBlockSink : public ByteSink {
  public:
   GzipBlockSink(int level, unsigned threads, ByteSink &out) : level_(level), out_(out) {
     max_inflight_ = 2 * threads + 1;
-    for (unsigned i = 0; i < threads; i++) workers_.emplace_back([this] { Work(); });
+    try {
+      for (unsigned i = 0; i < threads; i++) workers_.emplace_back([this] { Work(); });
+    } catch (...) {
+      Stop();  // joins the workers already started
+      throw;
+    }
     cur_.reserve(kBlock);
-    // RFC 1952 header as flate2 writes it: no name, MTIME 0, XFL by level, OS unknown (255).
-    const uint8_t xfl = level_ >= 9 ? 2 : level_ <= 1 ? 4 : 0;
-    const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff};
-    out_.Write(header, sizeof header);
   }
   ~GzipBlockSink() override { Stop(); }
 
@@ -156,6 +157,14 @@ class GzipBlockSink : public ByteSink {
         order_.pop_front();
       }
       if (front->failed) Fail("gzip: compression failed");
+      if (!header_written_) {
+        // RFC 1952 header as flate2 writes it: no name, MTIME 0, XFL by level, OS unknown (255).
+        // Written here, not in the constructor, which must not throw once workers run.
+        const uint8_t xfl = level_ >= 9 ? 2 : level_ <= 1 ? 4 : 0;
+        const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff};
+        out_.Write(header, sizeof header);
+        header_written_ = true;
+      }
       crc_ = crc32_combine64(crc_, front->crc, static_cast<z_off64_t>(front->in.size()));
       total_ += front->in.size();
       out_.Write(front->out.data(), front->out.size());
@@ -221,6 +230,7 @@ class GzipBlockSink : public ByteSink {
   ByteSink &out_;
   size_t max_inflight_;
   std::vector<uint8_t> cur_, dict_;
+  bool header_written_ = false;
   uLong crc_ = crc32(0L, Z_NULL, 0);
   uint64_t total_ = 0;
   std::mutex m_;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -459,7 +460,7 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
         auto run = [&] {
           for (;;) {
             size_t i = next++;
-            if (i >= specs->size()) return;
+            if (i >= specs->size() || g_cancellable_is_cancelled(cancel->inner.get())) return;
             try {
               (*results)[i] = ExportLayer(repo->get(), (*specs)[i], threads, cancel->inner.get());
             } catch (Failure &f) {
@@ -477,7 +478,11 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
         };
         size_t n = std::min<size_t>(parallel, specs->size());
         std::vector<std::thread> pool;
-        for (size_t i = 1; i < n; i++) pool.emplace_back(run);
+        try {
+          for (size_t i = 1; i < n; i++) pool.emplace_back(run);
+        } catch (const std::system_error &) {
+          // fewer threads than asked for: the started ones and this one share the queue
+        }
         run();
         for (auto &t : pool) t.join();
         if (first) err = first->info;

@@ -235,6 +235,13 @@ describe('layers', () => {
     await expect(stat(path.join(d, 'bad'))).rejects.toThrow(/ENOENT/);
     await expect(stat(path.join(d, 'bad2'))).rejects.toThrow(/ENOENT/);
     await expect(tar.exportCommit(repo, 'no/such/ref', path.join(d, 'x'))).rejects.toThrow(/Refspec 'no\/such\/ref' not found/);
+    // the first failure stops the layers not yet started; none leaves a file behind
+    const many: tar.LayerSpec[] = [
+      { kind: 'chunk', objects: [{ checksum: bad, paths: ['/x'] }], output: path.join(d, 'm0') },
+      ...[1, 2, 3].map((i): tar.LayerSpec => ({ kind: 'full', rev: TESTREF, output: path.join(d, `m${i}`), compression: 'gzip' })),
+    ];
+    await expect(tar.exportLayers(repo, many, { parallel: 1 })).rejects.toThrow(/Couldn't find file object 'f{64}'/);
+    for (const i of [0, 1, 2, 3]) await expect(stat(path.join(d, `m${i}`))).rejects.toThrow(/ENOENT/);
     await expect(tar.exportLayers(repo, [{ kind: 'chunk', objects: [], output: path.join(d, 'y'), compression: 'lz4' as never }]))
       .rejects.toThrow(/Unknown compression 'lz4'/);
   });
