@@ -42,7 +42,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitReady(url: string, child: ChildProcess, log: () => string): Promise<void> {
+export interface RegistryOptions {
+  /** One htpasswd line, `user:<bcrypt hash>`: the registry then requires HTTP basic auth. */
+  htpasswd?: string;
+}
+
+async function waitReady(url: string, ready: number, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -50,7 +55,7 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
     }
     try {
       const res = await fetch(url);
-      if (res.status === 200) return;
+      if (res.status === ready) return;
     } catch {
       // not listening yet
     }
@@ -59,14 +64,20 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
   throw new Error(`docker-registry did not answer ${url} within 20 s: ${log()}`);
 }
 
-/** Starts the registry and waits until `/v2/` answers 200. */
-export async function startRegistry(): Promise<TestRegistry> {
+/** Starts the registry and waits until `/v2/` answers (200, or 401 when it requires auth). */
+export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
   const bin = await findRegistryBin();
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-registry-'));
   const storage = path.join(tmp, 'storage');
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const configPath = path.join(tmp, 'config.yml');
+  const auth: string[] = [];
+  if (opts.htpasswd !== undefined) {
+    const htpasswd = path.join(tmp, 'htpasswd');
+    await fsp.writeFile(htpasswd, `${opts.htpasswd}\n`);
+    auth.push('auth:', '  htpasswd:', '    realm: ostree-container-test', `    path: ${htpasswd}`);
+  }
   await fsp.writeFile(
     configPath,
     [
@@ -82,6 +93,7 @@ export async function startRegistry(): Promise<TestRegistry> {
       '    enabled: true',
       'http:',
       `  addr: ${host}`,
+      ...auth,
       '',
     ].join('\n'),
   );
@@ -97,7 +109,7 @@ export async function startRegistry(): Promise<TestRegistry> {
     await fsp.rm(tmp, { recursive: true, force: true });
   };
   try {
-    await waitReady(`http://${host}/v2/`, child, () => log);
+    await waitReady(`http://${host}/v2/`, opts.htpasswd === undefined ? 200 : 401, child, () => log);
   } catch (e) {
     await stop();
     throw e;

@@ -1,0 +1,134 @@
+// Authentication against a real registry that requires it (htpasswd basic auth): credentials reach
+// skopeo through --authfile, through fd 100 (auth data), from the global ostree auth file
+// (spec references §6.1–6.2), and not at all with --auth-anonymous. Each case leaves no fd or
+// child process behind.
+import fs, { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { mergeDefaultContainerProxyOpts } from '../../src/proxy/auth.js';
+import type { ImageProxyConfig } from '../../src/proxy/config.js';
+import { fetchManifest } from '../../src/proxy/fetch.js';
+import { ImageProxy } from '../../src/proxy/image-proxy.js';
+import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
+import { OstreeImageReference } from '../../src/ref/image-reference.js';
+import { buildDirImage, type BuiltImage } from '../helpers/images.js';
+import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+const USER = 'oc';
+const PASSWORD = 'ostree-container-test';
+// bcrypt (cost 4) of PASSWORD, made once with crypt(3); the registry checks it on every request.
+const HTPASSWD = `${USER}:$2b$04$GbXaX3Mk8DOm9AGGtstNf.K650yuH00Hqg0ZGjq0wnOya226kdFbu`;
+// What skopeo 1.9.3 says when the registry answers 401.
+const REFUSED = /unauthorized: authentication required/;
+
+let tmp: string;
+let registry: TestRegistry;
+let image: BuiltImage;
+let ref: string;
+let goodAuth: string;
+let wrongAuth: string;
+const tlsOff = { insecureSkipTlsVerification: true };
+
+function authJson(host: string, user: string, password: string): string {
+  return JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } });
+}
+
+/** The manifest digest the proxy reads with `config`. */
+async function digestWith(config: ImageProxyConfig): Promise<string> {
+  const proxy = await ImageProxy.create(config);
+  try {
+    const img = await proxy.openImage(ref);
+    return (await proxy.fetchManifest(img)).digest;
+  } finally {
+    await proxy.finalize();
+  }
+}
+
+beforeAll(async () => {
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-auth-'));
+  registry = await startRegistry({ htpasswd: HTPASSWD });
+  image = await buildDirImage(path.join(tmp, 'dir'), { layers: [{ 'secret.txt': 'behind auth\n' }] });
+  goodAuth = path.join(tmp, 'good.json');
+  wrongAuth = path.join(tmp, 'wrong.json');
+  await fsp.writeFile(goodAuth, authJson(registry.host, USER, PASSWORD));
+  await fsp.writeFile(wrongAuth, authJson(registry.host, USER, 'not-the-password'));
+  ref = `${registry.ref('private/img')}:latest`;
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+let before: Snapshot;
+beforeEach(() => {
+  before = snapshot();
+});
+afterEach(async () => {
+  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
+});
+
+describe('a registry that requires authentication', () => {
+  it('skopeoCopy pushes only with the auth file', async () => {
+    await expect(skopeoCopy(image.ref, ref, { destTlsVerify: false })).rejects.toThrow(REFUSED);
+    expect(await skopeoCopy(image.ref, ref, { destTlsVerify: false, authfile: goodAuth })).toBe(image.manifestDigest);
+  });
+
+  it('the proxy reads with an auth file or auth data (bytes or an fd), and is refused otherwise', async () => {
+    expect(await digestWith({ ...tlsOff, authfile: goodAuth })).toBe(image.manifestDigest);
+    expect(await digestWith({ ...tlsOff, authData: await fsp.readFile(goodAuth) })).toBe(image.manifestDigest);
+    const fd = fs.openSync(goodAuth, 'r');
+    try {
+      expect(await digestWith({ ...tlsOff, authData: fd })).toBe(image.manifestDigest);
+    } finally {
+      fs.closeSync(fd);
+    }
+    await expect(digestWith({ ...tlsOff, authAnonymous: true })).rejects.toThrow(REFUSED);
+    await expect(digestWith({ ...tlsOff, authfile: wrongAuth })).rejects.toThrow(REFUSED);
+  });
+
+  it('mergeDefaultContainerProxyOpts uses the global ostree auth file beneath the root, else goes anonymous', async () => {
+    const root = path.join(tmp, 'root');
+    await fsp.mkdir(path.join(root, 'etc/ostree'), { recursive: true });
+    const opts = { root, lookup: { uid: 0 }, env: {} };
+    const anonymous = await mergeDefaultContainerProxyOpts(tlsOff, opts);
+    expect(anonymous.authAnonymous).toBe(true);
+    await expect(digestWith(anonymous)).rejects.toThrow(REFUSED);
+
+    await fsp.copyFile(goodAuth, path.join(root, 'etc/ostree/auth.json'));
+    const merged = await mergeDefaultContainerProxyOpts(tlsOff, opts);
+    expect(merged.authData).toEqual(await fsp.readFile(goodAuth));
+    expect(await digestWith(merged)).toBe(image.manifestDigest);
+    // An explicit auth file wins over the global one.
+    await expect(digestWith(await mergeDefaultContainerProxyOpts({ ...tlsOff, authfile: wrongAuth }, opts))).rejects.toThrow(REFUSED);
+  });
+
+  it('fetchManifest and the CLI take the auth options', async () => {
+    const imgref = OstreeImageReference.parse(`ostree-unverified-image:${ref}`);
+    expect((await fetchManifest(imgref, { ...tlsOff, authfile: goodAuth })).digest).toBe(image.manifestDigest);
+    await expect(fetchManifest(imgref, { ...tlsOff, authAnonymous: true })).rejects.toThrow(
+      new RegExp(`^Fetching manifest: failed to invoke method OpenImage: .*${REFUSED.source}`),
+    );
+
+    const out: string[] = [];
+    const err: string[] = [];
+    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+    let ok: number;
+    let refused: number;
+    try {
+      ok = await main(['info', '--insecure-skip-tls-verification', '--authfile', goodAuth, ref]);
+      refused = await main(['info', '--insecure-skip-tls-verification', '--auth-anonymous', ref]);
+    } finally {
+      o.mockRestore();
+      e.mockRestore();
+    }
+    expect(ok).toBe(0);
+    expect(out.join('')).toBe(`ostree-unverified-registry:${registry.host}/private/img:latest digest: ${image.manifestDigest}\n`);
+    expect(refused).toBe(1);
+    expect(err.join('')).toMatch(new RegExp(`^error: Fetching manifest: failed to invoke method OpenImage: .*${REFUSED.source}`));
+  });
+});
