@@ -1,4 +1,5 @@
 // The image proxy client against real skopeo, over every transport, including a real registry.
+import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -141,11 +142,14 @@ describe('ImageProxy', () => {
     }
   });
 
-  it('resolves a multi-arch index to the host instance (registry and dir:)', async () => {
+  it('resolves a multi-arch index to the host instance (registry, dir:, oci: and oci-archive:)', async () => {
     const arch = hostOciArch();
     const expected = multi.instances[arch];
     expect(expected, `test index has no ${arch} instance`).toBeDefined();
-    for (const ref of [`${registry.ref('test/multi')}:latest`, multi.ref]) {
+    const ociMulti = `oci:${path.join(tmp, 'multi-oci')}:latest`;
+    const archiveMulti = `oci-archive:${path.join(tmp, 'multi.ociarchive')}:latest`;
+    for (const dest of [ociMulti, archiveMulti]) await skopeoCopy(multi.ref, dest, { multiArch: 'all' });
+    for (const ref of [`${registry.ref('test/multi')}:latest`, multi.ref, ociMulti, archiveMulti]) {
       const proxy = await ImageProxy.create(tlsOff);
       try {
         const img = await proxy.openImage(ref);
@@ -157,6 +161,33 @@ describe('ImageProxy', () => {
       } finally {
         await proxy.finalize();
       }
+    }
+  });
+});
+
+describe('blobs larger than a pipe buffer', () => {
+  // skopeo blocks writing such a blob until we drain it, and answers FinishPipe only then: a
+  // client that waited for FinishPipe before reading (or sent the next request) would hang.
+  it('are drained while FinishPipe is in flight, with other requests queued behind it', { timeout: 60_000 }, async () => {
+    const big = await buildDirImage(path.join(tmp, 'big'), { layers: [{ 'big.bin': randomBytes(6 << 20) }] });
+    const { digest, size } = big.layers[0].descriptor;
+    expect(size).toBeGreaterThan(4 << 20);
+    const proxy = await ImageProxy.create();
+    try {
+      const img = await proxy.openImage(big.ref);
+      const blob = await proxy.getBlob(img, digest, size);
+      const [bytes, manifest] = await Promise.all([collect(blob.stream), proxy.fetchManifest(img)]);
+      expect(digestOf(bytes)).toBe(digest);
+      expect(manifest.digest).toBe(big.manifestDigest);
+      const fdBlob = await proxy.getBlobFd(img, digest, size);
+      const [fdBytes, config] = await Promise.all([
+        joinFetch(collect(createReadStream('', { fd: fdBlob.fd })), fdBlob.finish()),
+        proxy.fetchConfig(img),
+      ]);
+      expect(digestOf(fdBytes)).toBe(digest);
+      expect(config.rootfs.diff_ids).toEqual([big.layers[0].diffId]);
+    } finally {
+      await proxy.finalize();
     }
   });
 });
