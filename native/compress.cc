@@ -91,16 +91,16 @@ class GzipBlockSink : public ByteSink {
       Stop();  // joins the workers already started
       throw;
     }
-    cur_.reserve(kBlock);
+    cur_ = NewJob();
   }
   ~GzipBlockSink() override { Stop(); }
 
   void Write(const uint8_t *p, size_t n) override {
     while (n > 0) {
       // A full block is only submitted once more input arrives: the last block must finish.
-      if (cur_.size() == kBlock) Submit(false);
-      size_t take = std::min(n, kBlock - cur_.size());
-      cur_.insert(cur_.end(), p, p + take);
+      if (cur_->in.size() == kBlock) Submit(false);
+      size_t take = std::min(n, kBlock - cur_->in.size());
+      cur_->in.insert(cur_->in.end(), p, p + take);
       p += take;
       n -= take;
     }
@@ -128,14 +128,28 @@ class GzipBlockSink : public ByteSink {
     bool failed = false;
   };
 
+  // Jobs and their buffers are recycled: fresh 128 KiB buffers per block cost a page fault per
+  // 4 KiB (glibc serves them by mmap), which serialises the threads on the mm lock.
+  std::shared_ptr<Job> NewJob() {
+    std::shared_ptr<Job> job;
+    if (!spare_.empty()) {
+      job = std::move(spare_.back());
+      spare_.pop_back();
+      job->in.clear();
+      job->last = job->done = job->failed = false;
+    } else {
+      job = std::make_shared<Job>();
+      job->in.reserve(kBlock);
+    }
+    return job;
+  }
+
   void Submit(bool last) {
-    if (!last && cur_.size() < kBlock) return;
-    auto job = std::make_shared<Job>();
-    job->dict.swap(dict_);
-    if (!last) dict_.assign(cur_.end() - kDict, cur_.end());
-    job->in.swap(cur_);
+    std::shared_ptr<Job> job = std::move(cur_);
+    job->dict.assign(dict_.begin(), dict_.end());
+    if (!last) dict_.assign(job->in.end() - kDict, job->in.end());
     job->last = last;
-    cur_.reserve(kBlock);
+    cur_ = NewJob();
     {
       std::lock_guard<std::mutex> lk(m_);
       order_.push_back(job);
@@ -168,15 +182,52 @@ class GzipBlockSink : public ByteSink {
       crc_ = crc32_combine64(crc_, front->crc, static_cast<z_off64_t>(front->in.size()));
       total_ += front->in.size();
       out_.Write(front->out.data(), front->out.size());
+      spare_.push_back(std::move(front));
     }
   }
 
   // A fresh stream per block: a reset zlib stream keeps the previous block's bytes in its
   // window, and matches are chosen looking past the valid data, so reuse would make the
   // output depend on which worker ran which block before.
-  static bool Deflate(int level, Job &job) {
+  // zlib's state buffers (about 260 KiB per stream), kept per worker between blocks so that
+  // they are not returned to the kernel and faulted in again for every block.
+  struct ZArena {
+    std::vector<std::pair<size_t, void *>> spare, used;
+    ~ZArena() {
+      for (auto &b : spare) free(b.second);
+      for (auto &b : used) free(b.second);
+    }
+    static voidpf Alloc(voidpf opaque, uInt items, uInt size) {
+      auto *a = static_cast<ZArena *>(opaque);
+      size_t n = static_cast<size_t>(items) * size;
+      void *p = nullptr;
+      for (auto it = a->spare.begin(); it != a->spare.end(); ++it)
+        if (it->first == n) {
+          p = it->second;
+          a->spare.erase(it);
+          break;
+        }
+      if (!p) p = malloc(n);
+      if (p) a->used.emplace_back(n, p);
+      return p;
+    }
+    static void Free(voidpf opaque, voidpf p) {
+      auto *a = static_cast<ZArena *>(opaque);
+      for (auto it = a->used.begin(); it != a->used.end(); ++it)
+        if (it->second == p) {
+          a->spare.push_back(*it);
+          a->used.erase(it);
+          return;
+        }
+    }
+  };
+
+  static bool Deflate(int level, Job &job, ZArena &arena) {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
+    zs.zalloc = ZArena::Alloc;
+    zs.zfree = ZArena::Free;
+    zs.opaque = &arena;
     if (deflateInit2(&zs, level, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
     bool ok = job.dict.empty() ||
               deflateSetDictionary(&zs, job.dict.data(), static_cast<uInt>(job.dict.size())) == Z_OK;
@@ -196,6 +247,7 @@ class GzipBlockSink : public ByteSink {
   }
 
   void Work() {
+    ZArena arena;
     for (;;) {
       std::shared_ptr<Job> job;
       {
@@ -205,8 +257,7 @@ class GzipBlockSink : public ByteSink {
         job = todo_.front();
         todo_.pop_front();
       }
-      job->failed = !Deflate(level_, *job);
-      std::vector<uint8_t>().swap(job->dict);
+      job->failed = !Deflate(level_, *job, arena);
       {
         std::lock_guard<std::mutex> lk(m_);
         job->done = true;
@@ -229,7 +280,9 @@ class GzipBlockSink : public ByteSink {
   int level_;
   ByteSink &out_;
   size_t max_inflight_;
-  std::vector<uint8_t> cur_, dict_;
+  std::shared_ptr<Job> cur_;
+  std::vector<std::shared_ptr<Job>> spare_;
+  std::vector<uint8_t> dict_;
   bool header_written_ = false;
   uLong crc_ = crc32(0L, Z_NULL, 0);
   uint64_t total_ = 0;
@@ -456,6 +509,7 @@ struct PrefetchSource::Impl {
   std::mutex m;
   std::condition_variable cv;
   std::deque<std::vector<uint8_t>> q;
+  std::vector<std::vector<uint8_t>> spare;
   std::vector<uint8_t> cur;
   size_t cur_pos = 0;
   bool eof = false;
@@ -470,7 +524,16 @@ struct PrefetchSource::Impl {
   void Run() {
     try {
       for (;;) {
-        std::vector<uint8_t> block(kBlock);
+        std::vector<uint8_t> block;
+        {
+          // recycled blocks: fresh 256 KiB buffers would each be mmapped and faulted in
+          std::lock_guard<std::mutex> lk(m);
+          if (!spare.empty()) {
+            block = std::move(spare.back());
+            spare.pop_back();
+          }
+        }
+        block.resize(kBlock);
         size_t got = 0;
         while (got < kBlock) {
           size_t r = in.Read(block.data() + got, kBlock - got);
@@ -531,6 +594,7 @@ size_t PrefetchSource::Read(uint8_t *p, size_t n) {
       }
       return 0;
     }
+    if (s.cur.capacity()) s.spare.push_back(std::move(s.cur));
     s.cur = std::move(s.q.front());
     s.q.pop_front();
     s.cur_pos = 0;
