@@ -1,5 +1,6 @@
 // Bad input and faults with real skopeo and a real registry: each error is clear, nothing hangs,
 // and no fd or child process (zombies included) is left behind.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import fs from 'node:fs';
@@ -258,6 +259,22 @@ describe('skopeoCopy', () => {
     await expect(skopeoCopy(image.ref, `${registry.ref('test/tls')}:latest`)).rejects.toThrow(
       /^skopeo failed: .*server gave HTTP response to HTTPS client.*exit status: 1\)$/s,
     );
+  });
+
+  it('stops on an AbortSignal: skopeo is killed and reaped, its temp dir removed', async () => {
+    // skopeo waits for data from a FIFO nobody writes: a copy that would never end on its own.
+    const fifo = path.join(tmp, 'stalled.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const tempDirs = async () => (await fsp.readdir(os.tmpdir())).filter((n) => n.startsWith('ostree-container-copy-'));
+    const tempsBefore = await tempDirs();
+    const ac = new AbortController();
+    const copy = skopeoCopy(`docker-archive:${fifo}`, `oci:${tmp}/never`, { signal: ac.signal }).catch((e: unknown) => e as Error);
+    await new Promise((r) => setTimeout(r, 300));
+    ac.abort();
+    const err = await copy;
+    expect(err.message).toMatch(/^skopeo failed: [^]*\(skopeo copy docker-archive:\S+ oci:\S+: The operation was aborted\)$/);
+    expect((err.cause as Error).name).toBe('AbortError');
+    expect(await tempDirs()).toEqual(tempsBefore);
   });
 
   it('returns the digest it wrote, for a registry push with TLS off', async () => {
