@@ -1,9 +1,7 @@
 // containers-policy.json pre-check for `ostree-image-signed` sources (spec §6.5).
 import { promises as fsp } from 'node:fs';
 import { withContext } from '../errors.js';
-
-import { POLICY_PATH } from '../container/constants.js';
-export const INSECURE_ACCEPT_ANYTHING = 'insecureAcceptAnything';
+import { INSECURE_ACCEPT_ANYTHING, POLICY_PATH } from '../container/constants.js';
 
 /** True iff the policy's `default` is exactly one `insecureAcceptAnything` requirement. */
 export function policyIsDefaultInsecure(policy: unknown): boolean {
