@@ -4,7 +4,7 @@
 //
 //   node bench/run.js commit [--files 50000] [--size 1G] [--seed 1] [--tree DIR] [--runs 4] [--mode bare-user]
 //   node bench/run.js custom --ours 'CMD' --reference 'CMD' [--runs 4] [--label TEXT]
-//   common: [--no-record] [--note TEXT] [--results FILE]
+//   common: [--no-record] [--note TEXT] [--results FILE] [--quiet-wait SECONDS]
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -50,6 +50,26 @@ export function median(xs) {
 }
 
 const loadavg = () => os.loadavg()[0].toFixed(2);
+
+/** Busy CPU seconds of the whole machine so far (all CPUs, from /proc/stat). */
+async function machineBusySeconds() {
+  const [, user, nice, system, , , irq, softirq, steal] = (await readFile('/proc/stat', 'utf8')).split('\n')[0].trim().split(/\s+/).map(Number);
+  return (user + nice + system + irq + softirq + steal) / 100; // USER_HZ
+}
+
+/**
+ * Waits (up to `maxSeconds`) until other work uses less than `threshold` CPUs over a 2 s window, so a
+ * timed command does not start in the middle of someone else's burst. Returns the seconds waited.
+ */
+async function waitForQuiet(maxSeconds, threshold = 0.3) {
+  const t0 = Date.now();
+  while ((Date.now() - t0) / 1000 < maxSeconds) {
+    const before = await machineBusySeconds();
+    await new Promise((r) => setTimeout(r, 2000));
+    if ((await machineBusySeconds()) - before < 2 * threshold) break;
+  }
+  return (Date.now() - t0) / 1000;
+}
 
 function syncFs() {
   return new Promise((resolve, reject) => {
@@ -161,7 +181,7 @@ is ours ÷ reference (below 1 = we are faster), "paired" the median of per-run r
 ran back to back). CPU is the median user+system time per side: it leaves out time spent waiting for other
 work, but system time still grows with filesystem contention. RSS is the highest peak resident set of any
 run of that side (\`/usr/bin/time -f %M\`). "Load" is the 1-minute load average before → after on this
-shared 2-core machine.
+shared 2-core machine, then the CPUs other processes used during each timed run (from /proc/stat).
 
 | Date (UTC) | Entry | Input | Runs | Ours (median) | Reference (median) | Ratio | CPU ours / reference (ratio) | Ours peak RSS | Reference peak RSS | Load | Check | Notes | Command |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
@@ -183,6 +203,7 @@ async function main(argv) {
       files: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' }, tree: { type: 'string' },
       runs: { type: 'string' }, mode: { type: 'string' }, ours: { type: 'string' }, reference: { type: 'string' },
       label: { type: 'string' }, note: { type: 'string' }, results: { type: 'string' }, 'no-record': { type: 'boolean' },
+      'quiet-wait': { type: 'string' },
     },
   });
   const name = positionals[0];
@@ -195,6 +216,7 @@ async function main(argv) {
     seed: Number(values.seed ?? DEFAULTS.seed),
     tree: values.tree,
     runs: Number(values.runs ?? 4),
+    quietWait: Number(values['quiet-wait'] ?? 0),
     mode: values.mode ?? 'bare-user',
     ours: values.ours, reference: values.reference, label: values.label,
   };
@@ -205,6 +227,7 @@ async function main(argv) {
   const loadBefore = loadavg();
   const times = { ours: [], reference: [] };
   const cpu = { ours: [], reference: [] };
+  const other = { ours: [], reference: [] };
   const rss = { ours: 0, reference: 0 };
   let checked = '';
   try {
@@ -217,13 +240,20 @@ async function main(argv) {
         // Start each side from a clean disk state: the previous side's output is already deleted
         // (below), and its writeback and journal work flushed here, outside the timing.
         await syncFs();
+        if (o.quietWait > 0) await waitForQuiet(o.quietWait);
+        const busyBefore = await machineBusySeconds();
         const r = await measure(entry[side].argv());
+        // CPU the rest of the machine used meanwhile, in CPUs (0 = alone, 2 = both cores taken).
+        const foreign = Math.max(0, (await machineBusySeconds()) - busyBefore - r.cpuSeconds) / r.seconds;
+        other[side].push(foreign);
         await entry[side].after?.();
         times[side].push(r.seconds);
         cpu[side].push(r.cpuSeconds);
         rss[side] = Math.max(rss[side], r.rssKiB);
         outs[side] = r.stdout;
-        process.stderr.write(`run ${i + 1}/${o.runs} ${side}: ${fmtS(r.seconds)}, CPU ${fmtS(r.cpuSeconds)}, peak RSS ${fmtMiB(r.rssKiB)}\n`);
+        process.stderr.write(
+          `run ${i + 1}/${o.runs} ${side}: ${fmtS(r.seconds)}, CPU ${fmtS(r.cpuSeconds)}, peak RSS ${fmtMiB(r.rssKiB)}, other load ${foreign.toFixed(2)} CPUs\n`,
+        );
       }
       checked = entry.check(outs.ours, outs.reference);
     }
@@ -236,6 +266,7 @@ async function main(argv) {
   // Each run's two sides ran back to back, so the median of per-run ratios resists slow load swings.
   const paired = median(times.ours.map((t, i) => t / times.reference[i]));
   const cpuRatio = c.reference > 0 ? (c.ours / c.reference).toFixed(3) : '-';
+  const otherLoad = `ours ${other.ours.map((x) => x.toFixed(2)).join('/')}, reference ${other.reference.map((x) => x.toFixed(2)).join('/')} CPUs`;
   const loadAfter = loadavg();
   const command = `node bench/run.js ${argv.map((a) => (/[^\w./=:@-]/.test(a) ? `'${a.replaceAll("'", "'\\''")}'` : a)).join(' ')}`;
   const summary = [
@@ -245,7 +276,7 @@ async function main(argv) {
     `reference: ${entry.reference.label}: median ${fmtS(m.reference)} (${times.reference.map(fmtS).join(', ')}), CPU ${fmtS(c.reference)}, peak RSS ${fmtMiB(rss.reference)}`,
     `ratio:     ${ratio.toFixed(3)} wall (median of per-run ratios ${paired.toFixed(3)}), ${cpuRatio} CPU (ours / reference)`,
     `check:     ${checked}`,
-    `load:      ${loadBefore} → ${loadAfter} (1-min average, ${os.cpus().length} CPUs)`,
+    `load:      ${loadBefore} → ${loadAfter} (1-min average, ${os.cpus().length} CPUs); other work during the timed runs: ${otherLoad}`,
   ].join('\n');
   process.stdout.write(`${summary}\n`);
   if (!values['no-record']) {
@@ -254,7 +285,7 @@ async function main(argv) {
       new Date().toISOString().slice(0, 16).replace('T', ' '), `${name}: ${entry.title}`, entry.input, o.runs,
       fmtS(m.ours), fmtS(m.reference), `${ratio.toFixed(3)} (paired ${paired.toFixed(3)})`, `${fmtS(c.ours)} / ${fmtS(c.reference)} (${cpuRatio})`,
       fmtMiB(rss.ours), fmtMiB(rss.reference),
-      `${loadBefore} → ${loadAfter}`, checked, values.note ?? '', `\`${command}\``,
+      `${loadBefore} → ${loadAfter}; other work per run: ${otherLoad}`, checked, values.note ?? '', `\`${command}\``,
     ]);
     process.stdout.write(`recorded in ${path.relative(process.cwd(), file) || file}\n`);
   }
