@@ -8,6 +8,7 @@ apt_pkgs=(
   zlib1g-dev libzstd-dev libdeflate-dev libssl-dev # compressors + sha256 the addon links
   skopeo docker-registry                           # image proxy, test registry
   gnupg attr e2fsprogs util-linux                  # signing keys, xattrs, chattr, flock
+  openssl                                          # test registry's self-signed TLS certificate
   pigz zstd time                                   # reference C tools for bench/
   g++ make python3                                 # node-gyp's toolchain for the addon
 )
@@ -16,6 +17,7 @@ dnf_pkgs=(
   zlib-devel libzstd-devel libdeflate-devel openssl-devel
   skopeo docker-distribution
   gnupg2 attr e2fsprogs util-linux
+  openssl
   pigz zstd time
   gcc-c++ make python3
 )

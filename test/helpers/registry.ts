@@ -1,10 +1,12 @@
 // A real registry (`docker-registry`, Fedora: docker-distribution) on 127.0.0.1 with a free port
 // and temporary storage, for the duration of a test file.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import https from 'node:https';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 // Debian's docker-registry installs /usr/bin/docker-registry; Fedora's docker-distribution
 // installs the same server as /usr/bin/registry.
@@ -28,6 +30,8 @@ export interface TestRegistry {
   ref(repo: string): string;
   /** Path of a stored blob's data file. */
   blobPath(digest: string): string;
+  /** With `tls`: a directory holding the registry's self-signed certificate as `ca.crt` (skopeo's --cert-dir). */
+  certDir?: string;
   stop(): Promise<void>;
 }
 
@@ -45,17 +49,45 @@ async function freePort(): Promise<number> {
 export interface RegistryOptions {
   /** One htpasswd line, `user:<bcrypt hash>`: the registry then requires HTTP basic auth. */
   htpasswd?: string;
+  /** Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (made with `openssl`). */
+  tls?: boolean;
 }
 
-async function waitReady(url: string, ready: number, child: ChildProcess, log: () => string): Promise<void> {
+/** HTTP status of a GET, trusting `ca` for HTTPS. */
+async function statusOf(url: string, ca?: Buffer): Promise<number> {
+  if (!ca) return (await fetch(url)).status;
+  return new Promise((resolve, reject) => {
+    https.get(url, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject);
+  });
+}
+
+/** A self-signed certificate and key for 127.0.0.1 in `dir` (cert also as `certs/ca.crt`). */
+async function selfSignedCert(dir: string): Promise<{ cert: string; key: string; certDir: string }> {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  await promisify(execFile)('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
+  ]).catch((e: unknown) => {
+    throw new Error(`openssl could not make a test certificate: ${(e as Error).message}`);
+  });
+  const certDir = path.join(dir, 'certs');
+  await fsp.mkdir(certDir);
+  await fsp.copyFile(cert, path.join(certDir, 'ca.crt'));
+  return { cert, key, certDir };
+}
+
+async function waitReady(url: string, ready: number, ca: Buffer | undefined, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before answering: ${log()}`);
     }
     try {
-      const res = await fetch(url);
-      if (res.status === ready) return;
+      if ((await statusOf(url, ca)) === ready) return;
     } catch {
       // not listening yet
     }
@@ -78,6 +110,13 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     await fsp.writeFile(htpasswd, `${opts.htpasswd}\n`);
     auth.push('auth:', '  htpasswd:', '    realm: ostree-container-test', `    path: ${htpasswd}`);
   }
+  const tls = opts.tls
+    ? await selfSignedCert(tmp).catch(async (e: unknown) => {
+        await fsp.rm(tmp, { recursive: true, force: true });
+        throw e;
+      })
+    : undefined;
+  const tlsConfig = tls ? ['  tls:', `    certificate: ${tls.cert}`, `    key: ${tls.key}`] : [];
   await fsp.writeFile(
     configPath,
     [
@@ -93,6 +132,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       '    enabled: true',
       'http:',
       `  addr: ${host}`,
+      ...tlsConfig,
       ...auth,
       '',
     ].join('\n'),
@@ -109,7 +149,8 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     await fsp.rm(tmp, { recursive: true, force: true });
   };
   try {
-    await waitReady(`http://${host}/v2/`, opts.htpasswd === undefined ? 200 : 401, child, () => log);
+    const ca = tls ? await fsp.readFile(tls.cert) : undefined;
+    await waitReady(`${tls ? 'https' : 'http'}://${host}/v2/`, opts.htpasswd === undefined ? 200 : 401, ca, child, () => log);
   } catch (e) {
     await stop();
     throw e;
@@ -123,5 +164,6 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       return path.join(storage, 'docker/registry/v2/blobs', algo, hex.slice(0, 2), hex, 'data');
     },
     stop,
+    ...(tls ? { certDir: tls.certDir } : {}),
   };
 }

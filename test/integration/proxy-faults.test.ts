@@ -268,7 +268,10 @@ describe('skopeoCopy', () => {
     const tempDirs = async () => (await fsp.readdir(os.tmpdir())).filter((n) => n.startsWith('ostree-container-copy-'));
     const tempsBefore = await tempDirs();
     const ac = new AbortController();
-    const copy = skopeoCopy(`docker-archive:${fifo}`, `oci:${tmp}/never`, { signal: ac.signal }).catch((e: unknown) => e as Error);
+    const copy = skopeoCopy(`docker-archive:${fifo}`, `oci:${tmp}/never`, { signal: ac.signal }).then(
+      () => new Error('expected a rejection'),
+      (e: unknown) => e as Error,
+    );
     await new Promise((r) => setTimeout(r, 300));
     ac.abort();
     const err = await copy;
