@@ -6,8 +6,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
 import { startRegistry } from '../helpers/registry.js';
 import {
   MediaType,
@@ -76,6 +77,15 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
+});
+
+// skopeo children (inspect, copy, the proxy behind compare) are all reaped, their fds closed.
+let before: Snapshot;
+beforeEach(() => {
+  before = snapshot();
+});
+afterEach(async () => {
+  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
 });
 
 describe('skopeo reads our OCI layout', () => {

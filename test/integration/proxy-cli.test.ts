@@ -2,12 +2,13 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { buildDirImage, copyToLocalTransports, type BuiltImage } from '../helpers/images.js';
+import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let tmp: string;
@@ -39,6 +40,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await registry?.stop();
   if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+// Every proxy the commands start, on success and on error, is reaped and its fds closed.
+let before: Snapshot;
+beforeEach(() => {
+  before = snapshot();
+});
+afterEach(async () => {
+  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
 });
 
 describe('ostree-container info', () => {
