@@ -79,6 +79,26 @@ GBytesPtr BytesArg(const Napi::Value &v, const char *what) {
   return GBytesPtr(g_bytes_new(a.Data(), a.ByteLength()));
 }
 
+VarRef OptVariantArg(const Napi::Value &v, const GVariantType *type, const char *what) {
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  return ShareVariant(PlainToVariant(v, type, what));
+}
+
+Napi::Value StringPairsToJs(Napi::Env env, const std::vector<std::pair<std::string, std::string>> &pairs) {
+  Napi::Array a = Napi::Array::New(env, pairs.size());
+  for (size_t i = 0; i < pairs.size(); i++) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, pairs[i].first);
+    pair.Set(1u, pairs[i].second);
+    a.Set(static_cast<uint32_t>(i), pair);
+  }
+  return a;
+}
+
+Napi::Value StringOrNull(Napi::Env env, const GStr &s) {
+  return s ? Napi::Value(Napi::String::New(env, s.get())) : env.Null();
+}
+
 namespace {
 
 const char *ModeName(OstreeRepoMode mode) {
@@ -183,26 +203,36 @@ Napi::Object RepoWrap::Wrap(Napi::Env env, OstreeRepo *repo) {
   return ctor.New({Napi::External<OstreeRepo>::New(env, repo)});
 }
 
-// Repo.open(path, cancellable?) → Promise<Repo>
-Napi::Value RepoWrap::Open(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  std::string path = StringArg(info[0], "Repo.open: path");
-  CancelRef cancellable = CancelArg(info[1]);
+// Shared by open and create: on the pool, runs `init` (ostree_repo_open or _create) on a new
+// OstreeRepo for `path`, whose real path it keeps; failure gets "<verb> ostree repository at
+// '<path>'" as context. Resolves to the wrapped Repo.
+Napi::Value RepoWrap::InitAt(Napi::Env env, const char *name, const std::string &path, const char *verb,
+                             std::function<gboolean(OstreeRepo *, GError **)> init) {
   auto result = std::make_shared<GObj<OstreeRepo>>();
   return PromiseWorker::Run(
-      env, "ostree-container:repo-open",
-      [path, cancellable, result](ErrorInfo &err) {
+      env, name,
+      [path, verb, init, result](ErrorInfo &err) {
         GObj<GFile> file(g_file_new_for_path(path.c_str()));
         GObj<OstreeRepo> repo(ostree_repo_new(file.get()));
         GErr e;
-        if (!ostree_repo_open(repo.get(), cancellable.get(), e.out())) {
+        if (!init(repo.get(), e.out())) {
           err = e.Take();
-          err.Prefix("Opening ostree repository at '" + path + "'");
+          err.Prefix(std::string(verb) + " ostree repository at '" + path + "'");
           return;
         }
         *result = std::move(repo);
       },
       [result](Napi::Env env) -> Napi::Value { return Wrap(env, result->get()); });
+}
+
+// Repo.open(path, cancellable?) → Promise<Repo>
+Napi::Value RepoWrap::Open(const Napi::CallbackInfo &info) {
+  std::string path = StringArg(info[0], "Repo.open: path");
+  CancelRef cancellable = CancelArg(info[1]);
+  return InitAt(info.Env(), "ostree-container:repo-open", path, "Opening",
+                [cancellable](OstreeRepo *repo, GError **error) {
+                  return ostree_repo_open(repo, cancellable.get(), error);
+                });
 }
 
 // Repo.create(path, mode, cancellable?) → Promise<Repo>; mode is an ostree mode name.
@@ -216,22 +246,11 @@ Napi::Value RepoWrap::Create(const Napi::CallbackInfo &info) {
     if (!ostree_repo_mode_from_string(mode_name.c_str(), &mode, e.out())) throw ToJsError(env, e.Take());
   }
   CancelRef cancellable = CancelArg(info[2]);
-  auto result = std::make_shared<GObj<OstreeRepo>>();
-  return PromiseWorker::Run(
-      env, "ostree-container:repo-create",
-      [path, mode, cancellable, result](ErrorInfo &err) {
-        // ostree_repo_create() (not _create_at) so the repo keeps its real path.
-        GObj<GFile> file(g_file_new_for_path(path.c_str()));
-        GObj<OstreeRepo> repo(ostree_repo_new(file.get()));
-        GErr e;
-        if (!ostree_repo_create(repo.get(), mode, cancellable.get(), e.out())) {
-          err = e.Take();
-          err.Prefix("Creating ostree repository at '" + path + "'");
-          return;
-        }
-        *result = std::move(repo);
-      },
-      [result](Napi::Env env) -> Napi::Value { return Wrap(env, result->get()); });
+  // ostree_repo_create() (not _create_at) so the repo keeps its real path.
+  return InitAt(env, "ostree-container:repo-create", path, "Creating",
+                [mode, cancellable](OstreeRepo *repo, GError **error) {
+                  return ostree_repo_create(repo, mode, cancellable.get(), error);
+                });
 }
 
 Napi::Value RepoWrap::Path(const Napi::CallbackInfo &info) {
@@ -258,17 +277,15 @@ Napi::Value RepoWrap::ResolveRev(const Napi::CallbackInfo &info) {
   bool allow_noent = info[1].ToBoolean();
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       info.Env(), "ostree-container:resolve-rev",
-      [=](ErrorInfo &err) {
-        GErr e;
+      [=](GError **error) {
         char *csum = nullptr;
-        if (!ostree_repo_resolve_rev(repo.get(), rev.c_str(), allow_noent, &csum, e.out())) err = e.Take();
+        bool ok = ostree_repo_resolve_rev(repo.get(), rev.c_str(), allow_noent, &csum, error);
         out->reset(csum);
+        return ok;
       },
-      [out](Napi::Env env) -> Napi::Value {
-        return *out ? Napi::String::New(env, out->get()) : env.Null();
-      });
+      [out](Napi::Env env) { return StringOrNull(env, *out); });
 }
 
 // listRefs(prefix?, cancellable?) → Promise<[ref, checksum][]> sorted by ref; remote refs are
@@ -283,7 +300,7 @@ Napi::Value RepoWrap::ListRefs(const Napi::CallbackInfo &info) {
       [=](ErrorInfo &err) {
         GErr e;
         GHashTable *refs = nullptr;
-        if (!ostree_repo_list_refs_ext(repo.get(), prefix ? prefix->c_str() : nullptr, &refs,
+        if (!ostree_repo_list_refs_ext(repo.get(), OptCStr(prefix), &refs,
                                        OSTREE_REPO_LIST_REFS_EXT_NONE, cancellable.get(), e.out())) {
           err = e.Take();
           return;
@@ -296,16 +313,7 @@ Napi::Value RepoWrap::ListRefs(const Napi::CallbackInfo &info) {
           out->emplace_back(static_cast<const char *>(k), static_cast<const char *>(v));
         std::sort(out->begin(), out->end());
       },
-      [out](Napi::Env env) -> Napi::Value {
-        Napi::Array a = Napi::Array::New(env, out->size());
-        for (size_t i = 0; i < out->size(); i++) {
-          Napi::Array pair = Napi::Array::New(env, 2);
-          pair.Set(0u, (*out)[i].first);
-          pair.Set(1u, (*out)[i].second);
-          a.Set(static_cast<uint32_t>(i), pair);
-        }
-        return a;
-      });
+      [out](Napi::Env env) { return StringPairsToJs(env, *out); });
 }
 
 // setRefImmediate(remote | null, ref, checksum | null, cancellable?) → Promise<void>; a null
@@ -316,15 +324,10 @@ Napi::Value RepoWrap::SetRefImmediate(const Napi::CallbackInfo &info) {
   auto csum = OptChecksumArg(info[2], "setRefImmediate: checksum");
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:set-ref",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_set_ref_immediate(repo.get(), remote ? remote->c_str() : nullptr, ref.c_str(),
-                                           csum ? csum->c_str() : nullptr, cancellable.get(), e.out()))
-          err = e.Take();
-      },
-      nullptr);
+  return RunOstreeCall(info.Env(), "ostree-container:set-ref", [=](GError **error) {
+    return ostree_repo_set_ref_immediate(repo.get(), OptCStr(remote), ref.c_str(), OptCStr(csum), cancellable.get(),
+                                         error);
+  });
 }
 
 // prepareTransaction(cancellable?) → Promise<boolean> (true when resuming an interrupted one).
@@ -332,12 +335,9 @@ Napi::Value RepoWrap::PrepareTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
   auto repo = Ref();
   auto resume = std::make_shared<gboolean>(FALSE);
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       info.Env(), "ostree-container:prepare-transaction",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_prepare_transaction(repo.get(), resume.get(), cancellable.get(), e.out())) err = e.Take();
-      },
+      [=](GError **error) { return ostree_repo_prepare_transaction(repo.get(), resume.get(), cancellable.get(), error); },
       [resume](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *resume); });
 }
 
@@ -346,12 +346,9 @@ Napi::Value RepoWrap::CommitTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
   auto repo = Ref();
   auto stats = std::make_shared<OstreeRepoTransactionStats>();
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       info.Env(), "ostree-container:commit-transaction",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_commit_transaction(repo.get(), stats.get(), cancellable.get(), e.out())) err = e.Take();
-      },
+      [=](GError **error) { return ostree_repo_commit_transaction(repo.get(), stats.get(), cancellable.get(), error); },
       [stats](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
         o.Set("metadataObjectsTotal", stats->metadata_objects_total);
@@ -368,13 +365,9 @@ Napi::Value RepoWrap::CommitTransaction(const Napi::CallbackInfo &info) {
 Napi::Value RepoWrap::AbortTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
   auto repo = Ref();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:abort-transaction",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_abort_transaction(repo.get(), cancellable.get(), e.out())) err = e.Take();
-      },
-      nullptr);
+  return RunOstreeCall(info.Env(), "ostree-container:abort-transaction", [=](GError **error) {
+    return ostree_repo_abort_transaction(repo.get(), cancellable.get(), error);
+  });
 }
 
 // transactionSetRef(remote | null, ref, checksum | null): records the ref change for commit;
@@ -383,8 +376,7 @@ Napi::Value RepoWrap::TransactionSetRef(const Napi::CallbackInfo &info) {
   auto remote = OptStringArg(info[0], "transactionSetRef: remote");
   std::string ref = StringArg(info[1], "transactionSetRef: ref");
   auto csum = OptChecksumArg(info[2], "transactionSetRef: checksum");
-  ostree_repo_transaction_set_ref(repo_.get(), remote ? remote->c_str() : nullptr, ref.c_str(),
-                                  csum ? csum->c_str() : nullptr);
+  ostree_repo_transaction_set_ref(repo_.get(), OptCStr(remote), ref.c_str(), OptCStr(csum));
   return info.Env().Undefined();
 }
 
@@ -400,9 +392,7 @@ Napi::Value RepoWrap::GetConfig(const Napi::CallbackInfo &info) {
         GKeyFile *kf = ostree_repo_get_config(repo.get());
         out->reset(g_key_file_get_string(kf, group.c_str(), key.c_str(), nullptr));
       },
-      [out](Napi::Env env) -> Napi::Value {
-        return *out ? Napi::String::New(env, out->get()) : env.Null();
-      });
+      [out](Napi::Env env) { return StringOrNull(env, *out); });
 }
 
 // setConfig(group, key, value | null) → Promise<void>; null removes the key. Writes the
@@ -412,19 +402,13 @@ Napi::Value RepoWrap::SetConfig(const Napi::CallbackInfo &info) {
   std::string key = StringArg(info[1], "setConfig: key");
   auto value = OptStringArg(info[2], "setConfig: value");
   auto repo = Ref();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:set-config",
-      [=](ErrorInfo &err) {
-        GKeyFile *kf = ostree_repo_copy_config(repo.get());
-        std::unique_ptr<GKeyFile, void (*)(GKeyFile *)> owned(kf, g_key_file_unref);
-        if (value) g_key_file_set_string(kf, group.c_str(), key.c_str(), value->c_str());
-        else g_key_file_remove_key(kf, group.c_str(), key.c_str(), nullptr);
-        GErr e;
-        if (!ostree_repo_write_config(repo.get(), kf, e.out()) ||
-            !ostree_repo_reload_config(repo.get(), nullptr, e.out()))
-          err = e.Take();
-      },
-      nullptr);
+  return RunOstreeCall(info.Env(), "ostree-container:set-config", [=](GError **error) {
+    GKeyFile *kf = ostree_repo_copy_config(repo.get());
+    std::unique_ptr<GKeyFile, void (*)(GKeyFile *)> owned(kf, g_key_file_unref);
+    if (value) g_key_file_set_string(kf, group.c_str(), key.c_str(), value->c_str());
+    else g_key_file_remove_key(kf, group.c_str(), key.c_str(), nullptr);
+    return ostree_repo_write_config(repo.get(), kf, error) && ostree_repo_reload_config(repo.get(), nullptr, error);
+  });
 }
 
 // remoteAdd(name, url | null, options: Record<string, string | boolean | string[]>,
@@ -436,18 +420,12 @@ Napi::Value RepoWrap::RemoteAdd(const Napi::CallbackInfo &info) {
   bool if_not_exists = info[3].ToBoolean();
   CancelRef cancellable = CancelArg(info[4]);
   auto repo = Ref();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:remote-add",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_remote_change(repo.get(), nullptr,
-                                       if_not_exists ? OSTREE_REPO_REMOTE_CHANGE_ADD_IF_NOT_EXISTS
-                                                     : OSTREE_REPO_REMOTE_CHANGE_ADD,
-                                       name.c_str(), url ? url->c_str() : nullptr, opts.get(), cancellable.get(),
-                                       e.out()))
-          err = e.Take();
-      },
-      nullptr);
+  return RunOstreeCall(info.Env(), "ostree-container:remote-add", [=](GError **error) {
+    return ostree_repo_remote_change(
+        repo.get(), nullptr,
+        if_not_exists ? OSTREE_REPO_REMOTE_CHANGE_ADD_IF_NOT_EXISTS : OSTREE_REPO_REMOTE_CHANGE_ADD, name.c_str(),
+        OptCStr(url), opts.get(), cancellable.get(), error);
+  });
 }
 
 // remoteDelete(name, ifExists, cancellable?) → Promise<void>
@@ -456,17 +434,11 @@ Napi::Value RepoWrap::RemoteDelete(const Napi::CallbackInfo &info) {
   bool if_exists = info[1].ToBoolean();
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:remote-delete",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_remote_change(repo.get(), nullptr,
-                                       if_exists ? OSTREE_REPO_REMOTE_CHANGE_DELETE_IF_EXISTS
-                                                 : OSTREE_REPO_REMOTE_CHANGE_DELETE,
-                                       name.c_str(), nullptr, nullptr, cancellable.get(), e.out()))
-          err = e.Take();
-      },
-      nullptr);
+  return RunOstreeCall(info.Env(), "ostree-container:remote-delete", [=](GError **error) {
+    return ostree_repo_remote_change(
+        repo.get(), nullptr, if_exists ? OSTREE_REPO_REMOTE_CHANGE_DELETE_IF_EXISTS : OSTREE_REPO_REMOTE_CHANGE_DELETE,
+        name.c_str(), nullptr, nullptr, cancellable.get(), error);
+  });
 }
 
 // remoteList() → Promise<string[]> (sorted)
@@ -503,19 +475,17 @@ Napi::Value RepoWrap::RemoteGpgImport(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
   auto imported = std::make_shared<guint>(0);
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       info.Env(), "ostree-container:remote-gpg-import",
-      [=](ErrorInfo &err) {
+      [=](GError **error) {
         GObj<GInputStream> stream;
         if (keys) stream.reset(g_memory_input_stream_new_from_bytes(keys.get()));
         std::vector<const char *> ids;
         for (const auto &k : *key_ids) ids.push_back(k.c_str());
         ids.push_back(nullptr);
-        GErr e;
-        if (!ostree_repo_remote_gpg_import(repo.get(), name.c_str(), stream.get(),
-                                           key_ids->empty() ? nullptr : ids.data(), imported.get(),
-                                           cancellable.get(), e.out()))
-          err = e.Take();
+        return ostree_repo_remote_gpg_import(repo.get(), name.c_str(), stream.get(),
+                                             key_ids->empty() ? nullptr : ids.data(), imported.get(),
+                                             cancellable.get(), error);
       },
       [imported](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *imported); });
 }
@@ -531,15 +501,14 @@ Napi::Value RepoWrap::SignatureVerifyCommitData(const Napi::CallbackInfo &info) 
   if (Opt(info[3], "noSignapi").ToBoolean()) flags |= OSTREE_REPO_VERIFY_FLAGS_NO_SIGNAPI;
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       info.Env(), "ostree-container:signature-verify",
-      [=](ErrorInfo &err) {
-        GErr e;
+      [=](GError **error) {
         char *text = nullptr;
-        if (!ostree_repo_signature_verify_commit_data(repo.get(), remote.c_str(), commit.get(), meta.get(),
-                                                      static_cast<OstreeRepoVerifyFlags>(flags), &text, e.out()))
-          err = e.Take();
+        bool ok = ostree_repo_signature_verify_commit_data(repo.get(), remote.c_str(), commit.get(), meta.get(),
+                                                           static_cast<OstreeRepoVerifyFlags>(flags), &text, error);
         out->reset(text);
+        return ok;
       },
       [out](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *out ? out->get() : ""); });
 }
@@ -551,15 +520,9 @@ Napi::Value RepoWrap::SignCommit(const Napi::CallbackInfo &info) {
   auto homedir = OptStringArg(info[2], "signCommit: homedir");
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:sign-commit",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_sign_commit(repo.get(), csum.c_str(), key.c_str(), homedir ? homedir->c_str() : nullptr,
-                                     cancellable.get(), e.out()))
-          err = e.Take();
-      },
-      nullptr);
+  return RunOstreeCall(info.Env(), "ostree-container:sign-commit", [=](GError **error) {
+    return ostree_repo_sign_commit(repo.get(), csum.c_str(), key.c_str(), OptCStr(homedir), cancellable.get(), error);
+  });
 }
 
 // prune({ refsOnly, noPrune, depth }, cancellable?) → Promise<{ objectsTotal, objectsPruned, bytesPruned }>
@@ -573,13 +536,11 @@ Napi::Value RepoWrap::Prune(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   struct Out { gint total = 0, pruned = 0; guint64 size = 0; };
   auto out = std::make_shared<Out>();
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       info.Env(), "ostree-container:prune",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_prune(repo.get(), static_cast<OstreeRepoPruneFlags>(flags), depth, &out->total,
-                               &out->pruned, &out->size, cancellable.get(), e.out()))
-          err = e.Take();
+      [=](GError **error) {
+        return ostree_repo_prune(repo.get(), static_cast<OstreeRepoPruneFlags>(flags), depth, &out->total,
+                                 &out->pruned, &out->size, cancellable.get(), error);
       },
       [out](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
@@ -595,13 +556,9 @@ Napi::Value RepoWrap::MarkCommitPartial(const Napi::CallbackInfo &info) {
   std::string csum = ChecksumArg(info[0], "markCommitPartial: commit");
   bool partial = info[1].ToBoolean();
   auto repo = Ref();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:mark-partial",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_mark_commit_partial(repo.get(), csum.c_str(), partial, e.out())) err = e.Take();
-      },
-      nullptr);
+  return RunOstreeCall(info.Env(), "ostree-container:mark-partial", [=](GError **error) {
+    return ostree_repo_mark_commit_partial(repo.get(), csum.c_str(), partial, error);
+  });
 }
 
 // pull(remoteOrUrl, { refs, mirror, untrusted, commitOnly, depth, gpgVerify, gpgVerifySummary,
@@ -639,14 +596,9 @@ Napi::Value RepoWrap::Pull(const Napi::CallbackInfo &info) {
   VarRef opts = ShareVariant(g_variant_builder_end(&b));
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
-  return PromiseWorker::Run(
-      env, "ostree-container:pull",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_pull_with_options(repo.get(), remote.c_str(), opts.get(), nullptr, cancellable.get(), e.out()))
-          err = e.Take();
-      },
-      nullptr);
+  return RunOstreeCall(env, "ostree-container:pull", [=](GError **error) {
+    return ostree_repo_pull_with_options(repo.get(), remote.c_str(), opts.get(), nullptr, cancellable.get(), error);
+  });
 }
 
 Napi::Object RepoToJs(Napi::Env env, OstreeRepo *repo) { return RepoWrap::Wrap(env, repo); }

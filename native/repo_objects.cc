@@ -18,17 +18,8 @@
 namespace oc {
 namespace {
 
-// Plain a{sv} from JS (Map or object), or null for undefined/null.
-VarRef OptVardict(const Napi::Value &v, const char *what) {
-  if (v.IsUndefined() || v.IsNull()) return nullptr;
-  return ShareVariant(PlainToVariant(v, G_VARIANT_TYPE_VARDICT, what));
-}
-
 // Plain a(ayay) xattrs from JS, or null.
-VarRef OptXattrs(const Napi::Value &v, const char *what) {
-  if (v.IsUndefined() || v.IsNull()) return nullptr;
-  return ShareVariant(PlainToVariant(v, G_VARIANT_TYPE("a(ayay)"), what));
-}
+VarRef OptXattrs(const Napi::Value &v) { return OptVariantArg(v, G_VARIANT_TYPE("a(ayay)"), "xattrs"); }
 
 // Waits until `fd` is ready for `events`, or until `c` is cancelled (err set, false): a
 // blocked pipe must not outlive an AbortSignal.
@@ -96,12 +87,10 @@ Napi::Value RepoWrap::HasObject(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
   auto out = std::make_shared<gboolean>(FALSE);
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       info.Env(), "ostree-container:has-object",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_has_object(repo.get(), type, csum.c_str(), out.get(), cancellable.get(), e.out()))
-          err = e.Take();
+      [=](GError **error) {
+        return ostree_repo_has_object(repo.get(), type, csum.c_str(), out.get(), cancellable.get(), error);
       },
       [out](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *out); });
 }
@@ -137,16 +126,7 @@ Napi::Value RepoWrap::TraverseCommit(const Napi::CallbackInfo &info) {
           return a.second != b.second ? a.second < b.second : a.first < b.first;
         });
       },
-      [out](Napi::Env env) -> Napi::Value {
-        Napi::Array a = Napi::Array::New(env, out->size());
-        for (size_t i = 0; i < out->size(); i++) {
-          Napi::Array pair = Napi::Array::New(env, 2);
-          pair.Set(0u, (*out)[i].first);
-          pair.Set(1u, (*out)[i].second);
-          a.Set(static_cast<uint32_t>(i), pair);
-        }
-        return a;
-      });
+      [out](Napi::Env env) { return StringPairsToJs(env, *out); });
 }
 
 // loadCommit(checksum) → Promise<{ checksum, subject, body, timestamp, parent, rootContents,
@@ -198,14 +178,13 @@ Napi::Value RepoWrap::ReadDetachedMetadata(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[1]);
   auto repo = Ref();
   auto out = std::make_shared<GVar>();
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       info.Env(), "ostree-container:read-detached",
-      [=](ErrorInfo &err) {
-        GErr e;
+      [=](GError **error) {
         GVariant *v = nullptr;
-        if (!ostree_repo_read_commit_detached_metadata(repo.get(), csum.c_str(), &v, cancellable.get(), e.out()))
-          err = e.Take();
+        bool ok = ostree_repo_read_commit_detached_metadata(repo.get(), csum.c_str(), &v, cancellable.get(), error);
         out->reset(v);
+        return ok;
       },
       [out](Napi::Env env) -> Napi::Value { return *out ? VariantToPlain(env, out->get()) : env.Null(); });
 }
@@ -214,18 +193,12 @@ Napi::Value RepoWrap::ReadDetachedMetadata(const Napi::CallbackInfo &info) {
 // null empties it (libostree stores an empty dictionary).
 Napi::Value RepoWrap::WriteDetachedMetadata(const Napi::CallbackInfo &info) {
   std::string csum = ChecksumArg(info[0], "writeCommitDetachedMetadata: checksum");
-  VarRef meta = OptVardict(info[1], "metadata");
+  VarRef meta = OptVariantArg(info[1], G_VARIANT_TYPE_VARDICT, "metadata");
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:write-detached",
-      [=](ErrorInfo &err) {
-        GErr e;
-        if (!ostree_repo_write_commit_detached_metadata(repo.get(), csum.c_str(), meta.get(), cancellable.get(),
-                                                        e.out()))
-          err = e.Take();
-      },
-      nullptr);
+  return RunOstreeCall(info.Env(), "ostree-container:write-detached", [=](GError **error) {
+    return ostree_repo_write_commit_detached_metadata(repo.get(), csum.c_str(), meta.get(), cancellable.get(), error);
+  });
 }
 
 namespace {
@@ -238,13 +211,13 @@ Napi::Value LoadMetadataObject(const Napi::CallbackInfo &info, RepoRef repo, boo
     throw Napi::TypeError::New(info.Env(), std::string(what) + ": not a metadata object type");
   std::string csum = ChecksumArg(info[1], typed ? "loadVariant: checksum" : "loadMetadataBytes: checksum");
   auto out = std::make_shared<GVar>();
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       info.Env(), "ostree-container:load-variant",
-      [=](ErrorInfo &err) {
-        GErr e;
+      [=](GError **error) {
         GVariant *v = nullptr;
-        if (!ostree_repo_load_variant(repo.get(), type, csum.c_str(), &v, e.out())) err = e.Take();
+        bool ok = ostree_repo_load_variant(repo.get(), type, csum.c_str(), &v, error);
         out->reset(v);
+        return ok;
       },
       [out, typed](Napi::Env env) -> Napi::Value {
         return typed ? Napi::Value(VariantToTyped(env, out->get())) : BytesOf(env, out->get());
@@ -280,7 +253,7 @@ Napi::Value RepoWrap::WriteMetadata(const Napi::CallbackInfo &info) {
       [=](ErrorInfo &err) {
         GErr e;
         guchar *csum = nullptr;
-        if (!ostree_repo_write_metadata(repo.get(), type, expected ? expected->c_str() : nullptr, normal.get(), &csum,
+        if (!ostree_repo_write_metadata(repo.get(), type, OptCStr(expected), normal.get(), &csum,
                                         cancellable.get(), e.out())) {
           err = e.Take();
           return;
@@ -380,25 +353,21 @@ Napi::Value RepoWrap::WriteRegfileInline(const Napi::CallbackInfo &info) {
   uint32_t uid = Uint32Arg(info[1], "writeRegfileInline: uid");
   uint32_t gid = Uint32Arg(info[2], "writeRegfileInline: gid");
   uint32_t mode = Uint32Arg(info[3], "writeRegfileInline: mode") | S_IFREG;
-  VarRef xattrs = OptXattrs(info[4], "xattrs");
+  VarRef xattrs = OptXattrs(info[4]);
   BytesRef bytes = ShareBytes(BytesArg(info[5], "writeRegfileInline: bytes"));
   CancelRef cancellable = CancelArg(info[6]);
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       info.Env(), "ostree-container:write-regfile-inline",
-      [=](ErrorInfo &err) {
-        GErr e;
+      [=](GError **error) {
         gsize len = 0;
         const guint8 *data = static_cast<const guint8 *>(g_bytes_get_data(bytes.get(), &len));
-        char *csum = ostree_repo_write_regfile_inline(repo.get(), expected ? expected->c_str() : nullptr, uid, gid,
-                                                      mode, xattrs.get(), data, len, cancellable.get(), e.out());
-        if (!csum) {
-          err = e.Take();
-        }
-        out->reset(csum);
+        out->reset(ostree_repo_write_regfile_inline(repo.get(), OptCStr(expected), uid, gid, mode, xattrs.get(), data,
+                                                    len, cancellable.get(), error));
+        return *out != nullptr;
       },
-      [out](Napi::Env env) -> Napi::Value { return Napi::String::New(env, out->get()); });
+      [out](Napi::Env env) { return Napi::String::New(env, out->get()); });
 }
 
 // writeRegfileFromFd(expectedChecksum | null, uid, gid, mode, xattrs | null, size, fd, cancellable?)
@@ -410,7 +379,7 @@ Napi::Value RepoWrap::WriteRegfileFromFd(const Napi::CallbackInfo &info) {
   uint32_t uid = Uint32Arg(info[1], "writeRegfileFromFd: uid");
   uint32_t gid = Uint32Arg(info[2], "writeRegfileFromFd: gid");
   uint32_t mode = Uint32Arg(info[3], "writeRegfileFromFd: mode") | S_IFREG;
-  VarRef xattrs = OptXattrs(info[4], "xattrs");
+  VarRef xattrs = OptXattrs(info[4]);
   if (!info[5].IsNumber() || info[5].As<Napi::Number>().DoubleValue() < 0)
     throw Napi::TypeError::New(info.Env(), "writeRegfileFromFd: size must be a non-negative number");
   guint64 size = static_cast<guint64>(info[5].As<Napi::Number>().DoubleValue());
@@ -423,7 +392,7 @@ Napi::Value RepoWrap::WriteRegfileFromFd(const Napi::CallbackInfo &info) {
       [=](ErrorInfo &err) {
         GErr e;
         GObj<OstreeContentWriter> writer(ostree_repo_write_regfile(
-            repo.get(), expected ? expected->c_str() : nullptr, uid, gid, mode, size, xattrs.get(), e.out()));
+            repo.get(), OptCStr(expected), uid, gid, mode, size, xattrs.get(), e.out()));
         if (!writer) {
           err = e.Take();
           return;
@@ -459,23 +428,19 @@ Napi::Value RepoWrap::WriteSymlink(const Napi::CallbackInfo &info) {
   auto expected = OptChecksumArg(info[0], "writeSymlink: expectedChecksum");
   uint32_t uid = Uint32Arg(info[1], "writeSymlink: uid");
   uint32_t gid = Uint32Arg(info[2], "writeSymlink: gid");
-  VarRef xattrs = OptXattrs(info[3], "xattrs");
+  VarRef xattrs = OptXattrs(info[3]);
   std::string target = StringArg(info[4], "writeSymlink: target");
   CancelRef cancellable = CancelArg(info[5]);
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       info.Env(), "ostree-container:write-symlink",
-      [=](ErrorInfo &err) {
-        GErr e;
-        char *csum = ostree_repo_write_symlink(repo.get(), expected ? expected->c_str() : nullptr, uid, gid,
-                                               xattrs.get(), target.c_str(), cancellable.get(), e.out());
-        if (!csum) {
-          err = e.Take();
-        }
-        out->reset(csum);
+      [=](GError **error) {
+        out->reset(ostree_repo_write_symlink(repo.get(), OptCStr(expected), uid, gid, xattrs.get(), target.c_str(),
+                                             cancellable.get(), error));
+        return *out != nullptr;
       },
-      [out](Napi::Env env) -> Napi::Value { return Napi::String::New(env, out->get()); });
+      [out](Napi::Env env) { return Napi::String::New(env, out->get()); });
 }
 
 }  // namespace oc

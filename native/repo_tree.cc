@@ -324,9 +324,7 @@ Napi::Value RepoWrap::WriteCommit(const Napi::CallbackInfo &info) {
   auto parent = OptChecksumArg(Opt(o, "parent"), "writeCommit: parent");
   auto subject = OptStringArg(Opt(o, "subject"), "writeCommit: subject");
   auto body = OptStringArg(Opt(o, "body"), "writeCommit: body");
-  Napi::Value m = Opt(o, "metadata");
-  VarRef meta;
-  if (!m.IsUndefined() && !m.IsNull()) meta = ShareVariant(PlainToVariant(m, G_VARIANT_TYPE_VARDICT, "metadata"));
+  VarRef meta = OptVariantArg(Opt(o, "metadata"), G_VARIANT_TYPE_VARDICT, "metadata");
   Napi::Value ts = Opt(o, "timestamp");
   std::optional<guint64> timestamp;
   if (ts.IsBigInt()) {
@@ -355,9 +353,7 @@ Napi::Value RepoWrap::WriteCommit(const Napi::CallbackInfo &info) {
           return;
         }
         GObj<GFile> owned(root);
-        const char *p = parent ? parent->c_str() : nullptr;
-        const char *s = subject ? subject->c_str() : nullptr;
-        const char *b = body ? body->c_str() : nullptr;
+        const char *p = OptCStr(parent), *s = OptCStr(subject), *b = OptCStr(body);
         char *csum = nullptr;
         bool ok = timestamp ? ostree_repo_write_commit_with_time(repo.get(), p, s, b, meta.get(), OSTREE_REPO_FILE(root),
                                                                  *timestamp, &csum, cancellable.get(), e.out())
@@ -408,9 +404,9 @@ Napi::Value RepoWrap::Checkout(const Napi::CallbackInfo &info) {
   opts->devino = DevInoCache::From(Opt(o, "devinoCache"), "checkout: devinoCache");
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
-  return PromiseWorker::Run(
+  return RunOstreeCall(
       env, "ostree-container:checkout",
-      [=](ErrorInfo &err) {
+      [=](GError **error) {
         OstreeRepoCheckoutAtOptions co = {};
         co.mode = opts->mode;
         co.overwrite_mode = opts->overwrite;
@@ -420,14 +416,11 @@ Napi::Value RepoWrap::Checkout(const Napi::CallbackInfo &info) {
         co.force_copy = opts->force_copy;
         co.force_copy_zerosized = opts->force_copy_zerosized;
         co.bareuseronly_dirs = opts->bareuseronly_dirs;
-        co.subpath = opts->subpath ? opts->subpath->c_str() : nullptr;
+        co.subpath = OptCStr(opts->subpath);
         co.devino_to_csum_cache = opts->devino.get();
-        GErr e;
-        if (!ostree_repo_checkout_at(repo.get(), &co, AT_FDCWD, dest.c_str(), commit.c_str(), cancellable.get(),
-                                     e.out()))
-          err = e.Take();
-      },
-      nullptr);
+        return ostree_repo_checkout_at(repo.get(), &co, AT_FDCWD, dest.c_str(), commit.c_str(), cancellable.get(),
+                                       error);
+      });
 }
 
 void InitDevInoCache(Napi::Env env, Napi::Object exports) { DevInoCache::Init(env, exports); }

@@ -7,10 +7,15 @@
 #include <napi.h>
 #include <ostree.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "util/async.h"
+#include "util/errors.h"
 #include "util/gobj.h"
 
 namespace oc {
@@ -47,6 +52,8 @@ class RepoWrap : public Napi::ObjectWrap<RepoWrap> {
   // repo.cc
   static Napi::Value Open(const Napi::CallbackInfo &info);
   static Napi::Value Create(const Napi::CallbackInfo &info);
+  static Napi::Value InitAt(Napi::Env env, const char *name, const std::string &path, const char *verb,
+                            std::function<gboolean(OstreeRepo *, GError **)> init);
   Napi::Value Path(const Napi::CallbackInfo &info);
   Napi::Value Mode(const Napi::CallbackInfo &info);
   Napi::Value Dfd(const Napi::CallbackInfo &info);
@@ -104,6 +111,27 @@ OstreeObjectType ObjectTypeArg(const Napi::Value &v, const char *what);
 Napi::Value Opt(const Napi::Value &opts, const char *name);
 // Copies a Uint8Array argument.
 GBytesPtr BytesArg(const Napi::Value &v, const char *what);
+// A plain JS value as a GVariant of `type` (see PlainToVariant), or null for undefined/null.
+VarRef OptVariantArg(const Napi::Value &v, const GVariantType *type, const char *what);
+// The C string libostree takes for an optional argument.
+inline const char *OptCStr(const std::optional<std::string> &s) { return s ? s->c_str() : nullptr; }
+
+// Result builders for the `done` step of PromiseWorker::Run.
+Napi::Value StringPairsToJs(Napi::Env env, const std::vector<std::pair<std::string, std::string>> &pairs);
+Napi::Value StringOrNull(Napi::Env env, const GStr &s);
+
+// Queues one libostree call that returns gboolean and sets a GError: the error rejects the
+// promise, otherwise `done` (undefined without one) resolves it.
+template <typename Call>
+Napi::Promise RunOstreeCall(Napi::Env env, const char *name, Call call, PromiseWorker::Done done = nullptr) {
+  return PromiseWorker::Run(
+      env, name,
+      [call](ErrorInfo &err) {
+        GErr e;
+        if (!call(e.out())) err = e.Take();
+      },
+      std::move(done));
+}
 
 // The devino cache JS class (repo_tree.cc); Init registers it.
 void InitDevInoCache(Napi::Env env, Napi::Object exports);
