@@ -8,7 +8,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -44,18 +50,123 @@ GVar VariantOf(const std::string &data, const char *type) {
   return TakeVariant(g_variant_get_normal_form(v.get()));
 }
 
+// Small content objects are written by a few threads while the reader goes on decoding the
+// stream (libostree takes concurrent writes within one transaction; pull does the same).
+// A job's failure is kept and rethrown by Check()/Wait() on the reader's thread.
+class WriterPool {
+ public:
+  explicit WriterPool(unsigned n) {
+    try {
+      for (unsigned i = 0; i < n; i++) threads_.emplace_back([this] { Run(); });
+    } catch (...) {
+      Stop();
+      throw;
+    }
+  }
+  ~WriterPool() { Stop(); }
+
+  // Queues `job` (blocks while the queue is full); dropped once a job has failed.
+  void Submit(std::function<void()> job) {
+    std::unique_lock<std::mutex> lk(m_);
+    cv_.wait(lk, [&] { return q_.size() < kMaxQueued || failure_ || stop_; });
+    if (failure_ || stop_) return;
+    q_.push_back(std::move(job));
+    cv_.notify_all();
+  }
+
+  void Check() {
+    std::lock_guard<std::mutex> lk(m_);
+    if (failure_) throw Failure(*failure_);
+  }
+
+  // All queued jobs done (or one failed).
+  void Wait() {
+    {
+      std::unique_lock<std::mutex> lk(m_);
+      cv_.wait(lk, [&] { return (q_.empty() && running_ == 0) || failure_; });
+    }
+    Check();
+  }
+
+  // Drops queued jobs and joins the threads (running jobs finish first).
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      stop_ = true;
+      q_.clear();
+    }
+    cv_.notify_all();
+    for (auto &t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  static constexpr size_t kMaxQueued = 64;  // ≤ 64 × 127 KiB in memory
+
+  void Run() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lk(m_);
+        cv_.wait(lk, [&] { return stop_ || !q_.empty(); });
+        if (q_.empty()) return;
+        job = std::move(q_.front());
+        q_.pop_front();
+        running_++;
+      }
+      std::unique_ptr<Failure> failed;
+      try {
+        job();
+      } catch (Failure &f) {
+        failed = std::make_unique<Failure>(f);
+      } catch (std::exception &e) {
+        ErrorInfo info;
+        info.Set(e.what());
+        failed = std::make_unique<Failure>(info);
+      }
+      {
+        std::lock_guard<std::mutex> lk(m_);
+        running_--;
+        if (failed && !failure_) failure_ = std::move(failed);
+      }
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> q_;
+  size_t running_ = 0;
+  bool stop_ = false;
+  std::unique_ptr<Failure> failure_;
+  std::vector<std::thread> threads_;
+};
+
 class Importer {
  public:
   Importer(OstreeRepo *repo, const ImportSpec &spec, TarReader &tar, GCancellable *c, ImportResult &res)
-      : repo_(repo), spec_(spec), tar_(tar), c_(c), res_(res), buf_(256 * 1024) {}
+      : repo_(repo), spec_(spec), tar_(tar), c_(c), res_(res), buf_(256 * 1024),
+        writers_(std::max(1u, static_cast<unsigned>(g_get_num_processors()))) {}
 
   void Run() {
     if (spec_.mode == ImportSpec::Mode::Commit)
-      WithContext("Importing commit", [&] { CommitStep(); });
+      WithContext("Importing commit", [&] {
+        CommitStep();
+        writers_.Wait();
+      });
     WithContext("Importing objects", [&] {
-      while (NextKept()) Process();
+      while (NextKept()) {
+        writers_.Check();
+        Process();
+      }
+      writers_.Wait();
     });
+    res_.objects_written += pool_written_;
+    res_.bytes_written += pool_bytes_;
   }
+
+  // Before the transaction is aborted: no write may still be running.
+  void StopWriters() { writers_.Stop(); }
 
   // Object-set mode: a commit over a flat tree, one file per object named by its checksum.
   std::string FinishObjectSet() {
@@ -313,14 +424,24 @@ class Importer {
     if (e_.type == '0') {
       uint32_t mode = S_IFREG | e_.mode;
       if (e_.size <= kInlineRegfileMax) {
-        WithContext("Importing regfile small", [&] {
-          std::string data = tar_.ReadAll(kInlineRegfileMax, "");
-          char *out = ostree_repo_write_regfile_inline(repo_, csum.c_str(), e_.uid, e_.gid, mode, xattrs,
-                                                       reinterpret_cast<const guint8 *>(data.data()), data.size(), c_,
-                                                       e.out());
-          if (!out) Fail(e);
-          g_free(out);
+        // Written on the pool; its errors carry the context they would have had here.
+        auto data = std::make_shared<std::string>(tar_.ReadAll(kInlineRegfileMax, ""));
+        auto xv = std::shared_ptr<GVariant>(g_variant_ref(xattrs), g_variant_unref);
+        std::string context = "Importing object " + rest_ + ": Processing content object " + csum + ": Importing regfile small";
+        uint32_t uid = e_.uid, gid = e_.gid;
+        writers_.Submit([this, data, xv, context, csum, uid, gid, mode] {
+          WithContext(context, [&] {
+            GErr err;
+            char *out = ostree_repo_write_regfile_inline(repo_, csum.c_str(), uid, gid, mode, xv.get(),
+                                                         reinterpret_cast<const guint8 *>(data->data()), data->size(),
+                                                         c_, err.out());
+            if (!out) Fail(err);
+            g_free(out);
+          });
+          pool_written_++;
+          pool_bytes_ += data->size();
         });
+        return;
       } else {
         WithContext("Importing regfile", [&] {
           GObj<OstreeContentWriter> w(
@@ -365,6 +486,8 @@ class Importer {
   std::unordered_set<std::string> recorded_set_;
   std::string marked_partial_;
   bool was_partial_ = false;
+  std::atomic<uint64_t> pool_written_{0}, pool_bytes_{0};
+  WriterPool writers_;  // last: destroyed (joined) first
 };
 
 }  // namespace
@@ -411,6 +534,7 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
     }
     return res;
   } catch (...) {
+    if (imp) imp->StopWriters();
     if (in_txn) ostree_repo_abort_transaction(repo, nullptr, nullptr);
     // Undo the partial marker unless the commit was already partial before we started.
     if (imp && !imp->marked_partial().empty() && !imp->was_partial())
