@@ -1,6 +1,7 @@
 // What a test process holds: open fds and child processes (zombies included), to prove that
 // failures leave nothing behind.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { afterEach, beforeEach, expect } from 'vitest';
 
 /** Open fds of this process, as `fd -> target`. */
 export function openFds(): Map<number, string> {
@@ -53,4 +54,15 @@ export async function leaksSince(before: Snapshot): Promise<{ fds: string[]; chi
     await new Promise((r) => setTimeout(r, 20));
   }
   return { fds: [], children: [] };
+}
+
+/** Registers hooks that fail each test of the file that leaves an fd or a child process behind. */
+export function expectNoLeaksAfterEach(): void {
+  let before: Snapshot;
+  beforeEach(() => {
+    before = snapshot();
+  });
+  afterEach(async () => {
+    expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
+  });
 }

@@ -12,7 +12,8 @@ import { Repo } from '../../src/repo/repo.js';
 import { unencapsulate } from '../../src/container/unencapsulate.js';
 import { ImageProxy } from '../../src/proxy/image-proxy.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { cleanupTmp, exampleOs, expectRoundTrip, freshRepo, runCli, tmpdir } from './encapsulate-util.js';
+import { runCli } from '../helpers/cli.js';
+import { cleanupTmp, exampleOs, expectRoundTrip, freshRepo, tmpdir } from './encapsulate-util.js';
 
 const execFileP = promisify(execFile);
 

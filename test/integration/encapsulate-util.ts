@@ -1,10 +1,8 @@
 // Shared by the encapsulate/unencapsulate tests: temp dirs, fresh repos, the round-trip check
-// (same commit, content and detached metadata, `ostree fsck` clean, no refs) and an in-process
-// CLI runner.
+// (same commit, content and detached metadata, `ostree fsck` clean, no refs).
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { expect, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { expect } from 'vitest';
 import { unencapsulate, type Import, type UnencapsulateOpts } from '../../src/container/unencapsulate.js';
 import { createExampleOs, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { OstreeImageReference } from '../../src/ref/image-reference.js';
@@ -54,19 +52,4 @@ export async function expectRoundTrip(src: Repo, commit: string, imgref: string,
   expect((await dest.loadCommit(commit)).partial).toBe(false);
   expect([...(await dest.listRefs()).keys()]).toEqual([]);
   return { ...r, dest };
-}
-
-/** Runs the CLI in-process, capturing stdout and stderr. */
-export async function runCli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-  try {
-    const code = await main(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
 }

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { expectNoLeaksAfterEach } from '../helpers/process.js';
 import { startRegistry } from '../helpers/registry.js';
 import {
   MediaType,
@@ -80,13 +80,7 @@ afterAll(async () => {
 });
 
 // skopeo children (inspect, copy, the proxy behind compare) are all reaped, their fds closed.
-let before: Snapshot;
-beforeEach(() => {
-  before = snapshot();
-});
-afterEach(async () => {
-  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
-});
+expectNoLeaksAfterEach();
 
 describe('skopeo reads our OCI layout', () => {
   it('skopeo inspect oci:DIR:TAG', async () => {
@@ -128,21 +122,6 @@ describe('skopeo reads our OCI layout', () => {
   });
 });
 
-/** Runs the CLI in-process, returning exit code and output. */
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-  try {
-    const code = await main(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
-
 describe('ostree-container compare', () => {
   it('prints the spec figures for the upstream fixture manifests', async () => {
     const fixtures = await OciDir.ensure(path.join(tmp, 'fixtures'));
@@ -153,20 +132,20 @@ describe('ostree-container compare', () => {
       index.manifests.push({ mediaType: MediaType.ImageManifest, ...blob, annotations: { 'org.opencontainers.image.ref.name': tag } });
       await fixtures.writeIndex(index);
     }
-    const text = await cli('compare', `oci:${fixtures.path}:one`, `ostree-unverified-image:oci:${fixtures.path}:two`);
+    const text = await runCli('compare', `oci:${fixtures.path}:one`, `ostree-unverified-image:oci:${fixtures.path}:two`);
     expect(text).toEqual({
       code: 0,
       stdout: 'Total new layers: 51    Size: 697.0\u00a0MB\nRemoved layers:   4     Size: 170.5\u00a0MB\nAdded layers:     4     Size: 170.5\u00a0MB\n',
       stderr: '',
     });
-    const json = await cli('compare', '--json', `oci:${fixtures.path}:one`, `oci:${fixtures.path}:two`);
+    const json = await runCli('compare', '--json', `oci:${fixtures.path}:one`, `oci:${fixtures.path}:two`);
     expect(json.stdout).toBe('{"total":51,"total_size":697035490,"n_removed":4,"removed_size":170473141,"n_added":4,"added_size":170472856}\n');
   });
 
   it('compares two images we built, also through an archive', async () => {
     const archive = path.join(tmp, 'cmp.ociarchive');
     await writeOciArchive(dir, archive);
-    const r = await cli('compare', '--json', `oci:${dir.path}:v1`, `oci-archive:${archive}:v2`);
+    const r = await runCli('compare', '--json', `oci:${dir.path}:v1`, `oci-archive:${archive}:v2`);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       total: 1,
@@ -183,7 +162,7 @@ describe('ostree-container compare', () => {
     try {
       const pushed = registry.ref('cmp/v1:latest');
       await skopeoCopy(`oci:${dir.path}:v1`, pushed, { destTlsVerify: false });
-      const r = await cli('compare', '--json', '--insecure-skip-tls-verification', pushed, `oci:${dir.path}:v2`);
+      const r = await runCli('compare', '--json', '--insecure-skip-tls-verification', pushed, `oci:${dir.path}:v2`);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ total: 1, n_removed: 1, n_added: 1 });
     } finally {
@@ -192,12 +171,12 @@ describe('ostree-container compare', () => {
   });
 
   it('reports bad references and missing images as errors', async () => {
-    expect(await cli('compare', 'quay.io/foo', `oci:${dir.path}:v1`)).toEqual({
+    expect(await runCli('compare', 'quay.io/foo', `oci:${dir.path}:v1`)).toEqual({
       code: 1,
       stdout: '',
       stderr: "error: Fetching manifest of quay.io/foo: Missing ':' in quay.io/foo\n",
     });
-    const missing = await cli('compare', `oci:${dir.path}:v1`, `oci:${dir.path}:nope`);
+    const missing = await runCli('compare', `oci:${dir.path}:v1`, `oci:${dir.path}:nope`);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(new RegExp(`^error: Fetching manifest of oci:${dir.path}:nope: .*nope`));
   });

@@ -5,16 +5,16 @@
 import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeDefaultContainerProxyOpts } from '../../src/proxy/auth.js';
 import type { ImageProxyConfig } from '../../src/proxy/config.js';
 import { fetchManifest } from '../../src/proxy/fetch.js';
-import { ImageProxy } from '../../src/proxy/image-proxy.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { OstreeImageReference } from '../../src/ref/image-reference.js';
 import { buildDirImage, type BuiltImage } from '../helpers/images.js';
-import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
+import { runCli } from '../helpers/cli.js';
+import { expectNoLeaksAfterEach } from '../helpers/process.js';
+import { manifestDigestVia } from '../helpers/proxy.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const USER = 'oc';
@@ -37,15 +37,7 @@ function authJson(host: string, user: string, password: string): string {
 }
 
 /** The manifest digest the proxy reads with `config`. */
-async function digestWith(config: ImageProxyConfig): Promise<string> {
-  const proxy = await ImageProxy.create(config);
-  try {
-    const img = await proxy.openImage(ref);
-    return (await proxy.fetchManifest(img)).digest;
-  } finally {
-    await proxy.finalize();
-  }
-}
+const digestWith = (config: ImageProxyConfig) => manifestDigestVia(config, ref);
 
 beforeAll(async () => {
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-auth-'));
@@ -63,13 +55,7 @@ afterAll(async () => {
   if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-let before: Snapshot;
-beforeEach(() => {
-  before = snapshot();
-});
-afterEach(async () => {
-  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
-});
+expectNoLeaksAfterEach();
 
 describe('a registry that requires authentication', () => {
   it('skopeoCopy pushes only with the auth file', async () => {
@@ -113,22 +99,13 @@ describe('a registry that requires authentication', () => {
       new RegExp(`^Fetching manifest: failed to invoke method OpenImage: .*${REFUSED.source}`),
     );
 
-    const out: string[] = [];
-    const err: string[] = [];
-    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-    let ok: number;
-    let refused: number;
-    try {
-      ok = await main(['info', '--insecure-skip-tls-verification', '--authfile', goodAuth, ref]);
-      refused = await main(['info', '--insecure-skip-tls-verification', '--auth-anonymous', ref]);
-    } finally {
-      o.mockRestore();
-      e.mockRestore();
-    }
-    expect(ok).toBe(0);
-    expect(out.join('')).toBe(`ostree-unverified-registry:${registry.host}/private/img:latest digest: ${image.manifestDigest}\n`);
-    expect(refused).toBe(1);
-    expect(err.join('')).toMatch(new RegExp(`^error: Fetching manifest: failed to invoke method OpenImage: .*${REFUSED.source}`));
+    expect(await runCli('info', '--insecure-skip-tls-verification', '--authfile', goodAuth, ref)).toEqual({
+      code: 0,
+      stdout: `ostree-unverified-registry:${registry.host}/private/img:latest digest: ${image.manifestDigest}\n`,
+      stderr: '',
+    });
+    const refused = await runCli('info', '--insecure-skip-tls-verification', '--auth-anonymous', ref);
+    expect([refused.code, refused.stdout]).toEqual([1, '']);
+    expect(refused.stderr).toMatch(new RegExp(`^error: Fetching manifest: failed to invoke method OpenImage: .*${REFUSED.source}`));
   });
 });

@@ -2,32 +2,18 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { buildDirImage, copyToLocalTransports, type BuiltImage } from '../helpers/images.js';
-import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
+import { runCli } from '../helpers/cli.js';
+import { expectNoLeaksAfterEach } from '../helpers/process.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let tmp: string;
 let registry: TestRegistry;
 let image: BuiltImage;
-
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-  try {
-    const code = await main(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 beforeAll(async () => {
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-info-'));
@@ -43,13 +29,7 @@ afterAll(async () => {
 });
 
 // Every proxy the commands start, on success and on error, is reaped and its fds closed.
-let before: Snapshot;
-beforeEach(() => {
-  before = snapshot();
-});
-afterEach(async () => {
-  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
-});
+expectNoLeaksAfterEach();
 
 describe('ostree-container info', () => {
   it('prints the digest for every transport and reference form', async () => {
@@ -61,21 +41,21 @@ describe('ostree-container info', () => {
       [`ostree-remote-image:myremote:oci:${tmp}/oci:latest`, `ostree-remote-image:myremote:oci:${tmp}/oci:latest`],
     ];
     for (const [arg, shown] of cases) {
-      expect(await run('info', '--insecure-skip-tls-verification', arg)).toEqual({ code: 0, stdout: `${shown} digest: ${image.manifestDigest}\n`, stderr: '' });
+      expect(await runCli('info', '--insecure-skip-tls-verification', arg)).toEqual({ code: 0, stdout: `${shown} digest: ${image.manifestDigest}\n`, stderr: '' });
     }
   });
 
   it('fails with a clear error', async () => {
-    const tls = await run('info', `docker://${registry.host}/test/info:v1`);
+    const tls = await runCli('info', `docker://${registry.host}/test/info:v1`);
     expect(tls.code).toBe(1);
     expect(tls.stderr).toContain('error: Fetching manifest: failed to invoke method OpenImage: pinging container registry');
-    expect(await run('info', '--auth-anonymous', '--authfile', '/a', `oci:${tmp}/oci`)).toEqual({
+    expect(await runCli('info', '--auth-anonymous', '--authfile', '/a', `oci:${tmp}/oci`)).toEqual({
       code: 1,
       stdout: '',
       stderr: 'error: Fetching manifest: Conflicting authentication options\n',
     });
-    expect(await run('info', 'quay.io/foo')).toEqual({ code: 1, stdout: '', stderr: "error: Missing ':' in quay.io/foo\n" });
-    const missing = await run('info', '--insecure-skip-tls-verification', `docker://${registry.host}/test/info:nope`);
+    expect(await runCli('info', 'quay.io/foo')).toEqual({ code: 1, stdout: '', stderr: "error: Missing ':' in quay.io/foo\n" });
+    const missing = await runCli('info', '--insecure-skip-tls-verification', `docker://${registry.host}/test/info:nope`);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^error: Fetching manifest: failed to invoke method OpenImage: .*manifest unknown/);
   });
@@ -98,7 +78,7 @@ describe('info and compare over the local archive transports', () => {
     const local = await copyToLocalTransports(image.ref, await subdir('v1'));
     for (const ref of [local.ociArchive, local.dockerArchive, image.ref]) {
       const { digest } = await rawManifest(ref);
-      expect(await run('info', ref)).toEqual({ code: 0, stdout: `ostree-unverified-image:${ref} digest: ${digest}\n`, stderr: '' });
+      expect(await runCli('info', ref)).toEqual({ code: 0, stdout: `ostree-unverified-image:${ref} digest: ${digest}\n`, stderr: '' });
     }
   });
 
@@ -115,7 +95,7 @@ describe('info and compare over the local archive transports', () => {
     ];
     for (const [from, to] of pairs) {
       const [m1, m2] = await Promise.all([rawManifest(from), rawManifest(to)]);
-      const r = await run('compare', '--json', from, to);
+      const r = await runCli('compare', '--json', from, to);
       expect(r, `${from} → ${to}`).toEqual({
         code: 0,
         stdout: `${JSON.stringify({ total: 1, total_size: m2.layers[0].size, n_removed: 1, removed_size: m1.layers[0].size, n_added: 1, added_size: m2.layers[0].size })}\n`,
@@ -123,7 +103,7 @@ describe('info and compare over the local archive transports', () => {
       });
     }
     // The same image through two transports that keep its blobs: nothing changed.
-    const same = await run('compare', '--json', image.ref, a.ociArchive);
+    const same = await runCli('compare', '--json', image.ref, a.ociArchive);
     expect(JSON.parse(same.stdout)).toMatchObject({ n_removed: 0, n_added: 0 });
   });
 });

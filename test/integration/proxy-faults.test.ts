@@ -6,12 +6,13 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buffer as collect } from 'node:stream/consumers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageProxy, joinFetch } from '../../src/proxy/image-proxy.js';
 import { ImageProxyPool } from '../../src/proxy/pool.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { buildDirImage, type BuiltImage } from '../helpers/images.js';
-import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
+import { expectNoLeaksAfterEach } from '../helpers/process.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let tmp: string;
@@ -21,12 +22,6 @@ let big: BuiltImage;
 let ociRef: string;
 let bigRef: string;
 const tlsOff = { insecureSkipTlsVerification: true };
-
-async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 beforeAll(async () => {
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-faults-'));
@@ -45,13 +40,7 @@ afterAll(async () => {
   if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-let before: Snapshot;
-beforeEach(() => {
-  before = snapshot();
-});
-afterEach(async () => {
-  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
-});
+expectNoLeaksAfterEach();
 
 describe('starting the proxy', () => {
   it('reports a missing skopeo', async () => {

@@ -3,13 +3,13 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageProxyConfig } from '../../src/proxy/config.js';
-import { ImageProxy } from '../../src/proxy/image-proxy.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { buildDirImage, type BuiltImage } from '../helpers/images.js';
-import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
+import { runCli } from '../helpers/cli.js';
+import { expectNoLeaksAfterEach } from '../helpers/process.js';
+import { manifestDigestVia } from '../helpers/proxy.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 // What skopeo 1.9.3 (Go's crypto/x509) says about a certificate it has no anchor for.
@@ -21,15 +21,7 @@ let certDir: string;
 let image: BuiltImage;
 let ref: string;
 
-async function digestWith(config: ImageProxyConfig): Promise<string> {
-  const proxy = await ImageProxy.create(config);
-  try {
-    const img = await proxy.openImage(ref);
-    return (await proxy.fetchManifest(img)).digest;
-  } finally {
-    await proxy.finalize();
-  }
-}
+const digestWith = (config: ImageProxyConfig) => manifestDigestVia(config, ref);
 
 beforeAll(async () => {
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-tls-'));
@@ -44,13 +36,7 @@ afterAll(async () => {
   if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-let before: Snapshot;
-beforeEach(() => {
-  before = snapshot();
-});
-afterEach(async () => {
-  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
-});
+expectNoLeaksAfterEach();
 
 describe('an HTTPS registry with a self-signed certificate', () => {
   it('skopeoCopy pushes with destCertDir and pulls with srcCertDir; refuses without them', async () => {
@@ -73,22 +59,13 @@ describe('an HTTPS registry with a self-signed certificate', () => {
   });
 
   it('the CLI passes --cert-dir', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-    let trusted: number;
-    let untrusted: number;
-    try {
-      trusted = await main(['info', '--cert-dir', certDir, ref]);
-      untrusted = await main(['info', ref]);
-    } finally {
-      o.mockRestore();
-      e.mockRestore();
-    }
-    expect(trusted).toBe(0);
-    expect(out.join('')).toBe(`ostree-unverified-registry:${registry.host}/secure/img:latest digest: ${image.manifestDigest}\n`);
-    expect(untrusted).toBe(1);
-    expect(err.join('')).toMatch(new RegExp(`^error: Fetching manifest: failed to invoke method OpenImage: .*${UNTRUSTED.source}`));
+    expect(await runCli('info', '--cert-dir', certDir, ref)).toEqual({
+      code: 0,
+      stdout: `ostree-unverified-registry:${registry.host}/secure/img:latest digest: ${image.manifestDigest}\n`,
+      stderr: '',
+    });
+    const untrusted = await runCli('info', ref);
+    expect([untrusted.code, untrusted.stdout]).toEqual([1, '']);
+    expect(untrusted.stderr).toMatch(new RegExp(`^error: Fetching manifest: failed to invoke method OpenImage: .*${UNTRUSTED.source}`));
   });
 });

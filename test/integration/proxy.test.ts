@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buffer as collect } from 'node:stream/consumers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { hostOciArch } from '../../src/oci/platform.js';
 import { OstreeImageReference } from '../../src/ref/image-reference.js';
@@ -13,7 +14,7 @@ import { fetchManifest, fetchManifestAndConfig } from '../../src/proxy/fetch.js'
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { mergeDefaultContainerProxyOpts } from '../../src/proxy/auth.js';
 import { buildDirImage, buildDirIndex, copyToLocalTransports, type BuiltImage, type BuiltIndex } from '../helpers/images.js';
-import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
+import { expectNoLeaksAfterEach } from '../helpers/process.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let tmp: string;
@@ -21,12 +22,6 @@ let registry: TestRegistry;
 let image: BuiltImage;
 let multi: BuiltIndex;
 const refs: Record<string, string> = {};
-
-async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 beforeAll(async () => {
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-proxy-'));
@@ -51,13 +46,7 @@ afterAll(async () => {
   if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-let before: Snapshot;
-beforeEach(() => {
-  before = snapshot();
-});
-afterEach(async () => {
-  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
-});
+expectNoLeaksAfterEach();
 
 const tlsOff = { insecureSkipTlsVerification: true };
 

@@ -13,7 +13,8 @@ import { ImageReference, OstreeImageReference } from '../../src/ref/image-refere
 import { Repo } from '../../src/repo/repo.js';
 import { escapeRef, prefixEscapeForRef } from '../../src/ref/refescape.js';
 import { containerPolicyIsDefaultInsecure } from '../../src/proxy/policy.js';
-import { cleanupTmp, detachedBytes, exampleOs, freshRepo, runCli, tmpdir } from './encapsulate-util.js';
+import { runCli } from '../helpers/cli.js';
+import { cleanupTmp, detachedBytes, exampleOs, freshRepo, tmpdir } from './encapsulate-util.js';
 import { repoSnapshot } from './tar-util.js';
 
 const KEY2 = 'D8228CFECA950D41';

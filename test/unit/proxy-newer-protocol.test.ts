@@ -4,9 +4,10 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buffer as collect } from 'node:stream/consumers';
+import { describe, expect, it } from 'vitest';
 import { ImageProxy, RawBlobError, joinFetch } from '../../src/proxy/image-proxy.js';
-import { leaksSince, snapshot, type Snapshot } from '../helpers/process.js';
+import { expectNoLeaksAfterEach } from '../helpers/process.js';
 
 const fake = path.join(path.dirname(fileURLToPath(import.meta.url)), '../helpers/fake-proxy.mjs');
 
@@ -16,19 +17,7 @@ function fakeProxy(env: Record<string, string> = {}): Promise<ImageProxy> {
   return ImageProxy.create({ skopeoCmd: { program: process.execPath, args: [fake] } });
 }
 
-async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-let before: Snapshot;
-beforeEach(() => {
-  before = snapshot();
-});
-afterEach(async () => {
-  expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
-});
+expectNoLeaksAfterEach();
 
 const layer = { digest: `sha256:${'a'.repeat(64)}`, size: 5, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' };
 
