@@ -18,12 +18,18 @@ export interface NativeCommit {
   checksum: string;
   subject: string;
   body: string;
+  /** Seconds since the epoch. */
   timestamp: number;
   parent: string | null;
+  /** Root dirtree checksum. */
   rootContents: string;
+  /** Root dirmeta checksum. */
   rootMetadata: string;
+  /** Commit metadata `a{sv}` in serialized order; writing it back reproduces the same bytes. */
   metadata: VariantDict;
+  /** `ostree_commit_get_content_checksum`: sha256 over root dirtree + dirmeta, independent of metadata. */
   contentChecksum: string;
+  /** Marked partial (objects may be missing). */
   partial: boolean;
 }
 
@@ -31,9 +37,16 @@ export interface NativeContentInfo {
   size: number;
   uid: number;
   gid: number;
+  /** Full st_mode (file type bits included). */
   mode: number;
   symlinkTarget: string | null;
   xattrs: Xattr[];
+}
+
+export interface NativePruneResult {
+  objectsTotal: number;
+  objectsPruned: number;
+  bytesPruned: number;
 }
 
 export interface NativeModifier {
@@ -126,7 +139,7 @@ export interface NativeRepo {
   prune(
     opts: { refsOnly?: boolean; noPrune?: boolean; depth?: number },
     c: C,
-  ): Promise<{ objectsTotal: number; objectsPruned: number; bytesPruned: number }>;
+  ): Promise<NativePruneResult>;
   markCommitPartial(commit: string, partial: boolean): Promise<void>;
   hasObject(type: string, checksum: string, c: C): Promise<boolean>;
   traverseCommit(checksum: string, maxDepth: number, c: C): Promise<[string, string][]>;

@@ -7,8 +7,11 @@ import { open as openFile } from 'node:fs/promises';
 import { native, withCancellable } from '../native.js';
 import type {
   NativeCheckoutOptions,
+  NativeCommit,
+  NativeContentInfo,
   NativeDevInoCache,
   NativeMtreeSpec,
+  NativePruneResult,
   NativePullOptions,
   NativeRepo,
   NativeRepoModule,
@@ -35,34 +38,8 @@ export interface Cancelable {
 
 export type TransactionStats = NativeTransactionStats;
 
-export interface CommitInfo {
-  checksum: string;
-  subject: string;
-  body: string;
-  /** Seconds since the epoch. */
-  timestamp: number;
-  parent: string | null;
-  /** Root dirtree checksum. */
-  rootContents: string;
-  /** Root dirmeta checksum. */
-  rootMetadata: string;
-  /** Commit metadata `a{sv}` in serialized order; writing it back reproduces the same bytes. */
-  metadata: VariantDict;
-  /** `ostree_commit_get_content_checksum`: sha256 over root dirtree + dirmeta, independent of metadata. */
-  contentChecksum: string;
-  /** Marked partial (objects may be missing). */
-  partial: boolean;
-}
-
-export interface ContentObjectInfo {
-  size: number;
-  uid: number;
-  gid: number;
-  /** Full st_mode (file type bits included). */
-  mode: number;
-  symlinkTarget: string | null;
-  xattrs: Xattr[];
-}
+export type CommitInfo = NativeCommit;
+export type ContentObjectInfo = NativeContentInfo;
 
 /** A tree written to the repo: the root dirtree and dirmeta checksums. */
 export interface TreeRoot {
@@ -164,11 +141,7 @@ export interface PruneOptions extends Cancelable {
   depth?: number;
 }
 
-export interface PruneResult {
-  objectsTotal: number;
-  objectsPruned: number;
-  bytesPruned: number;
-}
+export type PruneResult = NativePruneResult;
 
 export type RemoteOptions = Record<string, string | boolean | string[]>;
 
