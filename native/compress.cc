@@ -1,6 +1,10 @@
 #include "compress.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -14,13 +18,36 @@
 
 namespace oc {
 
+FdSink::FdSink(int fd, GCancellable *cancellable) : fd_(fd), cancellable_(cancellable) {
+  struct stat st;
+  if (fstat(fd_, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+    int sz = S_ISFIFO(st.st_mode) ? fcntl(fd_, F_GETPIPE_SZ) : -1;
+    pipe_size_ = sz > 0 ? static_cast<size_t>(sz) : PIPE_BUF;
+  }
+}
+
+// Regular files: plain write(). Pipes and sockets: wait for room with poll() and write no more
+// than fits, so a stalled reader cannot keep a cancelled export blocked in write().
 void FdSink::Write(const uint8_t *p, size_t n) {
   hash_.Update(p, n);
   size_ += n;
   while (n > 0) {
-    ssize_t w = ::write(fd_, p, n);
+    size_t chunk = n;
+    if (pipe_size_) {
+      struct pollfd pfd{fd_, POLLOUT, 0};
+      int pr = ::poll(&pfd, 1, 200);
+      CheckCancelled(cancellable_);
+      if (pr < 0 && errno != EINTR) Fail(std::string("Writing layer: ") + g_strerror(errno));
+      if (pr <= 0) continue;
+      int queued = 0;
+      size_t room = PIPE_BUF;  // what POLLOUT promises
+      if (pipe_size_ > PIPE_BUF && ioctl(fd_, FIONREAD, &queued) == 0 && static_cast<size_t>(queued) < pipe_size_)
+        room = std::max<size_t>(room, pipe_size_ - static_cast<size_t>(queued));
+      chunk = std::min(n, room);
+    }
+    ssize_t w = ::write(fd_, p, chunk);
     if (w < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR || errno == EAGAIN) continue;
       Fail(std::string("Writing layer: ") + g_strerror(errno));
     }
     p += w;

@@ -32,10 +32,11 @@ class ByteSink {
   virtual void Finish() {}
 };
 
-// Writes everything to `fd` (not owned), hashing and counting what it writes.
+// Writes everything to `fd` (not owned), hashing and counting what it writes; cancellable
+// while waiting on a pipe.
 class FdSink : public ByteSink {
  public:
-  FdSink(int fd, GCancellable *cancellable) : fd_(fd), cancellable_(cancellable) {}
+  FdSink(int fd, GCancellable *cancellable);
   void Write(const uint8_t *p, size_t n) override;
   std::string Digest() { return hash_.Hex(); }
   uint64_t size() const { return size_; }
@@ -43,6 +44,7 @@ class FdSink : public ByteSink {
  private:
   int fd_;
   GCancellable *cancellable_;
+  size_t pipe_size_ = 0;  // non-zero for pipes and sockets
   Sha256 hash_;
   uint64_t size_ = 0;
 };

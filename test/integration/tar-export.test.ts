@@ -1,7 +1,8 @@
 // Tar export (spec §1) of the example OS and of a tree with long names and a large file, checked
 // with independent readers: GNU tar extracts it, `ostree fsck` checks the embedded
 // bare-split-xattrs repo, gzip/zstd CLIs decompress it.
-import { mkdir, readFile, rm, stat, writeFile, symlink, link } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { mkdir, open, readFile, rm, stat, writeFile, symlink, link } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync, inflateRawSync } from 'node:zlib';
@@ -244,6 +245,47 @@ describe('layers', () => {
     for (const i of [0, 1, 2, 3]) await expect(stat(path.join(d, `m${i}`))).rejects.toThrow(/ENOENT/);
     await expect(tar.exportLayers(repo, [{ kind: 'chunk', objects: [], output: path.join(d, 'y'), compression: 'lz4' as never }]))
       .rejects.toThrow(/Unknown compression 'lz4'/);
+  });
+
+  it('writes into a pipe, and an abort ends an export whose reader stalls', async () => {
+    const d = await tmpdir();
+    const fifo = path.join(d, 'fifo');
+    await execFileP('mkfifo', [fifo]);
+    // a reading end that drains the pipe: the bytes equal a file export
+    const reader = await open(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    const writer = await open(fifo, fsc.O_WRONLY);
+    const chunks: Buffer[] = [];
+    const drain = (async () => {
+      const buf = Buffer.alloc(1 << 16);
+      for (;;) {
+        try {
+          const { bytesRead } = await reader.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          chunks.push(Buffer.from(buf.subarray(0, bytesRead)));
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+    })();
+    const piped = await tar.exportCommit(repo, TESTREF, writer.fd, { compression: 'gzip' });
+    await writer.close(); // the reader then sees EOF
+    await drain;
+    await reader.close();
+    const [file] = await tar.exportLayers(repo, [{ kind: 'full', rev: TESTREF, output: path.join(d, 'f.gz'), compression: 'gzip' }]);
+    expect(piped).toEqual(file);
+    expect(Buffer.concat(chunks).equals(await readFile(path.join(d, 'f.gz')))).toBe(true);
+    // nobody reads: the pipe fills up, and only the abort ends the export
+    const stalled = await open(fifo, fsc.O_RDWR);
+    try {
+      const ac = new AbortController();
+      const p = tar.exportCommit(repo, TESTREF, stalled.fd, { signal: ac.signal });
+      await new Promise((r) => setTimeout(r, 300));
+      ac.abort();
+      await expect(p).rejects.toThrow(/Operation was cancelled/);
+    } finally {
+      await stalled.close();
+    }
   });
 
   it('stops on abort and removes the partial file', async () => {
