@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -17,7 +18,6 @@
 #include "modules.h"
 #include "repo.h"
 #include "tar_rewrite.h"
-#include <cstring>
 #include "tar_writer.h"
 #include "util/async.h"
 #include "util/cancellable.h"
