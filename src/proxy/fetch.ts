@@ -3,7 +3,7 @@ import { withContext } from '../errors.js';
 import type { ImageConfiguration, ImageManifest } from '../oci/types.js';
 import type { OstreeImageReference } from '../ref/image-reference.js';
 import type { ImageProxyConfig } from './config.js';
-import { ImageProxy } from './image-proxy.js';
+import { ImageProxy, type OpenedImage } from './image-proxy.js';
 
 export interface FetchedManifest {
   manifest: ImageManifest;
@@ -29,6 +29,24 @@ export async function withImageProxy<T>(config: ImageProxyConfig, fn: (proxy: Im
   return result;
 }
 
+/** Runs `fn` on `imgref` opened through a short-lived proxy; errors get the context `what`. */
+function withOpenedImage<T>(
+  what: string,
+  imgref: OstreeImageReference,
+  config: ImageProxyConfig,
+  fn: (proxy: ImageProxy, img: OpenedImage) => Promise<T>,
+): Promise<T> {
+  const name = imgref.imgref.toString();
+  return withContext(what, () =>
+    withImageProxy(config, async (proxy) => {
+      const img = await proxy.openImage(name);
+      const result = await fn(proxy, img);
+      await proxy.closeImage(img);
+      return result;
+    }),
+  );
+}
+
 /**
  * The manifest and its digest. Uses skopeo's own credential lookup (no ostree auth defaults)
  * and ignores `sigverify`, as upstream does.
@@ -37,15 +55,7 @@ export function fetchManifest(
   imgref: OstreeImageReference,
   config: ImageProxyConfig = {},
 ): Promise<FetchedManifest> {
-  const name = imgref.imgref.toString();
-  return withContext('Fetching manifest', () =>
-    withImageProxy(config, async (proxy) => {
-      const img = await proxy.openImage(name);
-      const fetched = await proxy.fetchManifest(img);
-      await proxy.closeImage(img);
-      return fetched;
-    }),
-  );
+  return withOpenedImage('Fetching manifest', imgref, config, (proxy, img) => proxy.fetchManifest(img));
 }
 
 /** The manifest, its digest and the image configuration. */
@@ -53,14 +63,8 @@ export function fetchManifestAndConfig(
   imgref: OstreeImageReference,
   config: ImageProxyConfig = {},
 ): Promise<FetchedManifestAndConfig> {
-  const name = imgref.imgref.toString();
-  return withContext('Fetching manifest and config', () =>
-    withImageProxy(config, async (proxy) => {
-      const img = await proxy.openImage(name);
-      const fetched = await proxy.fetchManifest(img);
-      const config = await proxy.fetchConfig(img);
-      await proxy.closeImage(img);
-      return { ...fetched, config };
-    }),
-  );
+  return withOpenedImage('Fetching manifest and config', imgref, config, async (proxy, img) => {
+    const fetched = await proxy.fetchManifest(img);
+    return { ...fetched, config: await proxy.fetchConfig(img) };
+  });
 }
