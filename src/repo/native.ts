@@ -49,34 +49,40 @@ export interface NativePruneResult {
   bytesPruned: number;
 }
 
+/** How host files become objects when a directory is committed (an OstreeRepoCommitModifier). */
 export interface NativeModifier {
   skipXattrs?: boolean;
   canonicalPermissions?: boolean;
+  /** Delete the source files once committed. */
   consume?: boolean;
   generateSizes?: boolean;
   errorOnUnlabeled?: boolean;
   devinoCanonical?: boolean;
+  /** Owner override for every file and directory. */
   uid?: number;
   gid?: number;
+  /** Label files with the SELinux policy of this commit. */
   sepolicyFromCommit?: string;
   devinoCache?: NativeDevInoCache;
 }
+
+export type NativeTreeEntry =
+  | { path: string; kind: 'file'; checksum: string }
+  | { path: string; kind: 'dir'; metadata?: string }
+  | { path: string; kind: 'remove' };
 
 export interface NativeMtreeSpec {
   base?: { contents: string; metadata: string };
   baseCommit?: string;
   directories?: { source: string; destination?: string }[];
-  entries?: (
-    | { path: string; kind: 'file'; checksum: string }
-    | { path: string; kind: 'dir'; metadata?: string }
-    | { path: string; kind: 'remove' }
-  )[];
+  entries?: NativeTreeEntry[];
   parentDirMetadata?: string;
   rootMetadata?: string;
   modifier?: NativeModifier;
 }
 
 export interface NativeCheckoutOptions {
+  /** `user`: no ownership/xattrs (as `ostree checkout -U`); default `none`. */
   mode?: 'user' | 'none';
   overwrite?: 'none' | 'union-files' | 'add-files' | 'union-identical';
   processWhiteouts?: boolean;

@@ -10,12 +10,14 @@ import type {
   NativeCommit,
   NativeContentInfo,
   NativeDevInoCache,
+  NativeModifier,
   NativeMtreeSpec,
   NativePruneResult,
   NativePullOptions,
   NativeRepo,
   NativeRepoModule,
   NativeTransactionStats,
+  NativeTreeEntry,
 } from './native.js';
 import { variantFromBytes, variantToBytes, type TypedVariant, type VariantDict, type Xattr } from './variant.js';
 
@@ -61,26 +63,11 @@ export interface DirMeta {
 }
 
 /** How host files become objects when a directory is committed (an OstreeRepoCommitModifier). */
-export interface CommitModifier {
-  skipXattrs?: boolean;
-  canonicalPermissions?: boolean;
-  /** Delete the source files once committed. */
-  consume?: boolean;
-  generateSizes?: boolean;
-  errorOnUnlabeled?: boolean;
-  devinoCanonical?: boolean;
-  /** Owner override for every file and directory. */
-  uid?: number;
-  gid?: number;
-  /** Label files with the SELinux policy of this commit. */
-  sepolicyFromCommit?: string;
+export interface CommitModifier extends Omit<NativeModifier, 'devinoCache'> {
   devinoCache?: DevInoCache;
 }
 
-export type TreeEntry =
-  | { path: string; kind: 'file'; checksum: string }
-  | { path: string; kind: 'dir'; metadata?: string }
-  | { path: string; kind: 'remove' };
+export type TreeEntry = NativeTreeEntry;
 
 /**
  * A tree to build: start from `base` (a tree or a commit), add host directories, then single
@@ -120,18 +107,8 @@ export interface ContentAttributes extends Cancelable {
 /** Regular file content: bytes, `size` bytes read from an open fd, or a file path. */
 export type FileContent = Uint8Array | { fd: number; size: number } | { path: string };
 
-export interface CheckoutOptions extends Cancelable {
-  /** `user`: no ownership/xattrs (as `ostree checkout -U`); default `none`. */
-  mode?: 'user' | 'none';
-  overwrite?: 'none' | 'union-files' | 'add-files' | 'union-identical';
-  processWhiteouts?: boolean;
-  processPassthroughWhiteouts?: boolean;
-  subpath?: string;
+export interface CheckoutOptions extends Cancelable, Omit<NativeCheckoutOptions, 'devinoCache'> {
   devinoCache?: DevInoCache;
-  noCopyFallback?: boolean;
-  forceCopy?: boolean;
-  forceCopyZerosized?: boolean;
-  bareuseronlyDirs?: boolean;
 }
 
 export interface PruneOptions extends Cancelable {
@@ -179,7 +156,7 @@ function bswap32(n: number): number {
   return (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | (n >>> 24)) >>> 0;
 }
 
-function modifierToNative(m: CommitModifier | undefined): NativeMtreeSpec['modifier'] {
+function modifierToNative(m: CommitModifier | undefined): NativeModifier | undefined {
   if (!m) return undefined;
   const { devinoCache, ...rest } = m;
   return { ...rest, devinoCache: devinoCache?.native };
