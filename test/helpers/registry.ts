@@ -7,6 +7,7 @@ import os from 'node:os';
 import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 
 // Debian's docker-registry installs /usr/bin/docker-registry; Fedora's docker-distribution
 // installs the same server as /usr/bin/registry.
@@ -165,5 +166,41 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     },
     stop,
     ...(tls ? { certDir: tls.certDir } : {}),
+  };
+}
+
+export interface RegistryFixture {
+  /** A temp dir of the test file's own (removed after its tests). */
+  readonly tmp: string;
+  readonly registry: TestRegistry;
+}
+
+/**
+ * For a whole test file: registers hooks that make a temp dir (`prefix` under os.tmpdir()) and
+ * start a registry before its tests (ahead of before-hooks registered later), and stop and remove
+ * both after them.
+ */
+export function registryFixture(prefix: string, opts: RegistryOptions = {}): RegistryFixture {
+  let tmp: string | undefined;
+  let registry: TestRegistry | undefined;
+  beforeAll(async () => {
+    tmp = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+    registry = await startRegistry(opts);
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+  });
+  const ready = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('registryFixture: used before its beforeAll hook ran');
+    return v;
+  };
+  return {
+    get tmp() {
+      return ready(tmp);
+    },
+    get registry() {
+      return ready(registry);
+    },
   };
 }

@@ -3,9 +3,8 @@
 // (spec references §6.1–6.2), and not at all with --auth-anonymous. Each case leaves no fd or
 // child process behind.
 import fs, { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeDefaultContainerProxyOpts } from '../../src/proxy/auth.js';
 import type { ImageProxyConfig } from '../../src/proxy/config.js';
 import { fetchManifest } from '../../src/proxy/fetch.js';
@@ -15,7 +14,7 @@ import { buildDirImage, type BuiltImage } from '../helpers/images.js';
 import { runCli } from '../helpers/cli.js';
 import { expectNoLeaksAfterEach } from '../helpers/process.js';
 import { manifestDigestVia } from '../helpers/proxy.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { registryFixture } from '../helpers/registry.js';
 
 const USER = 'oc';
 const PASSWORD = 'ostree-container-test';
@@ -24,8 +23,6 @@ const HTPASSWD = `${USER}:$2b$04$GbXaX3Mk8DOm9AGGtstNf.K650yuH00Hqg0ZGjq0wnOya22
 // What skopeo 1.9.3 says when the registry answers 401.
 const REFUSED = /unauthorized: authentication required/;
 
-let tmp: string;
-let registry: TestRegistry;
 let image: BuiltImage;
 let ref: string;
 let goodAuth: string;
@@ -39,20 +36,14 @@ function authJson(host: string, user: string, password: string): string {
 /** The manifest digest the proxy reads with `config`. */
 const digestWith = (config: ImageProxyConfig) => manifestDigestVia(config, ref);
 
+const fx = registryFixture('ostree-container-auth-', { htpasswd: HTPASSWD });
 beforeAll(async () => {
-  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-auth-'));
-  registry = await startRegistry({ htpasswd: HTPASSWD });
-  image = await buildDirImage(path.join(tmp, 'dir'), { layers: [{ 'secret.txt': 'behind auth\n' }] });
-  goodAuth = path.join(tmp, 'good.json');
-  wrongAuth = path.join(tmp, 'wrong.json');
-  await fsp.writeFile(goodAuth, authJson(registry.host, USER, PASSWORD));
-  await fsp.writeFile(wrongAuth, authJson(registry.host, USER, 'not-the-password'));
-  ref = `${registry.ref('private/img')}:latest`;
-});
-
-afterAll(async () => {
-  await registry?.stop();
-  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+  image = await buildDirImage(path.join(fx.tmp, 'dir'), { layers: [{ 'secret.txt': 'behind auth\n' }] });
+  goodAuth = path.join(fx.tmp, 'good.json');
+  wrongAuth = path.join(fx.tmp, 'wrong.json');
+  await fsp.writeFile(goodAuth, authJson(fx.registry.host, USER, PASSWORD));
+  await fsp.writeFile(wrongAuth, authJson(fx.registry.host, USER, 'not-the-password'));
+  ref = `${fx.registry.ref('private/img')}:latest`;
 });
 
 expectNoLeaksAfterEach();
@@ -77,7 +68,7 @@ describe('a registry that requires authentication', () => {
   });
 
   it('mergeDefaultContainerProxyOpts uses the global ostree auth file beneath the root, else goes anonymous', async () => {
-    const root = path.join(tmp, 'root');
+    const root = path.join(fx.tmp, 'root');
     await fsp.mkdir(path.join(root, 'etc/ostree'), { recursive: true });
     const opts = { root, lookup: { uid: 0 }, env: {} };
     const anonymous = await mergeDefaultContainerProxyOpts(tlsOff, opts);
@@ -101,7 +92,7 @@ describe('a registry that requires authentication', () => {
 
     expect(await runCli('info', '--insecure-skip-tls-verification', '--authfile', goodAuth, ref)).toEqual({
       code: 0,
-      stdout: `ostree-unverified-registry:${registry.host}/private/img:latest digest: ${image.manifestDigest}\n`,
+      stdout: `ostree-unverified-registry:${fx.registry.host}/private/img:latest digest: ${image.manifestDigest}\n`,
       stderr: '',
     });
     const refused = await runCli('info', '--insecure-skip-tls-verification', '--auth-anonymous', ref);

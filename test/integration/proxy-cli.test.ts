@@ -1,31 +1,22 @@
 // `ostree-container info` and `compare` against real skopeo and a real registry, over every transport.
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { buildDirImage, copyToLocalTransports, type BuiltImage } from '../helpers/images.js';
 import { runCli } from '../helpers/cli.js';
 import { expectNoLeaksAfterEach } from '../helpers/process.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { registryFixture } from '../helpers/registry.js';
 
-let tmp: string;
-let registry: TestRegistry;
 let image: BuiltImage;
 
+const fx = registryFixture('ostree-container-info-');
 beforeAll(async () => {
-  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-info-'));
-  registry = await startRegistry();
-  image = await buildDirImage(path.join(tmp, 'dir'), { layers: [{ 'hello.txt': 'info\n' }] });
-  await skopeoCopy(image.ref, `oci:${tmp}/oci:latest`);
-  await skopeoCopy(image.ref, `${registry.ref('test/info')}:v1`, { destTlsVerify: false });
-});
-
-afterAll(async () => {
-  await registry?.stop();
-  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+  image = await buildDirImage(path.join(fx.tmp, 'dir'), { layers: [{ 'hello.txt': 'info\n' }] });
+  await skopeoCopy(image.ref, `oci:${fx.tmp}/oci:latest`);
+  await skopeoCopy(image.ref, `${fx.registry.ref('test/info')}:v1`, { destTlsVerify: false });
 });
 
 // Every proxy the commands start, on success and on error, is reaped and its fds closed.
@@ -34,11 +25,11 @@ expectNoLeaksAfterEach();
 describe('ostree-container info', () => {
   it('prints the digest for every transport and reference form', async () => {
     const cases: [string, string][] = [
-      [`ostree-unverified-registry:${registry.host}/test/info:v1`, `ostree-unverified-registry:${registry.host}/test/info:v1`],
-      [`docker://${registry.host}/test/info:v1`, `ostree-unverified-registry:${registry.host}/test/info:v1`],
-      [`ostree-unverified-image:oci:${tmp}/oci:latest`, `ostree-unverified-image:oci:${tmp}/oci:latest`],
-      [`dir:${tmp}/dir`, `ostree-unverified-image:dir:${tmp}/dir`],
-      [`ostree-remote-image:myremote:oci:${tmp}/oci:latest`, `ostree-remote-image:myremote:oci:${tmp}/oci:latest`],
+      [`ostree-unverified-registry:${fx.registry.host}/test/info:v1`, `ostree-unverified-registry:${fx.registry.host}/test/info:v1`],
+      [`docker://${fx.registry.host}/test/info:v1`, `ostree-unverified-registry:${fx.registry.host}/test/info:v1`],
+      [`ostree-unverified-image:oci:${fx.tmp}/oci:latest`, `ostree-unverified-image:oci:${fx.tmp}/oci:latest`],
+      [`dir:${fx.tmp}/dir`, `ostree-unverified-image:dir:${fx.tmp}/dir`],
+      [`ostree-remote-image:myremote:oci:${fx.tmp}/oci:latest`, `ostree-remote-image:myremote:oci:${fx.tmp}/oci:latest`],
     ];
     for (const [arg, shown] of cases) {
       expect(await runCli('info', '--insecure-skip-tls-verification', arg)).toEqual({ code: 0, stdout: `${shown} digest: ${image.manifestDigest}\n`, stderr: '' });
@@ -46,16 +37,16 @@ describe('ostree-container info', () => {
   });
 
   it('fails with a clear error', async () => {
-    const tls = await runCli('info', `docker://${registry.host}/test/info:v1`);
+    const tls = await runCli('info', `docker://${fx.registry.host}/test/info:v1`);
     expect(tls.code).toBe(1);
     expect(tls.stderr).toContain('error: Fetching manifest: failed to invoke method OpenImage: pinging container registry');
-    expect(await runCli('info', '--auth-anonymous', '--authfile', '/a', `oci:${tmp}/oci`)).toEqual({
+    expect(await runCli('info', '--auth-anonymous', '--authfile', '/a', `oci:${fx.tmp}/oci`)).toEqual({
       code: 1,
       stdout: '',
       stderr: 'error: Fetching manifest: Conflicting authentication options\n',
     });
     expect(await runCli('info', 'quay.io/foo')).toEqual({ code: 1, stdout: '', stderr: "error: Missing ':' in quay.io/foo\n" });
-    const missing = await runCli('info', '--insecure-skip-tls-verification', `docker://${registry.host}/test/info:nope`);
+    const missing = await runCli('info', '--insecure-skip-tls-verification', `docker://${fx.registry.host}/test/info:nope`);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^error: Fetching manifest: failed to invoke method OpenImage: .*manifest unknown/);
   });
@@ -69,7 +60,7 @@ describe('info and compare over the local archive transports', () => {
     return { digest: Digest, layers: (JSON.parse(stdout) as { layers: { size: number }[] }).layers };
   }
   const subdir = async (name: string) => {
-    const d = path.join(tmp, name);
+    const d = path.join(fx.tmp, name);
     await fsp.mkdir(d);
     return d;
   };
@@ -83,7 +74,7 @@ describe('info and compare over the local archive transports', () => {
   });
 
   it('compare reads both sides from any transport', async () => {
-    const v2 = await buildDirImage(path.join(tmp, 'dir2'), { layers: [{ 'hello.txt': 'info v2\n' }] });
+    const v2 = await buildDirImage(path.join(fx.tmp, 'dir2'), { layers: [{ 'hello.txt': 'info v2\n' }] });
     const [a, b] = await Promise.all([
       copyToLocalTransports(image.ref, await subdir('cmp1')),
       copyToLocalTransports(v2.ref, await subdir('cmp2')),

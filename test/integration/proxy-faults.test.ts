@@ -7,37 +7,29 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buffer as collect } from 'node:stream/consumers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ImageProxy, joinFetch } from '../../src/proxy/image-proxy.js';
 import { ImageProxyPool } from '../../src/proxy/pool.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { buildDirImage, type BuiltImage } from '../helpers/images.js';
 import { expectNoLeaksAfterEach } from '../helpers/process.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { registryFixture } from '../helpers/registry.js';
 
-let tmp: string;
-let registry: TestRegistry;
 let image: BuiltImage;
 let big: BuiltImage;
 let ociRef: string;
 let bigRef: string;
 const tlsOff = { insecureSkipTlsVerification: true };
 
+const fx = registryFixture('ostree-container-faults-');
 beforeAll(async () => {
-  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-faults-'));
-  registry = await startRegistry();
-  image = await buildDirImage(path.join(tmp, 'small'), { layers: [{ 'a.txt': `faults ${randomBytes(8).toString('hex')}\n` }] });
-  ociRef = `oci:${path.join(tmp, 'oci')}:latest`;
+  image = await buildDirImage(path.join(fx.tmp, 'small'), { layers: [{ 'a.txt': `faults ${randomBytes(8).toString('hex')}\n` }] });
+  ociRef = `oci:${path.join(fx.tmp, 'oci')}:latest`;
   await skopeoCopy(image.ref, ociRef);
   // Incompressible, far larger than a pipe buffer: the transfer is still running when we strike.
-  big = await buildDirImage(path.join(tmp, 'big'), { layers: [{ 'big.bin': randomBytes(8 << 20) }] });
-  bigRef = `oci:${path.join(tmp, 'oci')}:big`;
+  big = await buildDirImage(path.join(fx.tmp, 'big'), { layers: [{ 'big.bin': randomBytes(8 << 20) }] });
+  bigRef = `oci:${path.join(fx.tmp, 'oci')}:big`;
   await skopeoCopy(big.ref, bigRef);
-});
-
-afterAll(async () => {
-  await registry?.stop();
-  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
 });
 
 expectNoLeaksAfterEach();
@@ -45,7 +37,7 @@ expectNoLeaksAfterEach();
 describe('starting the proxy', () => {
   it('reports a missing skopeo', async () => {
     const saved = process.env.PATH;
-    process.env.PATH = tmp;
+    process.env.PATH = fx.tmp;
     try {
       await expect(ImageProxy.create()).rejects.toThrow(/^skopeo spawn error: No such file or directory$/);
     } finally {
@@ -70,7 +62,7 @@ describe('starting the proxy', () => {
   });
 
   it('reports auth data that cannot be read', async () => {
-    const fd = fs.openSync(path.join(tmp, 'writeonly'), 'w');
+    const fd = fs.openSync(path.join(fx.tmp, 'writeonly'), 'w');
     try {
       await expect(ImageProxy.create({ authData: fd })).rejects.toMatchObject({ code: 'EBADF' });
     } finally {
@@ -79,11 +71,11 @@ describe('starting the proxy', () => {
   });
 
   it('reports an auth file skopeo cannot use', async () => {
-    const authfile = path.join(tmp, 'auth.json');
+    const authfile = path.join(fx.tmp, 'auth.json');
     await fsp.writeFile(authfile, '{not json');
     const proxy = await ImageProxy.create({ ...tlsOff, authfile });
     try {
-      await expect(proxy.openImage(`${registry.ref('test/none')}:latest`)).rejects.toThrow(
+      await expect(proxy.openImage(`${fx.registry.ref('test/none')}:latest`)).rejects.toThrow(
         /^failed to invoke method OpenImage: getting username and password/,
       );
     } finally {
@@ -94,19 +86,19 @@ describe('starting the proxy', () => {
 
 describe('auth files skopeo cannot read', () => {
   it('names an auth file that is a directory; a missing one means no credentials (skopeo\'s rule)', async () => {
-    const proxy = await ImageProxy.create({ ...tlsOff, authfile: tmp });
+    const proxy = await ImageProxy.create({ ...tlsOff, authfile: fx.tmp });
     try {
-      await expect(proxy.openImage(`${registry.ref('test/none')}:latest`)).rejects.toThrow(
-        new RegExp(`^failed to invoke method OpenImage: getting username and password: [^]*reading JSON file "${tmp}": read ${tmp}: is a directory`),
+      await expect(proxy.openImage(`${fx.registry.ref('test/none')}:latest`)).rejects.toThrow(
+        new RegExp(`^failed to invoke method OpenImage: getting username and password: [^]*reading JSON file "${fx.tmp}": read ${fx.tmp}: is a directory`),
       );
     } finally {
       await proxy.finalize();
     }
     // As with upstream (which passes --authfile through), skopeo treats a missing file as empty:
     // the request goes on anonymously and fails only for its own reason.
-    const anon = await ImageProxy.create({ ...tlsOff, authfile: path.join(tmp, 'no-such-auth.json') });
+    const anon = await ImageProxy.create({ ...tlsOff, authfile: path.join(fx.tmp, 'no-such-auth.json') });
     try {
-      await expect(anon.openImage(`${registry.ref('test/none')}:latest`)).rejects.toThrow(/^failed to invoke method OpenImage: .*manifest unknown/);
+      await expect(anon.openImage(`${fx.registry.ref('test/none')}:latest`)).rejects.toThrow(/^failed to invoke method OpenImage: .*manifest unknown/);
     } finally {
       await anon.finalize();
     }
@@ -120,10 +112,10 @@ describe('bad references', () => {
       await expect(proxy.openImage('oci:/nonexistent')).rejects.toThrow(
         'failed to invoke method OpenImage: open /nonexistent/index.json: no such file or directory',
       );
-      await expect(proxy.openImage(`${registry.ref('test/none')}:latest`)).rejects.toThrow(
+      await expect(proxy.openImage(`${fx.registry.ref('test/none')}:latest`)).rejects.toThrow(
         /^failed to invoke method OpenImage: .*manifest unknown/,
       );
-      await expect(proxy.openImage(`oci:${tmp}/oci:nosuchtag`)).rejects.toThrow('no descriptor found for reference "nosuchtag"');
+      await expect(proxy.openImage(`oci:${fx.tmp}/oci:nosuchtag`)).rejects.toThrow('no descriptor found for reference "nosuchtag"');
       await expect(proxy.openImage('nonsense')).rejects.toThrow(
         'Invalid image name "nonsense", expected colon-separated transport:reference',
       );
@@ -136,7 +128,7 @@ describe('bad references', () => {
   });
 
   it('lets the pool fail cleanly when the image is missing', async () => {
-    await expect(ImageProxyPool.open(`oci:${tmp}/oci:nosuchtag`, { size: 2 })).rejects.toThrow('no descriptor found');
+    await expect(ImageProxyPool.open(`oci:${fx.tmp}/oci:nosuchtag`, { size: 2 })).rejects.toThrow('no descriptor found');
   });
 
   it('rejects pool fetches still waiting for a proxy when the pool closes', async () => {
@@ -165,10 +157,10 @@ describe('bad references', () => {
 
 describe('a blob altered in registry storage', () => {
   it('fails the stream and the fd fetch with the digest error, and the proxy stays usable', async () => {
-    const ref = `${registry.ref('test/corrupt')}:latest`;
+    const ref = `${fx.registry.ref('test/corrupt')}:latest`;
     await skopeoCopy(image.ref, ref, { destTlsVerify: false });
     const { digest, size } = image.layers[0].descriptor;
-    const stored = registry.blobPath(digest);
+    const stored = fx.registry.blobPath(digest);
     const bytes = await fsp.readFile(stored);
     bytes[bytes.length - 10] ^= 0xff; // same size, other content
     await fsp.writeFile(stored, bytes);
@@ -241,23 +233,23 @@ describe('skopeo killed in the middle of a blob', () => {
 
 describe('skopeoCopy', () => {
   it('carries the exit status and skopeo\'s stderr', async () => {
-    const dest = `oci:${tmp}/copy-dest`;
+    const dest = `oci:${fx.tmp}/copy-dest`;
     await expect(skopeoCopy('oci:/nonexistent', dest)).rejects.toThrow(
       /^skopeo failed: .*open \/nonexistent\/index.json: no such file or directory.*\n\(skopeo copy oci:\/nonexistent oci:\S+: exit status: 1\)$/s,
     );
-    await expect(skopeoCopy(image.ref, `${registry.ref('test/tls')}:latest`)).rejects.toThrow(
+    await expect(skopeoCopy(image.ref, `${fx.registry.ref('test/tls')}:latest`)).rejects.toThrow(
       /^skopeo failed: .*server gave HTTP response to HTTPS client.*exit status: 1\)$/s,
     );
   });
 
   it('stops on an AbortSignal: skopeo is killed and reaped, its temp dir removed', async () => {
     // skopeo waits for data from a FIFO nobody writes: a copy that would never end on its own.
-    const fifo = path.join(tmp, 'stalled.fifo');
+    const fifo = path.join(fx.tmp, 'stalled.fifo');
     execFileSync('mkfifo', [fifo]);
     const tempDirs = async () => (await fsp.readdir(os.tmpdir())).filter((n) => n.startsWith('ostree-container-copy-'));
     const tempsBefore = await tempDirs();
     const ac = new AbortController();
-    const copy = skopeoCopy(`docker-archive:${fifo}`, `oci:${tmp}/never`, { signal: ac.signal }).then(
+    const copy = skopeoCopy(`docker-archive:${fifo}`, `oci:${fx.tmp}/never`, { signal: ac.signal }).then(
       () => new Error('expected a rejection'),
       (e: unknown) => e as Error,
     );
@@ -270,6 +262,6 @@ describe('skopeoCopy', () => {
   });
 
   it('returns the digest it wrote, for a registry push with TLS off', async () => {
-    expect(await skopeoCopy(image.ref, `${registry.ref('test/pushed')}:latest`, { destTlsVerify: false })).toBe(image.manifestDigest);
+    expect(await skopeoCopy(image.ref, `${fx.registry.ref('test/pushed')}:latest`, { destTlsVerify: false })).toBe(image.manifestDigest);
   });
 });

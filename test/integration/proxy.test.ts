@@ -1,10 +1,9 @@
 // The image proxy client against real skopeo, over every transport, including a real registry.
 import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { buffer as collect } from 'node:stream/consumers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { hostOciArch } from '../../src/oci/platform.js';
 import { OstreeImageReference } from '../../src/ref/image-reference.js';
@@ -15,35 +14,27 @@ import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { mergeDefaultContainerProxyOpts } from '../../src/proxy/auth.js';
 import { buildDirImage, buildDirIndex, copyToLocalTransports, type BuiltImage, type BuiltIndex } from '../helpers/images.js';
 import { expectNoLeaksAfterEach } from '../helpers/process.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { registryFixture } from '../helpers/registry.js';
 
-let tmp: string;
-let registry: TestRegistry;
 let image: BuiltImage;
 let multi: BuiltIndex;
 const refs: Record<string, string> = {};
 
+const fx = registryFixture('ostree-container-proxy-');
 beforeAll(async () => {
-  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-proxy-'));
-  registry = await startRegistry();
-  image = await buildDirImage(path.join(tmp, 'dir'), {
+  image = await buildDirImage(path.join(fx.tmp, 'dir'), {
     layers: [{ 'etc/os-release': 'ID=test\n' }, { 'usr/bin/hello': '#!/bin/sh\necho hello\n' }, { 'var/x': 'x'.repeat(100_000) }],
     labels: { 'ostree.bootable': 'true' },
   });
   refs.dir = image.ref;
-  Object.assign(refs, await copyToLocalTransports(image.ref, tmp));
-  refs.registry = `${registry.ref('test/single')}:latest`;
+  Object.assign(refs, await copyToLocalTransports(image.ref, fx.tmp));
+  refs.registry = `${fx.registry.ref('test/single')}:latest`;
   await skopeoCopy(image.ref, refs.registry, { destTlsVerify: false });
-  multi = await buildDirIndex(path.join(tmp, 'multi'), {
+  multi = await buildDirIndex(path.join(fx.tmp, 'multi'), {
     amd64: { layers: [{ arch: 'amd64' }] },
     arm64: { layers: [{ arch: 'arm64' }] },
   });
-  await skopeoCopy(multi.ref, `${registry.ref('test/multi')}:latest`, { destTlsVerify: false, multiArch: 'all' });
-});
-
-afterAll(async () => {
-  await registry?.stop();
-  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+  await skopeoCopy(multi.ref, `${fx.registry.ref('test/multi')}:latest`, { destTlsVerify: false, multiArch: 'all' });
 });
 
 expectNoLeaksAfterEach();
@@ -135,10 +126,10 @@ describe('ImageProxy', () => {
     const arch = hostOciArch();
     const expected = multi.instances[arch];
     expect(expected, `test index has no ${arch} instance`).toBeDefined();
-    const ociMulti = `oci:${path.join(tmp, 'multi-oci')}:latest`;
-    const archiveMulti = `oci-archive:${path.join(tmp, 'multi.ociarchive')}:latest`;
+    const ociMulti = `oci:${path.join(fx.tmp, 'multi-oci')}:latest`;
+    const archiveMulti = `oci-archive:${path.join(fx.tmp, 'multi.ociarchive')}:latest`;
     for (const dest of [ociMulti, archiveMulti]) await skopeoCopy(multi.ref, dest, { multiArch: 'all' });
-    for (const ref of [`${registry.ref('test/multi')}:latest`, multi.ref, ociMulti, archiveMulti]) {
+    for (const ref of [`${fx.registry.ref('test/multi')}:latest`, multi.ref, ociMulti, archiveMulti]) {
       const proxy = await ImageProxy.create(tlsOff);
       try {
         const img = await proxy.openImage(ref);
@@ -158,7 +149,7 @@ describe('blobs larger than a pipe buffer', () => {
   // skopeo blocks writing such a blob until we drain it, and answers FinishPipe only then: a
   // client that waited for FinishPipe before reading (or sent the next request) would hang.
   it('are drained while FinishPipe is in flight, with other requests queued behind it', { timeout: 60_000 }, async () => {
-    const big = await buildDirImage(path.join(tmp, 'big'), { layers: [{ 'big.bin': randomBytes(6 << 20) }] });
+    const big = await buildDirImage(path.join(fx.tmp, 'big'), { layers: [{ 'big.bin': randomBytes(6 << 20) }] });
     const { digest, size } = big.layers[0].descriptor;
     expect(size).toBeGreaterThan(4 << 20);
     const proxy = await ImageProxy.create();
@@ -183,8 +174,8 @@ describe('blobs larger than a pipe buffer', () => {
 
 describe('isolation', () => {
   it('runs skopeo as nobody under systemd, reading auth data through fd 100', async () => {
-    await fsp.chmod(tmp, 0o755); // the layouts must be readable by nobody
-    const authfile = path.join(tmp, 'auth.json');
+    await fsp.chmod(fx.tmp, 0o755); // the layouts must be readable by nobody
+    const authfile = path.join(fx.tmp, 'auth.json');
     const isolated = async (auth: string) => {
       await fsp.writeFile(authfile, auth);
       const config = await mergeDefaultContainerProxyOpts({ authfile, ...tlsOff }, { env: { INVOCATION_ID: 'test' } });
@@ -192,7 +183,7 @@ describe('isolation', () => {
       expect(config.authfile).toBeUndefined();
       return ImageProxy.create(config);
     };
-    const proxy = await isolated(`{"auths":{"${registry.host}":{"auth":"${Buffer.from('u:p').toString('base64')}"}}}`);
+    const proxy = await isolated(`{"auths":{"${fx.registry.host}":{"auth":"${Buffer.from('u:p').toString('base64')}"}}}`);
     try {
       const status = await fsp.readFile(`/proc/${proxy.pid}/status`, 'utf8');
       expect(status).toMatch(/^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
@@ -256,7 +247,7 @@ describe('fetchManifest / fetchManifestAndConfig', () => {
 
   it('adds the configuration, from a registry', async () => {
     const r = await fetchManifestAndConfig(
-      OstreeImageReference.parse(`ostree-unverified-registry:${registry.host}/test/single:latest`),
+      OstreeImageReference.parse(`ostree-unverified-registry:${fx.registry.host}/test/single:latest`),
       tlsOff,
     );
     expect(r.digest).toBe(image.manifestDigest);
@@ -264,7 +255,7 @@ describe('fetchManifest / fetchManifestAndConfig', () => {
   });
 
   it('puts its context on errors', async () => {
-    await expect(fetchManifest(OstreeImageReference.parse(`ostree-unverified-image:oci:${tmp}/oci:nosuchtag`))).rejects.toThrow(
+    await expect(fetchManifest(OstreeImageReference.parse(`ostree-unverified-image:oci:${fx.tmp}/oci:nosuchtag`))).rejects.toThrow(
       /^Fetching manifest: failed to invoke method OpenImage: .*no descriptor found for reference "nosuchtag"/,
     );
   });
