@@ -16,6 +16,7 @@
         "native/tar_writer.cc",
         "native/tar_reader.cc",
         "native/tar_rewrite.cc",
+        "native/deflate_scan.cc",
         "native/seqpacket.cc"
       ],
       "include_dirs": [

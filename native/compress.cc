@@ -1,6 +1,7 @@
 #include "compress.h"
 
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <limits.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -15,6 +16,8 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+
+#include "deflate_scan.h"
 
 namespace oc {
 
@@ -103,11 +106,12 @@ class PlainSink : public ByteSink {
   ByteSink &out_;
 };
 
-// One gzip member written pigz-style: the input is cut into kBlock blocks, each deflated
-// (raw, zlib) on a worker with the previous block's last 32 KiB as dictionary and ended with a
-// sync flush (byte-aligned, not final); the last block finishes the stream. Blocks are written
-// in order and their CRCs combined. A single member matters: upstream reads layers with
-// flate2's GzDecoder, which stops after the first member.
+// One gzip member, compressed in parallel: the input is cut into kBlock blocks, each deflated
+// independently by libdeflate on a worker; every block but the last is then made non-final and
+// byte-aligned (MakeNonFinal: final bit cleared, empty stored block appended, as zlib's
+// Z_SYNC_FLUSH ends a block) so the pieces join into one deflate stream. Blocks are written in
+// order and their CRCs combined. A single member matters: upstream reads layers with flate2's
+// GzDecoder, which stops after the first member.
 class GzipBlockSink : public ByteSink {
  public:
   GzipBlockSink(int level, unsigned threads, ByteSink &out) : level_(level), out_(out) {
@@ -145,17 +149,16 @@ class GzipBlockSink : public ByteSink {
   }
 
  private:
-  static constexpr size_t kBlock = 128 * 1024;
-  static constexpr size_t kDict = 32 * 1024;
+  static constexpr size_t kBlock = 1024 * 1024;
   struct Job {
-    std::vector<uint8_t> dict, in, out;
+    std::vector<uint8_t> in, out;
     bool last = false;
     uLong crc = 0;
     bool done = false;
     bool failed = false;
   };
 
-  // Jobs and their buffers are recycled: fresh 128 KiB buffers per block cost a page fault per
+  // Jobs and their buffers are recycled: fresh 1 MiB buffers per block cost a page fault per
   // 4 KiB (glibc serves them by mmap), which serialises the threads on the mm lock.
   std::shared_ptr<Job> NewJob() {
     std::shared_ptr<Job> job;
@@ -173,8 +176,6 @@ class GzipBlockSink : public ByteSink {
 
   void Submit(bool last) {
     std::shared_ptr<Job> job = std::move(cur_);
-    job->dict.assign(dict_.begin(), dict_.end());
-    if (!last) dict_.assign(job->in.end() - kDict, job->in.end());
     job->last = last;
     cur_ = NewJob();
     {
@@ -213,68 +214,17 @@ class GzipBlockSink : public ByteSink {
     }
   }
 
-  // A fresh stream per block: a reset zlib stream keeps the previous block's bytes in its
-  // window, and matches are chosen looking past the valid data, so reuse would make the
-  // output depend on which worker ran which block before.
-  // zlib's state buffers (about 260 KiB per stream), kept per worker between blocks so that
-  // they are not returned to the kernel and faulted in again for every block.
-  struct ZArena {
-    std::vector<std::pair<size_t, void *>> spare, used;
-    ~ZArena() {
-      for (auto &b : spare) free(b.second);
-      for (auto &b : used) free(b.second);
-    }
-    static voidpf Alloc(voidpf opaque, uInt items, uInt size) {
-      auto *a = static_cast<ZArena *>(opaque);
-      size_t n = static_cast<size_t>(items) * size;
-      void *p = nullptr;
-      for (auto it = a->spare.begin(); it != a->spare.end(); ++it)
-        if (it->first == n) {
-          p = it->second;
-          a->spare.erase(it);
-          break;
-        }
-      if (!p) p = malloc(n);
-      if (p) a->used.emplace_back(n, p);
-      return p;
-    }
-    static void Free(voidpf opaque, voidpf p) {
-      auto *a = static_cast<ZArena *>(opaque);
-      for (auto it = a->used.begin(); it != a->used.end(); ++it)
-        if (it->second == p) {
-          a->spare.push_back(*it);
-          a->used.erase(it);
-          return;
-        }
-    }
-  };
-
-  static bool Deflate(int level, Job &job, ZArena &arena) {
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    zs.zalloc = ZArena::Alloc;
-    zs.zfree = ZArena::Free;
-    zs.opaque = &arena;
-    if (deflateInit2(&zs, level, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
-    bool ok = job.dict.empty() ||
-              deflateSetDictionary(&zs, job.dict.data(), static_cast<uInt>(job.dict.size())) == Z_OK;
-    if (ok) {
-      job.out.resize(deflateBound(&zs, job.in.size()) + 16);
-      zs.next_in = job.in.data();
-      zs.avail_in = static_cast<uInt>(job.in.size());
-      zs.next_out = job.out.data();
-      zs.avail_out = static_cast<uInt>(job.out.size());
-      int r = deflate(&zs, job.last ? Z_FINISH : Z_SYNC_FLUSH);
-      ok = r == (job.last ? Z_STREAM_END : Z_OK) && zs.avail_in == 0;
-      job.out.resize(job.out.size() - zs.avail_out);
-    }
-    deflateEnd(&zs);
+  static bool Deflate(libdeflate_compressor *c, Job &job) {
+    job.out.resize(libdeflate_deflate_compress_bound(c, job.in.size()));
+    size_t n = libdeflate_deflate_compress(c, job.in.data(), job.in.size(), job.out.data(), job.out.size());
+    if (n == 0) return false;
+    job.out.resize(n);
     job.crc = crc32(0L, job.in.data(), static_cast<uInt>(job.in.size()));
-    return ok;
+    return job.last || MakeNonFinal(job.out);
   }
 
   void Work() {
-    ZArena arena;
+    libdeflate_compressor *c = libdeflate_alloc_compressor(level_);
     for (;;) {
       std::shared_ptr<Job> job;
       {
@@ -284,13 +234,14 @@ class GzipBlockSink : public ByteSink {
         job = todo_.front();
         todo_.pop_front();
       }
-      job->failed = !Deflate(level_, *job, arena);
+      job->failed = !(c && Deflate(c, *job));
       {
         std::lock_guard<std::mutex> lk(m_);
         job->done = true;
       }
       done_cv_.notify_all();
     }
+    if (c) libdeflate_free_compressor(c);
   }
 
   void Stop() {
@@ -309,7 +260,6 @@ class GzipBlockSink : public ByteSink {
   size_t max_inflight_;
   std::shared_ptr<Job> cur_;
   std::vector<std::shared_ptr<Job>> spare_;
-  std::vector<uint8_t> dict_;
   bool header_written_ = false;
   uLong crc_ = crc32(0L, Z_NULL, 0);
   uint64_t total_ = 0;

@@ -5,11 +5,11 @@
 // PrefetchSource (a thread that decompresses and hashes ahead, diff_id) → tar reader.
 //
 // gzip output is one gzip member (upstream reads layers with flate2's GzDecoder, which stops
-// after the first member), produced like pigz: 128 KiB blocks deflated by zlib on a small
-// thread pool, each primed with the previous block's last 32 KiB and sync-flushed, written in
-// order with the CRCs combined. The bytes depend only on the input, block size and level —
-// never on thread count or timing — so exports are reproducible. zstd always runs with
-// nbWorkers ≥ 1 and a fixed job size, whose output does not depend on the worker count.
+// after the first member), compressed in parallel: 1 MiB blocks deflated by libdeflate on a
+// small thread pool, joined into one deflate stream (deflate_scan.h) and written in order with
+// the CRCs combined. The bytes depend only on the input, block size and level — never on
+// thread count or timing — so exports are reproducible. zstd always runs with nbWorkers ≥ 1
+// and a fixed job size, whose output does not depend on the worker count.
 #pragma once
 
 #include <gio/gio.h>
@@ -58,7 +58,7 @@ const char *MediaTypeOf(Compression c);
 Compression CompressionOfMediaType(const std::string &media_type);
 
 // `threads` = compression threads for this stream (≥ 1); `level` 0 = the codec's default
-// (gzip 6, gzip-fast 1, zstd 3), else a zlib (1-9) or zstd (1-19) level.
+// (gzip 6, gzip-fast 1, zstd 3), else a libdeflate (1-12) or zstd (1-19) level.
 std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads, int level = 0);
 
 // The uncompressed side of an output layer: buffers small writes, hashes them (diff_id).

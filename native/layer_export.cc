@@ -391,7 +391,7 @@ LayerSpec ParseSpec(const Napi::Value &v, size_t index) {
   s.compression = ParseCompressionJs(o, where);
   Napi::Value level = o.Get("level");
   if (!level.IsUndefined() && !level.IsNull()) {
-    int max = s.compression == Compression::Zstd ? 19 : 9;
+    int max = s.compression == Compression::Zstd ? 19 : 12;
     if (!level.IsNumber() || level.As<Napi::Number>().Int32Value() < 1 || level.As<Napi::Number>().Int32Value() > max ||
         s.compression == Compression::None)
       throw Napi::TypeError::New(env, where + ".level must be an integer from 1 to " + std::to_string(max) +

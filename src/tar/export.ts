@@ -23,7 +23,7 @@ interface LayerBase {
   output: LayerTarget;
   /** Default `gzip`. */
   compression?: LayerCompression;
-  /** Codec level instead of the default (gzip 6, gzip-fast 1, zstd 3): zlib 1-9 or zstd 1-19. */
+  /** Codec level instead of the default (gzip 6, gzip-fast 1, zstd 3): libdeflate 1-12 or zstd 1-19. */
   level?: number;
 }
 

@@ -306,9 +306,11 @@ describe('a tree with long names, hardlinks and a large file', () => {
     await mkdir(path.join(tree, 'usr/etc'), { recursive: true });
     await writeFile(path.join(tree, long), 'long');
     await writeFile(path.join(tree, 'usr/share/big'), Buffer.alloc(3 << 20, 7));
-    // mixed content over many 128 KiB gzip blocks
+    // mixed content over several 1 MiB gzip blocks
     const mixed = Array.from({ length: 256 }, (_, i) => (i % 3 ? randomBytes(4096) : Buffer.from(`line ${i} `.repeat(400))));
     await writeFile(path.join(tree, 'usr/share/mixed'), Buffer.concat(mixed));
+    // incompressible: stored deflate blocks across 1 MiB gzip block boundaries
+    await writeFile(path.join(tree, 'usr/share/random'), randomBytes(5 << 19));
     await link(path.join(tree, 'usr/share/big'), path.join(tree, 'usr/share/big2'));
     await symlink(`../${'t'.repeat(150)}`, path.join(tree, 'usr/share/longlink'));
     await writeFile(path.join(tree, 'usr/etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');

@@ -35,7 +35,7 @@ describe('tar argument checks', () => {
     await expect(tar.exportLayers(repo, [{ kind: 'chunk', objects: [], output: out, compression: 'zstd', level: 22 }]))
       .rejects.toThrow('layers[0].level must be an integer from 1 to 19 for zstd');
     await expect(tar.exportLayers(repo, [{ kind: 'chunk', objects: [], output: out, compression: 'none', level: 3 }]))
-      .rejects.toThrow('layers[0].level must be an integer from 1 to 9 for gzip');
+      .rejects.toThrow('layers[0].level must be an integer from 1 to 12 for gzip');
   });
 
   it('checks import modes and media types', async () => {
