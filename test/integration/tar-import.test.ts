@@ -7,7 +7,7 @@ import path from 'node:path';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMIT_V0, CONTENTS_CHECKSUM_V0, TESTREF, cliShowCommit, gpgKeyFile, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
-import { tar } from '../../src/index.js';
+import { Repo, tar } from '../../src/index.js';
 import { addVerifyingRemote, cleanupTmp, entry, execFileP, exampleOs, fsck, newRepo, openRepo, parseTar, buildTar, tmpdir, type RawEntry } from './tar-util.js';
 
 const MT = {
@@ -180,6 +180,37 @@ describe('xattrs-link variants', () => {
     const { path: p, repo } = await newRepo();
     expect((await tar.importTar(repo, file)).commit).toBe(COMMIT_V0);
     await expectFixtureCommit(p);
+  });
+});
+
+describe('layers imported in parallel inside the caller\'s transaction', () => {
+  it('commits chunk and commit layers written at once; a failure leaves the caller to abort', async () => {
+    const { path: p } = await newRepo();
+    const repo = await Repo.open(p);
+    const all = parseTar(await readFile(layers.none!)).filter((e) => e.name.endsWith('.file'));
+    const objects = all.map((e) => ({ checksum: e.name.replace(/^.*objects\/(..)\/(.{62})\.file$/, '$1$2'), paths: [] as string[] }));
+    const chunk = path.join(work, 'par-chunk.tar');
+    const commitLayer = path.join(work, 'par-commit.tar');
+    await tar.exportLayers(src, [
+      { kind: 'chunk', objects: objects.slice(0, 5), output: chunk, compression: 'none' },
+      { kind: 'commit', rev: TESTREF, objects: objects.slice(5), output: commitLayer, compression: 'none' },
+    ]);
+    const [c, o] = await repo.withTransaction(() =>
+      Promise.all([
+        tar.importTar(repo, commitLayer, { transaction: 'caller' }),
+        tar.importTarObjects(repo, chunk, { transaction: 'caller' }),
+      ]),
+    );
+    expect(c.commit).toBe(COMMIT_V0);
+    expect(o.objectsWritten + c.objectsWritten).toBeGreaterThan(objects.length);
+    await expectFixtureCommit(p);
+
+    const { path: p2 } = await newRepo();
+    const repo2 = await Repo.open(p2);
+    await expect(
+      repo2.withTransaction(() => tar.importTar(repo2, path.join(work, 'nonexistent'), { transaction: 'caller' })),
+    ).rejects.toThrow(/Opening .*nonexistent: No such file or directory/);
+    expect(await fsck(p2)).toMatch(/no errors found/);
   });
 });
 
