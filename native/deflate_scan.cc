@@ -154,7 +154,7 @@ bool ScanDeflate(const uint8_t *p, size_t n, uint64_t *final_bit, uint64_t *end_
       uint8_t cl_lens[19] = {0};
       for (int i = 0; i < hclen; i++) cl_lens[kClOrder[i]] = static_cast<uint8_t>(b.Get(3));
       if (!cl.Build(cl_lens, 19)) return false;
-      uint8_t lens[286 + 30] = {0};
+      uint8_t lens[288 + 32] = {0};  // the 5-bit counts allow up to 288 + 32
       int i = 0;
       while (i < hlit + hdist) {
         int sym = cl.Decode(b);
