@@ -91,7 +91,7 @@ Compression CompressionOfMediaType(const std::string &mt) {
       mt == "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd" ||
       mt == "application/vnd.docker.image.rootfs.diff.tar.zstd")
     return Compression::Zstd;
-  Fail("Unsupported layer media type: " + mt, "NOT_SUPPORTED");
+  Fail("Unhandled layer type: " + mt, "NOT_SUPPORTED");  // upstream's text
 }
 
 namespace {

@@ -54,7 +54,11 @@ const commitIdx = () => idx((e) => e.name.endsWith('.commit'));
 // only) for the next transaction to resume from, which would let a later case skip the object it corrupts.
 async function freshTarget(): Promise<string> {
   const { path: p } = await newRepo();
-  await ostreeCli(p, ['commit', '-b', 'existing', '--tree=dir=/work/shared/seed']);
+  // A pre-existing ref and commit that every bad import must leave alone.
+  const tree = `${p}.tree`;
+  await mkdir(tree);
+  await writeFile(path.join(tree, 'existing-file'), 'present before the import\n');
+  await ostreeCli(p, ['commit', '-b', 'existing', `--tree=dir=${tree}`]);
   return p;
 }
 
@@ -199,7 +203,7 @@ describe('bad input is a clear error and leaves the repo unchanged', () => {
     await expectRejected(path.join(work, 'full.gz'), ZST, /Decompressing zstd: Unknown frame descriptor$/);
     await expectRejected(path.join(work, 'full.tar'), GZ, /Decompressing gzip: incorrect header check$/);
     await expectRejected(path.join(work, 'full.zst'), undefined, /^Importing commit: Invalid tar header checksum at offset 0$/);
-    await expectRejected(gzipSync(Buffer.concat([plain, Buffer.from('garbage')])), 'application/x-foo', /^Unsupported layer media type: application\/x-foo$/);
+    await expectRejected(gzipSync(Buffer.concat([plain, Buffer.from('garbage')])), 'application/x-foo', /^Unhandled layer type: application\/x-foo$/);
   });
 
   it('a remote without detached metadata in the stream', async () => {

@@ -40,7 +40,7 @@ describe('tar argument checks', () => {
 
   it('checks import modes and media types', async () => {
     await expect(tar.importTar(repo, '/nonexistent', { mediaType: 'application/json' })).rejects.toThrow(
-      'Unsupported layer media type: application/json',
+      'Unhandled layer type: application/json',
     );
     await expect(tar.importTar(repo, '/nonexistent')).rejects.toThrow('Opening /nonexistent: No such file or directory');
     await expect(tar.importTar(repo, '/nonexistent', { transaction: 'mine' as never })).rejects.toThrow(
