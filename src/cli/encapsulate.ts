@@ -82,9 +82,9 @@ export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ la
   }
   if (o.contentmeta !== undefined) {
     const path = o.contentmeta;
-    const parsed = await withContext(`Reading content metadata ${path}`, async () =>
-      contentMetaToSized(parseContentMetaFile(await readFile(path, 'utf8')), labels),
-    );
+    const text = await withContext(`Reading content metadata ${path}`, () => readFile(path, 'utf8'));
+    // Like upstream, what the file says is reported without context (`Unsupported metadata version: …`).
+    const parsed = contentMetaToSized(parseContentMetaFile(text), labels);
     labels = parsed.labels;
     opts.contentmeta = parsed.meta;
     opts.maxLayers = parsed.maxLayers;

@@ -282,6 +282,9 @@ export async function encapsulate(repo: Repo, rev: string, config: Config, opts:
       skopeoCopy(new ImageReference(Transport.OciDir, oci.path), dest, {
         ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}),
         ...(opts.insecureSkipTlsVerification ? { destTlsVerify: false } : {}),
+        // Uncompressed layers stay uncompressed in an OCI archive; a registry push gets them
+        // gzipped by skopeo whatever we ask (c/image has no option for it).
+        ...(compression === 'none' && dest.transport === Transport.OciArchive ? { acceptUncompressedLayers: true } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),
     );

@@ -20,6 +20,11 @@ export interface SkopeoCopyOptions {
   format?: 'oci' | 'v2s2';
   /** `--preserve-digests`: fail rather than change the manifest. */
   preserveDigests?: boolean;
+  /**
+   * `--dest-oci-accept-uncompressed-layers`: keep uncompressed layers as they are when writing
+   * `oci:` / `oci-archive:` (skopeo gzips them otherwise; registries always get them gzipped).
+   */
+  acceptUncompressedLayers?: boolean;
   signal?: AbortSignal;
 }
 
@@ -34,6 +39,7 @@ export function skopeoCopyArgs(src: string, dest: string, opts: SkopeoCopyOption
   if (opts.multiArch !== undefined) args.push('--multi-arch', opts.multiArch);
   if (opts.format !== undefined) args.push('--format', opts.format);
   if (opts.preserveDigests) args.push('--preserve-digests');
+  if (opts.acceptUncompressedLayers) args.push('--dest-oci-accept-uncompressed-layers');
   args.push(src, dest);
   return args;
 }

@@ -156,6 +156,31 @@ describe('bad input is a clear error and leaves the repo unchanged', () => {
     await expectRejected(at(entry(`${OBJ}ab/${stem}.file-xattrs-link`, '', { type: '2', linkname: 'x' })), undefined, /Unexpected xattrs type 'Symlink' found for aba{62}$/);
   });
 
+  it('entries outside sysroot/ostree/repo/objects write nothing (refs, config, state, OS paths)', async () => {
+    const target = await freshTarget();
+    const config = await readFile(path.join(target, 'config'), 'utf8');
+    const ci = commitIdx();
+    const injected = [
+      entry('sysroot/ostree/repo/refs/heads/evil', COMMIT_V0),
+      entry('sysroot/ostree/repo/refs/remotes/origin/evil', COMMIT_V0),
+      entry('sysroot/ostree/repo/config', '[core]\nrepo_version=1\nmode=archive\n'),
+      entry('sysroot/ostree/repo/state/evil', 'x'),
+      entry('sysroot/ostree/repo/tmp', '', { type: '2', linkname: '/' }),
+      // only the literal prefix counts (spec §2.2): these are not repo entries at all
+      entry('/sysroot/ostree/repo/refs/heads/evil2', COMMIT_V0),
+      entry('./sysroot/ostree/repo/refs/heads/evil3', COMMIT_V0),
+      entry(`/var/tmp/ostree-container-evil-${process.pid}`, 'x'),
+    ];
+    const file = path.join(work, 'injected.tar');
+    await writeFile(file, buildTar([...entries.slice(0, ci + 3), ...injected, ...entries.slice(ci + 3)]));
+    expect((await tar.importTar(await openRepo(target), file)).commit).toBe(COMMIT_V0);
+    expect((await ostreeCli(target, ['refs'])).trim()).toBe('existing');
+    expect(await readFile(path.join(target, 'config'), 'utf8')).toBe(config);
+    expect(await readdir(path.join(target, 'state'))).toEqual([]);
+    await expect(readFile(`/var/tmp/ostree-container-evil-${process.pid}`)).rejects.toThrow(/ENOENT/);
+    expect(await fsck(target)).toMatch(/no errors found/);
+  });
+
   it('xattrs bookkeeping errors', async () => {
     const link = idx((e) => e.name.endsWith('.file-xattrs-link'));
     await expectRejected(buildTar(entries.filter((_, i) => i !== link)), undefined, /: Missing xattrs reference$/);

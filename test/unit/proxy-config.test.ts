@@ -260,5 +260,8 @@ describe('skopeoCopyArgs', () => {
       'copy', '--quiet', '--authfile', '/auth', '--src-tls-verify=true', '--dest-tls-verify=false',
       '--dest-cert-dir', '/c', '--multi-arch', 'all', '--format', 'oci', 'oci:/a', 'docker://h/x',
     ]);
+    expect(skopeoCopyArgs('oci:/a', 'oci-archive:/b', { acceptUncompressedLayers: true })).toEqual([
+      'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', 'oci:/a', 'oci-archive:/b',
+    ]);
   });
 });
