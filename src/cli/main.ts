@@ -49,5 +49,10 @@ export async function main(argv: string[]): Promise<number> {
 // Through npm's bin symlink argv[1] is the link, so compare real paths.
 const invokedDirectly = !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
+  // A reader that went away (`| head`) is not an error of ours: stop quietly, as C tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

@@ -1,5 +1,5 @@
 // The installed command: reached through a symlink (npm's bin) and as `ostree container …`.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,5 +36,15 @@ describe('ostree-container command', () => {
     const err = await run(path.join(bin, 'ostree-container'), ['info', 'not-an-imgref']).catch((e) => e);
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/^error: .+\n$/);
+  });
+
+  it('stops quietly when its reader goes away (EPIPE)', async () => {
+    // The read end is closed before the demo (a fraction of a second of work) writes its report.
+    const child = spawn(path.join(bin, 'ostree-container'), ['demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   });
 });

@@ -23,37 +23,53 @@ afterAll(async () => {
 const demoScratch = async () => (await readdir('/var/tmp')).filter((n) => n.startsWith('ostree-container-demo-'));
 
 describe('ostree-container demo', () => {
-  it('with no arguments builds the example OS in a temporary repo and reports it', async () => {
+  it('with no arguments builds, encapsulates (chunked), unencapsulates with GPG verification and compares', async () => {
     const before = await demoScratch();
     const { stdout, stderr } = await run(['demo']);
     expect(stderr).toBe('');
-    expect(stdout).toContain('Example OS committed to a temporary archive repository\n');
-    expect(stdout).toContain(`ref:              ${TESTREF}\n`);
-    expect(stdout).toContain(`commit:           ${COMMIT_V0}\n`);
-    expect(stdout).toContain(`content checksum: ${CONTENTS_CHECKSUM_V0}\n`);
-    expect(stdout).toContain('version:          42.0\n');
-    expect(stdout).toContain('timestamp:        1997-08-29T18:30:42Z\n');
-    expect(stdout).toContain('signed by:        GPG key 7FCA23D8472CDAFA\n');
-    expect(stdout).toContain('  -00755 0 0    13 /usr/bin/arping\n');
-    expect(stdout).toContain('  l00777 0 0     0 /usr/bin/sh -> bash\n');
-    expect(stdout).toContain('  -00644 0 0    21 /usr/lib/sysimage/pkgdb\n');
-    expect(stdout.split('\n').filter((l) => l.startsWith('  '))).toHaveLength(27); // every entry of the tree
+    expect(stdout).toMatch(/^Example OS committed to a temporary archive repository in \d+\.\d\d s\n/);
+    expect(stdout).toContain(`  ref:              ${TESTREF}\n`);
+    expect(stdout).toContain(`  commit:           ${COMMIT_V0}\n`);
+    expect(stdout).toContain(`  content checksum: ${CONTENTS_CHECKSUM_V0}\n`);
+    expect(stdout).toContain('  version:          42.0\n');
+    expect(stdout).toContain('  timestamp:        1997-08-29T18:30:42Z\n');
+    expect(stdout).toContain('  signed by:        GPG key 7FCA23D8472CDAFA\n');
+    expect(stdout).toMatch(/\nEncapsulated as a temporary OCI image in \d+\.\d\d s \(gzip layers\)\n  image digest: sha256:[0-9a-f]{64}\n/);
+    // The three layers of upstream's chunked fixture test (spec §7.5), commit layer first.
+    const table = stdout.split('\n').filter((l) => /^  sha256:[0-9a-f]{12}  /.test(l));
+    expect(table).toHaveLength(3);
+    expect(table[0]).toMatch(new RegExp(`ostree export of commit ${COMMIT_V0}$`));
+    expect(table[1]).toMatch(/  9 components$/);
+    expect(table[2]).toMatch(/  Reserved for new packages$/);
+    expect(stdout).toMatch(/\nUnencapsulated into a fresh bare-user repository in \d+\.\d\d s\n/);
+    expect(stdout).toContain(`  commit:           ${COMMIT_V0} (same as built)\n`);
+    expect(stdout).toContain(`  content checksum: ${CONTENTS_CHECKSUM_V0} (same)\n`);
+    expect(stdout).toContain('  GPG: Good signature from "Ostree Tester <test@test.com>"\n');
+    expect(stdout).toMatch(/\nTotal: \d+\.\d\d s\n$/);
     expect(await demoScratch()).toEqual(before); // scratch dir removed
   });
 
-  it('--repo keeps the repository, --mode picks its mode', async () => {
+  it('--repo keeps the repository, --mode picks its mode, --list lists the tree, --dest keeps the image', async () => {
     const repo = path.join(dir, 'repo');
-    const { stdout } = await run(['demo', '--repo', repo, '--mode', 'bare-user']);
-    expect(stdout).toContain(`Example OS committed to ${repo}\n`);
+    const image = path.join(dir, 'image');
+    const { stdout } = await run(['demo', '--repo', repo, '--mode', 'bare-user', '--list', '--dest', `oci:${image}:v0`, '--compression', 'zstd']);
+    expect(stdout).toMatch(new RegExp(`^Example OS committed to ${repo} in `));
     expect((await ostreeCli(repo, ['rev-parse', TESTREF])).trim()).toBe(COMMIT_V0);
     expect(await ostreeCli(repo, ['config', 'get', 'core.mode'])).toBe('bare-user\n');
     await ostreeCli(repo, ['fsck']);
     // The listing (read in-process) matches `ostree ls -R`, whitespace aside.
     const norm = (lines: string[]) => lines.map((l) => l.trim().replace(/\s+/g, ' '));
     const ls = (await ostreeCli(repo, ['ls', '-R', TESTREF])).trim().split('\n');
-    expect(norm(stdout.split('\n').filter((l) => l.startsWith('  ')))).toEqual(norm(ls));
+    expect(norm(stdout.split('\n').filter((l) => /^    [-dl]\d{5} /.test(l)))).toEqual(norm(ls));
+    // The kept image: zstd layers, readable by skopeo, the digest the demo printed.
+    expect(stdout).toContain(`Encapsulated as oci:${image}:v0 in `);
+    const printed = /image digest: (sha256:[0-9a-f]{64})/.exec(stdout)![1];
+    const skopeo = async (...args: string[]) => (await promisify(execFile)('skopeo', args)).stdout;
+    expect((JSON.parse(await skopeo('inspect', `oci:${image}:v0`)) as { Digest: string }).Digest).toBe(printed);
+    const manifest = JSON.parse(await skopeo('inspect', '--raw', `oci:${image}:v0`)) as { layers: { mediaType: string }[] };
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual(Array(3).fill('application/vnd.oci.image.layer.v1.tar+zstd'));
     // Again into the same repo: same commit, no error.
-    expect((await run(['demo', '--repo', repo])).stdout).toContain(`commit:           ${COMMIT_V0}\n`);
+    expect((await run(['demo', '--repo', repo])).stdout).toContain(`  commit:           ${COMMIT_V0} (same as built)\n`);
   });
 
   it('fails with a clear message and exit status 1 on a bad --repo or --mode', async () => {
@@ -66,6 +82,10 @@ describe('ostree-container demo', () => {
     await expect(run(['demo', '--mode', 'nope'])).rejects.toMatchObject({
       code: 1,
       stderr: 'error: Invalid --mode "nope": expected one of archive, bare, bare-user, bare-user-only\n',
+    });
+    await expect(run(['demo', '--compression', 'lz4'])).rejects.toMatchObject({
+      code: 1,
+      stderr: 'error: Invalid --compression "lz4": expected one of gzip, gzip-fast, zstd, none\n',
     });
   });
 });
