@@ -1,10 +1,11 @@
 // Tar import (spec §2): a layer stream → ostree objects, verified by libostree, inside a repo
 // transaction that is aborted on any error.
 import { withCancellable } from '../native.js';
+import { MediaType } from '../oci/media-types.js';
 import { nativeRepo, target, tarNative, type LayerTarget, type NativeImportResult, type RepoHandle } from './native.js';
 
 /** Media type of a plain tar; the default input of the tar entry points. */
-export const TAR_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
+export const TAR_MEDIA_TYPE = MediaType.ImageLayer;
 
 export interface TarImportOptions {
   /** Verify the commit's detached signature through this configured ostree remote. */
@@ -19,21 +20,8 @@ export interface TarImportOptions {
   signal?: AbortSignal;
 }
 
-export interface TarImportResult {
-  /** Commit checksum (commit mode; object-set mode only with `finish`). */
-  commit?: string;
-  objectsWritten: number;
-  objectsReused: number;
-  bytesWritten: number;
-  /** Signature verification text, when `remote` was given. */
-  verifyText?: string;
-  /** `sha256:` of the uncompressed tar. */
-  diffId: string;
-  /** `sha256:` of the input as read. */
-  digest: string;
-  size: number;
-  uncompressedSize: number;
-}
+/** The native import result (documented in ./native.ts). */
+export type TarImportResult = NativeImportResult;
 
 function run(repo: RepoHandle, input: LayerTarget, mode: 'commit' | 'objects', o: TarImportOptions, finish: boolean) {
   return withCancellable(o.signal, (c) =>
@@ -58,8 +46,7 @@ function run(repo: RepoHandle, input: LayerTarget, mode: 'commit' | 'objects', o
  * import completes.
  */
 export async function importTar(repo: RepoHandle, input: LayerTarget, opts: TarImportOptions = {}): Promise<TarImportResult & { commit: string }> {
-  const r: NativeImportResult = await run(repo, input, 'commit', opts, false);
-  return r as TarImportResult & { commit: string };
+  return (await run(repo, input, 'commit', opts, false)) as TarImportResult & { commit: string };
 }
 
 export interface TarImportObjectsOptions extends Omit<TarImportOptions, 'remote'> {

@@ -46,13 +46,18 @@ export interface NativeImportOptions {
   transaction?: 'own' | 'caller';
 }
 
+/** What one imported layer was and what it wrote. */
 export interface NativeImportResult {
+  /** Commit checksum (commit mode; object-set mode only with `finish`). */
   commit?: string;
   objectsWritten: number;
   objectsReused: number;
   bytesWritten: number;
+  /** Signature verification text, when a remote verified the commit. */
   verifyText?: string;
+  /** `sha256:` of the uncompressed tar. */
   diffId: string;
+  /** `sha256:` of the input as read. */
   digest: string;
   size: number;
   uncompressedSize: number;

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeSizes, type ObjectMetaSized } from '../../src/container/chunking.js';
+import type { ObjectMetaSized } from '../../src/container/chunking.js';
 import { encapsulate, type Compression, type ExportOpts } from '../../src/container/encapsulate.js';
 import { COMMIT_V0, CONTENTS_CHECKSUM_V0, LAYERS_V0_LEN, PKGS_V0_LEN, TESTREF, cliShowCommit, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { OciDir } from '../../src/oci/layout.js';
@@ -17,7 +17,7 @@ import { ImageReference } from '../../src/ref/image-reference.js';
 import type { Repo } from '../../src/repo/repo.js';
 import { runCli } from '../helpers/cli.js';
 import { registryFixture } from '../helpers/registry.js';
-import { cleanupTmp, exampleOs, expectRoundTrip, tmpdir } from './encapsulate-util.js';
+import { cleanupTmp, exampleWork, expectRoundTrip } from './encapsulate-util.js';
 
 const execFileP = promisify(execFile);
 const COMPRESSIONS: Compression[] = ['gzip', 'gzip-fast', 'zstd', 'none'];
@@ -29,11 +29,7 @@ let fx: ExampleOs;
 let repo: Repo;
 let meta: ObjectMetaSized;
 let work: string;
-beforeAll(async () => {
-  ({ fx, repo } = await exampleOs());
-  meta = await computeSizes(repo, await fx.getObjectMeta());
-  work = await tmpdir('roundtrip-');
-});
+beforeAll(async () => ({ fx, repo, meta, work } = await exampleWork('roundtrip-')));
 afterAll(cleanupTmp);
 
 type Shape = 'single' | 'chunked';

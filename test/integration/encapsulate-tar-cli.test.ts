@@ -8,7 +8,7 @@ import { COMMIT_V0, TESTREF, type ExampleOs } from '../../src/fixture/index.js';
 import { packageRoot } from '../../src/native.js';
 import type { Repo } from '../../src/repo/repo.js';
 import { exportCommit } from '../../src/tar/export.js';
-import { cleanupTmp, detachedBytes, exampleOs, freshRepo, tmpdir } from './encapsulate-util.js';
+import { cleanupTmp, detachedBytes, exampleWork, freshRepo } from './encapsulate-util.js';
 
 const CLI = path.join(packageRoot, 'lib/cli/main.js');
 
@@ -33,10 +33,7 @@ async function cli(args: string[], io: { stdin?: string; stdout?: string } = {})
 let fx: ExampleOs;
 let repo: Repo;
 let work: string;
-beforeAll(async () => {
-  ({ fx, repo } = await exampleOs());
-  work = await tmpdir('tarcli-');
-});
+beforeAll(async () => ({ fx, repo, work } = await exampleWork('tarcli-')));
 afterAll(cleanupTmp);
 
 describe('tar CLI', () => {

@@ -1,29 +1,27 @@
-// Shared by the encapsulate/unencapsulate tests: temp dirs, fresh repos, the round-trip check
-// (same commit, content and detached metadata, `ostree fsck` clean, no refs).
-import { mkdtemp, rm } from 'node:fs/promises';
+// Shared by the encapsulate/unencapsulate tests (on top of tar-util's temp dirs and checks):
+// the example OS with its repo, fresh repos, and the round-trip check (same commit, content and
+// detached metadata, `ostree fsck` clean, no refs).
 import path from 'node:path';
 import { expect } from 'vitest';
+import { computeSizes, type ObjectMetaSized } from '../../src/container/chunking.js';
 import { unencapsulate, type Import, type UnencapsulateOpts } from '../../src/container/unencapsulate.js';
-import { createExampleOs, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
+import type { ExampleOs } from '../../src/fixture/index.js';
 import { OstreeImageReference } from '../../src/ref/image-reference.js';
 import { Repo, vardictToBytes } from '../../src/repo/repo.js';
+import { exampleOs as exampleOsOnly, fsck, tmpdir } from './tar-util.js';
 
-const dirs: string[] = [];
-
-export async function tmpdir(prefix: string): Promise<string> {
-  const d = await mkdtemp(path.join('/var/tmp', `enc-${prefix}`));
-  dirs.push(d);
-  return d;
-}
-
-export async function cleanupTmp(): Promise<void> {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-}
+export { cleanupTmp, tmpdir } from './tar-util.js';
 
 /** The signed, bootable example OS (spec §7) in its own temp dir, and its repo opened. */
 export async function exampleOs(o: { bootable?: boolean } = {}): Promise<{ fx: ExampleOs; repo: Repo }> {
-  const fx = await createExampleOs({ dir: await tmpdir('fx-'), ...o });
+  const fx = await exampleOsOnly(o);
   return { fx, repo: await Repo.open(fx.repoPath) };
+}
+
+/** A test file's setup: the example OS, its sized content mapping (spec §7.5) and a work dir. */
+export async function exampleWork(prefix: string): Promise<{ fx: ExampleOs; repo: Repo; meta: ObjectMetaSized; work: string }> {
+  const { fx, repo } = await exampleOs();
+  return { fx, repo, meta: await computeSizes(repo, await fx.getObjectMeta()), work: await tmpdir(prefix) };
 }
 
 /** A fresh bare-user repo (upstream's destination mode). */
@@ -48,7 +46,7 @@ export async function expectRoundTrip(src: Repo, commit: string, imgref: string,
   expect(r.ostreeCommit).toBe(commit);
   expect(await dest.contentChecksum(commit)).toBe(await src.contentChecksum(commit));
   expect(await detachedBytes(dest, commit)).toEqual(await detachedBytes(src, commit));
-  expect(await ostreeCli(dest.path, ['fsck'])).toMatch(/no errors found/);
+  expect(await fsck(dest.path)).toMatch(/no errors found/);
   expect((await dest.loadCommit(commit)).partial).toBe(false);
   expect([...(await dest.listRefs()).keys()]).toEqual([]);
   return { ...r, dest };

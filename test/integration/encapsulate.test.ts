@@ -14,8 +14,8 @@ import { hostOciArch } from '../../src/oci/platform.js';
 import { fetchManifest } from '../../src/proxy/fetch.js';
 import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
 import { Repo } from '../../src/repo/repo.js';
-import { cleanupTmp, exampleOs, expectRoundTrip, tmpdir } from './encapsulate-util.js';
-import { parseTar } from './tar-util.js';
+import { cleanupTmp, exampleOs, exampleWork, expectRoundTrip, tmpdir } from './encapsulate-util.js';
+import { LAYER_MT, parseTar } from './tar-util.js';
 
 const LABELS = { foo: 'bar', test: 'value' };
 /** Upstream's test_container_import_export_v1 options. */
@@ -24,22 +24,12 @@ const V1_OPTS: ExportOpts = {
   copyMetaOptKeys: ['nosuchvalue'],
   containerConfig: { StopSignal: 'SIGRTMIN+3' },
 };
-const MEDIA: Record<Compression, string> = {
-  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  'gzip-fast': 'application/vnd.oci.image.layer.v1.tar+gzip',
-  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-  none: 'application/vnd.oci.image.layer.v1.tar',
-};
 
 let fx: ExampleOs;
 let repo: Repo;
 let meta: ObjectMetaSized;
 let work: string;
-beforeAll(async () => {
-  ({ fx, repo } = await exampleOs());
-  meta = await computeSizes(repo, await fx.getObjectMeta());
-  work = await tmpdir('oci-');
-});
+beforeAll(async () => ({ fx, repo, meta, work } = await exampleWork('oci-')));
 afterAll(cleanupTmp);
 
 async function readImage(dir: string, tag?: string) {
@@ -61,7 +51,7 @@ describe('single-layer image', () => {
     expect(descriptor.platform).toEqual({ architecture: hostOciArch(), os: 'linux' });
     expect(manifest.mediaType).toBeUndefined();
     expect(manifest.layers).toHaveLength(1);
-    expect(manifest.layers[0]!.mediaType).toBe(MEDIA.gzip);
+    expect(manifest.layers[0]!.mediaType).toBe(LAYER_MT.gzip);
     expect(manifest.layers[0]!.annotations).toBeUndefined();
     const labels = config.config!.Labels!;
     expect(labels).toEqual({
@@ -191,7 +181,7 @@ describe('chunked image (spec §7.5)', () => {
       const { descriptor, manifest, config } = await readImage(dir, 'v0');
       expect(descriptor.digest).toBe(digest);
       expect(manifest.layers).toHaveLength(LAYERS_V0_LEN);
-      expect(manifest.layers.map((l) => l.mediaType)).toEqual(Array(3).fill(MEDIA[compression]));
+      expect(manifest.layers.map((l) => l.mediaType)).toEqual(Array(3).fill(LAYER_MT[compression]));
       expect(manifest.layers.map((l) => l.annotations?.['ostree.components'])).toEqual([
         undefined,
         'a-polkit-config,arping,bash,filesystem,initramfs,kernel,pkgdb,someconfig,testlink',

@@ -11,12 +11,11 @@ import { COMMIT_V0, TESTREF, ostreeCli, type ExampleOs } from '../../src/fixture
 import { tar } from '../../src/index.js';
 import {
   addVerifyingRemote, buildTar, execFileP, cleanupTmp, entry, exampleOs, fixChecksum, fsck, gnuHeader, longNameExt, newRepo, openRepo,
-  parseTar, repoSnapshot, tmpdir, type RawEntry,
+  parseTar, repoSnapshot, tmpdir, LAYER_MT, OBJ, objPath, type RawEntry,
 } from './tar-util.js';
 
-const GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
-const ZST = 'application/vnd.oci.image.layer.v1.tar+zstd';
-const OBJ = 'sysroot/ostree/repo/objects/';
+const GZ = LAYER_MT.gzip;
+const ZST = LAYER_MT.zstd;
 const BASH = 'c16705f12dc6420d69b2177cc0166882ac8e90e2a6780c6af4e586b97a511a87';
 
 let fx: ExampleOs;
@@ -95,7 +94,7 @@ describe('bad input is a clear error and leaves the repo unchanged', () => {
   });
 
   it('object bytes that do not match their name', async () => {
-    const bash = byName(`${OBJ}c1/6705f12dc6420d69b2177cc0166882ac8e90e2a6780c6af4e586b97a511a87.file`);
+    const bash = byName(objPath(BASH, 'file'));
     await expectRejected(
       buildTar(replaced(entries.indexOf(bash), withData(bash, Buffer.from('the-bash-shelX')))),
       undefined,

@@ -6,10 +6,10 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMIT_V0, TESTREF, gpgKeyFile, type ExampleOs } from '../../src/fixture/index.js';
 import { tar } from '../../src/index.js';
-import { addVerifyingRemote, cleanupTmp, exampleOs, newRepo, openRepo, parseTar, tmpdir, entry, buildTar } from './tar-util.js';
+import { LAYER_MT, addVerifyingRemote, cleanupTmp, exampleOs, newRepo, openRepo, objPath, parseTar, tmpdir, entry, buildTar } from './tar-util.js';
 
-const GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
-const COMMITMETA = `sysroot/ostree/repo/objects/61/6069c200463abca9c1d3adc65b948f1f1d3ddd42bc2c8ea3308535a0e44c24.commitmeta`;
+const GZ = LAYER_MT.gzip;
+const COMMITMETA = objPath(COMMIT_V0, 'commitmeta');
 
 let fx: ExampleOs;
 let work: string;

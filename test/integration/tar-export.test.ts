@@ -10,11 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMIT_V0, CONTENTS_CHECKSUM_V0, TESTREF, cliShowCommit, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { tar } from '../../src/index.js';
 import {
-  cleanupTmp, execFileP, exampleOs, fsck, openRepo, parseTar, sha256File, tmpdir, type RawEntry,
+  cleanupTmp, execFileP, exampleOs, fsck, openRepo, parseTar, sha256File, tmpdir, OBJ, objPath, type RawEntry,
 } from './tar-util.js';
 
-const OBJ = 'sysroot/ostree/repo/objects/';
-const objPath = (c: string, ext: string) => `${OBJ}${c.slice(0, 2)}/${c.slice(2)}.${ext}`;
 const USR_T_XATTRS = '441b535f1bc3c84e38233519e251966272be22c448908dc10f4cac68301214ca';
 const ARPING = 'b048a4f451e9fdfaaec911c1fe07d5d1d39be02f932b827c25458d3b15ae589e';
 const EMPTY = '21270f911f1a1db58379515e0dcfa8309d8904ce278280861db236ea7001346e';
@@ -122,7 +120,7 @@ describe('full export of the example OS', () => {
   });
 
   it('writes xattrs blobs, links and the PAX capability record (spec §1.8)', () => {
-    const i = entries.findIndex((e) => e.name === `${OBJ}b0/48a4f451e9fdfaaec911c1fe07d5d1d39be02f932b827c25458d3b15ae589e.file`);
+    const i = entries.findIndex((e) => e.name === objPath(ARPING, 'file'));
     const obj = entries[i]!;
     expect(obj.ext.subarray(0, 512).subarray(257, 265).toString('latin1')).toBe('ustar\x0000');
     expect(obj.ext.subarray(512, 512 + 67).toString('latin1')).toBe('67 SCHILY.xattr.security.capability=0sAAAAAgAgAAAAAAAAAAAAAAAAAAA=\n');

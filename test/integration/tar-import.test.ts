@@ -8,13 +8,9 @@ import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMIT_V0, CONTENTS_CHECKSUM_V0, TESTREF, cliShowCommit, gpgKeyFile, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { Repo, tar } from '../../src/index.js';
-import { addVerifyingRemote, cleanupTmp, entry, execFileP, exampleOs, fsck, newRepo, openRepo, parseTar, buildTar, tmpdir, type RawEntry } from './tar-util.js';
+import { LAYER_MT, addVerifyingRemote, cleanupTmp, entry, execFileP, exampleOs, fsck, newRepo, openRepo, parseTar, buildTar, tmpdir, type RawEntry } from './tar-util.js';
 
-const MT = {
-  none: 'application/vnd.oci.image.layer.v1.tar',
-  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-} as const;
+const MT = LAYER_MT;
 
 let fx: ExampleOs;
 let src: object;
@@ -38,6 +34,15 @@ async function expectFixtureCommit(repoPath: string): Promise<void> {
   expect(detached.trim()).toBe("'my-detached-value'");
   // import leaves no partial marker behind
   expect(await ostreeCli(repoPath, ['show', COMMIT_V0])).not.toMatch(/partial/i);
+}
+
+/** `bytes` (a plain tar) written to `name` imports into a fresh repo as the fixture commit. */
+async function expectImportsFixture(name: string, bytes: Buffer): Promise<void> {
+  const file = path.join(work, name);
+  await writeFile(file, bytes);
+  const { path: p, repo } = await newRepo();
+  expect((await tar.importTar(repo, file)).commit).toBe(COMMIT_V0);
+  await expectFixtureCommit(p);
 }
 
 describe('commit mode', () => {
@@ -136,11 +141,7 @@ describe('commit mode', () => {
     const repacked = Buffer.concat(chunks);
     const pathRecords = parseTar(repacked).filter((e) => e.pax.has('path'));
     expect(pathRecords.length).toBeGreaterThan(10);
-    const file = path.join(work, 'pax.tar');
-    await writeFile(file, repacked);
-    const { path: p, repo } = await newRepo();
-    expect((await tar.importTar(repo, file)).commit).toBe(COMMIT_V0);
-    await expectFixtureCommit(p);
+    await expectImportsFixture('pax.tar', repacked);
   });
   it('reads format version 0 xattrs (xattrs/<sha256> blobs, .file.xattrs hardlinks)', async () => {
     // Rewrite our v1 stream the way the v0 writer laid xattrs out (spec §1.9).
@@ -156,11 +157,7 @@ describe('commit mode', () => {
         v0.push(entry(`sysroot/ostree/repo/objects/${m[1]}/${m[2]}.file.xattrs`, '', { type: '1', linkname: `sysroot/ostree/repo/xattrs/${sha}` }));
       }
     }
-    const file = path.join(work, 'v0.tar');
-    await writeFile(file, buildTar(v0));
-    const { path: p, repo } = await newRepo();
-    expect((await tar.importTar(repo, file)).commit).toBe(COMMIT_V0);
-    await expectFixtureCommit(p);
+    await expectImportsFixture('v0.tar', buildTar(v0));
   });
 });
 
@@ -175,11 +172,7 @@ describe('xattrs-link variants', () => {
       // alternate: `../XX/<62>.file-xattrs` hardlink, or the blob itself as a regular file
       return n++ % 2 === 0 ? entry(e.name, '', { type: '1', linkname: `../${m[1]}` }) : entry(e.name, blobs.get(e.linkname)!);
     });
-    const file = path.join(work, 'variants.tar');
-    await writeFile(file, buildTar(variant));
-    const { path: p, repo } = await newRepo();
-    expect((await tar.importTar(repo, file)).commit).toBe(COMMIT_V0);
-    await expectFixtureCommit(p);
+    await expectImportsFixture('variants.tar', buildTar(variant));
   });
 });
 

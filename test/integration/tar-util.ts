@@ -32,10 +32,22 @@ export async function newRepo(mode = 'bare-user'): Promise<{ path: string; repo:
   return { path: p, repo: await openRepo(p) };
 }
 
-/** The example OS of spec §7 (signed, bootable, archive repo). */
-export async function exampleOs(): Promise<ExampleOs> {
-  return createExampleOs({ dir: await tmpdir('tar-fx-') });
+/** The example OS of spec §7 (signed, bootable unless asked otherwise, archive repo). */
+export async function exampleOs(o: { bootable?: boolean } = {}): Promise<ExampleOs> {
+  return createExampleOs({ dir: await tmpdir('fx-'), ...o });
 }
+
+/** Layer media types by compression, spelled out (not taken from src) so tests check them. */
+export const LAYER_MT = {
+  none: 'application/vnd.oci.image.layer.v1.tar',
+  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  'gzip-fast': 'application/vnd.oci.image.layer.v1.tar+gzip',
+  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+} as const;
+
+/** Where the tar format puts objects, and one object's path there (spec §1.2). */
+export const OBJ = 'sysroot/ostree/repo/objects/';
+export const objPath = (checksum: string, ext: string): string => `${OBJ}${checksum.slice(0, 2)}/${checksum.slice(2)}.${ext}`;
 
 export interface RawEntry {
   /** Extension blocks (GNU L/K, PAX x) before the header, verbatim. */

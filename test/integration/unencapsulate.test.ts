@@ -3,7 +3,7 @@
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeSizes } from '../../src/container/chunking.js';
+import type { ObjectMetaSized } from '../../src/container/chunking.js';
 import { encapsulate } from '../../src/container/encapsulate.js';
 import { unencapsulate } from '../../src/container/unencapsulate.js';
 import { updateDetachedMetadata } from '../../src/container/update-detached-metadata.js';
@@ -14,7 +14,7 @@ import { Repo } from '../../src/repo/repo.js';
 import { escapeRef, prefixEscapeForRef } from '../../src/ref/refescape.js';
 import { containerPolicyIsDefaultInsecure } from '../../src/proxy/policy.js';
 import { runCli } from '../helpers/cli.js';
-import { cleanupTmp, detachedBytes, exampleOs, freshRepo, tmpdir } from './encapsulate-util.js';
+import { cleanupTmp, detachedBytes, exampleWork, freshRepo } from './encapsulate-util.js';
 import { repoSnapshot } from './tar-util.js';
 
 const KEY2 = 'D8228CFECA950D41';
@@ -31,11 +31,10 @@ let single: string;
 let key2Detached: Buffer;
 
 beforeAll(async () => {
-  ({ fx, repo } = await exampleOs());
-  work = await tmpdir('signed-');
+  let meta: ObjectMetaSized;
+  ({ fx, repo, meta, work } = await exampleWork('signed-'));
   chunked = path.join(work, 'chunked');
   single = path.join(work, 'single');
-  const meta = await computeSizes(repo, await fx.getObjectMeta());
   await encapsulate(repo, fx.ref, {}, { contentmeta: meta, maxLayers: 7 }, ImageReference.parse(`oci:${chunked}`));
   await encapsulate(repo, fx.ref, {}, {}, ImageReference.parse(`oci:${single}`));
   // Re-sign a copy of the source repo with key2 to get other detached metadata for the commit.
