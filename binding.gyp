@@ -12,6 +12,7 @@
         "native/repo_tree.cc",
         "native/layer_export.cc",
         "native/layer_import.cc",
+        "native/layer_blob.cc",
         "native/compress.cc",
         "native/tar_writer.cc",
         "native/tar_reader.cc",

@@ -2,10 +2,6 @@
 // (spec §1.6); exportLayers() runs several layers at once on its own threads.
 #include "layer_export.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -281,37 +277,29 @@ std::string ResolveRev(OstreeRepo *repo, const std::string &rev) {
 }  // namespace
 
 LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned threads, GCancellable *cancellable) {
-  Fd owned;
-  int fd = spec.fd;
-  if (fd < 0) {
-    owned.reset(::open(spec.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!owned) Fail("Creating " + spec.path + ": " + g_strerror(errno));
-    fd = owned.get();
+  OutputFile file(spec.fd, spec.path);
+  LayerResult r;
+  LayerWriter out(file.fd(), spec.compression, threads, spec.level, cancellable);
+  TarWriter tar(out.tar());
+  OstreeTarWriter w(repo, tar, cancellable);
+  if (spec.kind != LayerSpec::Kind::Chunk) {
+    r.commit = ResolveRev(repo, spec.rev);
+    WithContext("Exporting commit " + r.commit, [&] { w.Commit(r.commit, spec.kind == LayerSpec::Kind::Full); });
   }
-  try {
-    LayerResult r;
-    FdSink sink(fd, cancellable);
-    std::unique_ptr<ByteSink> comp = MakeCompressor(spec.compression, sink, threads, spec.level);
-    LayerOutput out(*comp);
-    TarWriter tar(out);
-    OstreeTarWriter w(repo, tar, cancellable);
-    if (spec.kind != LayerSpec::Kind::Chunk) {
-      r.commit = ResolveRev(repo, spec.rev);
-      WithContext("Exporting commit " + r.commit, [&] { w.Commit(r.commit, spec.kind == LayerSpec::Kind::Full); });
-    }
-    if (spec.kind != LayerSpec::Kind::Full) WithContext("Exporting objects", [&] { w.Objects(spec.objects); });
-    tar.Finish();
-    out.Finish();
-    r.diff_id = "sha256:" + out.DiffId();
-    r.uncompressed_size = out.size();
-    r.digest = "sha256:" + sink.Digest();
-    r.size = sink.size();
-    r.media_type = MediaTypeOf(spec.compression);
-    return r;
-  } catch (...) {
-    if (owned) ::unlink(spec.path.c_str());
-    throw;
-  }
+  if (spec.kind != LayerSpec::Kind::Full) WithContext("Exporting objects", [&] { w.Objects(spec.objects); });
+  tar.Finish();
+  static_cast<BlobDigests &>(r) = out.Finish();
+  r.media_type = MediaTypeOf(spec.compression);
+  file.Keep();
+  return r;
+}
+
+Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r) {
+  Napi::Object o = Napi::Object::New(env);
+  SetBlobDigests(env, o, r);
+  o.Set("mediaType", r.media_type);
+  if (!r.commit.empty()) o.Set("commit", r.commit);
+  return o;
 }
 
 namespace {
@@ -326,18 +314,6 @@ std::string Str(const Napi::Object &o, const char *key, bool required, const std
   }
   if (!v.IsString()) throw Napi::TypeError::New(o.Env(), where + "." + key + " must be a string");
   return v.As<Napi::String>();
-}
-
-// Output target: { fd } or { path }.
-void ParseTarget(const Napi::Object &o, const std::string &where, int *fd, std::string *path) {
-  Napi::Value f = o.Get("fd");
-  if (f.IsNumber()) {
-    *fd = f.As<Napi::Number>().Int32Value();
-    if (*fd < 0) throw Napi::TypeError::New(o.Env(), where + ".fd must be a file descriptor");
-    return;
-  }
-  *path = Str(o, "path", false, where);
-  if (path->empty()) throw Napi::TypeError::New(o.Env(), where + " needs an fd or a path");
 }
 
 Compression ParseCompressionJs(const Napi::Object &o, const std::string &where) {
@@ -398,19 +374,8 @@ LayerSpec ParseSpec(const Napi::Value &v, size_t index) {
                                           " for " + (s.compression == Compression::Zstd ? "zstd" : "gzip"));
     s.level = level.As<Napi::Number>().Int32Value();
   }
-  ParseTarget(o, where, &s.fd, &s.path);
+  ParseFdOrPath(o, where, &s.fd, &s.path);
   return s;
-}
-
-Napi::Object ResultToJs(Napi::Env env, const LayerResult &r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("diffId", r.diff_id);
-  o.Set("digest", r.digest);
-  o.Set("size", Napi::Number::New(env, static_cast<double>(r.size)));
-  o.Set("uncompressedSize", Napi::Number::New(env, static_cast<double>(r.uncompressed_size)));
-  o.Set("mediaType", r.media_type);
-  if (!r.commit.empty()) o.Set("commit", r.commit);
-  return o;
 }
 
 // Forwards a caller's cancellation to the internal one that also stops sibling layers.
@@ -489,7 +454,7 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
       },
       [results](Napi::Env env) -> Napi::Value {
         Napi::Array a = Napi::Array::New(env, results->size());
-        for (size_t i = 0; i < results->size(); i++) a.Set(i, ResultToJs(env, (*results)[i]));
+        for (size_t i = 0; i < results->size(); i++) a.Set(i, LayerResultToJs(env, (*results)[i]));
         return a;
       });
 }

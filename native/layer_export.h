@@ -1,12 +1,14 @@
 // Commit / object set → ostree-ext tar format version 1 (spec §1) → compressor → fd.
 #pragma once
 
+#include <napi.h>
 #include <ostree.h>
 
 #include <string>
 #include <vector>
 
 #include "compress.h"
+#include "layer_blob.h"
 
 namespace oc {
 
@@ -25,10 +27,12 @@ struct LayerSpec {
   std::string path;  // or created (and removed again on failure)
 };
 
-struct LayerResult {
-  std::string diff_id, digest, commit, media_type;
-  uint64_t size = 0, uncompressed_size = 0;
+struct LayerResult : BlobDigests {
+  std::string commit, media_type;  // commit: full exports and commit layers
 };
+
+// { diffId, digest, size, uncompressedSize, mediaType, commit? }
+Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r);
 
 // Writes one layer; runs on the calling (worker) thread plus `threads` compression threads.
 LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned threads, GCancellable *cancellable);

@@ -2,9 +2,7 @@
 // through libostree's `expected checksum` writers (spec §2.4, §2.5).
 #include "layer_import.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -493,18 +491,12 @@ class Importer {
 }  // namespace
 
 ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable *cancellable) {
-  Fd owned;
-  int fd = spec.fd;
-  if (fd < 0) {
-    owned.reset(::open(spec.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!owned) Fail("Opening " + spec.path + ": " + g_strerror(errno));
-    fd = owned.get();
-  }
+  InputFile input(spec.fd, spec.path);
   ImportResult res;
   bool in_txn = false;
   std::unique_ptr<Importer> imp;
   try {
-    FdSource raw(fd, cancellable);
+    FdSource raw(input.fd(), cancellable);
     std::unique_ptr<ByteSource> dec = MakeDecompressor(spec.compression, raw);
     PrefetchSource pre(*dec, raw);
     TarReader tar(pre);
@@ -552,15 +544,7 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
   if (!info[1].IsObject()) throw Napi::TypeError::New(env, "importLayer: options must be an object");
   Napi::Object o = info[1].As<Napi::Object>();
   auto spec = std::make_shared<ImportSpec>();
-  Napi::Value fd = o.Get("fd");
-  if (fd.IsNumber()) {
-    spec->fd = fd.As<Napi::Number>().Int32Value();
-    if (spec->fd < 0) throw Napi::TypeError::New(env, "importLayer: fd must be a file descriptor");
-  } else if (o.Get("path").IsString()) {
-    spec->path = o.Get("path").As<Napi::String>();
-  } else {
-    throw Napi::TypeError::New(env, "importLayer: needs an fd or a path");
-  }
+  ParseFdOrPath(o, "importLayer", &spec->fd, &spec->path);
   if (!o.Get("mediaType").IsString()) throw Napi::TypeError::New(env, "importLayer: mediaType must be a string");
   try {
     spec->compression = CompressionOfMediaType(o.Get("mediaType").As<Napi::String>());
@@ -604,10 +588,7 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
         o.Set("objectsReused", Napi::Number::New(env, static_cast<double>(r.objects_reused)));
         o.Set("bytesWritten", Napi::Number::New(env, static_cast<double>(r.bytes_written)));
         if (r.has_verify_text) o.Set("verifyText", r.verify_text);
-        o.Set("diffId", r.diff_id);
-        o.Set("digest", r.digest);
-        o.Set("size", Napi::Number::New(env, static_cast<double>(r.size)));
-        o.Set("uncompressedSize", Napi::Number::New(env, static_cast<double>(r.uncompressed_size)));
+        SetBlobDigests(env, o, r);
         return o;
       });
 }

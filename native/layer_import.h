@@ -7,6 +7,7 @@
 #include <string>
 
 #include "compress.h"
+#include "layer_blob.h"
 
 namespace oc {
 
@@ -20,11 +21,10 @@ struct ImportSpec {
   std::string path;
 };
 
-struct ImportResult {
-  std::string commit, verify_text, diff_id, digest;
+struct ImportResult : BlobDigests {
+  std::string commit, verify_text;
   bool has_verify_text = false;
   uint64_t objects_written = 0, objects_reused = 0, bytes_written = 0;
-  uint64_t size = 0, uncompressed_size = 0;
 };
 
 ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable *cancellable);

@@ -64,9 +64,9 @@ export interface NativeImportResult {
 }
 
 export interface NativeRewriteOptions {
-  input: number | string;
+  input: { fd: number } | { path: string };
   inputMediaType: string;
-  output: number | string;
+  output: { fd: number } | { path: string };
   compression: LayerCompression;
   threads?: number;
 }

@@ -27,9 +27,9 @@ export async function updateDetachedMetadata(
   return withCancellable(opts.signal, (c) =>
     tarNative().rewriteDetachedMetadata(
       {
-        input: 'fd' in input ? input.fd : input.path,
+        input,
         inputMediaType: opts.inputMediaType ?? TAR_MEDIA_TYPE,
-        output: 'fd' in output ? output.fd : output.path,
+        output,
         compression: opts.compression ?? 'none',
       },
       detached ?? null,

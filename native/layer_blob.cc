@@ -1,0 +1,62 @@
+#include "layer_blob.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "tar_common.h"
+
+namespace oc {
+
+void SetBlobDigests(Napi::Env env, Napi::Object o, const BlobDigests &d) {
+  o.Set("diffId", d.diff_id);
+  o.Set("digest", d.digest);
+  o.Set("size", Napi::Number::New(env, static_cast<double>(d.size)));
+  o.Set("uncompressedSize", Napi::Number::New(env, static_cast<double>(d.uncompressed_size)));
+}
+
+void ParseFdOrPath(const Napi::Object &o, const std::string &where, int *fd, std::string *path) {
+  Napi::Value f = o.Get("fd");
+  if (f.IsNumber()) {
+    *fd = f.As<Napi::Number>().Int32Value();
+    if (*fd < 0) throw Napi::TypeError::New(o.Env(), where + ".fd must be a file descriptor");
+    return;
+  }
+  Napi::Value p = o.Get("path");
+  if (!p.IsString() || p.As<Napi::String>().Utf8Value().empty())
+    throw Napi::TypeError::New(o.Env(), where + " needs an fd or a path");
+  *path = p.As<Napi::String>();
+}
+
+InputFile::InputFile(int fd, const std::string &path) : fd_(fd) {
+  if (fd_ >= 0) return;
+  owned_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!owned_) Fail("Opening " + path + ": " + g_strerror(errno));
+  fd_ = owned_.get();
+}
+
+OutputFile::OutputFile(int fd, const std::string &path) : fd_(fd) {
+  if (fd_ >= 0) return;
+  owned_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!owned_) Fail("Creating " + path + ": " + g_strerror(errno));
+  path_ = path;
+  fd_ = owned_.get();
+}
+
+OutputFile::~OutputFile() {
+  if (owned_ && !keep_) ::unlink(path_.c_str());
+}
+
+LayerWriter::LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable)
+    : sink_(fd, cancellable), comp_(MakeCompressor(c, sink_, threads, level)), out_(*comp_) {}
+
+BlobDigests LayerWriter::Finish() {
+  out_.Finish();
+  BlobDigests d;
+  d.diff_id = "sha256:" + out_.DiffId();
+  d.uncompressed_size = out_.size();
+  d.digest = "sha256:" + sink_.Digest();
+  d.size = sink_.size();
+  return d;
+}
+
+}  // namespace oc

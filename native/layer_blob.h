@@ -1,0 +1,73 @@
+// What the layer pipelines share: the digests and sizes of a blob, the files behind a layer
+// (an fd as given, or a path opened/created here), and the writing pipeline
+// tar → diff_id → compressor → digest → fd.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "compress.h"
+#include "util/gobj.h"
+
+namespace oc {
+
+// One layer blob: `diff_id`/`uncompressed_size` of its tar, `digest`/`size` as stored.
+struct BlobDigests {
+  std::string diff_id, digest;  // "sha256:<hex>"
+  uint64_t size = 0, uncompressed_size = 0;
+};
+
+// Sets diffId, digest, size and uncompressedSize on `o`.
+void SetBlobDigests(Napi::Env env, Napi::Object o, const BlobDigests &d);
+
+// `{ fd }` or `{ path }` of a JS options object (`where` names it in TypeErrors).
+void ParseFdOrPath(const Napi::Object &o, const std::string &where, int *fd, std::string *path);
+
+// The input of a layer: `fd` as given (not closed), or `path` opened for reading.
+class InputFile {
+ public:
+  InputFile(int fd, const std::string &path);
+  int fd() const { return fd_; }
+
+ private:
+  Fd owned_;
+  int fd_;
+};
+
+// The output of a layer: `fd` as given (not closed), or `path` created; a created file is
+// removed again unless Keep() was called (a failed layer leaves nothing behind).
+class OutputFile {
+ public:
+  OutputFile(int fd, const std::string &path);
+  ~OutputFile();
+  OutputFile(const OutputFile &) = delete;
+  OutputFile &operator=(const OutputFile &) = delete;
+  int fd() const { return fd_; }
+  void Keep() { keep_ = true; }
+
+ private:
+  Fd owned_;
+  std::string path_;
+  int fd_;
+  bool keep_ = false;
+};
+
+// tar bytes → LayerOutput (diff_id) → compressor → FdSink (digest) → fd.
+class LayerWriter {
+ public:
+  LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable);
+  // Where the tar bytes go.
+  ByteSink &tar() { return out_; }
+  // Flushes the compressor; the digests of what was written.
+  BlobDigests Finish();
+
+ private:
+  FdSink sink_;
+  std::unique_ptr<ByteSink> comp_;
+  LayerOutput out_;
+};
+
+}  // namespace oc
