@@ -5,19 +5,20 @@
 // into a repo `ostree fsck` accepts; `skopeo inspect` reads our labels; every export of the
 // same commit gives the same layer blobs.
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectMetaSized } from '../../src/container/chunking.js';
 import { encapsulate, type Compression, type ExportOpts } from '../../src/container/encapsulate.js';
-import { COMMIT_V0, CONTENTS_CHECKSUM_V0, LAYERS_V0_LEN, PKGS_V0_LEN, TESTREF, cliShowCommit, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
+import { unencapsulate } from '../../src/container/unencapsulate.js';
+import { COMMIT_V0, CONTENTS_CHECKSUM_V0, LAYERS_V0_LEN, PKGS_V0_LEN, TESTREF, cliShowCommit, gpgKeyFile, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { OciDir } from '../../src/oci/layout.js';
-import { ImageReference } from '../../src/ref/image-reference.js';
+import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
 import type { Repo } from '../../src/repo/repo.js';
 import { runCli } from '../helpers/cli.js';
 import { registryFixture } from '../helpers/registry.js';
-import { cleanupTmp, exampleWork, expectRoundTrip } from './encapsulate-util.js';
+import { cleanupTmp, detachedBytes, exampleWork, expectRoundTrip, freshRepo } from './encapsulate-util.js';
 
 const execFileP = promisify(execFile);
 const COMPRESSIONS: Compression[] = ['gzip', 'gzip-fast', 'zstd', 'none'];
@@ -111,6 +112,28 @@ describe('round trips through oci:, oci-archive: and a registry', () => {
       });
     }
   }
+});
+
+describe('more ways through the registry', () => {
+  it('a signed import verifies through an ostree remote (ostree-remote-registry:)', async () => {
+    const pushed = `${reg.registry.host}/exampleos/signed:v0`;
+    await encapsulate(repo, fx.ref, {}, { ...optsFor('chunked', 'zstd'), insecureSkipTlsVerification: true }, ImageReference.parse(`docker://${pushed}`));
+    const dest = await freshRepo();
+    await dest.remoteAdd('myremote', null, { 'gpg-verify': true, 'custom-backend': 'ostree-rs-ext' });
+    await dest.remoteGpgImport('myremote', await readFile(gpgKeyFile(fx.gpgHome)));
+    const r = await unencapsulate(dest, OstreeImageReference.parse(`ostree-remote-registry:myremote:${pushed}`), insecure);
+    expect(r.ostreeCommit).toBe(COMMIT_V0);
+    expect(r.verifyText).toMatch(/Good signature from "Ostree Tester <test@test.com>"/);
+    expect(await detachedBytes(dest, COMMIT_V0)).toEqual(await detachedBytes(repo, COMMIT_V0));
+  });
+
+  it('the number of layers written at once does not change the image', async () => {
+    const opts: ExportOpts = { ...optsFor('chunked', 'gzip'), historyTimestamps: 'image' };
+    const digests = await Promise.all(
+      [1, 3].map((parallelism) => encapsulate(repo, fx.ref, {}, { ...opts, parallelism }, ImageReference.parse(`oci:${path.join(work, `parallel-${parallelism}`)}`))),
+    );
+    expect(digests[1]).toBe(digests[0]);
+  });
 });
 
 describe('GNU tar extracts the image layers into a repo ostree fsck accepts', () => {

@@ -243,6 +243,20 @@ describe('Chunking', () => {
     expect(() => c.processMapping(meta)).toThrow('already processed');
   });
 
+  it('the layer budget defaults to 64 (MAX_CHUNKS)', () => {
+    const many = Array.from({ length: 100 }, (_, i) => ({ checksum: i.toString(16).padStart(4, '0'), size: 1000 + i * 37, path: `/usr/lib/f${i}` }));
+    const set = new Map(many.map((f, i) => [f.path, { identifier: f.path, name: f.path, srcid: f.path, change_time_offset: 0, change_frequency: (i * 7) % 13 }]));
+    const meta = sizeObjectMeta({ set, map: new Map(many.map((f) => [f.checksum, f.path])) }, (k) => many.find((f) => f.checksum === k)!.size);
+    const layout = (max?: number) => {
+      const c = Chunking.fromTreeFiles(many);
+      c.processMapping(meta, max);
+      return c.chunks.map((k) => k.packages);
+    };
+    expect(layout()).toEqual(layout(64));
+    expect(layout().length).toBeLessThanOrEqual(64);
+    expect(layout()).not.toEqual(layout(32));
+  });
+
   it('unknown component and uncovered objects are errors', () => {
     expect(() => sizeObjectMeta({ set: new Map(), map: new Map([['aa', 'nope']]) }, () => 1)).toThrow('Failed to find nope in content set');
     const c = Chunking.fromTreeFiles(files);
