@@ -153,6 +153,11 @@ describe('bad input is a clear error and leaves the repo unchanged', () => {
     await expectRejected(at(entry(`${OBJ}ab/${stem}.file-xattrs`, '', { type: '2', linkname: '/etc/passwd' })), undefined, /Invalid xattr entry of type Symlink$/);
     await expectRejected(at(entry(`${OBJ}ab/${stem}.file-xattrs-link`, '', { type: '1', linkname: '../../../../etc/passwd' })), undefined, /Processing xattrs link: Invalid checksum parent etc$/);
     await expectRejected(at(entry(`${OBJ}ab/${stem}.file-xattrs-link`, '', { type: '2', linkname: 'x' })), undefined, /Unexpected xattrs type 'Symlink' found for aba{62}$/);
+    // xattrs-link targets that do not name an xattrs blob (spec §2.3 vectors)
+    const link = (linkname: string) => at(entry(`${OBJ}ab/${stem}.file-xattrs-link`, '', { type: '1', linkname }));
+    await expectRejected(link(`../b8/${'6'.repeat(61)}.file-xattrs`), undefined, /Processing xattrs link: Invalid checksum part 6{61}$/);
+    await expectRejected(link(`${'6'.repeat(62)}.file-xattrs`), undefined, /Processing xattrs link: Invalid path \(no parent\) 6{62}\.file-xattrs$/);
+    await expectRejected(link(''), undefined, /Processing xattrs link: No xattrs link content for aba{62}$/);
   });
 
   it('entries outside sysroot/ostree/repo/objects write nothing (refs, config, state, OS paths)', async () => {
