@@ -3,11 +3,12 @@
 // bench/RESULTS.md with the exact command line.
 //
 //   node bench/run.js commit [--files 50000] [--size 1G] [--seed 1] [--tree DIR] [--runs 4] [--mode bare-user]
+//   node bench/run.js export-gzip|export-zstd|import-gzip [--files N] [--size S] [--seed N] [--runs 4] [--mode bare-user] [--parallel N]
 //   node bench/run.js custom --ours 'CMD' --reference 'CMD' [--runs 4] [--label TEXT]
 //   common: [--no-record] [--note TEXT] [--results FILE] [--quiet-wait SECONDS]
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -91,6 +92,10 @@ async function warmTree(root) {
   return bytes;
 }
 
+async function dirBytes(root) {
+  return (await treeStats(root)).bytes;
+}
+
 async function treeStats(root) {
   let files = 0;
   let bytes = 0;
@@ -106,6 +111,112 @@ async function treeStats(root) {
 }
 
 const ostree = (repo, args) => measure(['ostree', `--repo=${repo}`, ...args]).then((r) => r.stdout);
+const sh = (script) => ['bash', '-o', 'pipefail', '-c', script];
+const q = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+const MiB = (n) => `${(n / 1024 ** 2).toFixed(0)} MiB`;
+const CLI = path.join(BENCH_DIR, '..', 'lib', 'cli', 'main.js');
+
+/** Runs a (setup) command to completion, failing with its stderr. */
+const run = (argv) => measure(argv).then((r) => r.stdout);
+
+/**
+ * The generated corpus committed by `ostree commit` (ref `bench`, the same commit as the `commit`
+ * entry writes) into a repo of `--mode`, plus its component mapping (bench/objectmeta.js); both made
+ * once and kept next to the corpus. Its objects are read once so no side pays for a cold page cache.
+ */
+async function committedCorpus(o) {
+  const c = await generateCorpus({ files: o.files, size: o.size, seed: o.seed, out: corpusDir(o), log: (m) => process.stderr.write(`${m}\n`) });
+  const dir = corpusDir(o);
+  const repo = path.join(dir, `repo-${o.mode}`);
+  if (!existsSync(path.join(repo, 'refs', 'heads', 'bench'))) {
+    process.stderr.write(`committing the corpus into ${repo}\n`);
+    await rm(repo, { recursive: true, force: true });
+    await ostree(repo, ['init', `--mode=${o.mode}`]);
+    await ostree(repo, ['commit', '--branch=bench', '--no-bindings', '--timestamp=@0', `--tree=dir=${c.tree}`]);
+  }
+  const rev = (await ostree(repo, ['rev-parse', 'bench'])).trim();
+  const metaFile = path.join(dir, `objectmeta-${o.mode}.json`);
+  if (!existsSync(metaFile)) {
+    await run([process.execPath, path.join(BENCH_DIR, 'objectmeta.js'), repo, rev, `${metaFile}.tmp`]);
+    await rename(`${metaFile}.tmp`, metaFile);
+  }
+  const meta = JSON.parse(await readFile(metaFile, 'utf8'));
+  process.stderr.write(`warming the page cache: ${MiB(await warmTree(repo))} of repo read\n`);
+  const input =
+    `corpus seed ${o.seed}: ${c.files} files, ${(c.bytes / 1024 ** 3).toFixed(2)} GiB, committed in a ${o.mode} repo (${rev.slice(0, 12)}…); ` +
+    `${meta.components} components, ${meta.objects} content objects`;
+  return { dir, repo, rev, metaFile, input };
+}
+
+/** Fresh, empty output locations for the two sides. */
+function outputs() {
+  const work = path.join(BENCH_DIR, 'work', 'out');
+  const of = (side) => path.join(work, side);
+  return {
+    of,
+    fresh: async (side) => {
+      await rm(of(side), { recursive: true, force: true });
+      await mkdir(work, { recursive: true });
+    },
+    drop: (side) => rm(of(side), { recursive: true, force: true }),
+    cleanup: () => rm(work, { recursive: true, force: true }),
+  };
+}
+
+/** `node bench/encapsulate-ours.js …` output: digest, layer count, compressed bytes, seconds after start-up. */
+function parseOurExport(stdout) {
+  const [digest, layers, bytes, seconds] = stdout.trim().split('\n').pop().split(' ');
+  return { digest, layers: Number(layers), bytes: Number(bytes), seconds: Number(seconds) };
+}
+
+/** A chunked export to `oci:` against `ostree export REV | <compressor>` into one file. */
+async function exportEntry(o, compression, compressor) {
+  const c = await committedCorpus(o);
+  const out = outputs();
+  const ourArgs = [c.repo, c.rev, c.metaFile, out.of('ours'), compression, ...(o.parallel ? [String(o.parallel)] : [])];
+  return {
+    title: `chunked export to oci: (${compression}, maxLayers 64) of a ${o.mode} repo`,
+    input: c.input,
+    ours: {
+      label: `encapsulate() to oci: (bench/encapsulate-ours.js${o.parallel ? `, parallelism ${o.parallel}` : ''})`,
+      setup: () => out.fresh('ours'),
+      after: () => out.drop('ours'),
+      argv: () => [process.execPath, path.join(BENCH_DIR, 'encapsulate-ours.js'), ...ourArgs],
+    },
+    reference: {
+      label: `ostree export | ${compressor}`,
+      setup: () => out.fresh('reference'),
+      after: () => out.drop('reference'),
+      argv: () => sh(`ostree --repo=${q(c.repo)} export ${c.rev} | ${compressor} > ${q(out.of('reference'))} && stat -c %s ${q(out.of('reference'))}`),
+    },
+    check: (oursOut, refOut) => {
+      const ours = parseOurExport(oursOut);
+      if (!(ours.layers > 1)) throw new Error(`our export is not chunked: ${oursOut.trim()}`);
+      return `ours ${ours.layers} layers, ${MiB(ours.bytes)} (${ours.seconds.toFixed(2)} s after start-up); reference one ${MiB(Number(refOut.trim()))} stream`;
+    },
+    cleanup: out.cleanup,
+  };
+}
+
+/**
+ * Import inputs made once per corpus and compression: our chunked `oci:` image of the commit, and
+ * `ostree export | pigz -6` of it for the reference.
+ */
+async function importInputs(o, c) {
+  const oci = path.join(c.dir, `oci-gzip-${o.mode}`);
+  if (!existsSync(path.join(oci, 'index.json'))) {
+    await rm(oci, { recursive: true, force: true });
+    await run([process.execPath, path.join(BENCH_DIR, 'encapsulate-ours.js'), c.repo, c.rev, c.metaFile, oci, 'gzip']);
+  }
+  const tarGz = path.join(c.dir, `export-${o.mode}.tar.gz`);
+  if (!existsSync(tarGz)) {
+    await run(sh(`ostree --repo=${q(c.repo)} export ${c.rev} | pigz -p2 -6 > ${q(`${tarGz}.tmp`)}`));
+    await rename(`${tarGz}.tmp`, tarGz);
+  }
+  await warmTree(oci);
+  await run(sh(`cat ${q(tarGz)} > /dev/null`));
+  return { oci, tarGz };
+}
 
 /** Entries: each prepares its input and yields, per side, a setup step, the timed argv and a result check. */
 const ENTRIES = {
@@ -157,6 +268,44 @@ const ENTRIES = {
     };
   },
 
+  'export-gzip': (o) => exportEntry(o, 'gzip', 'pigz -p2 -6'),
+  'export-zstd': (o) => exportEntry(o, 'zstd', 'zstd -q -T2 -3 -c'),
+
+  async 'import-gzip'(o) {
+    const c = await committedCorpus(o);
+    const { oci, tarGz } = await importInputs(o, c);
+    const work = path.join(BENCH_DIR, 'work', 'repos');
+    const repoFor = (side) => path.join(work, side);
+    const fresh = async (side) => {
+      await rm(repoFor(side), { recursive: true, force: true });
+      await mkdir(work, { recursive: true });
+      await ostree(repoFor(side), ['init', `--mode=${o.mode}`]);
+    };
+    const drop = (side) => rm(repoFor(side), { recursive: true, force: true });
+    return {
+      title: `import from oci: (gzip layers) into an empty ${o.mode} repo`,
+      input: `${c.input}; our chunked gzip image ${MiB(await dirBytes(oci))}, reference \`ostree export | pigz -6\` ${MiB((await stat(tarGz)).size)}`,
+      ours: {
+        label: 'ostree-container unencapsulate (CLI, skopeo proxy)',
+        setup: () => fresh('ours'),
+        after: () => drop('ours'),
+        argv: () => [process.execPath, CLI, 'unencapsulate', `--repo=${repoFor('ours')}`, '--quiet', `ostree-unverified-image:oci:${oci}`],
+      },
+      reference: {
+        label: 'gunzip -c | ostree commit --tree=tar=/dev/stdin',
+        setup: () => fresh('reference'),
+        after: () => drop('reference'),
+        argv: () => sh(`gunzip -c ${q(tarGz)} | ostree --repo=${q(repoFor('reference'))} commit --branch=bench --no-bindings --timestamp=@0 --tree=tar=/dev/stdin`),
+      },
+      check: (oursOut, refOut) => {
+        const ours = /Imported: ([0-9a-f]{64})/.exec(oursOut)?.[1];
+        if (ours !== c.rev) throw new Error(`our import gave commit ${ours ?? oursOut.trim()}, not the source commit ${c.rev}`);
+        return `ours imported the source commit ${c.rev.slice(0, 12)}…; reference committed ${refOut.trim().split('\n').pop().slice(0, 12)}… (a new commit of the same tree)`;
+      },
+      cleanup: () => rm(work, { recursive: true, force: true }),
+    };
+  },
+
   async custom(o) {
     if (!o.ours || !o.reference) throw new Error('custom: --ours and --reference are required');
     return {
@@ -203,7 +352,7 @@ async function main(argv) {
       files: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' }, tree: { type: 'string' },
       runs: { type: 'string' }, mode: { type: 'string' }, ours: { type: 'string' }, reference: { type: 'string' },
       label: { type: 'string' }, note: { type: 'string' }, results: { type: 'string' }, 'no-record': { type: 'boolean' },
-      'quiet-wait': { type: 'string' },
+      'quiet-wait': { type: 'string' }, parallel: { type: 'string' },
     },
   });
   const name = positionals[0];
@@ -219,6 +368,7 @@ async function main(argv) {
     quietWait: Number(values['quiet-wait'] ?? 0),
     mode: values.mode ?? 'bare-user',
     ours: values.ours, reference: values.reference, label: values.label,
+    parallel: values.parallel === undefined ? undefined : Number(values.parallel),
   };
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
   if (o.runs % 2) process.stderr.write(`note: with an odd --runs, ours goes first ${(o.runs + 1) / 2} times of ${o.runs}\n`);
