@@ -8,7 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_threadPool (exported by libzstd ≥ 1.5)
 #include <zstd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <condition_variable>
@@ -106,6 +109,132 @@ class PlainSink : public ByteSink {
   ByteSink &out_;
 };
 
+// Deflate workers: jobs (1 MiB blocks of any gzip stream) run in submission order; finished
+// jobs' buffers are recycled. Jobs are shared so a stream that fails may simply drop its own.
+struct GzipJob {
+  std::vector<uint8_t> in, out;
+  int level = 6;
+  bool last = false;
+  uLong crc = 0;
+  bool done = false;
+  bool failed = false;
+};
+
+class GzipWorkers {
+ public:
+  explicit GzipWorkers(unsigned threads) {
+    try {
+      for (unsigned i = 0; i < threads; i++) workers_.emplace_back([this] { Work(); });
+    } catch (...) {
+      Stop();  // joins the workers already started
+      throw;
+    }
+  }
+  ~GzipWorkers() { Stop(); }
+
+  // Recycled jobs and buffers: fresh 1 MiB buffers per block cost a page fault per 4 KiB
+  // (glibc serves them by mmap), which serialises the threads on the mm lock.
+  std::shared_ptr<GzipJob> NewJob(size_t reserve) {
+    std::shared_ptr<GzipJob> job;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      if (!spare_.empty()) {
+        job = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    if (!job) {
+      job = std::make_shared<GzipJob>();
+      job->in.reserve(reserve);
+    }
+    job->in.clear();
+    job->last = job->done = job->failed = false;
+    return job;
+  }
+
+  void Recycle(std::shared_ptr<GzipJob> job) {
+    std::lock_guard<std::mutex> lk(m_);
+    spare_.push_back(std::move(job));
+  }
+
+  void Submit(std::shared_ptr<GzipJob> job) {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      todo_.push_back(std::move(job));
+    }
+    work_cv_.notify_one();
+  }
+
+  bool Done(const GzipJob &job) {
+    std::lock_guard<std::mutex> lk(m_);
+    return job.done;
+  }
+
+  void Wait(const GzipJob &job) {
+    std::unique_lock<std::mutex> lk(m_);
+    done_cv_.wait(lk, [&] { return job.done; });
+  }
+
+  // Unqueues the jobs of a stream that gives up (the running ones finish on their own).
+  void Drop(const std::deque<std::shared_ptr<GzipJob>> &jobs) {
+    std::lock_guard<std::mutex> lk(m_);
+    for (const auto &j : jobs) todo_.erase(std::remove(todo_.begin(), todo_.end(), j), todo_.end());
+  }
+
+ private:
+  static bool Deflate(libdeflate_compressor *c, GzipJob &job) {
+    job.out.resize(libdeflate_deflate_compress_bound(c, job.in.size()));
+    size_t n = libdeflate_deflate_compress(c, job.in.data(), job.in.size(), job.out.data(), job.out.size());
+    if (n == 0) return false;
+    job.out.resize(n);
+    job.crc = crc32(0L, job.in.data(), static_cast<uInt>(job.in.size()));
+    return job.last || MakeNonFinal(job.out);
+  }
+
+  void Work() {
+    libdeflate_compressor *by_level[13] = {};  // levels 1-12, made on first use
+    for (;;) {
+      std::shared_ptr<GzipJob> job;
+      {
+        std::unique_lock<std::mutex> lk(m_);
+        work_cv_.wait(lk, [&] { return stop_ || !todo_.empty(); });
+        if (todo_.empty()) break;
+        job = std::move(todo_.front());
+        todo_.pop_front();
+      }
+      libdeflate_compressor *&c = by_level[std::clamp(job->level, 1, 12)];
+      if (!c) c = libdeflate_alloc_compressor(job->level);
+      bool ok = c && Deflate(c, *job);
+      {
+        std::lock_guard<std::mutex> lk(m_);
+        job->failed = !ok;
+        job->done = true;
+      }
+      done_cv_.notify_all();
+    }
+    for (auto *c : by_level)
+      if (c) libdeflate_free_compressor(c);
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      stop_ = true;
+      todo_.clear();
+    }
+    work_cv_.notify_all();
+    for (auto &t : workers_) t.join();
+    workers_.clear();
+  }
+
+  std::mutex m_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<std::shared_ptr<GzipJob>> todo_;
+  std::vector<std::shared_ptr<GzipJob>> spare_;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
 // One gzip member, compressed in parallel: the input is cut into kBlock blocks, each deflated
 // independently by libdeflate on a worker; every block but the last is then made non-final and
 // byte-aligned (MakeNonFinal: final bit cleared, empty stored block appended, as zlib's
@@ -114,17 +243,14 @@ class PlainSink : public ByteSink {
 // GzDecoder, which stops after the first member.
 class GzipBlockSink : public ByteSink {
  public:
-  GzipBlockSink(int level, unsigned threads, ByteSink &out) : level_(level), out_(out) {
-    max_inflight_ = 2 * threads + 1;
-    try {
-      for (unsigned i = 0; i < threads; i++) workers_.emplace_back([this] { Work(); });
-    } catch (...) {
-      Stop();  // joins the workers already started
-      throw;
-    }
-    cur_ = NewJob();
+  // `shared` workers, or `threads` of its own.
+  GzipBlockSink(int level, unsigned threads, ByteSink &out, GzipWorkers *shared)
+      : level_(level), out_(out), max_inflight_(2 * threads + 1) {
+    if (!shared) own_ = std::make_unique<GzipWorkers>(threads);
+    workers_ = shared ? shared : own_.get();
+    cur_ = workers_->NewJob(kBlock);
   }
-  ~GzipBlockSink() override { Stop(); }
+  ~GzipBlockSink() override { workers_->Drop(order_); }
 
   void Write(const uint8_t *p, size_t n) override {
     while (n > 0) {
@@ -140,7 +266,6 @@ class GzipBlockSink : public ByteSink {
   void Finish() override {
     Submit(true);
     Drain(0);
-    Stop();
     uint8_t trailer[8];
     for (int i = 0; i < 4; i++) trailer[i] = static_cast<uint8_t>(crc_ >> (8 * i));
     for (int i = 0; i < 4; i++) trailer[4 + i] = static_cast<uint8_t>(total_ >> (8 * i));
@@ -150,58 +275,27 @@ class GzipBlockSink : public ByteSink {
 
  private:
   static constexpr size_t kBlock = 1024 * 1024;
-  struct Job {
-    std::vector<uint8_t> in, out;
-    bool last = false;
-    uLong crc = 0;
-    bool done = false;
-    bool failed = false;
-  };
-
-  // Jobs and their buffers are recycled: fresh 1 MiB buffers per block cost a page fault per
-  // 4 KiB (glibc serves them by mmap), which serialises the threads on the mm lock.
-  std::shared_ptr<Job> NewJob() {
-    std::shared_ptr<Job> job;
-    if (!spare_.empty()) {
-      job = std::move(spare_.back());
-      spare_.pop_back();
-      job->in.clear();
-      job->last = job->done = job->failed = false;
-    } else {
-      job = std::make_shared<Job>();
-      job->in.reserve(kBlock);
-    }
-    return job;
-  }
 
   void Submit(bool last) {
-    std::shared_ptr<Job> job = std::move(cur_);
+    std::shared_ptr<GzipJob> job = std::move(cur_);
     job->last = last;
-    cur_ = NewJob();
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      order_.push_back(job);
-      todo_.push_back(job);
-    }
-    work_cv_.notify_one();
+    job->level = level_;
+    order_.push_back(job);
+    workers_->Submit(std::move(job));
+    if (!last) cur_ = workers_->NewJob(kBlock);
     Drain(max_inflight_);
   }
 
   // Writes finished blocks in order until at most `keep` remain in flight.
   void Drain(size_t keep) {
-    for (;;) {
-      std::shared_ptr<Job> front;
-      {
-        std::unique_lock<std::mutex> lk(m_);
-        if (order_.empty() || (order_.size() <= keep && !order_.front()->done)) return;
-        done_cv_.wait(lk, [&] { return order_.front()->done; });
-        front = order_.front();
-        order_.pop_front();
-      }
+    while (!order_.empty()) {
+      if (order_.size() <= keep && !workers_->Done(*order_.front())) return;
+      workers_->Wait(*order_.front());
+      std::shared_ptr<GzipJob> front = std::move(order_.front());
+      order_.pop_front();
       if (front->failed) Fail("gzip: compression failed");
       if (!header_written_) {
         // RFC 1952 header as flate2 writes it: no name, MTIME 0, XFL by level, OS unknown (255).
-        // Written here, not in the constructor, which must not throw once workers run.
         const uint8_t xfl = level_ >= 9 ? 2 : level_ <= 1 ? 4 : 0;
         const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff};
         out_.Write(header, sizeof header);
@@ -210,81 +304,67 @@ class GzipBlockSink : public ByteSink {
       crc_ = crc32_combine64(crc_, front->crc, static_cast<z_off64_t>(front->in.size()));
       total_ += front->in.size();
       out_.Write(front->out.data(), front->out.size());
-      spare_.push_back(std::move(front));
+      workers_->Recycle(std::move(front));
     }
-  }
-
-  static bool Deflate(libdeflate_compressor *c, Job &job) {
-    job.out.resize(libdeflate_deflate_compress_bound(c, job.in.size()));
-    size_t n = libdeflate_deflate_compress(c, job.in.data(), job.in.size(), job.out.data(), job.out.size());
-    if (n == 0) return false;
-    job.out.resize(n);
-    job.crc = crc32(0L, job.in.data(), static_cast<uInt>(job.in.size()));
-    return job.last || MakeNonFinal(job.out);
-  }
-
-  void Work() {
-    libdeflate_compressor *c = libdeflate_alloc_compressor(level_);
-    for (;;) {
-      std::shared_ptr<Job> job;
-      {
-        std::unique_lock<std::mutex> lk(m_);
-        work_cv_.wait(lk, [&] { return stop_ || !todo_.empty(); });
-        if (todo_.empty()) break;
-        job = todo_.front();
-        todo_.pop_front();
-      }
-      job->failed = !(c && Deflate(c, *job));
-      {
-        std::lock_guard<std::mutex> lk(m_);
-        job->done = true;
-      }
-      done_cv_.notify_all();
-    }
-    if (c) libdeflate_free_compressor(c);
-  }
-
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      stop_ = true;
-      todo_.clear();
-    }
-    work_cv_.notify_all();
-    for (auto &t : workers_) t.join();
-    workers_.clear();
   }
 
   int level_;
   ByteSink &out_;
   size_t max_inflight_;
-  std::shared_ptr<Job> cur_;
-  std::vector<std::shared_ptr<Job>> spare_;
+  std::unique_ptr<GzipWorkers> own_;
+  GzipWorkers *workers_;
+  std::shared_ptr<GzipJob> cur_;
+  std::deque<std::shared_ptr<GzipJob>> order_;  // submitted, not yet written
   bool header_written_ = false;
   uLong crc_ = crc32(0L, Z_NULL, 0);
   uint64_t total_ = 0;
-  std::mutex m_;
-  std::condition_variable work_cv_, done_cv_;
-  std::deque<std::shared_ptr<Job>> order_, todo_;
-  bool stop_ = false;
-  std::vector<std::thread> workers_;
+};
+
+// zstd contexts are kept by the pool between layers (same level and worker count); they all run
+// their jobs on the pool's one zstd thread pool.
+struct ZstdContexts {
+  struct Entry {
+    ZSTD_CCtx *cctx;
+    int level;
+    unsigned threads;
+  };
+  std::mutex m;
+  std::vector<Entry> idle;
+  ZSTD_threadPool *pool = nullptr;
+  unsigned pool_threads = 0;
+  ~ZstdContexts() {
+    for (auto &e : idle) ZSTD_freeCCtx(e.cctx);
+    if (pool) ZSTD_freeThreadPool(pool);
+  }
 };
 
 class ZstdSink : public ByteSink {
  public:
   static constexpr int kJobSize = 2 * 1024 * 1024;
-  ZstdSink(int level, unsigned threads, ByteSink &out) : out_(out), cctx_(ZSTD_createCCtx()) {
-    if (!cctx_) Fail("zstd: out of memory");
-    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
-    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);
-    // nbWorkers ≥ 1 always: the output is then the same for any worker count.
-    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_nbWorkers, static_cast<int>(std::max(1u, threads)));
-    // Fixed job size: bounds memory (the default for level 3 is 8 MiB per job and buffer) and,
-    // being fixed, keeps the output independent of everything but the input.
-    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_jobSize, kJobSize);
+  ZstdSink(int level, unsigned threads, ByteSink &out, ZstdContexts *shared)
+      : out_(out), shared_(shared), level_(level), threads_(std::max(1u, threads)) {
+    if (shared_) {
+      std::lock_guard<std::mutex> lk(shared_->m);
+      for (auto it = shared_->idle.begin(); it != shared_->idle.end(); ++it) {
+        if (it->level == level_ && it->threads == threads_) {
+          cctx_ = it->cctx;
+          shared_->idle.erase(it);
+          break;
+        }
+      }
+    }
+    if (!cctx_) cctx_ = Create();
     outbuf_.resize(ZSTD_CStreamOutSize());
   }
-  ~ZstdSink() override { ZSTD_freeCCtx(cctx_); }
+  ~ZstdSink() override {
+    if (shared_ && finished_) {
+      // A finished frame leaves the context ready for the next one, as a new one would be.
+      std::lock_guard<std::mutex> lk(shared_->m);
+      shared_->idle.push_back({cctx_, level_, threads_});
+    } else {
+      ZSTD_freeCCtx(cctx_);
+    }
+  }
 
   void Write(const uint8_t *p, size_t n) override {
     ZSTD_inBuffer in{p, n, 0};
@@ -295,10 +375,29 @@ class ZstdSink : public ByteSink {
     ZSTD_inBuffer in{nullptr, 0, 0};
     while (Step(&in, ZSTD_e_end) != 0) {
     }
+    finished_ = true;
     out_.Finish();
   }
 
  private:
+  ZSTD_CCtx *Create() {
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    if (!c) Fail("zstd: out of memory");
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level_);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    // nbWorkers ≥ 1 always: the output is then the same for any worker count.
+    ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, static_cast<int>(threads_));
+    // Fixed job size: bounds memory (the default for level 3 is 8 MiB per job and buffer) and,
+    // being fixed, keeps the output independent of everything but the input.
+    ZSTD_CCtx_setParameter(c, ZSTD_c_jobSize, kJobSize);
+    if (shared_) {
+      std::lock_guard<std::mutex> lk(shared_->m);
+      if (!shared_->pool) shared_->pool = ZSTD_createThreadPool(shared_->pool_threads);
+      if (shared_->pool) ZSTD_CCtx_refThreadPool(c, shared_->pool);
+    }
+    return c;
+  }
+
   size_t Step(ZSTD_inBuffer *in, ZSTD_EndDirective mode) {
     ZSTD_outBuffer out{outbuf_.data(), outbuf_.size(), 0};
     size_t r = ZSTD_compressStream2(cctx_, &out, in, mode);
@@ -308,19 +407,45 @@ class ZstdSink : public ByteSink {
   }
 
   ByteSink &out_;
-  ZSTD_CCtx *cctx_;
+  ZstdContexts *shared_;
+  int level_;
+  unsigned threads_;
+  ZSTD_CCtx *cctx_ = nullptr;
+  bool finished_ = false;
   std::vector<uint8_t> outbuf_;
 };
 
 }  // namespace
 
-std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads, int level) {
+struct CompressorPool::Impl {
+  unsigned threads;
+  std::mutex m;
+  std::unique_ptr<GzipWorkers> gzip;  // started by the first gzip layer
+  ZstdContexts zstd;
+  GzipWorkers *Gzip() {
+    std::lock_guard<std::mutex> lk(m);
+    if (!gzip) gzip = std::make_unique<GzipWorkers>(threads);
+    return gzip.get();
+  }
+};
+
+CompressorPool::CompressorPool(unsigned threads) : impl_(std::make_unique<Impl>()) {
+  impl_->threads = std::max(1u, threads);
+  impl_->zstd.pool_threads = impl_->threads;
+}
+
+CompressorPool::~CompressorPool() = default;
+
+std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads, int level, CompressorPool *pool) {
   threads = std::max(1u, threads);
   switch (c) {
     case Compression::None: return std::make_unique<PlainSink>(out);
-    case Compression::Gzip: return std::make_unique<GzipBlockSink>(level ? level : 6, threads, out);
-    case Compression::GzipFast: return std::make_unique<GzipBlockSink>(level ? level : 1, threads, out);
-    case Compression::Zstd: return std::make_unique<ZstdSink>(level ? level : 3, threads, out);
+    case Compression::Gzip:
+      return std::make_unique<GzipBlockSink>(level ? level : 6, threads, out, pool ? pool->impl().Gzip() : nullptr);
+    case Compression::GzipFast:
+      return std::make_unique<GzipBlockSink>(level ? level : 1, threads, out, pool ? pool->impl().Gzip() : nullptr);
+    case Compression::Zstd:
+      return std::make_unique<ZstdSink>(level ? level : 3, threads, out, pool ? &pool->impl().zstd : nullptr);
   }
   return nullptr;
 }

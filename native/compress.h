@@ -57,9 +57,29 @@ const char *MediaTypeOf(Compression c);
 // OCI/Docker layer media type → how to decompress it; unknown types fail.
 Compression CompressionOfMediaType(const std::string &media_type);
 
+// Compression resources shared by the layers of one export, however many run at once: one set
+// of `threads` deflate workers, one zstd thread pool of as many threads, and the zstd contexts
+// (multi-MiB buffers each) that finished layers hand on to the next. Without it every layer
+// started its own threads and buffers: parallel layers × threads workers, and the freed buffers
+// fragmented the heap (RSS grew by ~50 MiB over a 35-layer export). Bytes do not depend on it.
+class CompressorPool {
+ public:
+  explicit CompressorPool(unsigned threads);
+  ~CompressorPool();
+  CompressorPool(const CompressorPool &) = delete;
+  CompressorPool &operator=(const CompressorPool &) = delete;
+  struct Impl;
+  Impl &impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 // `threads` = compression threads for this stream (≥ 1); `level` 0 = the codec's default
-// (gzip 6, gzip-fast 1, zstd 3), else a libdeflate (1-12) or zstd (1-19) level.
-std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads, int level = 0);
+// (gzip 6, gzip-fast 1, zstd 3), else a libdeflate (1-12) or zstd (1-19) level. With `pool`, the
+// threads and zstd contexts come from it; without, the stream has its own.
+std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads, int level = 0,
+                                         CompressorPool *pool = nullptr);
 
 // The uncompressed side of an output layer: buffers small writes, hashes them (diff_id).
 class LayerOutput : public ByteSink {

@@ -46,8 +46,8 @@ OutputFile::~OutputFile() {
   if (owned_ && !keep_) ::unlink(path_.c_str());
 }
 
-LayerWriter::LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable)
-    : sink_(fd, cancellable), comp_(MakeCompressor(c, sink_, threads, level)), out_(*comp_) {}
+LayerWriter::LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable, CompressorPool *pool)
+    : sink_(fd, cancellable), comp_(MakeCompressor(c, sink_, threads, level, pool)), out_(*comp_) {}
 
 BlobDigests LayerWriter::Finish() {
   out_.Finish();

@@ -58,7 +58,7 @@ class OutputFile {
 // tar bytes → LayerOutput (diff_id) → compressor → FdSink (digest) → fd.
 class LayerWriter {
  public:
-  LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable);
+  LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable, CompressorPool *pool = nullptr);
   // Where the tar bytes go.
   ByteSink &tar() { return out_; }
   // Flushes the compressor; the digests of what was written.

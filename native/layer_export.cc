@@ -2,6 +2,7 @@
 // (spec §1.6); exportLayers() runs several layers at once on its own threads.
 #include "layer_export.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -276,10 +277,11 @@ std::string ResolveRev(OstreeRepo *repo, const std::string &rev) {
 
 }  // namespace
 
-LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned threads, GCancellable *cancellable) {
+LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned threads, GCancellable *cancellable,
+                        CompressorPool *pool) {
   OutputFile file(spec.fd, spec.path);
   LayerResult r;
-  LayerWriter out(file.fd(), spec.compression, threads, spec.level, cancellable);
+  LayerWriter out(file.fd(), spec.compression, threads, spec.level, cancellable, pool);
   TarWriter tar(out.tar());
   OstreeTarWriter w(repo, tar, cancellable);
   if (spec.kind != LayerSpec::Kind::Chunk) {
@@ -292,6 +294,139 @@ LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned thread
   r.media_type = MediaTypeOf(spec.compression);
   file.Keep();
   return r;
+}
+
+namespace {
+
+struct Csum {
+  uint8_t b[32];
+  bool operator==(const Csum &o) const { return memcmp(b, o.b, sizeof b) == 0; }
+};
+struct CsumHash {
+  size_t operator()(const Csum &c) const {
+    size_t h;
+    memcpy(&h, c.b, sizeof h);  // already uniformly distributed
+    return h;
+  }
+};
+
+std::string Hex(const Csum &c) {
+  static const char digits[] = "0123456789abcdef";
+  std::string s(64, '0');
+  for (int i = 0; i < 32; i++) {
+    s[2 * i] = digits[c.b[i] >> 4];
+    s[2 * i + 1] = digits[c.b[i] & 15];
+  }
+  return s;
+}
+
+// Walks the tree as Chunking.create does (files, then subdirectories, in dirtree order; every
+// occurrence of a shared subtree) and hands each object's paths to its layer.
+class Assigner {
+ public:
+  Assigner(OstreeRepo *repo, const ObjectAssignment &a, std::vector<LayerSpec> &specs, GCancellable *c)
+      : repo_(repo), a_(a), specs_(specs), c_(c) {
+    size_t n = a.layers.size();
+    slots_.reserve(n);
+    for (size_t i = 0; i < n; i++) {
+      Csum k;
+      memcpy(k.b, a.checksums.data() + 32 * i, 32);
+      slots_.emplace(k, Slot{a.layers[i], -1});
+    }
+  }
+
+  void Run() {
+    GVar commit = Load(OSTREE_OBJECT_TYPE_COMMIT, ResolveRev(repo_, a_.rev));
+    GVar contents_v(g_variant_get_child_value(commit.get(), 6));
+    std::string path;
+    Walk(ChecksumOf(contents_v.get()), path);
+    if (!uncovered_.empty()) {
+      auto first = uncovered_.begin();
+      for (auto it = uncovered_.begin(); it != uncovered_.end(); ++it)
+        if (memcmp(it->first.b, first->first.b, 32) < 0) first = it;
+      Fail("Content mapping does not cover " + std::to_string(uncovered_.size()) +
+           " content object(s) of the commit, e.g. " + Hex(first->first) + " (" + first->second + ")");
+    }
+    // Hex order is byte order: the exporter writes each layer's objects in checksum order.
+    for (auto &s : specs_)
+      std::sort(s.objects.begin(), s.objects.end(), [](const ChunkObject &x, const ChunkObject &y) { return x.checksum < y.checksum; });
+  }
+
+ private:
+  struct Slot {
+    uint32_t layer;
+    int64_t index;  // in specs_[layer].objects once seen
+  };
+
+  GVar Load(OstreeObjectType t, const std::string &checksum) {
+    GErr e;
+    GVariant *v = nullptr;
+    if (!ostree_repo_load_variant(repo_, t, checksum.c_str(), &v, e.out())) Fail(e);
+    return TakeVariant(v);
+  }
+
+  void Walk(const std::string &tree, std::string &path) {
+    CheckCancelled(c_);
+    GVar t = Load(OSTREE_OBJECT_TYPE_DIR_TREE, tree);
+    GVar files(g_variant_get_child_value(t.get(), 0));
+    GVar dirs(g_variant_get_child_value(t.get(), 1));
+    size_t base = path.size();
+    GVariantIter it;
+    g_variant_iter_init(&it, files.get());
+    const char *name;
+    GVariant *csum_v;
+    while (g_variant_iter_next(&it, "(&s@ay)", &name, &csum_v)) {
+      GVar owned(csum_v);
+      gsize len = 0;
+      const uint8_t *b = static_cast<const uint8_t *>(g_variant_get_fixed_array(csum_v, &len, 1));
+      if (len != 32) Fail("Corrupted dirtree object " + tree);
+      Csum k;
+      memcpy(k.b, b, 32);
+      path.resize(base);
+      path.append("/").append(name);
+      Add(k, path);
+    }
+    g_variant_iter_init(&it, dirs.get());
+    GVariant *tree_v, *meta_v;
+    while (g_variant_iter_next(&it, "(&s@ay@ay)", &name, &tree_v, &meta_v)) {
+      GVar owned_t(tree_v), owned_m(meta_v);
+      path.resize(base);
+      path.append("/").append(name);
+      Walk(ChecksumOf(tree_v), path);
+    }
+    path.resize(base);
+  }
+
+  void Add(const Csum &k, const std::string &path) {
+    auto found = slots_.find(k);
+    if (found == slots_.end()) {
+      if (a_.default_layer < 0) {
+        uncovered_.emplace(k, path);  // keeps the first path
+        return;
+      }
+      found = slots_.emplace(k, Slot{static_cast<uint32_t>(a_.default_layer), -1}).first;
+    }
+    Slot &s = found->second;
+    auto &objects = specs_[s.layer].objects;
+    if (s.index < 0) {
+      s.index = static_cast<int64_t>(objects.size());
+      objects.push_back(ChunkObject{Hex(k), {}});
+    }
+    objects[static_cast<size_t>(s.index)].paths.push_back(path);
+  }
+
+  OstreeRepo *repo_;
+  const ObjectAssignment &a_;
+  std::vector<LayerSpec> &specs_;
+  GCancellable *c_;
+  std::unordered_map<Csum, Slot, CsumHash> slots_;
+  std::unordered_map<Csum, std::string, CsumHash> uncovered_;
+};
+
+}  // namespace
+
+void AssignObjects(OstreeRepo *repo, const ObjectAssignment &a, std::vector<LayerSpec> &specs, GCancellable *cancellable) {
+  Assigner(repo, a, specs, cancellable).Run();
 }
 
 Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r) {
@@ -378,6 +513,41 @@ LayerSpec ParseSpec(const Napi::Value &v, size_t index) {
   return s;
 }
 
+// options.assign: { rev, checksums: Uint8Array (32 bytes each), layers: Uint32Array, defaultLayer? }
+std::shared_ptr<ObjectAssignment> ParseAssign(const Napi::Value &v, const std::vector<LayerSpec> &specs) {
+  Napi::Env env = v.Env();
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "assign must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  auto a = std::make_shared<ObjectAssignment>();
+  a->rev = Str(o, "rev", true, "assign");
+  Napi::Value cs = o.Get("checksums"), ls = o.Get("layers");
+  if (!cs.IsTypedArray() || cs.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, "assign.checksums must be a Uint8Array");
+  if (!ls.IsTypedArray() || ls.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+    throw Napi::TypeError::New(env, "assign.layers must be a Uint32Array");
+  Napi::Uint8Array c = cs.As<Napi::Uint8Array>();
+  Napi::Uint32Array l = ls.As<Napi::Uint32Array>();
+  if (c.ElementLength() != 32 * l.ElementLength())
+    throw Napi::TypeError::New(env, "assign.checksums must hold 32 bytes per entry of assign.layers");
+  auto check = [&](int64_t i, const std::string &what) {
+    if (i < 0 || static_cast<size_t>(i) >= specs.size() || specs[static_cast<size_t>(i)].kind == LayerSpec::Kind::Full)
+      throw Napi::TypeError::New(env, what + " must be the index of a commit or chunk layer");
+    if (!specs[static_cast<size_t>(i)].objects.empty())
+      throw Napi::TypeError::New(env, what + ": layers[" + std::to_string(i) + "] has its own objects");
+  };
+  a->checksums.assign(c.Data(), c.Data() + c.ElementLength());
+  a->layers.assign(l.Data(), l.Data() + l.ElementLength());
+  for (uint32_t i : a->layers) check(i, "assign.layers");
+  Napi::Value d = o.Get("defaultLayer");
+  if (!d.IsUndefined() && !d.IsNull()) {
+    if (!d.IsNumber()) throw Napi::TypeError::New(env, "assign.defaultLayer must be a number");
+    a->default_layer = d.As<Napi::Number>().Int64Value();
+    check(a->default_layer, "assign.defaultLayer");
+  }
+  return a;
+}
+
 // Forwards a caller's cancellation to the internal one that also stops sibling layers.
 struct LinkedCancellable {
   GObj<GCancellable> inner{g_cancellable_new()};
@@ -411,14 +581,25 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
     if (opts.Get("parallel").IsNumber()) parallel = std::max(1, opts.Get("parallel").As<Napi::Number>().Int32Value());
   }
   // Default: every layer may use all CPUs for compression, so a large layer is not left on one
-  // core when the small ones finish (measured faster than splitting the CPUs between layers).
-  // The bytes do not depend on it.
+  // core when the small ones finish (measured faster than splitting the CPUs between layers);
+  // the layers share one pool of that many compression threads. The bytes do not depend on it.
   if (!threads) threads = NumCpus();
+  std::shared_ptr<ObjectAssignment> assign;
+  if (info[2].IsObject()) assign = ParseAssign(info[2].As<Napi::Object>().Get("assign"), *specs);
   auto cancel = std::make_shared<LinkedCancellable>(Cancellable::From(info[3]));
   auto results = std::make_shared<std::vector<LayerResult>>(specs->size());
   return PromiseWorker::Run(
       env, "ostree-container:export-layers",
-      [repo, specs, threads, parallel, cancel, results](ErrorInfo &err) {
+      [repo, specs, assign, threads, parallel, cancel, results](ErrorInfo &err) {
+        if (assign) {
+          try {
+            AssignObjects(repo->get(), *assign, *specs, cancel->inner.get());
+          } catch (Failure &f) {
+            err = f.info;
+            return;
+          }
+        }
+        CompressorPool compression(threads);
         std::atomic<size_t> next{0};
         std::mutex m;
         std::unique_ptr<Failure> first;
@@ -427,7 +608,9 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
             size_t i = next++;
             if (i >= specs->size() || g_cancellable_is_cancelled(cancel->inner.get())) return;
             try {
-              (*results)[i] = ExportLayer(repo->get(), (*specs)[i], threads, cancel->inner.get());
+              (*results)[i] = ExportLayer(repo->get(), (*specs)[i], threads, cancel->inner.get(), &compression);
+              // Its objects were only needed for writing it.
+              std::vector<ChunkObject>().swap((*specs)[i].objects);
             } catch (Failure &f) {
               std::lock_guard<std::mutex> lk(m);
               if (!first) first = std::make_unique<Failure>(f);

@@ -226,8 +226,8 @@ export class Chunking {
   processMapping(meta: ObjectMetaSized, maxLayers?: number, prior?: PriorBuildManifest): void {
     if (this.processedMapping) throw new Error('Chunking mapping already processed');
     this.processedMapping = true;
-    this.max = maxLayers ?? MAX_CHUNKS;
-    if (!Number.isInteger(this.max) || this.max <= 0) throw new Error(`Invalid max layers: ${maxLayers}`);
+    const plan = packChunks(meta, maxLayers, prior);
+    this.max = plan.max;
     const owned = new Map<string, string[]>();
     for (const [checksum, id] of meta.map) {
       const list = owned.get(id);
@@ -236,12 +236,11 @@ export class Chunking {
     }
     this.nProvidedComponents = meta.sizes.length;
     this.nSizedComponents = meta.sizes.filter((s) => s.size > 0).length;
-    for (const bin of basicPacking(meta.sizes, this.max, prior)) {
-      const chunk = new Chunk(chunkName(bin));
-      chunk.packages = bin.map((c) => c.name);
+    plan.bins.forEach((bin, i) => {
+      const chunk = plan.chunks[i]!;
       for (const c of bin) for (const checksum of owned.get(c.identifier) ?? []) this.remainder.moveObject(chunk, checksum);
       this.chunks.push(chunk);
-    }
+    });
     if (this.remainder.content.size > 0) {
       const first = this.remainder.sortedObjects()[0]!;
       throw new Error(
@@ -249,6 +248,31 @@ export class Chunking {
       );
     }
   }
+}
+
+/** The packing half of {@link Chunking.processMapping}: chunks without content yet. */
+export interface ChunkPlan {
+  max: number;
+  bins: ObjectSourceMetaSized[][];
+  /** One per bin: named, with its packages. */
+  chunks: Chunk[];
+  /** Component identifier → index of the (first) chunk holding it. */
+  chunkOf: Map<string, number>;
+}
+
+/** Packs the components of `meta` into named chunks (§4.3) without touching any content object. */
+export function packChunks(meta: ObjectMetaSized, maxLayers?: number, prior?: PriorBuildManifest): ChunkPlan {
+  const max = maxLayers ?? MAX_CHUNKS;
+  if (!Number.isInteger(max) || max <= 0) throw new Error(`Invalid max layers: ${maxLayers}`);
+  const bins = basicPacking(meta.sizes, max, prior);
+  const chunkOf = new Map<string, number>();
+  const chunks = bins.map((bin, i) => {
+    const chunk = new Chunk(chunkName(bin));
+    chunk.packages = bin.map((c) => c.name);
+    for (const c of bin) if (!chunkOf.has(c.identifier)) chunkOf.set(c.identifier, i);
+    return chunk;
+  });
+  return { max, bins, chunks, chunkOf };
 }
 
 /** Chunk name, used as the layer's history `created_by` (§4.6). */

@@ -10,7 +10,7 @@ import { hostPlatform } from '../oci/platform.js';
 import type { Descriptor, History, ImageConfiguration, ImageManifest, RuntimeConfig } from '../oci/types.js';
 import { ImageReference, parseOciPathAndTag } from '../ref/image-reference.js';
 import { Transport } from '../ref/transport.js';
-import { Chunk, Chunking, componentsAnnotation, type ObjectMetaSized, type PriorBuildManifest } from './chunking.js';
+import { componentsAnnotation, packChunks, type ChunkPlan, type ObjectMetaSized, type PriorBuildManifest } from './chunking.js';
 import {
   ANNOTATION_VERSION,
   BOOTC_LABEL,
@@ -25,7 +25,7 @@ import {
 import { skopeoCopy } from '../proxy/skopeo-copy.js';
 import type { CommitInfo as RepoCommitInfo, Repo } from '../repo/repo.js';
 import { exportLayers, type LayerSpec } from '../tar/export.js';
-import type { LayerCompression } from '../tar/native.js';
+import type { LayerCompression, ObjectAssignment } from '../tar/native.js';
 
 /** What encapsulate needs from a commit object. */
 export type CommitInfo = Pick<RepoCommitInfo, 'checksum' | 'timestamp' | 'subject' | 'metadata'>;
@@ -202,6 +202,29 @@ function checkFinalLayerUnique(chunks: [name: string, diffId: string][]): void {
   }
 }
 
+const CHECKSUM = /^[0-9a-f]{64}$/;
+
+/**
+ * Each mapped object's chunk, compactly (32 bytes + an index per object) for the exporter, which
+ * fails on tree objects the mapping leaves out. Without a mapping everything goes to the commit
+ * layer. Mapped objects the tree lacks are ignored there, as by Chunking.processMapping.
+ */
+function objectAssignment(rev: string, mapping: { meta: ObjectMetaSized; plan: ChunkPlan } | undefined, commitLayer: number): ObjectAssignment {
+  if (!mapping) return { rev, checksums: new Uint8Array(0), layers: new Uint32Array(0), defaultLayer: commitLayer };
+  const { meta, plan } = mapping;
+  const checksums = Buffer.alloc(meta.map.size * 32);
+  const layers = new Uint32Array(meta.map.size);
+  let n = 0;
+  for (const [checksum, id] of meta.map) {
+    const chunk = plan.chunkOf.get(id);
+    // A checksum that is not lowercase hex names no object of the tree.
+    if (chunk === undefined || !CHECKSUM.test(checksum)) continue;
+    checksums.write(checksum, n * 32, 'hex');
+    layers[n++] = chunk;
+  }
+  return { rev, checksums: checksums.subarray(0, n * 32), layers: layers.subarray(0, n) };
+}
+
 /** Wall-clock time as RFC 3339 seconds with `Z`. */
 function now(): string {
   return formatTimestamp(Math.floor(Date.now() / 1000));
@@ -224,22 +247,22 @@ export async function encapsulateToOciDir(
   const labels = commitLabels(info, config, opts);
   const created = opts.created ?? formatTimestamp(info.timestamp);
 
-  // Plan: one layer per chunk, then the commit layer carrying the remainder.
-  const chunking = await Chunking.create(repo, info.checksum, { sizes: false, ...(opts.signal ? { signal: opts.signal } : {}) });
-  if (opts.contentmeta) chunking.processMapping(opts.contentmeta, opts.maxLayers, opts.priorBuild);
-  // The exporter writes each layer's objects in checksum order.
-  const objects = (c: Chunk) => [...c.content].map(([checksum, o]) => ({ checksum, paths: o.paths }));
-  const paths = [...chunking.chunks, chunking.remainder].map(() => oci.tempPath());
+  // Plan: one layer per chunk, then the commit layer carrying the remainder (everything when
+  // unchunked). The exporter walks the tree and places the objects itself.
+  const plan = opts.contentmeta ? packChunks(opts.contentmeta, opts.maxLayers, opts.priorBuild) : undefined;
+  const chunks = plan?.chunks ?? [];
+  const paths = [...chunks, undefined].map(() => oci.tempPath());
   const specs: LayerSpec[] = [
-    ...chunking.chunks.map((c, i) => ({ kind: 'chunk' as const, objects: objects(c), compression, output: paths[i]! })),
-    { kind: 'commit', rev: info.checksum, objects: objects(chunking.remainder), compression, output: paths.at(-1)! },
+    ...chunks.map((_, i) => ({ kind: 'chunk' as const, compression, output: paths[i]! })),
+    { kind: 'commit', rev: info.checksum, compression, output: paths.at(-1)! },
   ];
+  const assign = objectAssignment(info.checksum, opts.contentmeta && plan ? { meta: opts.contentmeta, plan } : undefined, chunks.length);
   let results;
   try {
     results = await withContext('Exporting layers', () =>
-      exportLayers(repo, specs, { ...(opts.parallelism ? { parallel: opts.parallelism } : {}), signal: opts.signal }),
+      exportLayers(repo, specs, { ...(opts.parallelism ? { parallel: opts.parallelism } : {}), assign, signal: opts.signal }),
     );
-    checkFinalLayerUnique(chunking.chunks.map((c, i) => [c.name, results![i]!.diffId]));
+    checkFinalLayerUnique(chunks.map((c, i) => [c.name, results![i]!.diffId]));
   } catch (e) {
     await Promise.all(paths.map((p) => rm(p, { force: true })));
     throw e;
@@ -257,7 +280,7 @@ export async function encapsulateToOciDir(
     };
   };
   const commitLayer = toLayer(specs.length - 1, info.subject || `ostree export of commit ${info.checksum}`);
-  const chunkLayers = chunking.chunks.map((c, i) => toLayer(i, c.name, { [CONTENT_ANNOTATION]: componentsAnnotation(c.packages) }));
+  const chunkLayers = chunks.map((c, i) => toLayer(i, c.name, { [CONTENT_ANNOTATION]: componentsAnnotation(c.packages) }));
   const image = buildImage({ info, labels, layers: [commitLayer, ...chunkLayers], config, opts, created });
   const configDesc = await oci.writeConfig(image.config);
   return oci.insertManifest(image.manifest(configDesc), tag === undefined ? {} : { tag });

@@ -9,6 +9,7 @@ import {
   type LayerResult,
   type LayerTarget,
   type NativeLayerSpec,
+  type ObjectAssignment,
   type RepoHandle,
 } from './native.js';
 
@@ -33,8 +34,8 @@ export type LayerSpec =
   | (LayerBase & { kind: 'full'; rev: string })
   /** The commit layer: prelude, structure-only walk, then the remainder objects. */
   | (LayerBase & { kind: 'commit'; rev: string; objects?: ChunkObjectSpec[] })
-  /** A content chunk layer: repo skeleton and the objects. */
-  | (LayerBase & { kind: 'chunk'; objects: ChunkObjectSpec[] });
+  /** A content chunk layer: repo skeleton and the objects (here or from `assign`). */
+  | (LayerBase & { kind: 'chunk'; objects?: ChunkObjectSpec[] });
 
 export interface ExportLayersOptions {
   signal?: AbortSignal;
@@ -42,6 +43,8 @@ export interface ExportLayersOptions {
   parallel?: number;
   /** Compression threads per layer (default: number of CPUs). The output does not depend on it. */
   threads?: number;
+  /** Objects of a commit's tree assigned to layers by checksum, instead of per-layer `objects`. */
+  assign?: ObjectAssignment;
 }
 
 // Chunk objects are written in ascending checksum order (spec §1.4.6) whatever order the
@@ -69,7 +72,10 @@ export async function exportLayers(repo: RepoHandle, layers: LayerSpec[], opts: 
   });
   const threads = opts.threads === undefined ? {} : { threads: opts.threads };
   const parallel = opts.parallel === undefined ? {} : { parallel: opts.parallel };
-  return withCancellable(opts.signal, (c) => tarNative().exportLayers(nativeRepo(repo), specs, { ...threads, ...parallel }, c));
+  const assign = opts.assign === undefined ? {} : { assign: opts.assign };
+  return withCancellable(opts.signal, (c) =>
+    tarNative().exportLayers(nativeRepo(repo), specs, { ...threads, ...parallel, ...assign }, c),
+  );
 }
 
 export interface ExportCommitOptions {

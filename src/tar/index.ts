@@ -1,6 +1,6 @@
 // Tar entry points (the `tar` namespace of the public API): ostree-ext tar format v1 export,
 // import (commit and object-set modes) and the tar-level detached-metadata update.
-export type { LayerCompression, LayerResult, LayerTarget, RepoHandle } from './native.js';
+export type { LayerCompression, LayerResult, LayerTarget, ObjectAssignment, RepoHandle } from './native.js';
 export type { ChunkObjectSpec, LayerSpec, ExportLayersOptions, ExportCommitOptions } from './export.js';
 export { exportLayers, exportCommit } from './export.js';
 export type { TarImportOptions, TarImportObjectsOptions, TarImportResult } from './import.js';

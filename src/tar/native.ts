@@ -22,6 +22,21 @@ export interface NativeLayerSpec {
   path?: string;
 }
 
+/**
+ * Content objects of `rev`'s tree handed out to layers by checksum: the exporter walks the tree
+ * once and gives each object, with every tree path it has, to its layer. Compact (a few bytes
+ * per object) where per-object `objects` arrays cost hundreds.
+ */
+export interface ObjectAssignment {
+  rev: string;
+  /** 32 raw bytes per object. */
+  checksums: Uint8Array;
+  /** The layer index of each object of `checksums`; a chunk or commit layer without `objects`. */
+  layers: Uint32Array;
+  /** Where tree objects not listed go; without it they are an error ("Content mapping does not cover …"). */
+  defaultLayer?: number;
+}
+
 /** What one written layer blob is. */
 export interface LayerResult {
   /** `sha256:` of the uncompressed tar (the config's rootfs diff_id). */
@@ -72,7 +87,12 @@ export interface NativeRewriteOptions {
 }
 
 export interface TarNative {
-  exportLayers(repo: object, layers: NativeLayerSpec[], opts: { threads?: number; parallel?: number }, c: C): Promise<LayerResult[]>;
+  exportLayers(
+    repo: object,
+    layers: NativeLayerSpec[],
+    opts: { threads?: number; parallel?: number; assign?: ObjectAssignment },
+    c: C,
+  ): Promise<LayerResult[]>;
   importLayer(repo: object, opts: NativeImportOptions, c: C): Promise<NativeImportResult>;
   rewriteDetachedMetadata(opts: NativeRewriteOptions, detached: Uint8Array | null, c: C): Promise<LayerResult & { commit: string }>;
 }

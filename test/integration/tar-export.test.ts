@@ -2,13 +2,13 @@
 // with independent readers: GNU tar extracts it, `ostree fsck` checks the embedded
 // bare-split-xattrs repo, gzip/zstd CLIs decompress it.
 import { constants as fsc } from 'node:fs';
-import { mkdir, open, readFile, rm, stat, writeFile, symlink, link } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile, symlink, link } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMIT_V0, CONTENTS_CHECKSUM_V0, TESTREF, cliShowCommit, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
-import { tar } from '../../src/index.js';
+import { Chunking, Repo, tar } from '../../src/index.js';
 import {
   cleanupTmp, execFileP, exampleOs, fsck, openRepo, parseTar, sha256File, tmpdir, OBJ, objPath, type RawEntry,
 } from './tar-util.js';
@@ -220,6 +220,73 @@ describe('layers', () => {
     // objects from the chunk reuse the xattrs blob: every layer carries the blobs it needs
     expect(commitLayer.some((e) => e.name === objPath(USR_T_XATTRS, 'file-xattrs'))).toBe(true);
     expect(c1.some((e) => e.name === objPath(USR_T_XATTRS, 'file-xattrs'))).toBe(true);
+  });
+
+  it('assign: the exporter places objects by checksum with their tree paths, as explicit lists would', async () => {
+    // explicit lists as encapsulate built them before: the JS tree walk, paths in walk order
+    const walk = await Chunking.create(await Repo.open(fx.repoPath), COMMIT_V0);
+    const all = [...walk.remainder.content].map(([checksum, o]) => ({ checksum, paths: o.paths }));
+    const inBin = (o: { paths: string[] }) => o.paths[0]!.startsWith('/usr/bin/');
+    const chunk1 = all.filter(inBin);
+    const rest = all.filter((o) => !inBin(o));
+    const explicit = (dir: string): tar.LayerSpec[] => [
+      { kind: 'chunk', objects: chunk1, output: path.join(dir, 'c1'), compression: 'gzip' },
+      { kind: 'chunk', objects: [], output: path.join(dir, 'c2'), compression: 'zstd' },
+      { kind: 'commit', rev: TESTREF, objects: rest, output: path.join(dir, 'commit'), compression: 'gzip' },
+    ];
+    const bare = (dir: string) => explicit(dir).map(({ objects: _, ...l }) => l as tar.LayerSpec);
+    const raw = (objs: { checksum: string }[]) => Buffer.concat(objs.map((o) => Buffer.from(o.checksum, 'hex')));
+    const want = await tar.exportLayers(repo, explicit(await tmpdir()), { parallel: 1 });
+    const listed = [...rest, ...chunk1]; // any order
+    const everyObject = await tar.exportLayers(repo, bare(await tmpdir()), {
+      assign: { rev: TESTREF, checksums: raw(listed), layers: Uint32Array.from(listed, (o) => (inBin(o) ? 0 : 2)) },
+    });
+    expect(everyObject).toEqual(want);
+    const byDefault = await tar.exportLayers(repo, bare(await tmpdir()), {
+      // objects the tree lacks are ignored
+      assign: { rev: TESTREF, checksums: raw([...chunk1, { checksum: 'e'.repeat(64) }]), layers: new Uint32Array(chunk1.length + 1), defaultLayer: 2 },
+    });
+    expect(byDefault).toEqual(want);
+
+    // tree objects nobody takes: an error before any layer is written
+    const d = await tmpdir();
+    const first = [...rest].sort((a, b) => (a.checksum < b.checksum ? -1 : 1))[0]!;
+    await expect(
+      tar.exportLayers(repo, bare(d), { assign: { rev: TESTREF, checksums: raw(chunk1), layers: new Uint32Array(chunk1.length) } }),
+    ).rejects.toThrow(
+      `Content mapping does not cover ${rest.length} content object(s) of the commit, e.g. ${first.checksum} (${first.paths[0]})`,
+    );
+    expect(await readdir(d)).toEqual([]);
+
+    const bad = (assign: unknown, layers = bare(d)) => tar.exportLayers(repo, layers, { assign: assign as tar.ObjectAssignment });
+    const one = { rev: TESTREF, checksums: raw(chunk1.slice(0, 1)), layers: new Uint32Array(1) };
+    await expect(bad({ ...one, checksums: [1, 2] })).rejects.toThrow(/^assign\.checksums must be a Uint8Array$/);
+    await expect(bad({ ...one, layers: [0] })).rejects.toThrow(/^assign\.layers must be a Uint32Array$/);
+    await expect(bad({ ...one, checksums: new Uint8Array(31) })).rejects.toThrow(/^assign\.checksums must hold 32 bytes per entry of assign\.layers$/);
+    await expect(bad({ ...one, layers: Uint32Array.of(3) })).rejects.toThrow(/^assign\.layers must be the index of a commit or chunk layer$/);
+    await expect(bad({ ...one, defaultLayer: 0 }, explicit(d))).rejects.toThrow(/^assign\.layers: layers\[0\] has its own objects$/);
+    await expect(bad({ ...one, defaultLayer: 0 }, [{ kind: 'full', rev: TESTREF, output: path.join(d, 'f') }])).rejects.toThrow(
+      /^assign\.layers must be the index of a commit or chunk layer$/,
+    );
+    await expect(bad({ ...one, rev: undefined })).rejects.toThrow(/^assign\.rev is required$/);
+    expect(await readdir(d)).toEqual([]);
+  });
+
+  it('layers share compressors (threads, zstd contexts) without changing the bytes of any layer', async () => {
+    const d = await tmpdir();
+    const spec = (name: string, compression: tar.LayerCompression, kind: 'full' | 'commit' = 'full'): tar.LayerSpec => ({
+      kind, rev: TESTREF, output: path.join(d, name), compression,
+    });
+    const alone = await Promise.all(
+      (['zstd', 'gzip'] as const).map(async (c) => (await tar.exportLayers(repo, [spec(`alone-${c}`, c)]))[0]!.digest),
+    );
+    // one thread writes the layers in turn, each reusing what the previous one left
+    const run = await tar.exportLayers(
+      repo,
+      [spec('z1', 'zstd'), spec('g1', 'gzip'), spec('zc', 'zstd', 'commit'), spec('z2', 'zstd'), spec('gc', 'gzip', 'commit'), spec('g2', 'gzip')],
+      { parallel: 1, threads: 2 },
+    );
+    expect([run[0]!.digest, run[1]!.digest, run[3]!.digest, run[5]!.digest]).toEqual([alone[0], alone[1], alone[0], alone[1]]);
   });
 
   it('removes the output file and reports the error when a layer fails', async () => {
