@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_threadPool (exported by libzstd ≥ 1.5)
 #include <zstd.h>
 
 #include <algorithm>
@@ -320,8 +319,9 @@ class GzipBlockSink : public ByteSink {
   uint64_t total_ = 0;
 };
 
-// zstd contexts are kept by the pool between layers (same level and worker count); they all run
-// their jobs on the pool's one zstd thread pool.
+// zstd contexts kept by the pool between layers (same level and worker count), with their
+// buffers and worker threads. Not a shared ZSTD_threadPool: freeing a context whose frame failed
+// midway does not wait for its jobs on a pool it does not own (zstd 1.5 ZSTDMT_freeCCtx).
 struct ZstdContexts {
   struct Entry {
     ZSTD_CCtx *cctx;
@@ -330,11 +330,8 @@ struct ZstdContexts {
   };
   std::mutex m;
   std::vector<Entry> idle;
-  ZSTD_threadPool *pool = nullptr;
-  unsigned pool_threads = 0;
   ~ZstdContexts() {
     for (auto &e : idle) ZSTD_freeCCtx(e.cctx);
-    if (pool) ZSTD_freeThreadPool(pool);
   }
 };
 
@@ -358,7 +355,8 @@ class ZstdSink : public ByteSink {
   }
   ~ZstdSink() override {
     if (shared_ && finished_) {
-      // A finished frame leaves the context ready for the next one, as a new one would be.
+      // A finished frame (all jobs done) leaves the context ready for the next one, as a new
+      // one would be; a failed one is freed, which waits for its jobs.
       std::lock_guard<std::mutex> lk(shared_->m);
       shared_->idle.push_back({cctx_, level_, threads_});
     } else {
@@ -390,11 +388,6 @@ class ZstdSink : public ByteSink {
     // Fixed job size: bounds memory (the default for level 3 is 8 MiB per job and buffer) and,
     // being fixed, keeps the output independent of everything but the input.
     ZSTD_CCtx_setParameter(c, ZSTD_c_jobSize, kJobSize);
-    if (shared_) {
-      std::lock_guard<std::mutex> lk(shared_->m);
-      if (!shared_->pool) shared_->pool = ZSTD_createThreadPool(shared_->pool_threads);
-      if (shared_->pool) ZSTD_CCtx_refThreadPool(c, shared_->pool);
-    }
     return c;
   }
 
@@ -431,7 +424,6 @@ struct CompressorPool::Impl {
 
 CompressorPool::CompressorPool(unsigned threads) : impl_(std::make_unique<Impl>()) {
   impl_->threads = std::max(1u, threads);
-  impl_->zstd.pool_threads = impl_->threads;
 }
 
 CompressorPool::~CompressorPool() = default;

@@ -58,10 +58,11 @@ const char *MediaTypeOf(Compression c);
 Compression CompressionOfMediaType(const std::string &media_type);
 
 // Compression resources shared by the layers of one export, however many run at once: one set
-// of `threads` deflate workers, one zstd thread pool of as many threads, and the zstd contexts
-// (multi-MiB buffers each) that finished layers hand on to the next. Without it every layer
-// started its own threads and buffers: parallel layers × threads workers, and the freed buffers
-// fragmented the heap (RSS grew by ~50 MiB over a 35-layer export). Bytes do not depend on it.
+// of `threads` deflate workers (buffers recycled across layers), and the zstd contexts (multi-MiB
+// buffers and their workers each) that finished layers hand on to the next. Without it every
+// layer started its own threads and buffers: parallel layers × threads deflate workers, and the
+// freed zstd buffers fragmented the heap (RSS grew by ~50 MiB over a 35-layer export). Bytes do
+// not depend on it.
 class CompressorPool {
  public:
   explicit CompressorPool(unsigned threads);
