@@ -74,10 +74,15 @@ class OstreeTarWriter {
   }
 
   // Content objects, each followed by its OS paths (chunk layers and the remainder, §1.4.6).
+  // They come in checksum order (ParseSpec, AssignObjects), so a repeated checksum is adjacent:
+  // no map entry per object of a large layer is needed to write each object once.
   void Objects(const std::vector<ChunkObject> &objects) {
     Skeleton();
+    ObjInfo info{};
+    const std::string *prev = nullptr;
     for (const auto &o : objects) {
-      const ObjInfo &info = Content(o.checksum);
+      if (!prev || *prev != o.checksum) info = WriteContent(o.checksum);
+      prev = &o.checksum;
       for (const auto &p : o.paths) {
         std::string rel = p;
         while (!rel.empty() && rel[0] == '/') rel.erase(0, 1);
@@ -164,6 +169,11 @@ class OstreeTarWriter {
   const ObjInfo &Content(const std::string &csum) {
     auto found = files_.find(csum);
     if (found != files_.end()) return found->second;
+    return files_.emplace(csum, WriteContent(csum)).first->second;
+  }
+
+  // Writes the content object (§1.4.3); returns what its OS paths need.
+  ObjInfo WriteContent(const std::string &csum) {
     CheckCancelled(c_);
     GInputStream *in_raw = nullptr;
     GFileInfo *info_raw = nullptr;
@@ -237,7 +247,7 @@ class OstreeTarWriter {
       }
       tar_.Pad(size);
     }
-    return files_.emplace(csum, oi).first->second;
+    return oi;
   }
 
   // §1.4.5: hardlink to the object, or an empty regular file for empty regular objects.
@@ -301,6 +311,7 @@ namespace {
 struct Csum {
   uint8_t b[32];
   bool operator==(const Csum &o) const { return memcmp(b, o.b, sizeof b) == 0; }
+  bool operator<(const Csum &o) const { return memcmp(b, o.b, sizeof b) < 0; }
 };
 struct CsumHash {
   size_t operator()(const Csum &c) const {
@@ -326,13 +337,18 @@ class Assigner {
  public:
   Assigner(OstreeRepo *repo, const ObjectAssignment &a, std::vector<LayerSpec> &specs, GCancellable *c)
       : repo_(repo), a_(a), specs_(specs), c_(c) {
+    // One sorted array (freed in one piece) rather than a node per object.
     size_t n = a.layers.size();
-    slots_.reserve(n);
+    listed_.resize(n);
+    std::vector<size_t> per_layer(specs.size());
     for (size_t i = 0; i < n; i++) {
-      Csum k;
-      memcpy(k.b, a.checksums.data() + 32 * i, 32);
-      slots_.emplace(k, Slot{a.layers[i], -1});
+      memcpy(listed_[i].key.b, a.checksums.data() + 32 * i, 32);
+      listed_[i].slot = Slot{a.layers[i], -1};
+      per_layer[a.layers[i]]++;
     }
+    // stable: of a checksum listed twice, the first entry counts
+    std::stable_sort(listed_.begin(), listed_.end(), [](const Listed &x, const Listed &y) { return x.key < y.key; });
+    for (size_t l = 0; l < specs.size(); l++) specs[l].objects.reserve(per_layer[l]);
   }
 
   void Run() {
@@ -356,6 +372,10 @@ class Assigner {
   struct Slot {
     uint32_t layer;
     int64_t index;  // in specs_[layer].objects once seen
+  };
+  struct Listed {
+    Csum key;
+    Slot slot;
   };
 
   GVar Load(OstreeObjectType t, const std::string &checksum) {
@@ -398,15 +418,17 @@ class Assigner {
   }
 
   void Add(const Csum &k, const std::string &path) {
-    auto found = slots_.find(k);
-    if (found == slots_.end()) {
-      if (a_.default_layer < 0) {
-        uncovered_.emplace(k, path);  // keeps the first path
-        return;
-      }
-      found = slots_.emplace(k, Slot{static_cast<uint32_t>(a_.default_layer), -1}).first;
+    Slot *slot = nullptr;
+    auto it = std::lower_bound(listed_.begin(), listed_.end(), k, [](const Listed &x, const Csum &y) { return x.key < y; });
+    if (it != listed_.end() && it->key == k) {
+      slot = &it->slot;
+    } else if (a_.default_layer < 0) {
+      uncovered_.emplace(k, path);  // keeps the first path
+      return;
+    } else {
+      slot = &others_.emplace(k, Slot{static_cast<uint32_t>(a_.default_layer), -1}).first->second;
     }
-    Slot &s = found->second;
+    Slot &s = *slot;
     auto &objects = specs_[s.layer].objects;
     if (s.index < 0) {
       s.index = static_cast<int64_t>(objects.size());
@@ -419,7 +441,8 @@ class Assigner {
   const ObjectAssignment &a_;
   std::vector<LayerSpec> &specs_;
   GCancellable *c_;
-  std::unordered_map<Csum, Slot, CsumHash> slots_;
+  std::vector<Listed> listed_;                         // sorted by checksum
+  std::unordered_map<Csum, Slot, CsumHash> others_;    // unlisted objects of the default layer
   std::unordered_map<Csum, std::string, CsumHash> uncovered_;
 };
 
@@ -498,6 +521,8 @@ LayerSpec ParseSpec(const Napi::Value &v, size_t index) {
       }
       s.objects.push_back(std::move(co));
     }
+    // The writer relies on checksum order (spec §1.4.6: objects in ascending checksum order).
+    std::stable_sort(s.objects.begin(), s.objects.end(), [](const ChunkObject &x, const ChunkObject &y) { return x.checksum < y.checksum; });
   }
   s.compression = ParseCompressionJs(o, where);
   Napi::Value level = o.Get("level");

@@ -247,6 +247,12 @@ describe('layers', () => {
       assign: { rev: TESTREF, checksums: raw([...chunk1, { checksum: 'e'.repeat(64) }]), layers: new Uint32Array(chunk1.length + 1), defaultLayer: 2 },
     });
     expect(byDefault).toEqual(want);
+    // a checksum listed twice (its paths split) is written once, as if listed once with both
+    const linked = chunk1.find((o) => o.paths.length > 1)!;
+    const split = chunk1.flatMap((o) => (o === linked ? o.paths.map((p) => ({ checksum: o.checksum, paths: [p] })) : [o]));
+    const splitDir = await tmpdir();
+    const [bySplit] = await tar.exportLayers(repo, [{ kind: 'chunk', objects: split, output: path.join(splitDir, 'c1'), compression: 'gzip' }]);
+    expect(bySplit).toEqual(want[0]);
 
     // tree objects nobody takes: an error before any layer is written
     const d = await tmpdir();
