@@ -219,6 +219,18 @@ async function importInputs(o, c) {
 }
 
 /** Entries: each prepares its input and yields, per side, a setup step, the timed argv and a result check. */
+/** Per-side scratch repositories under bench/work/repos: `fresh(side)` makes an empty one. */
+function sideRepos(o) {
+  const work = path.join(BENCH_DIR, 'work', 'repos');
+  const repoFor = (side) => path.join(work, side);
+  const fresh = async (side) => {
+    await rm(repoFor(side), { recursive: true, force: true });
+    await mkdir(work, { recursive: true });
+    await ostree(repoFor(side), ['init', `--mode=${o.mode}`]);
+  };
+  return { work, repoFor, fresh };
+}
+
 const ENTRIES = {
   async commit(o) {
     let tree;
@@ -233,13 +245,7 @@ const ENTRIES = {
       input = `corpus seed ${o.seed}: ${c.files} files, ${(c.bytes / 1024 ** 3).toFixed(2)} GiB, ${c.symlinks} symlinks, ${c.hardlinks} hardlinks`;
     }
     process.stderr.write(`warming the page cache: ${((await warmTree(tree)) / 1024 ** 2).toFixed(0)} MiB read\n`);
-    const work = path.join(BENCH_DIR, 'work', 'repos');
-    const repoFor = (side) => path.join(work, side);
-    const fresh = async (side) => {
-      await rm(repoFor(side), { recursive: true, force: true });
-      await mkdir(work, { recursive: true });
-      await ostree(repoFor(side), ['init', `--mode=${o.mode}`]);
-    };
+    const { work, repoFor, fresh } = sideRepos(o);
     // Same timestamp, no metadata, no ref binding: both sides must write the very same commit.
     const commitArgs = ['--branch=bench', '--no-bindings', '--timestamp=@0'];
     return {
@@ -274,13 +280,7 @@ const ENTRIES = {
   async 'import-gzip'(o) {
     const c = await committedCorpus(o);
     const { oci, tarGz } = await importInputs(o, c);
-    const work = path.join(BENCH_DIR, 'work', 'repos');
-    const repoFor = (side) => path.join(work, side);
-    const fresh = async (side) => {
-      await rm(repoFor(side), { recursive: true, force: true });
-      await mkdir(work, { recursive: true });
-      await ostree(repoFor(side), ['init', `--mode=${o.mode}`]);
-    };
+    const { work, repoFor, fresh } = sideRepos(o);
     const drop = (side) => rm(repoFor(side), { recursive: true, force: true });
     return {
       title: `import from oci: (gzip layers) into an empty ${o.mode} repo`,
