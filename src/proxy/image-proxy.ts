@@ -204,6 +204,8 @@ export class ImageProxy {
   private readonly exited: Promise<ExitInfo>;
   private protocol = '';
   private finalized = false;
+  /** Images opened and not yet closed: finalize() closes them (see there). */
+  private readonly openImages = new Set<number>();
 
   private constructor(
     private readonly child: ChildProcess,
@@ -300,18 +302,23 @@ export class ImageProxy {
 
   async openImage(imgref: string | { toString(): string }): Promise<OpenedImage> {
     const ref = String(imgref);
-    return new OpenedImage((await this.call('OpenImage', [ref])) as number, ref);
+    const id = (await this.call('OpenImage', [ref])) as number;
+    this.openImages.add(id);
+    return new OpenedImage(id, ref);
   }
 
   /** Like `openImage`, but null when the image does not exist (protocol 0.2.4+). */
   async openImageOptional(imgref: string | { toString(): string }): Promise<OpenedImage | null> {
     const ref = String(imgref);
-    const id = await this.call('OpenImageOptional', [ref]);
-    return id === 0 ? null : new OpenedImage(id as number, ref);
+    const id = (await this.call('OpenImageOptional', [ref])) as number;
+    if (id === 0) return null;
+    this.openImages.add(id);
+    return new OpenedImage(id, ref);
   }
 
   async closeImage(img: OpenedImage): Promise<void> {
     await this.call('CloseImage', [img.id]);
+    this.openImages.delete(img.id);
   }
 
   /** The manifest as stored (for Docker schema2 sources: converted to OCI) and its digest. */
@@ -428,6 +435,13 @@ export class ImageProxy {
     if (this.finalized) return;
     this.finalized = true;
     await this.queue.catch(() => undefined);
+    // skopeo's Shutdown does not close open images, and an `oci-archive:` image keeps its
+    // extracted copy under /var/tmp until closed: close what the caller left open.
+    for (const id of this.openImages) {
+      if (this.exitInfo) break;
+      await this.call('CloseImage', [id]).catch(() => undefined);
+    }
+    this.openImages.clear();
     if (!this.exitInfo) {
       try {
         this.sock.send(JSON.stringify({ method: 'Shutdown', args: [] }));

@@ -145,6 +145,23 @@ describe('ImageProxy', () => {
   });
 });
 
+describe('finalize', () => {
+  it('closes images left open, so an oci-archive: extraction does not stay behind in /var/tmp', async () => {
+    // skopeo extracts an oci-archive: image to /var/tmp/oci<N> and removes it only on CloseImage.
+    const extracted = async () => (await fsp.readdir('/var/tmp')).filter((n) => /^oci\d+$/.test(n)).sort();
+    const before = await extracted();
+    const proxy = await ImageProxy.create(tlsOff);
+    try {
+      const img = await proxy.openImage(refs.ociArchive);
+      await proxy.fetchManifest(img);
+      expect((await extracted()).length).toBe(before.length + 1);
+    } finally {
+      await proxy.finalize();
+    }
+    expect(await extracted()).toEqual(before);
+  });
+});
+
 describe('blobs larger than a pipe buffer', () => {
   // skopeo blocks writing such a blob until we drain it, and answers FinishPipe only then: a
   // client that waited for FinishPipe before reading (or sent the next request) would hang.
