@@ -36,6 +36,14 @@ std::string ChecksumOf(GVariant *bytes_v) {
   return s.get();
 }
 
+// A metadata object (commit, dirtree, dirmeta) of the repo; throws a Failure on error.
+GVar LoadVariant(OstreeRepo *repo, OstreeObjectType t, const std::string &checksum) {
+  GErr e;
+  GVariant *v = nullptr;
+  if (!ostree_repo_load_variant(repo, t, checksum.c_str(), &v, e.out())) Fail(e);
+  return TakeVariant(v);
+}
+
 // What an OS-path entry needs from its content object (the object may have been written earlier).
 struct ObjInfo {
   char type;  // '0' or '2'
@@ -50,11 +58,11 @@ class OstreeTarWriter {
   // Full export (with_files) or the commit layer's structure-only walk (spec §1.4.1).
   void Commit(const std::string &checksum, bool with_files) {
     with_files_ = with_files;
-    GVar commit = LoadVariant(OSTREE_OBJECT_TYPE_COMMIT, checksum);
+    GVar commit = LoadVariant(repo_, OSTREE_OBJECT_TYPE_COMMIT, checksum);
     GVar contents_v(g_variant_get_child_value(commit.get(), 6));
     GVar meta_v(g_variant_get_child_value(commit.get(), 7));
     std::string root_tree = ChecksumOf(contents_v.get()), root_meta = ChecksumOf(meta_v.get());
-    GVar root_meta_v = LoadVariant(OSTREE_OBJECT_TYPE_DIR_META, root_meta);
+    GVar root_meta_v = LoadVariant(repo_, OSTREE_OBJECT_TYPE_DIR_META, root_meta);
     uint32_t uid, gid, mode;
     DirMeta(root_meta_v.get(), &uid, &gid, &mode);
     tar_.Dir("./", mode & 07777, uid, gid);
@@ -92,13 +100,6 @@ class OstreeTarWriter {
   }
 
  private:
-  GVar LoadVariant(OstreeObjectType t, const std::string &checksum) {
-    GErr e;
-    GVariant *v = nullptr;
-    if (!ostree_repo_load_variant(repo_, t, checksum.c_str(), &v, e.out())) Fail(e);
-    return TakeVariant(v);
-  }
-
   static void DirMeta(GVariant *v, uint32_t *uid, uint32_t *gid, uint32_t *mode) {
     g_variant_get(v, "(uuu@a(ayay))", uid, gid, mode, nullptr);
     *uid = GUINT32_FROM_BE(*uid);
@@ -127,7 +128,7 @@ class OstreeTarWriter {
 
   void Walk(const std::string &tree, const std::string &dir) {
     CheckCancelled(c_);
-    GVar t = LoadVariant(OSTREE_OBJECT_TYPE_DIR_TREE, tree);
+    GVar t = LoadVariant(repo_, OSTREE_OBJECT_TYPE_DIR_TREE, tree);
     if (dirtrees_.insert(tree).second) Metadata(tree, "dirtree", t.get());
     GVar files(g_variant_get_child_value(t.get(), 0));
     GVar dirs(g_variant_get_child_value(t.get(), 1));
@@ -150,7 +151,7 @@ class OstreeTarWriter {
     while (g_variant_iter_next(&it, "(&s@ay@ay)", &name, &tree_v, &meta_v)) {
       GVar owned_t(tree_v), owned_m(meta_v);
       std::string sub_tree = ChecksumOf(tree_v), sub_meta = ChecksumOf(meta_v);
-      GVar m = LoadVariant(OSTREE_OBJECT_TYPE_DIR_META, sub_meta);
+      GVar m = LoadVariant(repo_, OSTREE_OBJECT_TYPE_DIR_META, sub_meta);
       if (dirmetas_.insert(sub_meta).second) Metadata(sub_meta, "dirmeta", m.get());
       // The repo skeleton provides `sysroot`; the commit's own /sysroot is not walked (§1.4.2).
       if (dir.empty() && strcmp(name, "sysroot") == 0) continue;
@@ -352,7 +353,7 @@ class Assigner {
   }
 
   void Run() {
-    GVar commit = Load(OSTREE_OBJECT_TYPE_COMMIT, ResolveRev(repo_, a_.rev));
+    GVar commit = LoadVariant(repo_, OSTREE_OBJECT_TYPE_COMMIT, ResolveRev(repo_, a_.rev));
     GVar contents_v(g_variant_get_child_value(commit.get(), 6));
     std::string path;
     Walk(ChecksumOf(contents_v.get()), path);
@@ -378,16 +379,9 @@ class Assigner {
     Slot slot;
   };
 
-  GVar Load(OstreeObjectType t, const std::string &checksum) {
-    GErr e;
-    GVariant *v = nullptr;
-    if (!ostree_repo_load_variant(repo_, t, checksum.c_str(), &v, e.out())) Fail(e);
-    return TakeVariant(v);
-  }
-
   void Walk(const std::string &tree, std::string &path) {
     CheckCancelled(c_);
-    GVar t = Load(OSTREE_OBJECT_TYPE_DIR_TREE, tree);
+    GVar t = LoadVariant(repo_, OSTREE_OBJECT_TYPE_DIR_TREE, tree);
     GVar files(g_variant_get_child_value(t.get(), 0));
     GVar dirs(g_variant_get_child_value(t.get(), 1));
     size_t base = path.size();
