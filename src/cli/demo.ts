@@ -10,7 +10,7 @@ import { encapsulate, type Compression } from '../container/encapsulate.js';
 import { unencapsulate } from '../container/unencapsulate.js';
 import { formatSize } from '../format.js';
 import { PKGS_V0_LEN } from '../fixture/constants.js';
-import { createExampleOs, gpgKeyFile, walkTree } from '../fixture/index.js';
+import { createExampleOs, gpgKeyFile } from '../fixture/index.js';
 import { OciDir } from '../oci/layout.js';
 import { ImageReference, OstreeImageReference, SignatureSource, parseOciPathAndTag } from '../ref/image-reference.js';
 import { Transport } from '../ref/transport.js';
@@ -36,8 +36,8 @@ const S_IFLNK = 0o120000;
 /** `ostree ls`-style lines for every entry of a commit. */
 async function listing(repo: Repo, rev: string): Promise<string[]> {
   const lines: string[] = [];
-  for (const e of await walkTree(repo, rev)) {
-    const info = e.kind === 'dir' ? { ...(await repo.readDirMeta(e.metadata!)), size: 0, symlinkTarget: null } : await repo.queryContent(e.checksum);
+  for await (const e of repo.walkTree(rev)) {
+    const info = e.kind === 'dir' ? { ...(await repo.readDirMeta(e.metadata)), size: 0, symlinkTarget: null } : await repo.queryContent(e.checksum);
     const type = (info.mode & S_IFMT) === S_IFDIR ? 'd' : (info.mode & S_IFMT) === S_IFLNK ? 'l' : '-';
     const perms = (info.mode & 0o7777).toString(8).padStart(5, '0');
     const target = info.symlinkTarget !== null ? ` -> ${info.symlinkTarget}` : '';
