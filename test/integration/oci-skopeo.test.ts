@@ -126,7 +126,7 @@ describe('ostree-container compare', () => {
   it('prints the spec figures for the upstream fixture manifests', async () => {
     const fixtures = await OciDir.ensure(path.join(tmp, 'fixtures'));
     for (const [n, tag] of [['manifest1.json', 'one'], ['manifest2.json', 'two']]) {
-      const bytes = await readFile(new URL(`../../../shared/fixtures/${n}`, import.meta.url));
+      const bytes = await readFile(new URL(`../fixtures/${n}`, import.meta.url));
       const blob = await fixtures.writeBlob(bytes);
       const index = await fixtures.readIndex();
       index.manifests.push({ mediaType: MediaType.ImageManifest, ...blob, annotations: { 'org.opencontainers.image.ref.name': tag } });

@@ -17,8 +17,8 @@ import {
   type PriorBuildManifest,
 } from '../../src/container/chunking.js';
 
-// Upstream's fixtures live in ../shared/fixtures beside the checkout.
-const FCOS = fileURLToPath(new URL('../../../shared/fixtures/fedora-coreos-contentmeta.json.gz', import.meta.url));
+// Upstream's FCOS content metadata, copied into test/fixtures (see its README).
+const FCOS = fileURLToPath(new URL('../fixtures/fedora-coreos-contentmeta.json.gz', import.meta.url));
 
 function fcos(): ObjectSourceMetaSized[] {
   const raw = JSON.parse(gunzipSync(readFileSync(FCOS)).toString('utf8')) as unknown[];

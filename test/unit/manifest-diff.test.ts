@@ -11,7 +11,7 @@ import {
 } from '../../src/index.js';
 
 const fixture = (name: string) => {
-  const file = new URL(`../../../shared/fixtures/${name}`, import.meta.url);
+  const file = new URL(`../fixtures/${name}`, import.meta.url);
   return parseImageManifest(readFileSync(file), name);
 };
 
