@@ -1,8 +1,8 @@
-// A real registry (`docker-registry`, Fedora: docker-distribution) on 127.0.0.1 with a free port
-// and temporary storage, for the duration of a test file.
+// A real registry (`docker-registry`, Fedora: docker-distribution) on 127.0.0.1 and temporary
+// storage, for the duration of a test file. The registry binds port 0 itself and we read the port
+// from its log, so no other process can take the port between choosing and binding it.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import https from 'node:https';
 import path from 'node:path';
@@ -34,17 +34,6 @@ export interface TestRegistry {
   /** With `tls`: a directory holding the registry's self-signed certificate as `ca.crt` (skopeo's --cert-dir). */
   certDir?: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface RegistryOptions {
@@ -81,20 +70,28 @@ async function selfSignedCert(dir: string): Promise<{ cert: string; key: string;
   return { cert, key, certDir };
 }
 
-async function waitReady(url: string, ready: number, ca: Buffer | undefined, child: ChildProcess, log: () => string): Promise<void> {
+/** The address from the registry's `listening on 127.0.0.1:<port>` log line (info level). */
+const LISTENING = /msg="listening on (127\.0\.0\.1:\d+)/;
+
+async function waitReady(
+  urlPath: string, ready: number, ca: Buffer | undefined, child: ChildProcess, log: () => string,
+): Promise<string> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before answering: ${log()}`);
     }
-    try {
-      if ((await statusOf(url, ca)) === ready) return;
-    } catch {
-      // not listening yet
+    const host = LISTENING.exec(log())?.[1];
+    if (host !== undefined) {
+      try {
+        if ((await statusOf(`${ca ? 'https' : 'http'}://${host}${urlPath}`, ca)) === ready) return host;
+      } catch {
+        // not serving yet
+      }
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`docker-registry did not answer ${url} within 20 s: ${log()}`);
+  throw new Error(`docker-registry did not answer ${urlPath} within 20 s: ${log()}`);
 }
 
 /** Starts the registry and waits until `/v2/` answers (200, or 401 when it requires auth). */
@@ -102,8 +99,6 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const bin = await findRegistryBin();
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'ostree-container-registry-'));
   const storage = path.join(tmp, 'storage');
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
   const configPath = path.join(tmp, 'config.yml');
   const auth: string[] = [];
   if (opts.htpasswd !== undefined) {
@@ -123,7 +118,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     [
       'version: 0.1',
       'log:',
-      '  level: error',
+      '  level: info', // for the `listening on` line
       '  accesslog:',
       '    disabled: true',
       'storage:',
@@ -132,26 +127,31 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       '  delete:',
       '    enabled: true',
       'http:',
-      `  addr: ${host}`,
+      '  addr: 127.0.0.1:0',
       ...tlsConfig,
       ...auth,
       '',
     ].join('\n'),
   );
   const child = spawn(bin, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
+  // The first lines (with the address) and the latest ones (for error messages).
+  let head = '';
+  let tail = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => {
-    log = (log + s).slice(-8192);
+    if (head.length < 4096) head += s;
+    else tail = (tail + s).slice(-8192);
   });
+  const log = () => head + tail;
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
     await fsp.rm(tmp, { recursive: true, force: true });
   };
+  let host: string;
   try {
     const ca = tls ? await fsp.readFile(tls.cert) : undefined;
-    await waitReady(`${tls ? 'https' : 'http'}://${host}/v2/`, opts.htpasswd === undefined ? 200 : 401, ca, child, () => log);
+    host = await waitReady('/v2/', opts.htpasswd === undefined ? 200 : 401, ca, child, log);
   } catch (e) {
     await stop();
     throw e;
