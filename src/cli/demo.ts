@@ -15,6 +15,7 @@ import { OciDir } from '../oci/layout.js';
 import { ImageReference, OstreeImageReference, SignatureSource, parseOciPathAndTag } from '../ref/image-reference.js';
 import { Transport } from '../ref/transport.js';
 import { Repo, type RepoMode } from '../repo/repo.js';
+import { bigTempDir } from '../tmpdir.js';
 
 interface DemoOptions {
   repo?: string;
@@ -73,7 +74,7 @@ async function runDemo(o: DemoOptions): Promise<string> {
   const dest = o.dest !== undefined ? ImageReference.parse(o.dest) : undefined;
   // The GPG home, the image (without --dest), the repos (without --repo) live in a scratch dir
   // removed at the end.
-  const work = await mkdtemp('/var/tmp/ostree-container-demo-');
+  const work = await mkdtemp(path.join(bigTempDir(), 'ostree-container-demo-'));
   const lines: string[] = [];
   const w = (s: string) => lines.push(s);
   const start = performance.now();

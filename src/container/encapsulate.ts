@@ -23,12 +23,13 @@ import {
   OSTREE_COMMIT_LABEL,
 } from './constants.js';
 import { skopeoCopy } from '../proxy/skopeo-copy.js';
-import type { CommitInfo as RepoCommitInfo, Repo } from '../repo/repo.js';
+import type { CommitInfo, Repo } from '../repo/repo.js';
 import { exportLayers, type LayerSpec } from '../tar/export.js';
 import type { LayerCompression, ObjectAssignment } from '../tar/native.js';
+import { bigTempDir } from '../tmpdir.js';
 
-/** What encapsulate needs from a commit object. */
-export type CommitInfo = Pick<RepoCommitInfo, 'checksum' | 'timestamp' | 'subject' | 'metadata'>;
+/** What encapsulate needs from a commit object (the repository's one `CommitInfo`). */
+export type CommitFields = Pick<CommitInfo, 'checksum' | 'timestamp' | 'subject' | 'metadata'>;
 
 /** Image-level overrides. */
 export interface Config {
@@ -81,11 +82,11 @@ export function formatTimestamp(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function metaValue(info: CommitInfo, key: string): unknown {
+function metaValue(info: CommitFields, key: string): unknown {
   return info.metadata.get(key)?.value;
 }
 
-function requireStringMeta(info: CommitInfo, key: string, optional: boolean): string | undefined {
+function requireStringMeta(info: CommitFields, key: string, optional: boolean): string | undefined {
   const v = info.metadata.get(key);
   if (v === undefined) {
     if (optional) return undefined;
@@ -99,7 +100,7 @@ function requireStringMeta(info: CommitInfo, key: string, optional: boolean): st
  * Labels of the image, in upstream's order (later writes win); `ostree.final-diffid` is added
  * once the layers exist.
  */
-export function commitLabels(info: CommitInfo, config: Config, opts: ExportOpts): Map<string, string> {
+export function commitLabels(info: CommitFields, config: Config, opts: ExportOpts): Map<string, string> {
   const labels = new Map<string, string>();
   for (const k of opts.copyMetaKeys ?? []) labels.set(k, requireStringMeta(info, k, false)!);
   for (const k of opts.copyMetaOptKeys ?? []) {
@@ -146,7 +147,7 @@ export interface BuiltLayer {
  * layers), per §3.1 steps 6–8 and §3.4.
  */
 export function buildImage(args: {
-  info: CommitInfo;
+  info: CommitFields;
   labels: Map<string, string>;
   layers: BuiltLayer[];
   config: Config;
@@ -297,7 +298,7 @@ export async function encapsulate(repo: Repo, rev: string, config: Config, opts:
     const oci = await OciDir.ensure(dir);
     return (await encapsulateToOciDir(repo, rev, config, opts, oci, tag, compression)).digest;
   }
-  const tmp = await mkdtemp(path.join('/var/tmp', 'ostree-container-encapsulate-'));
+  const tmp = await mkdtemp(path.join(bigTempDir(), 'ostree-container-encapsulate-'));
   try {
     const oci = await OciDir.ensure(path.join(tmp, 'oci'));
     await encapsulateToOciDir(repo, rev, config, opts, oci, undefined, compression);

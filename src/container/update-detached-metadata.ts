@@ -13,6 +13,7 @@ import { skopeoCopy } from '../proxy/skopeo-copy.js';
 import { DIFFID_LABEL } from './constants.js';
 import { parseOstreeManifestLayout } from './manifest-layout.js';
 import { updateDetachedMetadata as updateTarDetachedMetadata } from '../tar/update-detached-metadata.js';
+import { bigTempDir } from '../tmpdir.js';
 
 export interface UpdateDetachedMetadataOpts {
   /** Passed as `--authfile` to both `skopeo copy` runs. */
@@ -32,7 +33,7 @@ export async function updateDetachedMetadata(
   detached: Uint8Array | undefined,
   opts: UpdateDetachedMetadataOpts = {},
 ): Promise<string> {
-  const tmp = await mkdtemp(path.join('/var/tmp', 'ostree-container-detached-'));
+  const tmp = await mkdtemp(path.join(bigTempDir(), 'ostree-container-detached-'));
   try {
     const local = new ImageReference(Transport.OciDir, path.join(tmp, 'src'));
     const copyOpts = {

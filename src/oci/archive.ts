@@ -1,7 +1,6 @@
 // `oci-archive:`: a tar of an OCI image layout (oci-layout, index.json, blobs/<alg>/<hex>).
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream';
@@ -9,6 +8,7 @@ import { fsyncDir, fsyncFile, tempName, writeFileAtomic } from './atomic.js';
 import { parseDigest } from './digest.js';
 import { OciDir } from './layout.js';
 import { parseImageIndex } from './types.js';
+import { bigTempDir } from '../tmpdir.js';
 
 /** Fixed entry metadata, so the same layout always gives the same archive bytes. */
 const FILE = { mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 } as const;
@@ -114,9 +114,9 @@ export interface ExtractedArchive {
   remove(): Promise<void>;
 }
 
-/** Extracts `archivePath` into a new temp directory under `tmpRoot` (default /var/tmp). */
-export async function openOciArchive(archivePath: string, tmpRoot = '/var/tmp'): Promise<ExtractedArchive> {
-  const tmp = await mkdtemp(path.join(tmpRoot ?? os.tmpdir(), 'oci-archive-'));
+/** Extracts `archivePath` into a new temp directory under `tmpRoot` (default: bigTempDir()). */
+export async function openOciArchive(archivePath: string, tmpRoot = bigTempDir()): Promise<ExtractedArchive> {
+  const tmp = await mkdtemp(path.join(tmpRoot, 'oci-archive-'));
   const remove = () => rm(tmp, { recursive: true, force: true });
   try {
     return { dir: await extractOciArchive(archivePath, path.join(tmp, 'layout')), remove };

@@ -1,7 +1,7 @@
 // encapsulate to other transports through skopeo (oci-archive:, a real registry), `skopeo inspect`
 // of the pushed labels, and the encapsulate / unencapsulate CLI commands.
 import { execFile } from 'node:child_process';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { unencapsulate } from '../../src/container/unencapsulate.js';
 import { ImageProxy } from '../../src/proxy/image-proxy.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { runCli } from '../helpers/cli.js';
+import { withOwnTmpdir } from '../helpers/tmpdir.js';
 import { cleanupTmp, exampleOs, expectRoundTrip, freshRepo, tmpdir } from './encapsulate-util.js';
 
 const execFileP = promisify(execFile);
@@ -98,14 +99,13 @@ describe('through skopeo', () => {
   });
 
   it('a failed push names skopeo and leaves no temp dir', async () => {
-    const { readdir } = await import('node:fs/promises');
-    const before = (await readdir('/var/tmp')).filter((n) => n.startsWith('ostree-container-encapsulate-'));
-    // TLS verification against a plain-HTTP registry fails.
-    await expect(encapsulate(repo, fx.ref, {}, {}, ImageReference.parse(`docker://${registry.host}/exampleos/tls:v0`))).rejects.toThrow(
-      /^Skopeo copy: skopeo failed: /,
-    );
-    const after = (await readdir('/var/tmp')).filter((n) => n.startsWith('ostree-container-encapsulate-'));
-    expect(after).toEqual(before);
+    await withOwnTmpdir(work, async (tmp) => {
+      // TLS verification against a plain-HTTP registry fails.
+      await expect(encapsulate(repo, fx.ref, {}, {}, ImageReference.parse(`docker://${registry.host}/exampleos/tls:v0`))).rejects.toThrow(
+        /^Skopeo copy: skopeo failed: /,
+      );
+      expect((await readdir(tmp)).filter((n) => n.startsWith('ostree-container-encapsulate-'))).toEqual([]);
+    });
   });
 });
 

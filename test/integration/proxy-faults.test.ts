@@ -4,7 +4,6 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { buffer as collect } from 'node:stream/consumers';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { buildDirImage, type BuiltImage } from '../helpers/images.js';
 import { expectNoLeaksAfterEach } from '../helpers/process.js';
 import { registryFixture } from '../helpers/registry.js';
+import { withOwnTmpdir } from '../helpers/tmpdir.js';
 
 let image: BuiltImage;
 let big: BuiltImage;
@@ -246,19 +246,21 @@ describe('skopeoCopy', () => {
     // skopeo waits for data from a FIFO nobody writes: a copy that would never end on its own.
     const fifo = path.join(fx.tmp, 'stalled.fifo');
     execFileSync('mkfifo', [fifo]);
-    const tempDirs = async () => (await fsp.readdir(os.tmpdir())).filter((n) => n.startsWith('ostree-container-copy-'));
-    const tempsBefore = await tempDirs();
-    const ac = new AbortController();
-    const copy = skopeoCopy(`docker-archive:${fifo}`, `oci:${fx.tmp}/never`, { signal: ac.signal }).then(
-      () => new Error('expected a rejection'),
-      (e: unknown) => e as Error,
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    ac.abort();
-    const err = await copy;
-    expect(err.message).toMatch(/^skopeo failed: [^]*\(skopeo copy docker-archive:\S+ oci:\S+: The operation was aborted\)$/);
-    expect((err.cause as Error).name).toBe('AbortError');
-    expect(await tempDirs()).toEqual(tempsBefore);
+    await withOwnTmpdir(fx.tmp, async (tmp) => {
+      const copyDirs = async () => (await fsp.readdir(tmp)).filter((n) => n.startsWith('ostree-container-copy-'));
+      const ac = new AbortController();
+      const copy = skopeoCopy(`docker-archive:${fifo}`, `oci:${fx.tmp}/never`, { signal: ac.signal }).then(
+        () => new Error('expected a rejection'),
+        (e: unknown) => e as Error,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await copyDirs()).toHaveLength(1);
+      ac.abort();
+      const err = await copy;
+      expect(err.message).toMatch(/^skopeo failed: [^]*\(skopeo copy docker-archive:\S+ oci:\S+: The operation was aborted\)$/);
+      expect((err.cause as Error).name).toBe('AbortError');
+      expect(await copyDirs()).toEqual([]);
+    });
   });
 
   it('returns the digest it wrote, for a registry push with TLS off', async () => {
