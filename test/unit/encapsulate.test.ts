@@ -6,13 +6,13 @@ import {
   effectiveCompression,
   formatTimestamp,
   type BuiltLayer,
-  type CommitInfo,
+  type CommitFields,
 } from '../../src/container/encapsulate.js';
 import { ImageReference } from '../../src/ref/image-reference.js';
 import { canonicalJson } from '../../src/oci/canonical-json.js';
 
 const COMMIT = '616069c200463abca9c1d3adc65b948f1f1d3ddd42bc2c8ea3308535a0e44c24';
-const info = (extra: [string, { type: string; value: unknown }][] = []): CommitInfo => ({
+const info = (extra: [string, { type: string; value: unknown }][] = []): CommitFields => ({
   checksum: COMMIT,
   timestamp: 872879442,
   subject: '',

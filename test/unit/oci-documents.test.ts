@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   MediaType,
-  canonicalJson,
   digestOf,
   hostOciArch,
   ociArchFromNode,
@@ -10,6 +9,7 @@ import {
   parseImageIndex,
   parseImageManifest,
 } from '../../src/index.js';
+import { canonicalJson } from '../../src/oci/canonical-json.js';
 
 const HEX = 'a'.repeat(64);
 
