@@ -1,7 +1,6 @@
 // Client of `skopeo experimental-image-proxy` (spec §5): one child per ImageProxy, JSON requests
 // over a SOCK_SEQPACKET socket, payloads through pipes whose fds ride on the replies.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import os from 'node:os';
@@ -13,6 +12,7 @@ import { parseImageConfiguration, parseImageManifest, type ImageConfiguration, t
 import { AUTH_DATA_CHILD_FD, proxyArgs, proxyDebug, type ImageProxyConfig, type ProxyCommand } from './config.js';
 import { pipeReadable, readPipe } from './pipes.js';
 import { seqpacket, type SeqpacketSocket } from './seqpacket.js';
+import { notInstalled } from '../system-tools.js';
 
 /** Datagram size limit of both ends (skopeo's `maxMsgSize`). */
 export const MAX_MSG_SIZE = 32 * 1024;
@@ -141,29 +141,54 @@ function findInPath(name: string): string | null {
   return null;
 }
 
-function spawnError(errno: number): Error {
-  return new Error(`skopeo spawn error: ${seqpacket().strerror(errno)}`);
+/** Upstream's `skopeo spawn error: <strerror>`; a missing program is named with its package. */
+function spawnError(errno: number, program = 'skopeo'): Error {
+  const hint = errno === os.constants.errno.ENOENT ? ` (${notInstalled(program)})` : '';
+  return new Error(`skopeo spawn error: ${seqpacket().strerror(errno)}${hint}`);
 }
 
 /** Default command: skopeo, terminated (SIGTERM) when we die, as upstream's PR_SET_PDEATHSIG. */
 function defaultCommand(): ProxyCommand {
   const skopeo = findInPath('skopeo');
   if (!skopeo) throw spawnError(os.constants.errno.ENOENT);
+  if (!findInPath('setpriv')) throw spawnError(os.constants.errno.ENOENT, 'setpriv');
   return { program: 'setpriv', args: ['--pdeathsig', 'TERM', '--', skopeo] };
 }
 
-/** Copies auth contents into an unlinked temp file readable by a less privileged child. */
-function authDataFd(data: Buffer | number): number {
+// Linux O_TMPFILE (with O_DIRECTORY; not in fs.constants): a file that never has a name.
+const O_TMPFILE = 0o20000000 | fs.constants.O_DIRECTORY;
+
+/**
+ * Copies auth contents into a private file for the child: unnamed (O_TMPFILE, so no other
+ * process can open it by path, and nothing is left behind), mode 0600, owned by the user the
+ * child runs as, which re-opens it as /proc/self/fd/100. /dev/shm (tmpfs) when $TMPDIR's file
+ * system cannot make unnamed files.
+ */
+function authDataFd(data: Buffer | number, uid: number | undefined): number {
   const contents = typeof data === 'number' ? readFromOffset(data) : data;
-  const p = path.join(os.tmpdir(), `.ostree-container-auth-${randomBytes(8).toString('hex')}`);
-  const fd = fs.openSync(p, 'wx+', 0o666);
+  let fd: number;
   try {
-    fs.unlinkSync(p);
+    fd = fs.openSync(os.tmpdir(), O_TMPFILE | fs.constants.O_RDWR, 0o600);
+  } catch {
+    fd = fs.openSync('/dev/shm', O_TMPFILE | fs.constants.O_RDWR, 0o600);
+  }
+  try {
+    if (uid !== undefined) fs.fchownSync(fd, uid, -1);
     fs.writeSync(fd, contents);
     return fd;
   } catch (e) {
     fs.closeSync(fd);
     throw e;
+  }
+}
+
+/** The uid of `user` (by name or number), through the system's user database. */
+function uidOf(user: string): number {
+  if (/^\d+$/.test(user)) return Number(user);
+  try {
+    return Number(execFileSync('id', ['-u', '--', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim());
+  } catch (e) {
+    throw new ContextError(`Looking up user ${user}`, e);
   }
 }
 
@@ -244,7 +269,7 @@ export class ImageProxy {
     let authFd: number | undefined;
     let child: ChildProcess;
     try {
-      if (config.authData !== undefined) authFd = authDataFd(config.authData);
+      if (config.authData !== undefined) authFd = authDataFd(config.authData, cmd.user === undefined ? undefined : uidOf(cmd.user));
       const stdio: StdioOptions = [childFd, 'ignore', debug ? 'inherit' : 'pipe'];
       if (authFd !== undefined) {
         while (stdio.length < AUTH_DATA_CHILD_FD) stdio.push('ignore');
@@ -256,7 +281,7 @@ export class ImageProxy {
         child = spawn(cmd.program, [...(cmd.args ?? []), ...args], { stdio, env });
       } catch (e) {
         const errno = (e as NodeJS.ErrnoException).errno;
-        throw errno !== undefined ? spawnError(-errno) : e;
+        throw errno !== undefined ? spawnError(-errno, path.basename(cmd.program)) : e;
       }
     } catch (e) {
       sock.close();
@@ -268,7 +293,7 @@ export class ImageProxy {
     if (child.pid === undefined) {
       sock.close();
       const err = await new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
-      throw spawnError(-(err.errno ?? -os.constants.errno.ENOENT));
+      throw spawnError(-(err.errno ?? -os.constants.errno.ENOENT), path.basename(cmd.program));
     }
     const proxy = new ImageProxy(child, sock);
     try {

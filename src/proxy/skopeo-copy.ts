@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatExitStatus } from './image-proxy.js';
+import { notInstalled } from '../system-tools.js';
 
 export interface SkopeoCopyOptions {
   /** `--authfile` (source and destination). */
@@ -14,6 +15,8 @@ export interface SkopeoCopyOptions {
   destTlsVerify?: boolean;
   srcCertDir?: string;
   destCertDir?: string;
+  /** `--dest-no-creds`: push anonymously. */
+  destNoCreds?: boolean;
   /** `--multi-arch`: which instances of a manifest list to copy (skopeo's default: `system`). */
   multiArch?: 'system' | 'all' | 'index-only';
   /** `--format`: manifest type to write (default: the source's, with fallbacks). */
@@ -36,6 +39,7 @@ export function skopeoCopyArgs(src: string, dest: string, opts: SkopeoCopyOption
   if (opts.destTlsVerify !== undefined) args.push(`--dest-tls-verify=${opts.destTlsVerify}`);
   if (opts.srcCertDir !== undefined) args.push('--src-cert-dir', opts.srcCertDir);
   if (opts.destCertDir !== undefined) args.push('--dest-cert-dir', opts.destCertDir);
+  if (opts.destNoCreds) args.push('--dest-no-creds');
   if (opts.multiArch !== undefined) args.push('--multi-arch', opts.multiArch);
   if (opts.format !== undefined) args.push('--format', opts.format);
   if (opts.preserveDigests) args.push('--preserve-digests');
@@ -67,7 +71,8 @@ export async function skopeoCopy(
         const status =
           typeof e.code === 'number' || e.signal ? formatExitStatus(typeof e.code === 'number' ? e.code : null, e.signal ?? null) : err.message;
         // Upstream's text is `skopeo failed: <stderr>`; the command and exit status follow it.
-        reject(new Error(`skopeo failed: ${stderr.trim()}\n(skopeo copy ${from} ${to}: ${status})`, { cause: err }));
+        const why = e.code === 'ENOENT' ? notInstalled('skopeo') : stderr.trim();
+        reject(new Error(`skopeo failed: ${why}\n(skopeo copy ${from} ${to}: ${status})`, { cause: err }));
       });
     });
     return (await fsp.readFile(digestfile, 'utf8')).trim();

@@ -35,16 +35,25 @@ beforeAll(async () => {
 expectNoLeaksAfterEach();
 
 describe('starting the proxy', () => {
-  it('reports a missing skopeo', async () => {
+  it('reports a missing skopeo or setpriv with the package that provides it', async () => {
+    const skopeoHint = 'skopeo is not installed: apt-get install skopeo (Debian, Ubuntu) or dnf install skopeo (Fedora)';
+    const onlySkopeo = path.join(fx.tmp, 'only-skopeo');
+    await fsp.mkdir(onlySkopeo, { recursive: true });
+    await fsp.symlink(execFileSync('sh', ['-c', 'command -v skopeo']).toString().trim(), path.join(onlySkopeo, 'skopeo')).catch(() => undefined);
     const saved = process.env.PATH;
-    process.env.PATH = fx.tmp;
     try {
-      await expect(ImageProxy.create()).rejects.toThrow(/^skopeo spawn error: No such file or directory$/);
+      process.env.PATH = fx.tmp;
+      await expect(ImageProxy.create()).rejects.toThrow(`skopeo spawn error: No such file or directory (${skopeoHint})`);
+      await expect(skopeoCopy(ociRef, `oci:${fx.tmp}/never`)).rejects.toThrow(new RegExp(`^skopeo failed: ${skopeoHint.replace(/[()]/g, '\\$&')}\n`));
+      process.env.PATH = onlySkopeo;
+      await expect(ImageProxy.create()).rejects.toThrow(
+        'skopeo spawn error: No such file or directory (setpriv is not installed: apt-get install util-linux (Debian, Ubuntu) or dnf install util-linux (Fedora))',
+      );
     } finally {
       process.env.PATH = saved;
     }
     await expect(ImageProxy.create({ skopeoCmd: { program: 'no-skopeo' } })).rejects.toThrow(
-      /^skopeo spawn error: No such file or directory$/,
+      /^skopeo spawn error: No such file or directory \(no-skopeo is not installed\)$/,
     );
   });
 
