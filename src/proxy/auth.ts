@@ -107,6 +107,7 @@ export function unprivilegedSubprocess(
     program: 'setpriv',
     args: ['--no-new-privs', '--init-groups', '--reuid', user, '--bounding-set', '-all', '--pdeathsig', 'TERM', '--', binary],
     envRemove: ['HOME', 'XDG_DATA_DIR', 'USER'],
+    user,
   };
 }
 

@@ -6,14 +6,16 @@ export interface ProxyCommand {
   args?: string[];
   /** Environment variables removed from the inherited environment. */
   envRemove?: string[];
+  /** The user the command runs as, when not us: `authData` is made readable by that user only. */
+  user?: string;
 }
 
 export interface ImageProxyConfig {
   /** `--authfile <path>`. */
   authfile?: string;
   /**
-   * Authentication file contents, handed to the child as an unlinked temp file on fd 100
-   * (`--authfile /proc/self/fd/100`), so a child running as another user can still read it.
+   * Authentication file contents, handed to the child as an unnamed 0600 file on fd 100
+   * (`--authfile /proc/self/fd/100`), owned by `skopeoCmd.user` when the child runs as another user.
    * A Buffer is the contents; a number is an open readable fd, read from its current offset
    * when the proxy starts (the caller keeps ownership of that fd).
    */

@@ -5,7 +5,7 @@
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mergeDefaultContainerProxyOpts } from '../../src/proxy/auth.js';
+import { mergeDefaultContainerProxyOpts, unprivilegedSubprocess } from '../../src/proxy/auth.js';
 import type { ImageProxyConfig } from '../../src/proxy/config.js';
 import { fetchManifest } from '../../src/proxy/fetch.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
@@ -65,6 +65,22 @@ describe('a registry that requires authentication', () => {
     }
     await expect(digestWith({ ...tlsOff, authAnonymous: true })).rejects.toThrow(REFUSED);
     await expect(digestWith({ ...tlsOff, authfile: wrongAuth })).rejects.toThrow(REFUSED);
+  });
+
+  it('auth data is a private file: unnamed, mode 0600, owned by the user skopeo runs as', async () => {
+    // A stand-in for skopeo that only describes its fd 100 (then fails Initialize on purpose).
+    const probe = (user?: string) => ({
+      program: 'sh',
+      args: ['-c', 'stat -L -c "mode=%a owner=%U links=%h" /proc/self/fd/100 >&2; exit 3', 'sh'],
+      ...(user ? { user } : {}),
+    });
+    const authData = await fsp.readFile(goodAuth);
+    await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe() })).rejects.toThrow(/\nmode=600 owner=root links=0$/);
+    await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe('nobody') })).rejects.toThrow(/\nmode=600 owner=nobody links=0$/);
+    // The real skopeo, isolated as nobody (what mergeDefaultContainerProxyOpts does under systemd), reads it.
+    const isolated = unprivilegedSubprocess('skopeo', 'nobody', { INVOCATION_ID: 'test' });
+    expect(isolated.user).toBe('nobody');
+    expect(await digestWith({ ...tlsOff, authData, skopeoCmd: isolated })).toBe(image.manifestDigest);
   });
 
   it('mergeDefaultContainerProxyOpts uses the global ostree auth file beneath the root, else goes anonymous', async () => {

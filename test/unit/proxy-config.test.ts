@@ -171,6 +171,7 @@ describe('mergeDefaultContainerProxyOpts', () => {
       program: 'setpriv',
       args: ['--no-new-privs', '--init-groups', '--reuid', 'nobody', '--bounding-set', '-all', '--pdeathsig', 'TERM', '--', 'skopeo'],
       envRemove: ['HOME', 'XDG_DATA_DIR', 'USER'],
+      user: 'nobody',
     });
     // Outside systemd skopeo stays root but keeps the parent-death signal; non-root users are not isolated.
     expect((await mergeDefaultContainerProxyOpts({}, { root, lookup, env: {} })).skopeoCmd).toEqual({
