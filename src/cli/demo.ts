@@ -1,7 +1,7 @@
 // `demo`: the README's main job, on the built-in example OS (upstream's test fixture):
 // build and sign the commit, encapsulate it as a chunked OCI image, unencapsulate that image into a
 // fresh repository with GPG verification, and show that the same commit came back.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +16,7 @@ import { ImageReference, OstreeImageReference, SignatureSource, parseOciPathAndT
 import { Transport } from '../ref/transport.js';
 import { Repo, type RepoMode } from '../repo/repo.js';
 import { bigTempDir } from '../tmpdir.js';
+import { COMPRESSIONS } from './encapsulate.js';
 
 interface DemoOptions {
   repo?: string;
@@ -26,7 +27,6 @@ interface DemoOptions {
 }
 
 const MODES: RepoMode[] = ['archive', 'bare', 'bare-user', 'bare-user-only'];
-const COMPRESSIONS: Compression[] = ['gzip', 'gzip-fast', 'zstd', 'none'];
 /** The ostree remote the demo verifies the imported commit through. */
 const DEMO_REMOTE = 'exampleos';
 
@@ -67,10 +67,6 @@ async function layerTable(dest: ImageReference, digest: string): Promise<string[
 
 /** Runs the whole job; returns the report. */
 async function runDemo(o: DemoOptions): Promise<string> {
-  if (!MODES.includes(o.mode)) throw new Error(`Invalid --mode ${JSON.stringify(o.mode)}: expected one of ${MODES.join(', ')}`);
-  if (!COMPRESSIONS.includes(o.compression)) {
-    throw new Error(`Invalid --compression ${JSON.stringify(o.compression)}: expected one of ${COMPRESSIONS.join(', ')}`);
-  }
   const dest = o.dest !== undefined ? ImageReference.parse(o.dest) : undefined;
   // The GPG home, the image (without --dest), the repos (without --repo) live in a scratch dir
   // removed at the end.
@@ -134,9 +130,9 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('Run the main job on the built-in example OS: build, encapsulate (chunked), unencapsulate, verify')
     .option('--repo <dir>', 'commit into this repository (created if missing) and keep it; default: a temporary one')
-    .option('--mode <mode>', `mode of a newly created repository (${MODES.join(', ')})`, 'archive')
+    .addOption(new Option('--mode <mode>', 'mode of a newly created repository').choices(MODES).default('archive'))
     .option('--dest <imgref>', 'where to write the image (e.g. oci:DIR:TAG, docker://HOST/NAME:TAG); default: a temporary OCI directory')
-    .option('--compression <type>', `layer compression (${COMPRESSIONS.join(', ')})`, 'gzip')
+    .addOption(new Option('--compression <type>', 'layer compression').choices(COMPRESSIONS).default('gzip'))
     .option('--list', 'also list the commit tree')
     .action(async (opts: DemoOptions) => {
       // Printed in one piece once the scratch dir is gone, so a closed stdout cannot leave it behind.

@@ -1,5 +1,5 @@
 // `encapsulate` (alias `export`): an ostree commit → a container image.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { contentMetaToSized, parseContentMetaFile } from '../container/chunking.js';
 import { encapsulate, type Compression, type ExportOpts } from '../container/encapsulate.js';
@@ -9,7 +9,8 @@ import { ImageReference } from '../ref/image-reference.js';
 import { Repo } from '../repo/repo.js';
 import { stat } from 'node:fs/promises';
 
-const COMPRESSIONS: Compression[] = ['gzip', 'gzip-fast', 'zstd', 'none'];
+/** The `--compression` choices (encapsulate and demo). */
+export const COMPRESSIONS: Compression[] = ['gzip', 'gzip-fast', 'zstd', 'none'];
 
 /** Opens `--repo <path>` with upstream's error contexts. */
 export async function openRepoArg(p: string): Promise<Repo> {
@@ -54,6 +55,8 @@ interface EncapsulateCliOptions {
   contentmeta?: string;
   maxLayers?: string;
   insecureSkipTlsVerification?: boolean;
+  certDir?: string;
+  authAnonymous?: boolean;
 }
 
 /** Builds `(labels, opts)` for encapsulate() from the command-line options. */
@@ -65,13 +68,12 @@ export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ la
     ...(o.compressionFast ? { skipCompression: true } : {}),
     ...(o.authfile !== undefined ? { authfile: o.authfile } : {}),
     ...(o.insecureSkipTlsVerification ? { insecureSkipTlsVerification: true } : {}),
+    ...(o.certDir !== undefined ? { certDir: o.certDir } : {}),
+    ...(o.authAnonymous ? { authAnonymous: true } : {}),
   };
-  if (o.compression !== undefined) {
-    if (!COMPRESSIONS.includes(o.compression as Compression)) {
-      throw new Error(`Invalid --compression ${JSON.stringify(o.compression)}: expected one of ${COMPRESSIONS.join(', ')}`);
-    }
-    opts.compression = o.compression as Compression;
-  }
+  if (o.authfile !== undefined && o.authAnonymous) throw new Error('Conflicting authentication options');
+  // commander checks the choice
+  if (o.compression !== undefined) opts.compression = o.compression as Compression;
   if (o.config !== undefined) {
     const path = o.config;
     opts.containerConfig = await withContext(`Reading container config ${path}`, async () => {
@@ -109,10 +111,12 @@ export function registerEncapsulate(program: Command): void {
     .option('--copymeta-opt <key>', 'like --copymeta, but skipped when absent (repeatable)', collect)
     .option('--cmd <arg>', 'image Cmd, one argument per occurrence', collect)
     .option('--compression-fast', 'compress layers with gzip level 1')
-    .option('--compression <type>', `layer compression: ${COMPRESSIONS.join(', ')} (default gzip)`)
+    .addOption(new Option('--compression <type>', 'layer compression (default: gzip)').choices(COMPRESSIONS))
     .option('--contentmeta <path>', 'JSON content metadata file: splits content into layers')
     .option('--max-layers <n>', 'layer budget for chunking (with --contentmeta)')
     .option('--insecure-skip-tls-verification', 'push without TLS verification (plain-HTTP registry)')
+    .option('--cert-dir <dir>', 'push with the TLS certificates in this directory (*.crt, *.cert, *.key)')
+    .option('--auth-anonymous', 'push without any credentials')
     .action(async (rev: string, imgref: string, o: EncapsulateCliOptions) => {
       const dest = ImageReference.parse(imgref);
       const { labels, opts } = await encapsulateOptions(o);

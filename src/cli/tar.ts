@@ -21,7 +21,7 @@ export function registerTar(program: Command): void {
     .description('Export an ostree commit as a tar stream on standard output')
     .requiredOption('--repo <path>', 'path to the ostree repository')
     // Upstream requires it and documents "must be 1"; like upstream, the value is not checked.
-    .addOption(new Option('--format-version <n>', 'tar format version (1)').makeOptionMandatory().hideHelp())
+    .addOption(new Option('--format-version <n>', 'tar format version: must be 1').makeOptionMandatory())
     .argument('<rev>', 'ostree branch or commit')
     .action(async (rev: string, o: { repo: string }) => {
       const repo = await openRepoArg(o.repo);

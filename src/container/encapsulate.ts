@@ -57,6 +57,10 @@ export interface ExportOpts {
   authfile?: string;
   /** Push without TLS verification (e.g. a plain-HTTP registry); `--dest-tls-verify=false`. */
   insecureSkipTlsVerification?: boolean;
+  /** Push with the TLS certificates in this directory (`*.crt`, `*.cert`, `*.key`); `--dest-cert-dir`. */
+  certDir?: string;
+  /** Push without any credentials; `--dest-no-creds`. */
+  authAnonymous?: boolean;
   /** Also write the pre-OCI `version` label. */
   legacyVersionLabel?: boolean;
   /** Base for the image's runtime `config` (labels are merged into it). */
@@ -306,6 +310,8 @@ export async function encapsulate(repo: Repo, rev: string, config: Config, opts:
       skopeoCopy(new ImageReference(Transport.OciDir, oci.path), dest, {
         ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}),
         ...(opts.insecureSkipTlsVerification ? { destTlsVerify: false } : {}),
+        ...(opts.certDir !== undefined ? { destCertDir: opts.certDir } : {}),
+        ...(opts.authAnonymous ? { destNoCreds: true } : {}),
         // Uncompressed layers stay uncompressed in an OCI archive; a registry push gets them
         // gzipped by skopeo whatever we ask (c/image has no option for it).
         ...(compression === 'none' && dest.transport === Transport.OciArchive ? { acceptUncompressedLayers: true } : {}),
