@@ -13,6 +13,7 @@ import { registerUnencapsulate } from './unencapsulate.js';
 import { registerImage } from './image.js';
 import { registerTar } from './tar.js';
 import { registerInfo } from './info.js';
+import { registerInstallOstreeExt } from './install-ostree-ext.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
@@ -28,7 +29,19 @@ export function buildProgram(): Command {
   registerImage(program);
   registerTar(program);
   registerInfo(program);
+  registerInstallOstreeExt(program);
+  program
+    .command('help-all')
+    .description('Print the help of every command')
+    .action(() => {
+      process.stdout.write(helpAll(program));
+    });
   return program;
+}
+
+/** The `--help` text of `cmd` and of every subcommand below it, depth first. */
+export function helpAll(cmd: Command): string {
+  return [cmd.helpInformation(), ...cmd.commands.map(helpAll)].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
