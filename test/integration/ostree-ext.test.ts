@@ -1,0 +1,101 @@
+// `ostree container …` through the real ostree binary. libostree 2022.7 runs a command it does not
+// know, NAME, as /usr/libexec/libostree/ext/ostree-NAME: the directory is compiled in and has no
+// override, so the second test installs the entry at the real path and removes what it added.
+// The CLI is the built one (lib/, built by `pretest`), as installed.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { lstat, readlink, realpath, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../src/native.js';
+import { COMMIT_V0 } from '../../src/fixture/index.js';
+import { OciDir } from '../../src/oci/layout.js';
+import { cleanupTmp, exampleOs, freshRepo, tmpdir } from './encapsulate-util.js';
+
+const execFileP = promisify(execFile);
+const CLI = path.join(packageRoot, 'lib/cli/main.js');
+const cli = (...args: string[]) => execFileP(process.execPath, [CLI, ...args]);
+const REAL_ENTRY = '/usr/libexec/libostree/ext/ostree-container';
+const VERSION = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+let work: string;
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build:ts\` first`);
+  work = await tmpdir('ostree-ext-');
+});
+afterAll(cleanupTmp);
+
+/** The directories of `p` that do not exist yet, innermost first (what an install would create). */
+async function missingDirs(p: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let d = path.dirname(p); !existsSync(d); d = path.dirname(d)) out.push(d);
+  return out;
+}
+
+describe('install-ostree-ext', () => {
+  it('links <prefix>/libexec/libostree/ext/ostree-container to the CLI; replaces a link, keeps a file unless --force', async () => {
+    const prefix = path.join(work, 'prefix');
+    const entry = path.join(prefix, 'libexec/libostree/ext/ostree-container');
+    const target = await realpath(CLI);
+    expect((await cli('install-ostree-ext', '--prefix', prefix)).stdout).toBe(`${entry} -> ${target}\n`);
+    expect(await readlink(entry)).toBe(target);
+    await rm(entry);
+    await symlink('/nonexistent', entry);
+    await cli('install-ostree-ext', '--prefix', prefix);
+    expect(await readlink(entry)).toBe(target);
+    await rm(entry);
+    await writeFile(entry, '#!/bin/sh\n');
+    await expect(cli('install-ostree-ext', '--prefix', prefix)).rejects.toMatchObject({
+      code: 1,
+      stderr: `error: ${entry} exists and is not a symbolic link (another ostree-container?); --force replaces it\n`,
+    });
+    await cli('install-ostree-ext', '--prefix', prefix, '--force');
+    expect(await readlink(entry)).toBe(target);
+  });
+});
+
+/**
+ * Runs `fn` with the real libexec entry installed, then restores what was there (a link of
+ * another checkout) or removes the entry and the directories the install created.
+ */
+async function withOstreeExt(fn: () => Promise<void>): Promise<void> {
+  const before = await lstat(REAL_ENTRY).catch(() => undefined);
+  if (before && !before.isSymbolicLink()) {
+    throw new Error(`${REAL_ENTRY} is a file of another installation; this test does not replace it`);
+  }
+  const previous = before ? await readlink(REAL_ENTRY) : undefined;
+  const created = await missingDirs(REAL_ENTRY);
+  try {
+    await cli('install-ostree-ext');
+    await fn();
+  } finally {
+    await rm(REAL_ENTRY, { force: true });
+    if (previous !== undefined) await symlink(previous, REAL_ENTRY);
+    for (const d of created) await rmdir(d).catch(() => undefined); // only if still empty
+  }
+  if (previous === undefined) expect(existsSync(REAL_ENTRY)).toBe(false);
+}
+
+/** `ostree container ARGS…` (the real ostree binary). */
+const ostreeContainer = (...args: string[]) => execFileP('ostree', ['container', ...args]);
+
+// `ostree container image list --repo R` joins this file once the layered store (`image pull`,
+// `image list`) exists: one more `it` calling ostreeContainer inside withOstreeExt.
+describe('ostree container', () => {
+  it('reaches our CLI through the real ostree binary: --version, encapsulate, unencapsulate', async () => {
+    await withOstreeExt(async () => {
+      expect((await ostreeContainer('--version')).stdout).toBe(`${VERSION}\n`);
+
+      const { fx } = await exampleOs();
+      const image = path.join(work, 'image');
+      const { stdout: digest } = await ostreeContainer('encapsulate', '--repo', fx.repoPath, fx.ref, `oci:${image}:v0`);
+      const oci = await OciDir.open(image);
+      expect(digest).toBe(`${(await oci.readIndex()).manifests[0].digest}\n`);
+
+      const dest = await freshRepo();
+      const imported = await ostreeContainer('unencapsulate', '--repo', dest.path, `ostree-unverified-image:oci:${image}:v0`);
+      expect(imported).toEqual({ stdout: `Imported: ${COMMIT_V0}\n`, stderr: '' });
+    });
+  });
+});
