@@ -2,8 +2,8 @@
 import { createHash, type Hash } from 'node:crypto';
 
 /** The registered algorithms we verify: lowercase hex of a fixed length. */
-const HEX_LENGTH = { sha256: 64, sha512: 128 } as const;
-export type DigestAlgorithm = keyof typeof HEX_LENGTH;
+export type DigestAlgorithm = 'sha256' | 'sha512';
+const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 
 export interface ParsedDigest {
   readonly algorithm: DigestAlgorithm;

@@ -1,10 +1,15 @@
 // The slice of the addon the Repo wrapper uses (native/repo*.cc). Argument order mirrors the
 // C++ bindings; the public, option-object API is in repo.ts.
 import type { NativeCancellable } from '../native.js';
+import type { TreeEntry } from './repo.js';
 import type { TypedVariant, VariantDict, Xattr } from './variant.js';
 
 type C = NativeCancellable | undefined;
 
+/**
+ * Documented under its public name.
+ * @inline
+ */
 export interface NativeTransactionStats {
   metadataObjectsTotal: number;
   metadataObjectsWritten: number;
@@ -14,6 +19,10 @@ export interface NativeTransactionStats {
   devinoCacheHits: number;
 }
 
+/**
+ * Documented under its public name.
+ * @inline
+ */
 export interface NativeCommit {
   checksum: string;
   subject: string;
@@ -33,6 +42,10 @@ export interface NativeCommit {
   partial: boolean;
 }
 
+/**
+ * Documented under its public name.
+ * @inline
+ */
 export interface NativeContentInfo {
   size: number;
   uid: number;
@@ -43,6 +56,10 @@ export interface NativeContentInfo {
   xattrs: Xattr[];
 }
 
+/**
+ * Documented under its public name.
+ * @inline
+ */
 export interface NativePruneResult {
   objectsTotal: number;
   objectsPruned: number;
@@ -66,10 +83,7 @@ export interface NativeModifier {
   devinoCache?: NativeDevInoCache;
 }
 
-export type NativeTreeEntry =
-  | { path: string; kind: 'file'; checksum: string }
-  | { path: string; kind: 'dir'; metadata?: string }
-  | { path: string; kind: 'remove' };
+export type NativeTreeEntry = TreeEntry;
 
 export interface NativeMtreeSpec {
   base?: { contents: string; metadata: string };

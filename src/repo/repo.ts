@@ -17,7 +17,6 @@ import type {
   NativeRepo,
   NativeRepoModule,
   NativeTransactionStats,
-  NativeTreeEntry,
 } from './native.js';
 import { variantFromBytes, variantToBytes, type TypedVariant, type VariantDict, type Xattr } from './variant.js';
 
@@ -67,7 +66,11 @@ export interface CommitModifier extends Omit<NativeModifier, 'devinoCache'> {
   devinoCache?: DevInoCache;
 }
 
-export type TreeEntry = NativeTreeEntry;
+/** One change of a tree edit: a file by checksum, a directory (with its dirmeta), or a removal. */
+export type TreeEntry =
+  | { path: string; kind: 'file'; checksum: string }
+  | { path: string; kind: 'dir'; metadata?: string }
+  | { path: string; kind: 'remove' };
 
 /**
  * A tree to build: start from `base` (a tree or a commit), add host directories, then single
@@ -144,6 +147,7 @@ function mod(): NativeRepoModule {
 
 /** Shared (dev, ino) → checksum cache: lets a commit of a checkout skip re-hashing hardlinked files. */
 export class DevInoCache {
+  /** @internal the addon's cache */
   readonly native: NativeDevInoCache = new (mod().DevInoCache)();
 }
 
@@ -180,14 +184,14 @@ function isTreeRoot(r: TreeRoot | TreeSpec): r is TreeRoot {
 }
 
 export class Repo {
-  /** The native handle; other native modules (layer import/export) take this. */
+  /** @internal The native handle; other native modules (layer import/export) take this. */
   readonly native: NativeRepo;
 
   private constructor(n: NativeRepo) {
     this.native = n;
   }
 
-  /** Wraps a native repo handed out by another native module (e.g. a sysroot's repo). */
+  /** @internal Wraps a native repo handed out by another native module (e.g. a sysroot's repo). */
   static fromNative(n: NativeRepo): Repo {
     return new Repo(n);
   }

@@ -19,6 +19,7 @@ export interface ChunkObjectSpec {
   paths: string[];
 }
 
+/** @inline */
 interface LayerBase {
   /** Where the blob goes: an fd (not closed) or a file path (created; removed on failure). */
   output: LayerTarget;

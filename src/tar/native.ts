@@ -61,7 +61,10 @@ export interface NativeImportOptions {
   transaction?: 'own' | 'caller';
 }
 
-/** What one imported layer was and what it wrote. */
+/**
+ * What one imported layer was and what it wrote.
+ * @inline
+ */
 export interface NativeImportResult {
   /** Commit checksum (commit mode; object-set mode only with `finish`). */
   commit?: string;
