@@ -11,6 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const LIB = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'index.js');
+// sizeObjectMeta is internal (not in the package entry): taken from its module.
+const CHUNKING = path.join(path.dirname(LIB), 'container', 'chunking.js');
 const SPLIT = { lib: ['python3.12', 'firmware', 'modules'], share: ['doc', 'man', 'locale'] };
 
 /** The component of a content object at `p` (absolute tree path) of `size` bytes. */
@@ -27,7 +29,8 @@ export function componentOf(p, size) {
  * returns the sized ObjectMeta. An object seen at several paths belongs to the first one's component.
  */
 export async function buildObjectMeta(repoPath, rev) {
-  const { Repo, Chunking, sizeObjectMeta, MAX_FREQUENCY } = await import(LIB);
+  const { Repo, Chunking, MAX_FREQUENCY } = await import(LIB);
+  const { sizeObjectMeta } = await import(CHUNKING);
   const repo = await Repo.open(repoPath);
   const checksum = await repo.resolveRev(rev);
   const walk = await Chunking.create(repo, checksum);
