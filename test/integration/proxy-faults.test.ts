@@ -38,8 +38,8 @@ describe('starting the proxy', () => {
   it('reports a missing skopeo or setpriv with the package that provides it', async () => {
     const skopeoHint = 'skopeo is not installed: apt-get install skopeo (Debian, Ubuntu) or dnf install skopeo (Fedora)';
     const onlySkopeo = path.join(fx.tmp, 'only-skopeo');
-    await fsp.mkdir(onlySkopeo, { recursive: true });
-    await fsp.symlink(execFileSync('sh', ['-c', 'command -v skopeo']).toString().trim(), path.join(onlySkopeo, 'skopeo')).catch(() => undefined);
+    await fsp.mkdir(onlySkopeo);
+    await fsp.symlink(execFileSync('sh', ['-c', 'command -v skopeo']).toString().trim(), path.join(onlySkopeo, 'skopeo'));
     const saved = process.env.PATH;
     try {
       process.env.PATH = fx.tmp;
