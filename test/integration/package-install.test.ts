@@ -73,13 +73,15 @@ describe('npm pack, then npm install in a fresh project without a compiler', () 
     await writeFile(script, `
       import * as api from 'ostree-container';
       import { Repo, encapsulate, ContextError } from 'ostree-container';
-      import { createExampleOs } from 'ostree-container/fixture';
+      import { existsSync } from 'node:fs';
+      import { createExampleOs, GPG_HOME_TARBALL } from 'ostree-container/fixture';
       const created = await Repo.create(process.argv[2], 'archive');
       const opened = await Repo.open(process.argv[2]);
       const deep = await import('ostree-container/lib/proxy/config.js').then(() => 'importable', (e) => e.code);
       console.log(JSON.stringify({
         mode: opened.mode, path: opened.path === created.path, encapsulate: typeof encapsulate,
         contextError: new ContextError('Opening', new Error('x')) instanceof Error, fixture: typeof createExampleOs,
+        testKeys: existsSync(GPG_HOME_TARBALL),
         internals: ['encapsulateToOciDir', 'proxyArgs', 'skopeoCopyArgs', 'joinFetch', 'MAX_MSG_SIZE', 'createExampleOs'].filter((n) => n in api),
         deep,
       }));
@@ -87,7 +89,7 @@ describe('npm pack, then npm install in a fresh project without a compiler', () 
     const repo = path.join(work, 'repo');
     const used = await execFileP('node', [script, repo], { cwd: app, env });
     expect(JSON.parse(used.stdout)).toEqual({
-      mode: 'archive', path: true, encapsulate: 'function', contextError: true, fixture: 'function', internals: [],
+      mode: 'archive', path: true, encapsulate: 'function', contextError: true, fixture: 'function', testKeys: true, internals: [],
       deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     });
     expect(existsSync(path.join(repo, 'objects'))).toBe(true);
