@@ -1,9 +1,11 @@
 // `ostree container …` through the real ostree binary. libostree 2022.7 runs a command it does not
 // know, NAME, as /usr/libexec/libostree/ext/ostree-NAME: the directory is compiled in and has no
-// override, so the second test installs the entry at the real path and removes what it added.
+// override, so the second test installs the entry at the real path and removes what it added,
+// holding a machine-wide lock so that suites running at the same time (other checkouts) take turns.
 // The CLI is the built one (lib/, built by `pretest`), as installed.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { lstat, readlink, realpath, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +19,7 @@ const execFileP = promisify(execFile);
 const CLI = path.join(packageRoot, 'lib/cli/main.js');
 const cli = (...args: string[]) => execFileP(process.execPath, [CLI, ...args]);
 const REAL_ENTRY = '/usr/libexec/libostree/ext/ostree-container';
+const REAL_ENTRY_LOCK = '/tmp/ostree-container-libexec-entry.lock';
 const VERSION = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 let work: string;
@@ -56,10 +59,37 @@ describe('install-ostree-ext', () => {
 });
 
 /**
+ * Holds an exclusive lock on `file` (flock(1), which the build scripts use too) until release() is
+ * called or this process exits: the lock lives in a child that keeps it while its stdin is open.
+ */
+async function lock(file: string): Promise<() => Promise<void>> {
+  const child = spawn('flock', [file, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = once(child, 'exit');
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    void exited.then(([code]) => reject(new Error(`flock ${file} exited (${String(code)}) before locking`)));
+    child.stdout.once('data', () => resolve());
+  });
+  return async () => {
+    child.stdin.end();
+    await exited;
+  };
+}
+
+/**
  * Runs `fn` with the real libexec entry installed, then restores what was there (a link of
  * another checkout) or removes the entry and the directories the install created.
  */
 async function withOstreeExt(fn: () => Promise<void>): Promise<void> {
+  const release = await lock(REAL_ENTRY_LOCK);
+  try {
+    await withOstreeExtLocked(fn);
+  } finally {
+    await release();
+  }
+}
+
+async function withOstreeExtLocked(fn: () => Promise<void>): Promise<void> {
   const before = await lstat(REAL_ENTRY).catch(() => undefined);
   if (before && !before.isSymbolicLink()) {
     throw new Error(`${REAL_ENTRY} is a file of another installation; this test does not replace it`);
