@@ -53,6 +53,10 @@ mnt() { # mnt <target> <mount args...>
   mounts+=("$target")
 }
 mount_all() {
+  # The root a mount point of its own, as on a real system: containers-storage's layer apply and
+  # `unshare --mount` change the propagation of "/", which fails on a plain directory.
+  mnt / --bind "$root"
+  mount --make-private "$root"
   mnt /proc -t proc proc
   mnt /sys -t sysfs sysfs
   # Private, so the mounts below it do not propagate to the host's /dev (systemd makes / shared).
