@@ -36,6 +36,10 @@ host_mirror() {
   echo http://deb.debian.org/debian
 }
 
+# Mounts a killed run (kill -9) left behind, deepest first; we hold the lock, so they are unused.
+stale_mounts() { awk -v r="$root" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/self/mounts | sort -r; }
+for m in $(stale_mounts); do umount -l "$m"; done
+
 mounts=()
 cleanup() {
   local i
@@ -72,6 +76,7 @@ in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/
 if [ ! -e "$root/.debootstrap-done" ]; then
   mirror=$(host_mirror)
   echo "test-matrix.sh: debootstrap $dist from $mirror into $root"
+  [ -z "$(stale_mounts)" ] || { echo "test-matrix.sh: still mounted under $root" >&2; exit 1; }
   rm -rf "$root"
   debootstrap --variant=minbase --include=ca-certificates "$dist" "$root" "$mirror"
   touch "$root/.debootstrap-done"
@@ -82,7 +87,7 @@ ca=/etc/ssl/certs/ca-certificates.crt
 mkdir -p "$root/etc/ssl/certs"
 [ -f "$ca" ] && cp "$ca" "$root/etc/ssl/host-ca-certificates.crt"
 {
-  [ -f /root/.npmrc ] && grep -v -E '^(cafile|prefix|cache)[[:space:]]*=' /root/.npmrc
+  [ -f "$HOME/.npmrc" ] && grep -v -E '^(cafile|prefix|cache)[[:space:]]*=' "$HOME/.npmrc"
   echo "cafile=/etc/ssl/host-ca-certificates.crt"
 } >"$root/root/.npmrc"
 
