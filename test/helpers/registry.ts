@@ -36,6 +36,12 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
+/**
+ * What skopeo says when such a registry answers 401 without valid credentials: 1.9.3
+ * `unauthorized: authentication required`, 1.18 `<what it was doing> in <repo>: authentication required`.
+ */
+export const AUTH_REFUSED = /: authentication required/;
+
 export interface RegistryOptions {
   /** One htpasswd line, `user:<bcrypt hash>`: the registry then requires HTTP basic auth. */
   htpasswd?: string;

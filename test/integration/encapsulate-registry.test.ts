@@ -10,10 +10,10 @@ import { COMMIT_V0, TESTREF, type ExampleOs } from '../../src/fixture/index.js';
 import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
 import { Repo } from '../../src/repo/repo.js';
 import { unencapsulate } from '../../src/container/unencapsulate.js';
-import { ImageProxy } from '../../src/proxy/image-proxy.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { runCli } from '../helpers/cli.js';
 import { withOwnTmpdir } from '../helpers/tmpdir.js';
+import { installedSkopeo } from '../helpers/proxy.js';
 import { cleanupTmp, exampleOs, expectRoundTrip, freshRepo, tmpdir } from './encapsulate-util.js';
 
 const execFileP = promisify(execFile);
@@ -84,9 +84,7 @@ describe('through skopeo', () => {
     const digest = await encapsulate(src, commit, {}, {}, ImageReference.parse(store));
     const { stdout } = await execFileP('skopeo', ['inspect', store]);
     expect((JSON.parse(stdout) as { Labels: Record<string, string> }).Labels['ostree.commit']).toBe(commit);
-    const proxy = await ImageProxy.create();
-    const layerInfo = proxy.supports('0.2.5');
-    await proxy.finalize();
+    const layerInfo = (await installedSkopeo()).has('getLayerInfo');
     const dest = await freshRepo();
     const pulled = unencapsulate(dest, OstreeImageReference.parse(`ostree-unverified-image:${store}`));
     if (layerInfo) {

@@ -17,7 +17,7 @@ import { OciDir } from '../../src/oci/layout.js';
 import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
 import type { Repo } from '../../src/repo/repo.js';
 import { runCli } from '../helpers/cli.js';
-import { registryFixture } from '../helpers/registry.js';
+import { AUTH_REFUSED, registryFixture } from '../helpers/registry.js';
 import { cleanupTmp, detachedBytes, exampleWork, expectRoundTrip, freshRepo } from './encapsulate-util.js';
 
 const execFileP = promisify(execFile);
@@ -213,7 +213,7 @@ describe('encapsulate --authfile', () => {
     const dest = `docker://${auth.registry.host}/exampleos/private:v0`;
     const denied = await runCli('encapsulate', '--repo', fx.repoPath, TESTREF, dest, '--insecure-skip-tls-verification');
     expect(denied.code).toBe(1);
-    expect(denied.stderr).toMatch(/^error: Skopeo copy: skopeo failed: .*unauthorized: authentication required/s);
+    expect(denied.stderr).toMatch(new RegExp(`^error: Skopeo copy: skopeo failed: .*${AUTH_REFUSED.source}`, 's'));
     const ok = await runCli('encapsulate', '--repo', fx.repoPath, TESTREF, dest, '--insecure-skip-tls-verification', '--authfile', authfile);
     expect(ok.stderr).toBe('');
     const digest = ok.stdout.trim();

@@ -14,14 +14,12 @@ import { buildDirImage, type BuiltImage } from '../helpers/images.js';
 import { runCli } from '../helpers/cli.js';
 import { expectNoLeaksAfterEach } from '../helpers/process.js';
 import { manifestDigestVia } from '../helpers/proxy.js';
-import { registryFixture } from '../helpers/registry.js';
+import { AUTH_REFUSED as REFUSED, registryFixture } from '../helpers/registry.js';
 
 const USER = 'oc';
 const PASSWORD = 'ostree-container-test';
 // bcrypt (cost 4) of PASSWORD, made once with crypt(3); the registry checks it on every request.
 const HTPASSWD = `${USER}:$2b$04$GbXaX3Mk8DOm9AGGtstNf.K650yuH00Hqg0ZGjq0wnOya226kdFbu`;
-// What skopeo 1.9.3 says when the registry answers 401.
-const REFUSED = /unauthorized: authentication required/;
 
 let image: BuiltImage;
 let ref: string;

@@ -1,6 +1,8 @@
-// Client paths that the installed skopeo (protocol 0.2.3) cannot exercise: newer methods and
-// malformed replies. These run against a FAKE proxy (test/helpers/fake-proxy.mjs) speaking the
-// real wire format through the addon; everything else is tested against real skopeo.
+// Client paths no installed skopeo can give: protocol versions other than the installed one
+// (Debian 12's skopeo 1.9.3 speaks 0.2.3, Debian 13's 1.18 speaks 0.2.6; GetLayerInfoPiped at 0.2.7
+// and GetRawBlob at 0.2.8 exist in neither) and malformed replies. These run against a FAKE proxy
+// (test/helpers/fake-proxy.mjs) speaking the real wire format through the addon. What the
+// installed skopeo's version has runs against it for real in proxy.test.ts.
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
