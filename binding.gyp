@@ -18,7 +18,8 @@
         "native/tar_reader.cc",
         "native/tar_rewrite.cc",
         "native/deflate_scan.cc",
-        "native/seqpacket.cc"
+        "native/seqpacket.cc",
+        "native/sysroot.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -76,3 +76,8 @@ export type { SkopeoCopyOptions } from './proxy/skopeo-copy.js';
 export { skopeoCopy, skopeoCopyArgs } from './proxy/skopeo-copy.js';
 // ostree-ext tar format: export, import, detached-metadata rewrite (native data plane)
 export * as tar from './tar/index.js';
+// Sysroots and deployment
+export type { Deployment, DeployTreeOptions, SimpleWriteOptions, LockOptions, OriginKeyfile } from './deploy/sysroot.js';
+export { Sysroot, SYSROOT_LOCK_RETRY_MS } from './deploy/sysroot.js';
+export type { SysrootLockOptions } from './deploy/lock.js';
+export { SysrootLock, withSysrootLock, SYSROOT_LOCK_WAITING } from './deploy/lock.js';
