@@ -38,6 +38,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   oc::InitLayerImport(env, exports);
   oc::InitSeqpacket(env, exports);
   oc::InitSysroot(env, exports);
+  oc::InitLayerDerived(env, exports);
+  oc::InitMerge(env, exports);
   return exports;
 }
 
