@@ -81,3 +81,5 @@ export type { Deployment, DeployTreeOptions, SimpleWriteOptions, LockOptions, Or
 export { Sysroot, SYSROOT_LOCK_RETRY_MS } from './deploy/sysroot.js';
 export type { SysrootLockOptions } from './deploy/lock.js';
 export { SysrootLock, withSysrootLock, SYSROOT_LOCK_WAITING } from './deploy/lock.js';
+export type { DeployOpts, CompletionHook } from './deploy/deploy.js';
+export { deploy, removeUndeployedImages, prune, Pruned, originFor, deploymentImageReference, ORIGIN_GROUP } from './deploy/deploy.js';

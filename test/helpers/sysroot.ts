@@ -1,10 +1,17 @@
-// Throwaway OSTree sysroots (spec §5.5, as root) and a bootable example OS to deploy into them.
+// Throwaway OSTree sysroots (spec §5.5, as root), a bootable example OS to deploy into them, and
+// images derived from it.
 import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import tarStream from 'tar-stream';
 import { ExampleOs } from '../../src/fixture/exampleos.js';
+import { digestOf } from '../../src/oci/digest.js';
+import { OciDir } from '../../src/oci/layout.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import type { ImageConfiguration, ImageManifest } from '../../src/oci/types.js';
 
 const run = promisify(execFile);
 
@@ -86,4 +93,45 @@ export async function createBootableExampleOs(dir: string, opts: { repo?: string
 /** A temp dir for a test file (under the system temp dir). */
 export function tempDir(prefix: string): Promise<string> {
   return fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * Copies the OCI image layout at `src` to `dest` and rewrites its one manifest after `edit` has
+ * changed manifest and config (edit may write blobs, e.g. a new layer, through the OciDir).
+ */
+export async function editOciImage(
+  src: string,
+  dest: string,
+  edit: (oci: OciDir, manifest: ImageManifest, config: ImageConfiguration) => Promise<void> | void,
+): Promise<string> {
+  await fsp.cp(src, dest, { recursive: true });
+  const oci = await OciDir.open(dest);
+  const { manifest } = await oci.readManifest();
+  const config = await oci.readConfig(manifest);
+  await edit(oci, manifest, config);
+  manifest.config = await oci.writeConfig(config);
+  await oci.insertManifest(manifest);
+  return dest;
+}
+
+/** A derived image: `src` plus one gzip layer holding `files` (as `podman build` would add). */
+export function deriveOciImage(src: string, dest: string, files: Record<string, string>, createdBy: string): Promise<string> {
+  return editOciImage(src, dest, async (oci, manifest, config) => {
+    const pack = tarStream.pack();
+    const chunks: Buffer[] = [];
+    const done = (async () => {
+      for await (const c of pack) chunks.push(c as Buffer);
+    })();
+    for (const [name, content] of Object.entries(files)) {
+      pack.entry({ name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, Buffer.from(content));
+    }
+    pack.finalize();
+    await done;
+    const tar = Buffer.concat(chunks);
+    const blob = gzipSync(tar);
+    const info = await oci.writeBlob(blob);
+    manifest.layers.push({ mediaType: MediaType.ImageLayerGzip, digest: info.digest, size: info.size });
+    config.rootfs.diff_ids.push(digestOf(tar));
+    config.history = [...(config.history ?? []), { created_by: createdBy }];
+  });
 }
