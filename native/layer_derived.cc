@@ -18,6 +18,7 @@
 #include "util/async.h"
 #include "util/cancellable.h"
 #include "util/tempdir.h"
+#include "util/txn.h"
 
 namespace oc {
 namespace {
@@ -140,9 +141,13 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
   };
   try {
     if (spec.own_transaction) {
+      if (InTransaction(repo)) Fail("A transaction is already open on this repository (use transaction 'caller')");
       GErr e;
       if (!ostree_repo_prepare_transaction(repo, nullptr, c, e.out())) Fail(e);
+      SetInTransaction(repo, true);
       in_txn = true;
+    } else if (!InTransaction(repo)) {
+      Fail("Transaction 'caller' needs a transaction open on the repository");
     }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) Fail(std::string("pipe: ") + g_strerror(errno));
@@ -167,6 +172,7 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     if (in_txn) {
       GErr e;
       if (!ostree_repo_commit_transaction(repo, nullptr, c, e.out())) Fail(e);
+      SetInTransaction(repo, false);
       in_txn = false;
     }
     res.filtered = std::move(outcome.filtered);
@@ -174,7 +180,10 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     return res;
   } catch (...) {
     stop_filter();
-    if (in_txn) ostree_repo_abort_transaction(repo, nullptr, nullptr);
+    if (in_txn) {
+      ostree_repo_abort_transaction(repo, nullptr, nullptr);
+      SetInTransaction(repo, false);
+    }
     throw;
   }
 }

@@ -14,6 +14,7 @@
 #include "util/async.h"
 #include "util/cancellable.h"
 #include "util/tempdir.h"
+#include "util/txn.h"
 
 namespace oc {
 namespace {
@@ -49,6 +50,7 @@ std::string WriteMergeCommit(OstreeRepo *repo, const MergeSpec &spec, GCancellab
          "bare-user repository; archive repositories can only receive image copies)",
          "NOT_SUPPORTED");
   if (spec.base.empty() && spec.layers.empty()) Fail("Nothing to merge: no base commit and no layers");
+  if (!InTransaction(repo)) Fail("Writing a merge commit needs a transaction open on the repository");
 
   RepoTempDir td(ostree_repo_get_dfd(repo), "merge-");
   const char *const root = "root";

@@ -316,7 +316,7 @@ export class ImageImporter {
           if (l.commit !== null) return l.commit;
           const b = await baseReady;
           const r = await fetchLayer(ctx, l.layer, ImageImporter.indexOf(prepared, l.layer), 'derived', `Parsing layer blob ${l.layer.digest}`, l.ostreeRef, (repo, fd, source, signal) =>
-            importDerivedLayer(repo, { fd }, {
+            importDerivedLayer(repo, fd, {
               mediaType: source.mediaType,
               base: b.commit,
               selinux: true,

@@ -299,6 +299,33 @@ describe('importDerivedLayer', () => {
   });
 });
 
+describe('importDerivedLayer: transactions', () => {
+  it("'caller' writes inside the caller's transaction (ref included); checks instead of crashing", async () => {
+    const { path: rp, repo } = await cliRepo();
+    const file = await tempFile(await layerTar([{ name: 'usr/bin/x', data: 'x' }]));
+    const opts = { mediaType: TAR, importerVersion: VERSION, ref: 'blob/x', transaction: 'caller' as const };
+    // No transaction open: a clear error (libostree would abort the process on the ref).
+    await expect(importDerivedLayer(repo, file, opts)).rejects.toThrow("Transaction 'caller' needs a transaction open");
+    expect(() => repo.transactionSetRef('x', null)).toThrow('no transaction is open');
+
+    await repo.prepareTransaction();
+    await expect(importDerivedLayer(repo, file, { ...opts, transaction: 'own' })).rejects.toThrow('A transaction is already open');
+    await importDerivedLayer(repo, file, opts);
+    await repo.abortTransaction();
+    expect(await repo.resolveRev('blob/x', { allowNoent: true })).toBeNull();
+
+    await repo.prepareTransaction();
+    const [a, b] = await Promise.all([
+      importDerivedLayer(repo, file, opts),
+      importDerivedLayer(repo, await tempFile(await layerTar([{ name: 'usr/bin/y', data: 'y' }])), { ...opts, ref: 'blob/y' }),
+    ]);
+    await repo.commitTransaction();
+    expect(await repo.resolveRev('blob/x')).toBe(a.commit);
+    expect(await repo.resolveRev('blob/y')).toBe(b.commit);
+    await fsck(rp);
+  });
+});
+
 describe('importDerivedLayer: bad input loses nothing', () => {
   async function expectNothingWritten(rp: string, before: string[]): Promise<void> {
     expect(await repoSnapshot(rp)).toEqual(before);
