@@ -246,6 +246,24 @@ describe('image deploy', () => {
     expect(await commitObjects(dir)).toEqual([]);
   });
 
+  it('--image with --transport: unverified unless --enforce-container-sigpolicy; --ostree-remote only counts with it', async () => {
+    const dir = await freshSysroot();
+    // Without the enforce flag --ostree-remote is ignored (spec §6 QUIRK, kept).
+    await deployCli(dir, '--transport', 'oci', '--image', base, '--ostree-remote', 'nosuchremote');
+    const sysroot = await Sysroot.load(dir);
+    expect((await sysroot.deployments())[0]!.originGroups).toEqual({
+      origin: { 'container-image-reference': `ostree-unverified-image:oci:${base}` },
+    });
+    const r = await runCli('image', 'deploy', '--sysroot', dir, '--transport', 'oci', '--image', other, '--enforce-container-sigpolicy', '--ostree-remote', 'nosuchremote');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Performing deployment: .*nosuchremote/);
+    await sysroot.load();
+    expect((await sysroot.deployments()).map((d) => d.originGroups?.origin?.['container-image-reference'])).toEqual([
+      `ostree-unverified-image:oci:${base}`,
+    ]);
+    expect(await listImages(await sysroot.repo())).toEqual([`oci:${base}`]);
+  });
+
   it('refuses a non-bootable image and a foreign architecture; nothing is deployed or stored', async () => {
     const dir = await freshSysroot();
     const a = await runCli('image', 'deploy', '--sysroot', dir, '--imgref', ociRef(unbootable));
