@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encapsulate } from '../../src/container/encapsulate.js';
-import { deploy, prune } from '../../src/deploy/deploy.js';
+import { deploy, prune, removeUndeployedImages } from '../../src/deploy/deploy.js';
 import { SYSROOT_LOCK_WAITING } from '../../src/deploy/lock.js';
 import { Sysroot } from '../../src/deploy/sysroot.js';
 import type { ExampleOs } from '../../src/fixture/exampleos.js';
@@ -356,6 +356,27 @@ describe('deploy()', () => {
     // the merge deployment, was dropped by then).
     const list = await sysroot.deployments();
     expect(list.map((d) => [d.csum, d.deploySerial])).toEqual([[state.mergeCommit, 2], [state.mergeCommit, 1]]);
+  });
+
+  it('an aborted deploy writes no deployment', async () => {
+    const dir = await freshSysroot();
+    const sysroot = await Sysroot.load(dir);
+    const ac = new AbortController();
+    ac.abort(new Error('stop'));
+    await expect(deploy(sysroot, 'default', OstreeImageReference.parse(ociRef(base)), { signal: ac.signal })).rejects.toThrow(/stop/);
+    expect(await sysroot.deployments()).toEqual([]);
+    expect(await adminStatus(dir)).toContain('No deployments.');
+  });
+
+  it('removeUndeployedImages refuses an origin that is not an image reference', async () => {
+    const dir = await freshSysroot();
+    const sysroot = await Sysroot.load(dir);
+    await deploy(sysroot, 'default', OstreeImageReference.parse(ociRef(base)));
+    const [d] = await sysroot.deployments();
+    await sysroot.writeOrigin(d!, { origin: { 'container-image-reference': 'not-an-imgref' } });
+    await sysroot.load();
+    await expect(removeUndeployedImages(sysroot)).rejects.toThrow(/not-an-imgref/);
+    expect(await listImages(await sysroot.repo())).toEqual([`oci:${base}`]);
   });
 
   it('noClean leaves the replaced deployment directory for a later cleanup', async () => {
