@@ -48,6 +48,7 @@ using Groups = std::vector<std::pair<std::string, KeyValues>>;
 // What JS sees of a deployment, copied on the worker thread while the sysroot is locked.
 struct DeploymentInfo {
   DeploymentRef handle;
+  OstreeSysroot *owner = nullptr;  // identity only: which handle's deployment list it came from
   int index = 0, deployserial = 0, bootserial = 0;
   std::string osname, csum, bootcsum, dirpath, unlocked;
   bool staged = false, pinned = false;
@@ -80,6 +81,7 @@ Groups KeyFileGroups(GKeyFile *kf) {
 DeploymentInfo Snapshot(OstreeSysroot *sysroot, OstreeDeployment *d) {
   DeploymentInfo info;
   info.handle = ShareDeployment(d);
+  info.owner = sysroot;
   info.index = ostree_deployment_get_index(d);
   info.deployserial = ostree_deployment_get_deployserial(d);
   info.bootserial = ostree_deployment_get_bootserial(d);
@@ -114,13 +116,17 @@ class DeploymentWrap : public Napi::ObjectWrap<DeploymentWrap> {
     exports.Set("Deployment", f);
   }
   explicit DeploymentWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<DeploymentWrap>(info) {
-    if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "deployments come from a Sysroot");
+    if (!info[0].IsExternal() || !info[1].IsExternal())
+      throw Napi::TypeError::New(info.Env(), "deployments come from a Sysroot");
     deployment_ = ShareDeployment(info[0].As<Napi::External<OstreeDeployment>>().Data());
+    owner_ = info[1].As<Napi::External<OstreeSysroot>>().Data();
   }
   DeploymentRef deployment() const { return deployment_; }
+  const OstreeSysroot *owner() const { return owner_; }
 
  private:
   DeploymentRef deployment_;
+  const OstreeSysroot *owner_ = nullptr;
 };
 
 Napi::Value GroupsToJs(Napi::Env env, const Groups &groups) {
@@ -135,7 +141,8 @@ Napi::Value GroupsToJs(Napi::Env env, const Groups &groups) {
 
 Napi::Value DeploymentToJs(Napi::Env env, const DeploymentInfo &info) {
   auto &ctor = GetAddonData(env).classes.at("Deployment");
-  Napi::Object o = ctor.New({Napi::External<OstreeDeployment>::New(env, info.handle.get())});
+  Napi::Object o = ctor.New({Napi::External<OstreeDeployment>::New(env, info.handle.get()),
+                             Napi::External<OstreeSysroot>::New(env, info.owner)});
   auto set = [&](const char *name, Napi::Value v) {
     o.DefineProperty(Napi::PropertyDescriptor::Value(name, v, napi_enumerable));
   };
@@ -159,14 +166,19 @@ Napi::Value OptDeploymentToJs(Napi::Env env, const std::optional<DeploymentInfo>
   return info ? DeploymentToJs(env, *info) : env.Null();
 }
 
-DeploymentRef DeploymentArg(const Napi::Value &v, const char *what) {
+// A deployment read through the same Sysroot handle: libostree matches deployments against its
+// loaded list and may assert on one from elsewhere.
+DeploymentRef DeploymentArg(const Napi::Value &v, const char *what, const OstreeSysroot *owner) {
   if (!IsInstance(v, "Deployment")) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Deployment");
-  return DeploymentWrap::Unwrap(v.As<Napi::Object>())->deployment();
+  DeploymentWrap *w = DeploymentWrap::Unwrap(v.As<Napi::Object>());
+  if (w->owner() != owner)
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " was read through another Sysroot handle");
+  return w->deployment();
 }
 
-DeploymentRef OptDeploymentArg(const Napi::Value &v, const char *what) {
+DeploymentRef OptDeploymentArg(const Napi::Value &v, const char *what, const OstreeSysroot *owner) {
   if (v.IsUndefined() || v.IsNull()) return nullptr;
-  return DeploymentArg(v, what);
+  return DeploymentArg(v, what, owner);
 }
 
 std::vector<std::string> StringArrayArg(const Napi::Value &v, const char *what) {
@@ -413,7 +425,8 @@ class SysrootWrap : public Napi::ObjectWrap<SysrootWrap> {
     auto osname = OptStringArg(info[0], (std::string(fn) + ": osname").c_str());
     std::string revision = ChecksumArg(info[1], (std::string(fn) + ": revision").c_str());
     KeyFileRef origin = OriginArg(info[2], (std::string(fn) + ": origin").c_str());
-    DeploymentRef merge = OptDeploymentArg(info[3], (std::string(fn) + ": merge deployment").c_str());
+    DeploymentRef merge =
+        OptDeploymentArg(info[3], (std::string(fn) + ": merge deployment").c_str(), state_->sysroot.get());
     std::optional<std::vector<std::string>> kargs, initrds;
     Napi::Value k = Opt(info[4], "overrideKernelArgv");
     if (!k.IsUndefined() && !k.IsNull()) kargs = StringArrayArg(k, (std::string(fn) + ": overrideKernelArgv").c_str());
@@ -451,8 +464,8 @@ class SysrootWrap : public Napi::ObjectWrap<SysrootWrap> {
   // default (unless notDefault), keeping what the flags say, and write the bootloader config.
   Napi::Value SimpleWriteDeployment(const Napi::CallbackInfo &info) {
     auto osname = OptStringArg(info[0], "simpleWriteDeployment: osname");
-    DeploymentRef d = DeploymentArg(info[1], "simpleWriteDeployment: deployment");
-    DeploymentRef merge = OptDeploymentArg(info[2], "simpleWriteDeployment: merge deployment");
+    DeploymentRef d = DeploymentArg(info[1], "simpleWriteDeployment: deployment", state_->sysroot.get());
+    DeploymentRef merge = OptDeploymentArg(info[2], "simpleWriteDeployment: merge deployment", state_->sysroot.get());
     int flags = OSTREE_SYSROOT_SIMPLE_WRITE_DEPLOYMENT_FLAGS_NONE;
     static const std::pair<const char *, int> kFlags[] = {
         {"retain", OSTREE_SYSROOT_SIMPLE_WRITE_DEPLOYMENT_FLAGS_RETAIN},
@@ -479,7 +492,8 @@ class SysrootWrap : public Napi::ObjectWrap<SysrootWrap> {
     if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "writeDeployments: deployments must be an array");
     Napi::Array a = info[0].As<Napi::Array>();
     auto list = std::make_shared<std::vector<DeploymentRef>>();
-    for (uint32_t i = 0; i < a.Length(); i++) list->push_back(DeploymentArg(a.Get(i), "writeDeployments: deployments[]"));
+    for (uint32_t i = 0; i < a.Length(); i++)
+      list->push_back(DeploymentArg(a.Get(i), "writeDeployments: deployments[]", state_->sysroot.get()));
     bool postclean = Opt(info[1], "doPostclean").ToBoolean();
     CancelRef c = CancelArg(info[2]);
     return Run(info.Env(), "ostree-container:sysroot-write-deployments", true, [=](OstreeSysroot *s, ErrorInfo &err) {
@@ -494,7 +508,7 @@ class SysrootWrap : public Napi::ObjectWrap<SysrootWrap> {
 
   // writeOrigin(deployment, origin, cancellable?) → Promise<void>
   Napi::Value WriteOrigin(const Napi::CallbackInfo &info) {
-    DeploymentRef d = DeploymentArg(info[0], "writeOrigin: deployment");
+    DeploymentRef d = DeploymentArg(info[0], "writeOrigin: deployment", state_->sysroot.get());
     KeyFileRef origin = OriginArg(info[1], "writeOrigin: origin");
     if (!origin) throw Napi::TypeError::New(info.Env(), "writeOrigin: origin is required");
     CancelRef c = CancelArg(info[2]);

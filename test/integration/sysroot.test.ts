@@ -153,6 +153,11 @@ describe('Sysroot', () => {
     await expect(sysroot.deployTree('default', fx.commit, { origin: { origin: { k: 1 as unknown as string } } })).rejects.toThrow(TypeError);
     await expect(sysroot.deployTree('default', fx.commit, { merge: {} as never })).rejects.toThrow('deployTree: merge deployment must be a Deployment');
     await expect(sysroot.deployTree('nosuchstateroot', fx.commit)).rejects.toThrow();
+    const foreign = await (await Sysroot.load(dir)).deployTree('default', fx.commit);
+    await expect(sysroot.deployTree('default', fx.commit, { merge: foreign })).rejects.toThrow(
+      'deployTree: merge deployment was read through another Sysroot handle',
+    );
+    await expect(sysroot.simpleWriteDeployment('default', foreign, null)).rejects.toThrow(TypeError);
     // Staging needs a booted system: a test sysroot never is one.
     await expect(sysroot.stageTree('default', fx.commit)).rejects.toThrow(/booted/i);
     const ac = new AbortController();
@@ -161,6 +166,7 @@ describe('Sysroot', () => {
     await sysroot.load();
     expect(await sysroot.deployments()).toEqual([]);
     expect(await adminStatus(dir)).toContain('No deployments.');
+    await sysroot.cleanup();
   });
 
   it('serialises concurrent calls on one handle', async () => {
