@@ -266,6 +266,12 @@ class Filter {
   int Spool() {
     if (spool_) return spool_.get();
     spool_.reset(openat(spool_dfd_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    for (int i = 0; !spool_ && (errno == EOPNOTSUPP || errno == EISDIR || errno == EEXIST) && i < 100; i++) {
+      // No O_TMPFILE on this filesystem: a named file, unlinked at once.
+      std::string name = "spool-" + std::to_string(g_random_int()) + ".tmp";
+      spool_.reset(openat(spool_dfd_, name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600));
+      if (spool_) unlinkat(spool_dfd_, name.c_str(), 0);
+    }
     if (!spool_) Fail(std::string("Creating a temporary file for object-store files: ") + g_strerror(errno));
     return spool_.get();
   }

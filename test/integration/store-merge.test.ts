@@ -123,6 +123,25 @@ describe('writeMergeCommit', () => {
     });
   }
 
+  it('an abort cancels the merge: nothing written, temp dir gone', async () => {
+    const { path: rp, repo } = await cliRepo();
+    const base = await baseCommit(rp);
+    await repo.prepareTransaction();
+    const ac = new AbortController();
+    ac.abort();
+    await expect(writeMergeCommit(repo, { base, layers: [], metadata, timestamp: 1, signal: ac.signal })).rejects.toThrow();
+    const late = new AbortController();
+    const job = writeMergeCommit(repo, { base, layers: [], metadata, timestamp: 1, signal: late.signal });
+    late.abort();
+    await job.then(
+      () => undefined, // finished before the abort landed: also fine
+      (e: Error) => expect(e.message).toMatch(/cancel/i),
+    );
+    await repo.abortTransaction();
+    expect(await repoTmpLeftovers(rp)).toEqual([]);
+    await fsck(rp);
+  });
+
   it('a generic image: no base, layers only', async () => {
     const { path: rp, repo } = await cliRepo();
     const l1 = await layer(repo, [{ name: 'usr/bin/a', data: 'a' }, { name: 'usr/bin/b', data: 'b' }]);
