@@ -23,11 +23,6 @@
 namespace oc {
 namespace {
 
-struct ModifierUnref {
-  void operator()(OstreeRepoCommitModifier *m) const { if (m) ostree_repo_commit_modifier_unref(m); }
-};
-using Modifier = std::unique_ptr<OstreeRepoCommitModifier, ModifierUnref>;
-
 // §3.1.5: the base commit's usr/etc/selinux checked out (user mode) below `dfd`, if it has one.
 void CheckoutPolicy(OstreeRepo *repo, const std::string &base, int dfd, GCancellable *c) {
   GErr e;
@@ -120,7 +115,7 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
       if (!sepolicy) Fail(e);
     });
   }
-  Modifier modifier;
+  CommitModifier modifier;
   if (flags != OSTREE_REPO_COMMIT_MODIFIER_FLAGS_NONE || sepolicy) {
     modifier.reset(ostree_repo_commit_modifier_new(static_cast<OstreeRepoCommitModifierFlags>(flags), nullptr, nullptr,
                                                    nullptr));

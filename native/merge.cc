@@ -19,15 +19,6 @@
 namespace oc {
 namespace {
 
-struct ModifierUnref {
-  void operator()(OstreeRepoCommitModifier *m) const { if (m) ostree_repo_commit_modifier_unref(m); }
-};
-using Modifier = std::unique_ptr<OstreeRepoCommitModifier, ModifierUnref>;
-
-struct DevInoUnref {
-  void operator()(OstreeRepoDevInoCache *c) const { if (c) ostree_repo_devino_cache_unref(c); }
-};
-
 // Files container builds inject (buildah#4242): removed when they are empty regular files.
 void CleanupRoot(int root_dfd) {
   for (const char *p : {"usr/etc/hostname", "usr/etc/resolv.conf"}) {
@@ -54,7 +45,7 @@ std::string WriteMergeCommit(OstreeRepo *repo, const MergeSpec &spec, GCancellab
 
   RepoTempDir td(ostree_repo_get_dfd(repo), "merge-");
   const char *const root = "root";
-  std::unique_ptr<OstreeRepoDevInoCache, DevInoUnref> devino(ostree_repo_devino_cache_new());
+  DevInoCachePtr devino(ostree_repo_devino_cache_new());
   OstreeRepoCheckoutAtOptions co = {};
   co.mode = mode == OSTREE_REPO_MODE_BARE ? OSTREE_REPO_CHECKOUT_MODE_NONE : OSTREE_REPO_CHECKOUT_MODE_USER;
   co.overwrite_mode = OSTREE_REPO_CHECKOUT_OVERWRITE_UNION_FILES;
@@ -76,7 +67,7 @@ std::string WriteMergeCommit(OstreeRepo *repo, const MergeSpec &spec, GCancellab
 
   Fd root_dfd(openat(td.fd(), root, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root_dfd) Fail(std::string("Opening the merged root: ") + g_strerror(errno));
-  Modifier modifier(ostree_repo_commit_modifier_new(OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CONSUME, nullptr, nullptr, nullptr));
+  CommitModifier modifier(ostree_repo_commit_modifier_new(OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CONSUME, nullptr, nullptr, nullptr));
   ostree_repo_commit_modifier_set_devino_cache(modifier.get(), devino.get());
   if (!spec.layers.empty()) {
     // A derived layer may bring its own policy: label from the merged tree.

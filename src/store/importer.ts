@@ -22,7 +22,7 @@ import type { Repo } from '../repo/repo.js';
 import type { TypedVariant } from '../repo/variant.js';
 import { importTar, importTarObjects } from '../tar/import.js';
 import { importDerivedLayer } from './derived.js';
-import { fetchLayer, layerSources, OSTREE_LAYER_MEDIA_TYPES, type LayerFetchContext, type LayerSource } from './layer-fetch.js';
+import { fetchLayer, layerSources, OSTREE_LAYER_MEDIA_TYPES, RepoHandles, type LayerFetchContext, type LayerSource } from './layer-fetch.js';
 import { gcImageLayers } from './maintenance.js';
 import { writeMergeCommit } from './merge.js';
 import { PreparedImport, type ManifestLayerState, type PrepareResult } from './prepared.js';
@@ -235,7 +235,7 @@ export class ImageImporter {
       if (todo.length > 0) await pool.grow(Math.min(this.parallelism, todo.length));
       const { proxy, image } = pool.primary;
       const sourceOf = await layerSources(proxy, image, this.imgref.imgref.transport, prepared.manifest);
-      const ctx: LayerFetchContext = { repo: this.repo, pool, sourceOf, signal: stop.signal, progress };
+      const ctx: LayerFetchContext = { repo: this.repo, handles: new RepoHandles(this.repo), pool, sourceOf, signal: stop.signal, progress };
       return await fn(ctx, (e: unknown) => {
         first ??= { error: e };
         stop.abort();

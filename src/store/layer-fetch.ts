@@ -56,8 +56,28 @@ interface ImportedBlob {
 /** Imports one blob given as a pipe fd into `repo`, inside a transaction open on `repo`. */
 export type LayerImport<R extends ImportedBlob> = (repo: Repo, fd: number, source: LayerSource, signal: AbortSignal) => Promise<R>;
 
+/**
+ * Extra handles on one repository, for transactions side by side (libostree has one
+ * transaction per handle). Opened on demand, reused, at most as many as layers in flight.
+ */
+export class RepoHandles {
+  private readonly idle: Repo[] = [];
+
+  constructor(private readonly repo: Repo) {}
+
+  async use<T>(fn: (handle: Repo) => Promise<T>): Promise<T> {
+    const handle = this.idle.pop() ?? (await Repo.open(this.repo.path));
+    try {
+      return await fn(handle);
+    } finally {
+      this.idle.push(handle);
+    }
+  }
+}
+
 export interface LayerFetchContext {
   repo: Repo;
+  handles: RepoHandles;
   pool: ImageProxyPool;
   sourceOf: (index: number) => LayerSource;
   /** Aborted by the caller or by the first failing layer. */
@@ -117,13 +137,14 @@ export async function fetchLayer<R extends ImportedBlob & { commit?: string }>(
       if (ref === null) {
         result = await fetchInto(ctx, ctx.repo, index, run);
       } else {
-        const own = await Repo.open(ctx.repo.path);
-        result = await own.withTransaction(async () => {
-          const r = await fetchInto(ctx, own, index, run);
-          if (!r.commit) throw new Error('the layer import produced no commit');
-          own.transactionSetRef(ref, r.commit);
-          return r;
-        });
+        result = await ctx.handles.use((own) =>
+          own.withTransaction(async () => {
+            const r = await fetchInto(ctx, own, index, run);
+            if (!r.commit) throw new Error('the layer import produced no commit');
+            own.transactionSetRef(ref, r.commit);
+            return r;
+          }),
+        );
       }
       ctx.progress.completed(kind, layer, index, result.size);
       return result;

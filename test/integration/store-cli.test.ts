@@ -148,6 +148,24 @@ describe('image pull and the query commands', () => {
     expect(events.filter((e) => e.type === 'progress').at(-1)).toEqual({ type: 'progress', fetched: total, total });
   });
 
+  it('on a terminal: progress bars per layer and overall, with bytes, rate and ETA', async () => {
+    const repo = await freshRepo();
+    const command = [process.execPath, CLI, 'image', 'pull', repo.path, `ostree-unverified-image:oci:${chunked}`].map((a) => `'${a}'`).join(' ');
+    // script(1) gives the command a pseudo-terminal (util-linux; Debian bsdutils, Fedora util-linux-script).
+    const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COLUMNS: '120' } });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', (e) => reject(new Error(`script(1) is needed for this test: ${e.message}`)));
+      child.once('close', resolve);
+    });
+    expect(code).toBe(0);
+    expect(out).toMatch(/ostree chunk [0-9a-f]{19} \[[░█]{20}\] \S+\s\S+\/\S+\s\S+ \S+\s\S+\/s ETA +\d+s/);
+    expect(out).toMatch(/total \[[░█]{20}\] /);
+    expect(out).toMatch(/Fetched ostree chunk [0-9a-f]{19}/);
+    expect(out).toMatch(/Wrote: ostree-unverified-image:oci:\S+ => [0-9a-f]{64}/);
+  });
+
   it('copy to an archive repo and reexport to oci: re-import the same content', async () => {
     const repo = await freshRepo();
     const imgref = `ostree-unverified-image:oci:${chunked}`;

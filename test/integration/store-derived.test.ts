@@ -277,6 +277,27 @@ describe('importDerivedLayer', () => {
     expect(r.filtered).toEqual({ '.wh.opt': 1 });
   });
 
+  it('reads a pipe as a skopeo blob would arrive (gzip, written while the job runs)', async () => {
+    const { path: rp, repo } = await cliRepo();
+    const tar = await layerTar(Array.from({ length: 200 }, (_, i) => ({ name: `usr/share/f${i}`, data: `${i}`.repeat(5000) })));
+    const gz = gzipSync(tar, { level: 1 });
+    const p = await fifoPipe();
+    try {
+      const job = importDerivedLayer(repo, p.readFd, { mediaType: GZIP, importerVersion: VERSION, ref: 'piped' });
+      for (let off = 0; off < gz.length; off += 65536) {
+        await new Promise((r) => setTimeout(r, 5));
+        p.write(gz.subarray(off, off + 65536));
+      }
+      p.closeWrite();
+      const r = await job;
+      expect(r.digest).toBe(sha256(gz));
+      expect(r.diffId).toBe(sha256(tar));
+      expect(await catFile(rp, 'piped', '/usr/share/f199')).toBe('199'.repeat(5000));
+    } finally {
+      p.close();
+    }
+  });
+
   it('an empty layer commits an empty root', async () => {
     const { path: rp, repo } = await cliRepo();
     const r = await importDerivedLayer(repo, await tempFile(Buffer.alloc(1024)), { mediaType: TAR, importerVersion: VERSION });

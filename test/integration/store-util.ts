@@ -102,7 +102,7 @@ export async function repoTmpLeftovers(repoPath: string): Promise<string[]> {
 }
 
 /** An OS pipe (from a FIFO): the job reads `readFd` while the test writes, or stalls. */
-export async function fifoPipe(): Promise<{ readFd: number; write(b: Buffer): void; close(): void }> {
+export async function fifoPipe(): Promise<{ readFd: number; write(b: Buffer): void; closeWrite(): void; close(): void }> {
   const { execFileSync } = await import('node:child_process');
   const fs = await import('node:fs');
   const p = path.join(await tmpdir('store-fifo-'), 'fifo');
@@ -110,11 +110,19 @@ export async function fifoPipe(): Promise<{ readFd: number; write(b: Buffer): vo
   const r = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   const w = fs.openSync(p, 'w');
   fs.unlinkSync(p);
+  let open = true;
+  const closeWrite = () => {
+    if (open) fs.closeSync(w);
+    open = false;
+  };
   return {
     readFd: r,
-    write: (b) => void fs.writeSync(w, b),
+    write: (b) => {
+      for (let off = 0; off < b.length; ) off += fs.writeSync(w, b, off);
+    },
+    closeWrite,
     close: () => {
-      fs.closeSync(w);
+      closeWrite();
       fs.closeSync(r);
     },
   };
