@@ -189,6 +189,15 @@ std::vector<std::string> StringArrayArg(const Napi::Value &v, const char *what) 
   return out;
 }
 
+// GKeyFile's own rules (it only g_return_if_fail()s on a bad name): non-empty, no brackets or
+// control characters; keys also no '=' and no space at either end.
+bool KeyfileName(const std::string &s, bool key) {
+  if (s.empty()) return false;
+  for (unsigned char c : s)
+    if (c == '[' || c == ']' || c < 0x20 || c == 0x7f || (key && c == '=')) return false;
+  return !key || (s.front() != ' ' && s.back() != ' ');
+}
+
 // An origin keyfile from its text or from { group: { key: value } }; null/undefined → none.
 KeyFileRef OriginArg(const Napi::Value &v, const char *what) {
   if (v.IsUndefined() || v.IsNull()) return nullptr;
@@ -214,8 +223,7 @@ KeyFileRef OriginArg(const Napi::Value &v, const char *what) {
       for (uint32_t j = 0; j < knames.Length(); j++) {
         std::string k = knames.Get(j).As<Napi::String>().Utf8Value();
         std::string val = StringArg(keys.Get(k), (std::string(what) + ": " + g + "." + k).c_str());
-        if (g.empty() || k.empty() || g.find_first_of("[]\n") != std::string::npos ||
-            k.find_first_of("=[]\n") != std::string::npos)
+        if (!KeyfileName(g, false) || !KeyfileName(k, true))
           throw Napi::TypeError::New(v.Env(), std::string(what) + ": invalid group or key name '" + g + "." + k + "'");
         g_key_file_set_string(kf.get(), g.c_str(), k.c_str(), val.c_str());
       }

@@ -151,6 +151,9 @@ describe('Sysroot', () => {
     await expect(sysroot.deployTree('default', 'a'.repeat(64))).rejects.toMatchObject({ message: expect.stringMatching(/aaaa/) });
     await expect(sysroot.deployTree('default', fx.commit, { origin: 'not a keyfile' })).rejects.toThrow(/^deployTree: origin: /);
     await expect(sysroot.deployTree('default', fx.commit, { origin: { origin: { k: 1 as unknown as string } } })).rejects.toThrow(TypeError);
+    for (const bad of [{ 'a]': { k: 'v' } }, { origin: { 'k=': 'v' } }, { origin: { ' k': 'v' } }, { origin: { 'k\n': 'v' } }, { '': { k: 'v' } }]) {
+      await expect(sysroot.deployTree('default', fx.commit, { origin: bad })).rejects.toThrow(/^deployTree: origin: invalid group or key name/);
+    }
     await expect(sysroot.deployTree('default', fx.commit, { merge: {} as never })).rejects.toThrow('deployTree: merge deployment must be a Deployment');
     await expect(sysroot.deployTree('nosuchstateroot', fx.commit)).rejects.toThrow();
     const foreign = await (await Sysroot.load(dir)).deployTree('default', fx.commit);
