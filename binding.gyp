@@ -18,7 +18,12 @@
         "native/tar_reader.cc",
         "native/tar_rewrite.cc",
         "native/deflate_scan.cc",
-        "native/seqpacket.cc"
+        "native/seqpacket.cc",
+        "native/sysroot.cc",
+        "native/tar_filter.cc",
+        "native/layer_derived.cc",
+        "native/merge.cc",
+        "native/util/tempdir.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

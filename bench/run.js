@@ -4,6 +4,7 @@
 //
 //   node bench/run.js commit [--files 50000] [--size 1G] [--seed 1] [--tree DIR] [--runs 4] [--mode bare-user]
 //   node bench/run.js export-gzip|export-zstd|import-gzip [--files N] [--size S] [--seed N] [--runs 4] [--mode bare-user] [--parallel N]
+//   node bench/run.js pull-registry [corpus options] [--runs 4] [--mode bare-user]
 //   node bench/run.js custom --ours 'CMD' --reference 'CMD' [--runs 4] [--label TEXT]
 //   common: [--no-record] [--note TEXT] [--results FILE] [--quiet-wait SECONDS]
 import { spawn } from 'node:child_process';
@@ -13,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, DEFAULTS, corpusDir, generateCorpus, parseSize } from './corpus.js';
+import { startRegistry } from './registry.js';
 
 const TIME = '/usr/bin/time';
 
@@ -303,6 +305,52 @@ const ENTRIES = {
         return `ours imported the source commit ${c.rev.slice(0, 12)}…; reference committed ${refOut.trim().split('\n').pop().slice(0, 12)}… (a new commit of the same tree)`;
       },
       cleanup: () => rm(work, { recursive: true, force: true }),
+    };
+  },
+
+  async 'pull-registry'(o) {
+    const c = await committedCorpus(o);
+    const { oci } = await importInputs(o, c);
+    const registry = await startRegistry();
+    const image = `${registry.host}/bench/corpus:gzip`;
+    await run(['skopeo', 'copy', '--dest-tls-verify=false', `oci:${oci}`, `docker://${image}`]);
+    const { work, repoFor, fresh } = sideRepos(o);
+    const fetched = path.join(work, 'fetched-oci');
+    const drop = async (side) => {
+      await rm(repoFor(side), { recursive: true, force: true });
+      await rm(fetched, { recursive: true, force: true });
+    };
+    const merge = (out) => /Wrote: \S+ => ([0-9a-f]{64})/.exec(out)?.[1];
+    return {
+      title: `pull the chunked gzip image from a local registry into an empty ${o.mode} repo`,
+      input: `${c.input}; our chunked gzip image ${MiB(await dirBytes(oci))} pushed to docker-registry on 127.0.0.1`,
+      ours: {
+        label: 'ostree-container image pull (layers fetched and imported in parallel)',
+        setup: () => fresh('ours'),
+        after: () => drop('ours'),
+        argv: () => [process.execPath, CLI, 'image', 'pull', repoFor('ours'), `ostree-unverified-registry:${image}`, '--insecure-skip-tls-verification', '--quiet'],
+      },
+      reference: {
+        label: 'skopeo copy docker://… oci:DIR, then ostree-container image pull from oci:DIR',
+        setup: () => fresh('reference'),
+        after: () => drop('reference'),
+        argv: () =>
+          sh(
+            `skopeo copy -q --src-tls-verify=false docker://${image} oci:${q(fetched)} && ` +
+              `node ${q(CLI)} image pull ${q(repoFor('reference'))} ostree-unverified-image:oci:${q(fetched)} --quiet`,
+          ),
+      },
+      // The manifest is the same on both sides, so the merge commits must be too.
+      check: (oursOut, refOut) => {
+        const a = merge(oursOut);
+        const b = merge(refOut);
+        if (!a || a !== b) throw new Error(`merge commits differ: ours ${a ?? oursOut.trim()}, reference ${b ?? refOut.trim()}`);
+        return `both wrote merge commit ${a.slice(0, 12)}…`;
+      },
+      cleanup: async () => {
+        await rm(work, { recursive: true, force: true });
+        await registry.stop();
+      },
     };
   },
 

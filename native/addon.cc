@@ -37,6 +37,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   oc::InitLayerExport(env, exports);
   oc::InitLayerImport(env, exports);
   oc::InitSeqpacket(env, exports);
+  oc::InitSysroot(env, exports);
+  oc::InitLayerDerived(env, exports);
+  oc::InitMerge(env, exports);
   return exports;
 }
 

@@ -8,4 +8,7 @@ void InitRepo(Napi::Env env, Napi::Object exports);
 void InitLayerExport(Napi::Env env, Napi::Object exports);
 void InitLayerImport(Napi::Env env, Napi::Object exports);
 void InitSeqpacket(Napi::Env env, Napi::Object exports);
+void InitSysroot(Napi::Env env, Napi::Object exports);
+void InitLayerDerived(Napi::Env env, Napi::Object exports);
+void InitMerge(Napi::Env env, Napi::Object exports);
 }  // namespace oc

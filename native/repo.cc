@@ -13,6 +13,7 @@
 #include "util/cancellable.h"
 #include "util/classes.h"
 #include "util/errors.h"
+#include "util/txn.h"
 #include "util/variant.h"
 
 namespace oc {
@@ -337,7 +338,11 @@ Napi::Value RepoWrap::PrepareTransaction(const Napi::CallbackInfo &info) {
   auto resume = std::make_shared<gboolean>(FALSE);
   return RunOstreeCall(
       info.Env(), "ostree-container:prepare-transaction",
-      [=](GError **error) { return ostree_repo_prepare_transaction(repo.get(), resume.get(), cancellable.get(), error); },
+      [=](GError **error) {
+        if (!ostree_repo_prepare_transaction(repo.get(), resume.get(), cancellable.get(), error)) return false;
+        SetInTransaction(repo.get(), true);
+        return true;
+      },
       [resume](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *resume); });
 }
 
@@ -348,7 +353,11 @@ Napi::Value RepoWrap::CommitTransaction(const Napi::CallbackInfo &info) {
   auto stats = std::make_shared<OstreeRepoTransactionStats>();
   return RunOstreeCall(
       info.Env(), "ostree-container:commit-transaction",
-      [=](GError **error) { return ostree_repo_commit_transaction(repo.get(), stats.get(), cancellable.get(), error); },
+      [=](GError **error) {
+        if (!ostree_repo_commit_transaction(repo.get(), stats.get(), cancellable.get(), error)) return false;
+        SetInTransaction(repo.get(), false);
+        return true;
+      },
       [stats](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
         o.Set("metadataObjectsTotal", stats->metadata_objects_total);
@@ -366,6 +375,7 @@ Napi::Value RepoWrap::AbortTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
   auto repo = Ref();
   return RunOstreeCall(info.Env(), "ostree-container:abort-transaction", [=](GError **error) {
+    SetInTransaction(repo.get(), false);
     return ostree_repo_abort_transaction(repo.get(), cancellable.get(), error);
   });
 }
@@ -376,6 +386,8 @@ Napi::Value RepoWrap::TransactionSetRef(const Napi::CallbackInfo &info) {
   auto remote = OptStringArg(info[0], "transactionSetRef: remote");
   std::string ref = StringArg(info[1], "transactionSetRef: ref");
   auto csum = OptChecksumArg(info[2], "transactionSetRef: checksum");
+  // libostree asserts (aborts the process) without a transaction.
+  if (!InTransaction(repo_.get())) throw Napi::Error::New(info.Env(), "transactionSetRef: no transaction is open");
   ostree_repo_transaction_set_ref(repo_.get(), OptCStr(remote), ref.c_str(), OptCStr(csum));
   return info.Env().Undefined();
 }

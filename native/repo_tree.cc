@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "repo.h"
 #include "repo_wrap.h"
 #include "util/async.h"
 #include "util/classes.h"
@@ -98,12 +99,7 @@ OstreeRepoCommitFilterResult OwnershipFilter(OstreeRepo *, const char *, GFileIn
   return OSTREE_REPO_COMMIT_FILTER_ALLOW;
 }
 
-struct ModifierUnref {
-  void operator()(OstreeRepoCommitModifier *m) const { if (m) ostree_repo_commit_modifier_unref(m); }
-};
-using Modifier = std::unique_ptr<OstreeRepoCommitModifier, ModifierUnref>;
-
-bool MakeModifier(OstreeRepo *repo, const ModifierSpec &spec, Modifier &out, GCancellable *c, GError **error) {
+bool MakeModifier(OstreeRepo *repo, const ModifierSpec &spec, CommitModifier &out, GCancellable *c, GError **error) {
   if (!spec.present) return true;
   OstreeRepoCommitFilter filter = nullptr;
   Ownership *own = nullptr;
@@ -235,7 +231,7 @@ bool BuildMtree(OstreeRepo *repo, const MtreeSpec &spec, GObj<OstreeMutableTree>
   } else {
     root.reset(ostree_mutable_tree_new());
   }
-  Modifier modifier;
+  CommitModifier modifier;
   if (!MakeModifier(repo, spec.modifier, modifier, c, error)) return false;
   for (const auto &d : spec.directories) {
     GObj<OstreeMutableTree> dest;

@@ -180,6 +180,11 @@ bool TarReader::Next(TarEntry &e) {
     e.uid = static_cast<uint32_t>(uid);
     e.gid = static_cast<uint32_t>(gid);
     e.size = size;
+    try {
+      e.mtime = Numeric(b + 136, 12, "mtime", at);
+    } catch (const Failure &) {
+      e.mtime = 0;  // only the derived-layer filter reads it, as "modified or not" (tar-rs unwrap_or_default)
+    }
     e.path = Field(b, 100);
     if (memcmp(b + 257, "ustar\0", 6) == 0 && b[345]) e.path = Field(b + 345, 155) + "/" + e.path;
     e.link = Field(b + 157, 100);

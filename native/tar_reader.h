@@ -17,6 +17,7 @@ struct TarEntry {
   char type = '0';  // '\0' and '7' are reported as '0'
   uint32_t mode = 0, uid = 0, gid = 0;
   uint64_t size = 0;
+  uint64_t mtime = 0;  // the header field (PAX mtime not applied); 0 when unreadable
   uint8_t raw[512];                                         // the entry's own header block
   std::vector<std::pair<std::string, std::string>> pax;     // its local PAX records, in order
 };

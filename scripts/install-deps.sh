@@ -12,6 +12,7 @@ apt_pkgs=(
   pigz zstd time                                   # reference C tools for bench/
   g++ make python3                                 # node-gyp's toolchain for the addon
   debootstrap                                      # scripts/test-matrix.sh: the suite on other Debian releases
+  bsdutils                                         # script(1): a terminal for the progress-bar test
 )
 dnf_pkgs=(
   pkgconf-pkg-config ostree-devel glib2-devel ostree
@@ -22,6 +23,7 @@ dnf_pkgs=(
   pigz zstd time
   gcc-c++ make python3
   debootstrap
+  util-linux-script
 )
 
 sudo_cmd=()

@@ -66,3 +66,20 @@ export type { SkopeoCopyOptions } from './proxy/skopeo-copy.js';
 export { skopeoCopy } from './proxy/skopeo-copy.js';
 // ostree-ext tar format: export, import, detached-metadata rewrite (native data plane)
 export * as tar from './tar/index.js';
+// The layered image store: pull (prepare/import), query, maintenance, copy, reexport, progress
+export type { LayeredImageState, CachedUpdate } from './store/state.js';
+export { queryImage, queryImageCommit, listImages, manifestDigestFromCommit, refForImage, refForLayer, imageVersion } from './store/state.js';
+export type { ManifestLayerState, PrepareResult } from './store/prepared.js';
+export { PreparedImport } from './store/prepared.js';
+export { ImageImporter, IMPORTER_VERSION } from './store/importer.js';
+export type { ImportProgress, LayerKind, ProgressListener } from './store/progress.js';
+export { removeImage, removeImages, gcImageLayers, countLayerReferences, imageFilteredContentWarning, clearCachedUpdate } from './store/maintenance.js';
+export { copy } from './store/copy.js';
+export { exportImage } from './store/export.js';
+// Sysroots and deployment
+export type { Deployment, DeployTreeOptions, SimpleWriteOptions, LockOptions, OriginKeyfile } from './deploy/sysroot.js';
+export { Sysroot, SYSROOT_LOCK_RETRY_MS } from './deploy/sysroot.js';
+export type { SysrootLockOptions } from './deploy/lock.js';
+export { SysrootLock, withSysrootLock, SYSROOT_LOCK_WAITING } from './deploy/lock.js';
+export type { DeployOpts, CompletionHook } from './deploy/deploy.js';
+export { deploy, removeUndeployedImages, prune, Pruned, originFor, deploymentImageReference, ORIGIN_GROUP } from './deploy/deploy.js';

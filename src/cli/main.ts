@@ -11,6 +11,7 @@ import { registerCompare } from './compare.js';
 import { registerEncapsulate } from './encapsulate.js';
 import { registerUnencapsulate } from './unencapsulate.js';
 import { registerImage } from './image.js';
+import { registerDeploy } from './deploy.js';
 import { registerTar } from './tar.js';
 import { registerInfo } from './info.js';
 import { registerInstallOstreeExt } from './install-ostree-ext.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerEncapsulate(program);
   registerUnencapsulate(program);
   registerImage(program);
+  registerDeploy(program);
   registerTar(program);
   registerInfo(program);
   registerInstallOstreeExt(program);

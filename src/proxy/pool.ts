@@ -30,7 +30,11 @@ export class ImageProxyPool {
   private readonly free: Member[];
   private readonly waiting: { resolve: (m: Member) => void; reject: (e: Error) => void }[] = [];
 
-  private constructor(private readonly members: Member[]) {
+  private constructor(
+    private readonly members: Member[],
+    private readonly imgref: string | { toString(): string },
+    private readonly config: ImageProxyConfig | undefined,
+  ) {
     this.free = [...members];
   }
 
@@ -44,7 +48,7 @@ export class ImageProxyPool {
     try {
       if (failed) throw failed.reason;
       const images = await Promise.all(proxies.map((p) => p.openImage(imgref)));
-      return new ImageProxyPool(proxies.map((proxy, i) => ({ proxy, image: images[i] })));
+      return new ImageProxyPool(proxies.map((proxy, i) => ({ proxy, image: images[i] })), imgref, opts.config);
     } catch (e) {
       await finalizeAll(proxies).catch(() => undefined);
       throw e;
@@ -53,6 +57,21 @@ export class ImageProxyPool {
 
   get size(): number {
     return this.members.length;
+  }
+
+  /**
+   * Starts more proxies (with the image open) until the pool has `size`: a pool opened small
+   * for a manifest check grows only when blobs are to be fetched.
+   */
+  async grow(size: number): Promise<void> {
+    if (this.closed) throw new Error('Image proxy pool is closed');
+    const more = Math.max(0, size - this.members.length);
+    if (more === 0) return;
+    const added = await ImageProxyPool.open(this.imgref, { size: more, ...(this.config ? { config: this.config } : {}) });
+    for (const m of added.members) {
+      this.members.push(m);
+      this.release(m);
+    }
   }
 
   /** The first proxy and its image, for manifest and configuration requests. */
@@ -64,13 +83,15 @@ export class ImageProxyPool {
    * A blob pipe from the next free proxy; same contract as `ImageProxy.getBlobFd`. The proxy is
    * handed back when `finish()` settles, so always call it.
    */
-  async getBlobFd(digest: string, size: number): Promise<BlobFd> {
+  async getBlobFd(digest: string, size: number): Promise<BlobFd & { proxyPid: number }> {
     const m = await this.acquire();
     try {
       const blob = await m.proxy.getBlobFd(m.image, digest, size);
       let finishing: Promise<void> | undefined;
       return {
         ...blob,
+        /** The serving skopeo's pid: its write counter tells how far the blob got. */
+        proxyPid: m.proxy.pid,
         finish: () => (finishing ??= blob.finish().finally(() => this.release(m))),
       };
     } catch (e) {

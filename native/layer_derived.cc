@@ -1,0 +1,289 @@
+// The derived-layer job. Two threads: the filter thread reads and decompresses the layer,
+// filters it (tar_filter.h) and writes the result into a pipe; the job's own thread feeds that
+// pipe to ostree_repo_write_archive_to_mtree_from_fd, the importer behind
+// `ostree commit --tree=tar=… --tar-autocreate-parents`, so commits equal upstream's.
+#include "layer_derived.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "modules.h"
+#include "repo.h"
+#include "tar_common.h"
+#include "tar_reader.h"
+#include "util/async.h"
+#include "util/cancellable.h"
+#include "util/tempdir.h"
+#include "util/txn.h"
+
+namespace oc {
+namespace {
+
+// §3.1.5: the base commit's usr/etc/selinux checked out (user mode) below `dfd`, if it has one.
+void CheckoutPolicy(OstreeRepo *repo, const std::string &base, int dfd, GCancellable *c) {
+  GErr e;
+  GFile *root_raw = nullptr;
+  if (!ostree_repo_read_commit(repo, base.c_str(), &root_raw, nullptr, c, e.out())) Fail(e);
+  GObj<GFile> root(root_raw);
+  GObj<GFile> policy(g_file_resolve_relative_path(root.get(), "usr/etc/selinux"));
+  if (!g_file_query_exists(policy.get(), c)) return;
+  for (const char *d : {"usr", "usr/etc"})
+    if (mkdirat(dfd, d, 0755) != 0 && errno != EEXIST) Fail(std::string("Creating ") + d + ": " + g_strerror(errno));
+  OstreeRepoCheckoutAtOptions o = {};
+  o.mode = OSTREE_REPO_CHECKOUT_MODE_USER;
+  o.subpath = "/usr/etc/selinux";
+  if (!ostree_repo_checkout_at(repo, &o, dfd, "usr/etc/selinux", base.c_str(), c, e.out())) Fail(e);
+}
+
+// What the filter thread hands back.
+struct FilterOutcome {
+  ErrorInfo error;
+  bool error_after_close = false;  // failed once the importer had stopped reading (a broken pipe)
+  FilteredCounts filtered;
+  BlobDigests digests;
+};
+
+void RunFilter(int input_fd, Fd &pipe_out, int spool_dfd, const DerivedSpec &spec, GCancellable *c,
+               const std::atomic<bool> &importer_done, FilterOutcome &out) {
+  try {
+    FdSource raw(input_fd, c);
+    std::unique_ptr<ByteSource> dec = MakeDecompressor(spec.compression, raw);
+    PrefetchSource pre(*dec, raw);
+    TarReader tar(pre);
+    FdSink sink(pipe_out.get(), c);
+    out.filtered = FilterLayerTar(tar, sink, spec.filter, spool_dfd);
+    pipe_out.reset();  // end of the filtered tar: the importer can finish while we drain
+    tar.Drain();
+    out.digests.diff_id = "sha256:" + pre.DiffId();
+    out.digests.uncompressed_size = pre.size();
+    out.digests.digest = "sha256:" + raw.Digest();
+    out.digests.size = raw.size();
+  } catch (const Failure &f) {
+    out.error = f.info;
+  } catch (const std::exception &e) {
+    out.error.Set(e.what());
+  }
+  if (out.error) out.error_after_close = importer_done.load();
+  pipe_out.reset();
+}
+
+std::string WriteCommit(OstreeRepo *repo, OstreeMutableTree *mtree, const DerivedSpec &spec, GCancellable *c) {
+  GErr e;
+  GFile *root_raw = nullptr;
+  if (!ostree_repo_write_mtree(repo, mtree, &root_raw, c, e.out())) Fail(e);
+  GObj<GFile> root(root_raw);
+  // As `--add-metadata-string=ostree.importer.version=<v> --no-bindings`.
+  GVariantBuilder b;
+  g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add(&b, "{sv}", "ostree.importer.version", g_variant_new_string(spec.importer_version.c_str()));
+  GVar metadata = TakeVariant(g_variant_builder_end(&b));
+  char *csum = nullptr;
+  bool ok = spec.timestamp
+                ? ostree_repo_write_commit_with_time(repo, nullptr, nullptr, nullptr, metadata.get(),
+                                                     OSTREE_REPO_FILE(root.get()), *spec.timestamp, &csum, c, e.out())
+                : ostree_repo_write_commit(repo, nullptr, nullptr, nullptr, metadata.get(), OSTREE_REPO_FILE(root.get()),
+                                           &csum, c, e.out());
+  if (!ok) Fail(e);
+  GStr owned(csum);
+  return csum;
+}
+
+}  // namespace
+
+DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCancellable *c) {
+  InputFile input(spec.fd, spec.path);
+  const int repo_dfd = ostree_repo_get_dfd(repo);
+  Fd repo_tmp(openat(repo_dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!repo_tmp) Fail(std::string("Opening the repository's tmp/: ") + g_strerror(errno));
+
+  // The modifier `ostree commit` would use: bare-user-only repos get canonical permissions and
+  // no xattrs; `--selinux-policy` labels from the base's policy.
+  int flags = OSTREE_REPO_COMMIT_MODIFIER_FLAGS_NONE;
+  if (ostree_repo_get_mode(repo) == OSTREE_REPO_MODE_BARE_USER_ONLY)
+    flags |= OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CANONICAL_PERMISSIONS | OSTREE_REPO_COMMIT_MODIFIER_FLAGS_SKIP_XATTRS;
+  GObj<OstreeSePolicy> sepolicy;
+  if (spec.selinux && !spec.base.empty()) {
+    WithContext("tar: Preparing sepolicy", [&] {
+      RepoTempDir policy_dir(repo_dfd, "selinux-");
+      CheckoutPolicy(repo, spec.base, policy_dir.fd(), c);
+      GErr e;
+      sepolicy.reset(ostree_sepolicy_new_at(policy_dir.fd(), c, e.out()));
+      if (!sepolicy) Fail(e);
+    });
+  }
+  CommitModifier modifier;
+  if (flags != OSTREE_REPO_COMMIT_MODIFIER_FLAGS_NONE || sepolicy) {
+    modifier.reset(ostree_repo_commit_modifier_new(static_cast<OstreeRepoCommitModifierFlags>(flags), nullptr, nullptr,
+                                                   nullptr));
+    if (sepolicy) ostree_repo_commit_modifier_set_sepolicy(modifier.get(), sepolicy.get());
+  }
+
+  DerivedResult res;
+  bool in_txn = false;
+  std::thread filter;
+  Fd pipe_in, pipe_out;
+  std::atomic<bool> importer_done{false};
+  FilterOutcome outcome;
+  // Stops the filter (a broken pipe ends its writes) and waits for it.
+  auto stop_filter = [&] {
+    importer_done = true;
+    pipe_in.reset();
+    if (filter.joinable()) filter.join();
+  };
+  try {
+    if (spec.own_transaction) {
+      if (InTransaction(repo)) Fail("A transaction is already open on this repository (use transaction 'caller')");
+      GErr e;
+      if (!ostree_repo_prepare_transaction(repo, nullptr, c, e.out())) Fail(e);
+      SetInTransaction(repo, true);
+      in_txn = true;
+    } else if (!InTransaction(repo)) {
+      Fail("Transaction 'caller' needs a transaction open on the repository");
+    }
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) Fail(std::string("pipe: ") + g_strerror(errno));
+    pipe_in.reset(fds[0]);
+    pipe_out.reset(fds[1]);
+    filter = std::thread(RunFilter, input.fd(), std::ref(pipe_out), repo_tmp.get(), std::cref(spec), c,
+                         std::cref(importer_done), std::ref(outcome));
+
+    GObj<OstreeMutableTree> mtree(ostree_mutable_tree_new());
+    GErr imp;
+    bool imported = ostree_repo_write_archive_to_mtree_from_fd(repo, pipe_in.get(), mtree.get(), modifier.get(), TRUE,
+                                                               c, imp.out());
+    stop_filter();
+    // The filter's own failure (bad input, cancellation) explains the importer's "truncated
+    // archive"; a filter that only lost its reader does not explain anything.
+    if (outcome.error && !outcome.error_after_close) throw Failure(outcome.error);
+    if (!imported) Fail(imp);
+    if (outcome.error) throw Failure(outcome.error);
+
+    res.commit = WithContext("Writing commit", [&] { return WriteCommit(repo, mtree.get(), spec, c); });
+    if (!spec.ref.empty()) ostree_repo_transaction_set_ref(repo, nullptr, spec.ref.c_str(), res.commit.c_str());
+    if (in_txn) {
+      GErr e;
+      if (!ostree_repo_commit_transaction(repo, nullptr, c, e.out())) Fail(e);
+      SetInTransaction(repo, false);
+      in_txn = false;
+    }
+    res.filtered = std::move(outcome.filtered);
+    static_cast<BlobDigests &>(res) = outcome.digests;
+    return res;
+  } catch (...) {
+    stop_filter();
+    if (in_txn) {
+      ostree_repo_abort_transaction(repo, nullptr, nullptr);
+      SetInTransaction(repo, false);
+    }
+    throw;
+  }
+}
+
+namespace {
+
+bool OptBool(const Napi::Object &o, const char *key) { return o.Get(key).ToBoolean(); }
+
+// importDerivedLayer(repo, { fd | path, mediaType, base?, selinux?, allowNonusr?, retainVar?,
+//                    importerVersion, ref?, transaction?: 'own' | 'caller', timestamp? }, cancellable?)
+//   → Promise<{ commit, filtered: { key: count }, diffId, digest, size, uncompressedSize }>
+Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto repo = std::make_shared<GObj<OstreeRepo>>(RepoFromJs(info[0]));
+  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "importDerivedLayer: options must be an object");
+  Napi::Object o = info[1].As<Napi::Object>();
+  auto spec = std::make_shared<DerivedSpec>();
+  ParseFdOrPath(o, "importDerivedLayer", &spec->fd, &spec->path);
+  if (!o.Get("mediaType").IsString()) throw Napi::TypeError::New(env, "importDerivedLayer: mediaType must be a string");
+  try {
+    spec->compression = CompressionOfMediaType(o.Get("mediaType").As<Napi::String>());
+  } catch (const Failure &f) {
+    throw ToJsError(env, f.info);
+  }
+  Napi::Value base = o.Get("base");
+  if (base.IsString()) spec->base = base.As<Napi::String>();
+  else if (!base.IsUndefined() && !base.IsNull()) throw Napi::TypeError::New(env, "importDerivedLayer: base must be a string");
+  if (!spec->base.empty() && !ostree_validate_checksum_string(spec->base.c_str(), nullptr))
+    throw Napi::TypeError::New(env, "importDerivedLayer: base must be a commit checksum");
+  spec->selinux = OptBool(o, "selinux");
+  spec->filter.allow_nonusr = OptBool(o, "allowNonusr");
+  spec->filter.remap_var = !OptBool(o, "retainVar");
+  if (!o.Get("importerVersion").IsString())
+    throw Napi::TypeError::New(env, "importDerivedLayer: importerVersion must be a string");
+  spec->importer_version = o.Get("importerVersion").As<Napi::String>();
+  Napi::Value ref = o.Get("ref");
+  if (ref.IsString()) {
+    spec->ref = ref.As<Napi::String>();
+    if (!ostree_validate_rev(spec->ref.c_str(), nullptr))
+      throw Napi::TypeError::New(env, "importDerivedLayer: invalid ref '" + spec->ref + "'");
+  } else if (!ref.IsUndefined() && !ref.IsNull()) {
+    throw Napi::TypeError::New(env, "importDerivedLayer: ref must be a string");
+  }
+  Napi::Value txn = o.Get("transaction");
+  if (txn.IsString()) {
+    std::string t = txn.As<Napi::String>();
+    if (t == "own") spec->own_transaction = true;
+    else if (t == "caller") spec->own_transaction = false;
+    else throw Napi::TypeError::New(env, "importDerivedLayer: transaction must be 'own' or 'caller'");
+  }
+  Napi::Value ts = o.Get("timestamp");
+  if (ts.IsNumber()) {
+    double d = ts.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "importDerivedLayer: timestamp out of range");
+    spec->timestamp = static_cast<uint64_t>(d);
+  } else if (!ts.IsUndefined() && !ts.IsNull()) {
+    throw Napi::TypeError::New(env, "importDerivedLayer: timestamp must be a number (seconds)");
+  }
+  auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
+  auto result = std::make_shared<DerivedResult>();
+  return PromiseWorker::Run(
+      env, "ostree-container:import-derived-layer",
+      [repo, spec, cancellable, result](ErrorInfo &err) {
+        try {
+          *result = ImportDerivedLayer(repo->get(), *spec, cancellable->get());
+        } catch (const Failure &f) {
+          err = f.info;
+        }
+      },
+      [result](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("commit", result->commit);
+        Napi::Object filtered = Napi::Object::New(env);
+        for (const auto &[k, n] : result->filtered) filtered.Set(k, Napi::Number::New(env, n));
+        o.Set("filtered", filtered);
+        SetBlobDigests(env, o, *result);
+        return o;
+      });
+}
+
+// normalizeLayerPath(path, { allowNonusr?, retainVar? }) → { path } | { filtered }: §3.2 for
+// one path (tests and diagnostics).
+Napi::Value NormalizeLayerPathJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "normalizeLayerPath: path must be a string");
+  FilterConfig config;
+  if (info[1].IsObject()) {
+    config.allow_nonusr = OptBool(info[1].As<Napi::Object>(), "allowNonusr");
+    config.remap_var = !OptBool(info[1].As<Napi::Object>(), "retainVar");
+  }
+  try {
+    NormalizedPath n = NormalizePath(info[0].As<Napi::String>(), config);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set(n.filtered ? "filtered" : "path", n.path);
+    return o;
+  } catch (const Failure &f) {
+    throw ToJsError(env, f.info);
+  }
+}
+
+}  // namespace
+
+void InitLayerDerived(Napi::Env env, Napi::Object exports) {
+  exports.Set("importDerivedLayer", Napi::Function::New(env, ImportDerivedLayerJs, "importDerivedLayer"));
+  exports.Set("normalizeLayerPath", Napi::Function::New(env, NormalizeLayerPathJs, "normalizeLayerPath"));
+}
+
+}  // namespace oc

@@ -1,0 +1,144 @@
+// The merge commit of a layered image (store spec §2.3 D): the base commit and the derived-layer
+// commits checked out over each other (whiteouts applied), relabelled, committed. Runs inside
+// the caller's transaction.
+#include "merge.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "modules.h"
+#include "repo.h"
+#include "repo_wrap.h"
+#include "tar_common.h"
+#include "util/async.h"
+#include "util/cancellable.h"
+#include "util/tempdir.h"
+#include "util/txn.h"
+
+namespace oc {
+namespace {
+
+// Files container builds inject (buildah#4242): removed when they are empty regular files.
+void CleanupRoot(int root_dfd) {
+  for (const char *p : {"usr/etc/hostname", "usr/etc/resolv.conf"}) {
+    struct stat st;
+    if (fstatat(root_dfd, p, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) continue;
+      Fail(std::string("Inspecting ") + p + ": " + g_strerror(errno));
+    }
+    if (S_ISREG(st.st_mode) && st.st_size == 0 && unlinkat(root_dfd, p, 0) != 0)
+      Fail(std::string("Removing ") + p + ": " + g_strerror(errno));
+  }
+}
+
+}  // namespace
+
+std::string WriteMergeCommit(OstreeRepo *repo, const MergeSpec &spec, GCancellable *c) {
+  const OstreeRepoMode mode = ostree_repo_get_mode(repo);
+  if (mode == OSTREE_REPO_MODE_ARCHIVE)
+    Fail("Cannot write a merge commit into an archive repository: it needs hardlink checkouts (use a bare or "
+         "bare-user repository; archive repositories can only receive image copies)",
+         "NOT_SUPPORTED");
+  if (spec.base.empty() && spec.layers.empty()) Fail("Nothing to merge: no base commit and no layers");
+  if (!InTransaction(repo)) Fail("Writing a merge commit needs a transaction open on the repository");
+
+  RepoTempDir td(ostree_repo_get_dfd(repo), "merge-");
+  const char *const root = "root";
+  DevInoCachePtr devino(ostree_repo_devino_cache_new());
+  OstreeRepoCheckoutAtOptions co = {};
+  co.mode = mode == OSTREE_REPO_MODE_BARE ? OSTREE_REPO_CHECKOUT_MODE_NONE : OSTREE_REPO_CHECKOUT_MODE_USER;
+  co.overwrite_mode = OSTREE_REPO_CHECKOUT_OVERWRITE_UNION_FILES;
+  co.devino_to_csum_cache = devino.get();
+  co.no_copy_fallback = TRUE;
+  co.force_copy_zerosized = TRUE;
+  GErr e;
+  if (!spec.base.empty()) {
+    co.process_whiteouts = FALSE;
+    WithContext("Checking out base commit", [&] {
+      if (!ostree_repo_checkout_at(repo, &co, td.fd(), root, spec.base.c_str(), c, e.out())) Fail(e);
+    });
+  }
+  co.process_whiteouts = TRUE;
+  for (const auto &layer : spec.layers)
+    WithContext("Checking out layer " + layer, [&] {
+      if (!ostree_repo_checkout_at(repo, &co, td.fd(), root, layer.c_str(), c, e.out())) Fail(e);
+    });
+
+  Fd root_dfd(openat(td.fd(), root, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_dfd) Fail(std::string("Opening the merged root: ") + g_strerror(errno));
+  CommitModifier modifier(ostree_repo_commit_modifier_new(OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CONSUME, nullptr, nullptr, nullptr));
+  ostree_repo_commit_modifier_set_devino_cache(modifier.get(), devino.get());
+  if (!spec.layers.empty()) {
+    // A derived layer may bring its own policy: label from the merged tree.
+    GObj<OstreeSePolicy> policy(ostree_sepolicy_new_at(root_dfd.get(), c, e.out()));
+    if (!policy) Fail(e);
+    ostree_repo_commit_modifier_set_sepolicy(modifier.get(), policy.get());
+  } else if (!ostree_repo_commit_modifier_set_sepolicy_from_commit(modifier.get(), repo, spec.base.c_str(), c, e.out())) {
+    Fail(e);
+  }
+  CleanupRoot(root_dfd.get());
+
+  GObj<OstreeMutableTree> mtree(ostree_mutable_tree_new());
+  WithContext("Writing merged filesystem to mtree", [&] {
+    if (!ostree_repo_write_dfd_to_mtree(repo, td.fd(), root, mtree.get(), modifier.get(), c, e.out())) Fail(e);
+  });
+  GFile *root_raw = nullptr;
+  WithContext("Writing mtree", [&] {
+    if (!ostree_repo_write_mtree(repo, mtree.get(), &root_raw, c, e.out())) Fail(e);
+  });
+  GObj<GFile> merged_root(root_raw);
+  char *csum = nullptr;
+  WithContext("Writing commit", [&] {
+    if (!ostree_repo_write_commit_with_time(repo, nullptr, nullptr, nullptr, spec.metadata.get(),
+                                            OSTREE_REPO_FILE(merged_root.get()), spec.timestamp, &csum, c, e.out()))
+      Fail(e);
+  });
+  GStr owned(csum);
+  return csum;
+}
+
+namespace {
+
+// writeMergeCommit(repo, { base: string | null, layers: string[], metadata: a{sv}, timestamp },
+//                  cancellable?) → Promise<string>; inside the caller's open transaction.
+Napi::Value WriteMergeCommitJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto repo = std::make_shared<GObj<OstreeRepo>>(RepoFromJs(info[0]));
+  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "writeMergeCommit: options must be an object");
+  Napi::Object o = info[1].As<Napi::Object>();
+  auto spec = std::make_shared<MergeSpec>();
+  auto base = OptChecksumArg(o.Get("base"), "writeMergeCommit: base");
+  if (base) spec->base = *base;
+  Napi::Value layers = o.Get("layers");
+  if (!layers.IsArray()) throw Napi::TypeError::New(env, "writeMergeCommit: layers must be an array of commits");
+  Napi::Array a = layers.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) spec->layers.push_back(ChecksumArg(a.Get(i), "writeMergeCommit: layers[]"));
+  VarRef meta = OptVariantArg(o.Get("metadata"), G_VARIANT_TYPE_VARDICT, "writeMergeCommit: metadata");
+  spec->metadata.reset(meta ? g_variant_ref(meta.get()) : nullptr);
+  Napi::Value ts = o.Get("timestamp");
+  if (!ts.IsNumber()) throw Napi::TypeError::New(env, "writeMergeCommit: timestamp must be a number (seconds)");
+  double d = ts.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "writeMergeCommit: timestamp out of range");
+  spec->timestamp = static_cast<uint64_t>(d);
+  auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
+  auto result = std::make_shared<std::string>();
+  return PromiseWorker::Run(
+      env, "ostree-container:write-merge-commit",
+      [repo, spec, cancellable, result](ErrorInfo &err) {
+        try {
+          *result = WriteMergeCommit(repo->get(), *spec, cancellable->get());
+        } catch (const Failure &f) {
+          err = f.info;
+        }
+      },
+      [result](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *result); });
+}
+
+}  // namespace
+
+void InitMerge(Napi::Env env, Napi::Object exports) {
+  exports.Set("writeMergeCommit", Napi::Function::New(env, WriteMergeCommitJs, "writeMergeCommit"));
+}
+
+}  // namespace oc

@@ -1,0 +1,107 @@
+// Faults during a store pull (spec store §2.3, DESIGN §7): skopeo killed in the middle of a
+// layer, an abort. A clear error, no image ref, completed layers kept, `ostree fsck` clean, no fd
+// or child left behind, and the rerun fetches only what is missing.
+import { randomBytes } from 'node:crypto';
+import { cp } from 'node:fs/promises';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encapsulate } from '../../src/container/encapsulate.js';
+import { digestOf } from '../../src/oci/digest.js';
+import { OciDir } from '../../src/oci/layout.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
+import type { Repo } from '../../src/repo/repo.js';
+import { ImageImporter } from '../../src/store/importer.js';
+import { countLayerReferences } from '../../src/store/maintenance.js';
+import type { ImportProgress } from '../../src/store/progress.js';
+import { listImages } from '../../src/store/state.js';
+import { childProcesses } from '../helpers/process.js';
+import { cleanupTmp, exampleWork, freshRepo } from './encapsulate-util.js';
+import { layerTar } from './store-util.js';
+import { fsck } from './tar-util.js';
+
+let work: string;
+/** The chunked example OS plus one big derived layer (incompressible files) last. */
+let image: string;
+let nLayers: number;
+
+beforeAll(async () => {
+  const { fx, repo, meta, work: w } = await exampleWork('store-faults-');
+  work = w;
+  const chunked = path.join(work, 'chunked');
+  await encapsulate(repo, fx.ref, {}, { contentmeta: meta }, ImageReference.parse(`oci:${chunked}`));
+  image = path.join(work, 'big');
+  await cp(chunked, image, { recursive: true });
+  const oci = await OciDir.open(image);
+  const { manifest } = await oci.readManifest();
+  const config = await oci.readConfig(manifest);
+  const tar = await layerTar(Array.from({ length: 1500 }, (_, i) => ({ name: `usr/share/big/f${i}`, data: randomBytes(16 * 1024) })));
+  const blob = await oci.writeBlob(gzipSync(tar, { level: 1 }));
+  manifest.layers.push({ mediaType: MediaType.ImageLayerGzip, ...blob });
+  config.rootfs.diff_ids.push(digestOf(tar));
+  config.history!.push({ created_by: 'big layer' });
+  manifest.config = await oci.writeConfig(config);
+  await oci.insertManifest(manifest);
+  nLayers = manifest.layers.length;
+}, 120_000);
+afterAll(cleanupTmp);
+
+const imgref = () => OstreeImageReference.parse(`ostree-unverified-image:oci:${image}`);
+
+/** Runs a pull whose progress listener may inject the fault. */
+async function pullWith(repo: Repo, onEvent: (e: ImportProgress) => void, signal?: AbortSignal): Promise<unknown> {
+  const imp = new ImageImporter(repo, imgref()).onProgress(onEvent);
+  const r = await imp.prepare();
+  if (r.kind !== 'ready') throw new Error('expected ready');
+  return imp.import(r.prepared, signal ? { signal } : {});
+}
+
+/** After a failed pull: no image, completed layers kept, fsck clean; the rerun fetches the rest. */
+async function expectResumable(repo: Repo): Promise<void> {
+  // Every proxy of the failed pull is gone (reaped, not a zombie).
+  await new Promise((r) => setTimeout(r, 200));
+  expect(childProcesses().filter((c) => / (skopeo|setpriv)$/.test(c))).toEqual([]);
+  expect(await listImages(repo)).toEqual([]);
+  expect(await fsck(repo.path)).toMatch(/no errors found/);
+  const kept = await countLayerReferences(repo);
+  expect(kept).toBeLessThan(nLayers);
+  let fetched = 0;
+  await pullWith(repo, (e) => e.type === 'layer-started' && fetched++);
+  expect(fetched).toBe(nLayers - kept);
+  expect(await listImages(repo)).toEqual([`oci:${image}`]);
+  expect(await fsck(repo.path)).toMatch(/no errors found/);
+}
+
+describe('store pull faults', () => {
+  it('skopeo killed in the middle of a layer', async () => {
+    const repo = await freshRepo();
+    const big = nLayers - 1;
+    let killed = 0;
+    const pulled = pullWith(repo, (e) => {
+      // Bytes of the big layer are flowing: kill every skopeo proxy of ours.
+      if (killed === 0 && e.type === 'layer-progress' && e.layerIndex === big && e.fetched > 0 && e.fetched < e.total) {
+        for (const c of childProcesses()) {
+          const [pid, , comm] = c.split(' ');
+          if (comm === 'skopeo') {
+            process.kill(Number(pid), 'SIGKILL');
+            killed++;
+          }
+        }
+      }
+    });
+    await expect(pulled).rejects.toThrow(/^Importing: Parsing layer blob sha256:[0-9a-f]{64}: proxy failure: skopeo proxy unexpectedly exited during request method \w+: signal: 9 \(SIGKILL\)/);
+    expect(killed).toBeGreaterThan(0);
+    await expectResumable(repo);
+  });
+
+  it('an abort while layers are in flight', async () => {
+    const repo = await freshRepo();
+    const ac = new AbortController();
+    let done = 0;
+    const pulled = pullWith(repo, (e) => e.type === 'layer-completed' && ++done === 2 && ac.abort(), ac.signal);
+    await expect(pulled).rejects.toThrow(/abort|cancel/i);
+    expect(await countLayerReferences(repo)).toBeGreaterThanOrEqual(2);
+    await expectResumable(repo);
+  });
+});

@@ -1,0 +1,218 @@
+// The merge commit (store spec §2.3 D) over a base commit and derived layers written by the
+// derived-layer job; the upstream OCI archives (encapsulated v0 base + a podman layer) end to end.
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ostreeCli } from '../../src/fixture/index.js';
+import type { Repo } from '../../src/repo/repo.js';
+import { variant } from '../../src/repo/variant.js';
+import { importDerivedLayer } from '../../src/store/derived.js';
+import { writeMergeCommit, type MergeOptions } from '../../src/store/merge.js';
+import { importTar } from '../../src/tar/import.js';
+import { catFile, cliRepo, layerTar, listCommit, repoTmpLeftovers, tempFile, type LayerEntry } from './store-util.js';
+import { cleanupTmp, fsck, tmpdir } from './tar-util.js';
+
+afterAll(cleanupTmp);
+
+const TAR = 'application/vnd.oci.image.layer.v1.tar';
+const VERSION = '0.15.3';
+const fixture = (name: string) => path.join(import.meta.dirname, '..', 'fixtures', name);
+
+/** A base commit made by the ostree CLI from a directory. */
+async function baseCommit(repoPath: string): Promise<string> {
+  const d = path.join(await tmpdir('store-base-'), 'root');
+  const files: Record<string, string> = {
+    'usr/bin/bash': 'bash',
+    'usr/share/gone': 'to be whiteouted',
+    'usr/share/kept': 'kept',
+    'usr/lib/opaque/a': 'a',
+    'usr/lib/opaque/sub/b': 'b',
+    'usr/etc/os-release': 'ID=example',
+  };
+  for (const [p, data] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(d, p)), { recursive: true });
+    await writeFile(path.join(d, p), data);
+  }
+  await symlink('../run/systemd/resolve/stub-resolv.conf', path.join(d, 'usr/etc/resolv.conf'));
+  return (await ostreeCli(repoPath, ['commit', `--tree=dir=${d}`, '--owner-uid=0', '--owner-gid=0', '--orphan', '--no-bindings'])).trim();
+}
+
+async function layer(repo: Repo, entries: LayerEntry[]): Promise<string> {
+  return (await importDerivedLayer(repo, await tempFile(await layerTar(entries)), { mediaType: TAR, importerVersion: VERSION })).commit;
+}
+
+async function merge(repo: Repo, opts: MergeOptions): Promise<string> {
+  await repo.prepareTransaction();
+  try {
+    const c = await writeMergeCommit(repo, opts);
+    await repo.commitTransaction();
+    return c;
+  } catch (e) {
+    await repo.abortTransaction();
+    throw e;
+  }
+}
+
+const metadata = new Map([
+  ['ostree.manifest-digest', variant('s', 'sha256:0123')],
+  ['ostree.importer.version', variant('s', VERSION)],
+  ['ostree.tar-filtered', variant('a{sa{su}}', new Map([['sha256:ab', new Map([['opt', 2]])]]))],
+]);
+
+describe('writeMergeCommit', () => {
+  for (const mode of ['bare-user', 'bare'] as const) {
+    it(`${mode}: whiteouts, an opaque directory, injected empty files removed, metadata and timestamp`, async () => {
+      const { path: rp, repo } = await cliRepo(mode);
+      const base = await baseCommit(rp);
+      const l1 = await layer(repo, [
+        { name: 'usr/share/.wh.gone', data: '' },
+        { name: 'usr/lib/opaque/', type: 'directory' },
+        { name: 'usr/lib/opaque/.wh..wh..opq', data: '' },
+        { name: 'usr/lib/opaque/c', data: 'c' },
+        { name: 'usr/bin/new', data: 'new v0', uid: 12, gid: 34 },
+        { name: 'etc/hostname', data: '' },
+        { name: 'etc/resolv.conf', data: '' },
+        { name: 'etc/empty-but-kept', data: '' },
+      ]);
+      const ts = 873_307_842;
+      const c = await merge(repo, { base, layers: [l1], metadata, timestamp: ts });
+      const ls = await listCommit(rp, c);
+      expect(ls.has('/usr/share/gone')).toBe(false);
+      expect(ls.has('/usr/share/.wh.gone')).toBe(false);
+      expect(await catFile(rp, c, '/usr/share/kept')).toBe('kept');
+      expect(ls.has('/usr/lib/opaque/a')).toBe(false);
+      expect(ls.has('/usr/lib/opaque/sub')).toBe(false);
+      expect(ls.has('/usr/lib/opaque/.wh..wh..opq')).toBe(false);
+      expect(await catFile(rp, c, '/usr/lib/opaque/c')).toBe('c');
+      expect(await catFile(rp, c, '/usr/bin/new')).toBe('new v0');
+      expect(ls.get('/usr/bin/new')).toMatch(/^-00644 12 34 /);
+      expect(await catFile(rp, c, '/usr/bin/bash')).toBe('bash');
+      // Zero-length hostname and resolv.conf injected by builds go; other empty files stay.
+      expect(ls.has('/usr/etc/hostname')).toBe(false);
+      expect(ls.has('/usr/etc/resolv.conf')).toBe(false);
+      expect(ls.has('/usr/etc/empty-but-kept')).toBe(true);
+      const info = await repo.loadCommit(c);
+      expect(info.timestamp).toBe(ts);
+      expect(info.parent).toBeNull();
+      expect(info.subject).toBe('');
+      expect(info.body).toBe('');
+      expect(info.metadata).toEqual(metadata);
+      // No ref is written by the merge itself.
+      expect([...(await repo.listRefs()).keys()]).toEqual([]);
+      expect(await repoTmpLeftovers(rp)).toEqual([]);
+
+      // A second layer: a non-empty hostname and a symlinked resolv.conf are kept; later layers win.
+      const l2 = await layer(repo, [
+        { name: 'usr/etc/hostname', data: 'myhost' },
+        { name: 'usr/etc/resolv.conf', type: 'symlink', linkname: '../run/resolv.conf' },
+        { name: 'usr/bin/new', data: 'new v1' },
+      ]);
+      const c2 = await merge(repo, { base, layers: [l1, l2], metadata, timestamp: ts });
+      const ls2 = await listCommit(rp, c2);
+      expect(await catFile(rp, c2, '/usr/etc/hostname')).toBe('myhost');
+      expect(ls2.get('/usr/etc/resolv.conf')).toContain('-> ../run/resolv.conf');
+      expect(await catFile(rp, c2, '/usr/bin/new')).toBe('new v1');
+      // The base alone keeps its symlinked resolv.conf; the merge is deterministic.
+      const c3 = await merge(repo, { base, layers: [], metadata, timestamp: ts });
+      expect((await listCommit(rp, c3)).get('/usr/etc/resolv.conf')).toContain('-> ../run/systemd/resolve/stub-resolv.conf');
+      expect(await repo.contentChecksum(c3)).toBe(await repo.contentChecksum(base));
+      expect(await merge(repo, { base, layers: [l1, l2], metadata, timestamp: ts })).toBe(c2);
+      await fsck(rp);
+      expect(await repoTmpLeftovers(rp)).toEqual([]);
+    });
+  }
+
+  it('an abort cancels the merge: nothing written, temp dir gone', async () => {
+    const { path: rp, repo } = await cliRepo();
+    const base = await baseCommit(rp);
+    await repo.prepareTransaction();
+    const ac = new AbortController();
+    ac.abort();
+    await expect(writeMergeCommit(repo, { base, layers: [], metadata, timestamp: 1, signal: ac.signal })).rejects.toThrow();
+    const late = new AbortController();
+    const job = writeMergeCommit(repo, { base, layers: [], metadata, timestamp: 1, signal: late.signal });
+    late.abort();
+    await job.then(
+      () => undefined, // finished before the abort landed: also fine
+      (e: Error) => expect(e.message).toMatch(/cancel/i),
+    );
+    await repo.abortTransaction();
+    expect(await repoTmpLeftovers(rp)).toEqual([]);
+    await fsck(rp);
+  });
+
+  it('a generic image: no base, layers only', async () => {
+    const { path: rp, repo } = await cliRepo();
+    const l1 = await layer(repo, [{ name: 'usr/bin/a', data: 'a' }, { name: 'usr/bin/b', data: 'b' }]);
+    const l2 = await layer(repo, [{ name: 'usr/bin/.wh.a', data: '' }]);
+    const c = await merge(repo, { base: null, layers: [l1, l2], metadata: {}, timestamp: 1 });
+    const ls = await listCommit(rp, c);
+    expect(ls.has('/usr/bin/a')).toBe(false);
+    expect(await catFile(rp, c, '/usr/bin/b')).toBe('b');
+    expect((await repo.loadCommit(c)).metadata.size).toBe(0);
+  });
+
+  it('refuses an archive repository up front; a missing layer fails cleanly', async () => {
+    const { path: ap, repo: archive } = await cliRepo('archive');
+    const base = await baseCommit(ap);
+    await expect(merge(archive, { base, layers: [], metadata, timestamp: 1 })).rejects.toThrow(
+      /^Cannot write a merge commit into an archive repository/,
+    );
+    expect(await repoTmpLeftovers(ap)).toEqual([]);
+
+    const { path: rp, repo } = await cliRepo();
+    const b = await baseCommit(rp);
+    const missing = 'f'.repeat(64);
+    await expect(merge(repo, { base: b, layers: [missing], metadata, timestamp: 1 })).rejects.toThrow(`Checking out layer ${missing}`);
+    await expect(merge(repo, { base: null, layers: [], metadata, timestamp: 1 })).rejects.toThrow(/Nothing to merge/);
+    await expect(writeMergeCommit(repo, { base: b, layers: [], metadata, timestamp: 1 })).rejects.toThrow('needs a transaction open');
+    expect(await repoTmpLeftovers(rp)).toEqual([]);
+    await fsck(rp);
+  });
+});
+
+describe('upstream OCI archives: encapsulated base (tar format v0) + podman layer', () => {
+  for (const [archive, added] of [
+    ['exampleos-derive.ociarchive', 'anewfile'],
+    ['exampleos-derive-v2.ociarchive', 'anewfile2'],
+  ] as const) {
+    it(`${archive}: the base imports, the derived layer goes through the job, the merge has both`, async () => {
+      const dir = await tmpdir('store-oci-');
+      execFileSync('tar', ['xf', fixture(`upstream/${archive}`), '-C', dir]);
+      const blob = (d: string) => path.join(dir, 'blobs/sha256', d.replace('sha256:', ''));
+      const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8'));
+      const manifest = JSON.parse(await readFile(blob(index.manifests[0].digest), 'utf8'));
+      const config = JSON.parse(await readFile(blob(manifest.config.digest), 'utf8'));
+      const [baseLayer, derivedLayer] = manifest.layers as { digest: string; mediaType: string }[];
+      const { path: rp, repo } = await cliRepo();
+
+      // The existing importer reads tar format v0 (objects + xattrs/ blobs + hardlinked checkout).
+      const base = await importTar(repo, blob(baseLayer!.digest), { mediaType: baseLayer!.mediaType });
+      expect(base.commit).toBe(manifest.annotations['ostree.commit']);
+      expect(base.diffId).toBe(config.rootfs.diff_ids[0]);
+
+      const d = await importDerivedLayer(repo, blob(derivedLayer!.digest), {
+        mediaType: derivedLayer!.mediaType,
+        importerVersion: VERSION,
+        base: base.commit,
+        selinux: true,
+        ref: `ostree/container/blob/${derivedLayer!.digest.replace(':', '_3A_')}`,
+      });
+      expect(d.digest).toBe(derivedLayer!.digest);
+      expect(d.diffId).toBe(config.rootfs.diff_ids[1]);
+      expect(d.filtered).toEqual({});
+
+      const c = await merge(repo, { base: base.commit, layers: [d.commit], metadata: {}, timestamp: Date.parse(config.created) / 1000 | 0 });
+      const text = await catFile(rp, c, `/usr/share/${added}`);
+      expect(text.length).toBeGreaterThan(0);
+      expect(await catFile(rp, c, '/usr/bin/bash')).toBe(await catFile(rp, base.commit, '/usr/bin/bash'));
+      const baseList = await listCommit(rp, base.commit);
+      const mergedList = await listCommit(rp, c);
+      for (const p of baseList.keys()) expect(mergedList.has(p), p).toBe(true);
+      expect(mergedList.has(`/usr/share/${added}`)).toBe(true);
+      await fsck(rp);
+      expect(await repoTmpLeftovers(rp)).toEqual([]);
+    });
+  }
+});

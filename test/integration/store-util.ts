@@ -1,0 +1,129 @@
+// Helpers for the store's native-job tests (derived layers, merge commits): layer tars built
+// with tar-stream, repos made by the ostree CLI, and what a commit holds, read back with the CLI.
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pack } from 'tar-stream';
+import { ostreeCli } from '../../src/fixture/index.js';
+import { Repo } from '../../src/repo/repo.js';
+import { tmpdir } from './tar-util.js';
+
+export interface LayerEntry {
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
+  data?: string | Buffer;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Unix seconds (default 0: "unmodified" to the object-store hardlink rules). */
+  mtime?: number;
+  linkname?: string;
+  pax?: Record<string, string>;
+}
+
+/** A layer tar (ustar, PAX where asked) of `entries` in order. */
+export async function layerTar(entries: LayerEntry[]): Promise<Buffer> {
+  const p = pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    p.on('data', (b: Buffer) => chunks.push(b));
+    p.on('end', () => resolve());
+    p.on('error', reject);
+  });
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    const data = e.data === undefined ? undefined : Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data);
+    p.entry(
+      {
+        name: e.name,
+        type,
+        mode: e.mode ?? (type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644),
+        uid: e.uid ?? 0,
+        gid: e.gid ?? 0,
+        mtime: new Date((e.mtime ?? 0) * 1000),
+        linkname: e.linkname,
+        pax: e.pax,
+        size: data?.length ?? 0,
+      },
+      data,
+    );
+  }
+  p.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** Writes `data` to a new file in a temp dir and returns its path. */
+export async function tempFile(data: Buffer, name = 'layer.tar'): Promise<string> {
+  const f = path.join(await tmpdir('store-'), name);
+  await writeFile(f, data);
+  return f;
+}
+
+/** A fresh repo made by the ostree CLI, opened through the Repo wrapper. */
+export async function cliRepo(mode = 'bare-user'): Promise<{ path: string; repo: Repo }> {
+  const p = path.join(await tmpdir('store-repo-'), 'repo');
+  await ostreeCli(p, ['init', `--mode=${mode}`]);
+  return { path: p, repo: await Repo.open(p) };
+}
+
+/** `ostree ls -R` of a commit: path → the CLI's line (mode, uid, gid, size, name [-> target]). */
+export async function listCommit(repoPath: string, rev: string, opts: { xattrs?: boolean; checksums?: boolean } = {}): Promise<Map<string, string>> {
+  const args = ['ls', '-R', rev];
+  if (opts.xattrs) args.splice(1, 0, '-X');
+  if (opts.checksums) args.splice(1, 0, '-C');
+  const out = await ostreeCli(repoPath, args);
+  const m = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const tokens = line.trim().split(/\s+/);
+    if (tokens.length < 2) continue;
+    const arrow = tokens.indexOf('->');
+    m.set(arrow > 0 ? tokens[arrow - 1]! : tokens[tokens.length - 1]!, line.trim());
+  }
+  return m;
+}
+
+/** File content of `p` in a commit, through the CLI. */
+export async function catFile(repoPath: string, rev: string, p: string): Promise<string> {
+  return ostreeCli(repoPath, ['cat', rev, p]);
+}
+
+/** The content checksum the CLI reports for a file (`ostree ls -C`). */
+export async function fileChecksum(repoPath: string, rev: string, p: string): Promise<string> {
+  const out = await ostreeCli(repoPath, ['ls', '-C', rev, p]);
+  const m = /\b([0-9a-f]{64})\b/.exec(out);
+  if (!m) throw new Error(`no checksum for ${p}: ${out}`);
+  return m[1]!;
+}
+
+/** Names left in the repo's tmp/ by anything but libostree's own staging and lock files. */
+export async function repoTmpLeftovers(repoPath: string): Promise<string[]> {
+  const names = await readdir(path.join(repoPath, 'tmp'));
+  return names.filter((n) => !n.startsWith('staging-') && !n.startsWith('cache') && n !== 'fsverity-test');
+}
+
+/** An OS pipe (from a FIFO): the job reads `readFd` while the test writes, or stalls. */
+export async function fifoPipe(): Promise<{ readFd: number; write(b: Buffer): void; closeWrite(): void; close(): void }> {
+  const { execFileSync } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const p = path.join(await tmpdir('store-fifo-'), 'fifo');
+  execFileSync('mkfifo', [p]);
+  const r = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const w = fs.openSync(p, 'w');
+  fs.unlinkSync(p);
+  let open = true;
+  const closeWrite = () => {
+    if (open) fs.closeSync(w);
+    open = false;
+  };
+  return {
+    readFd: r,
+    write: (b) => {
+      for (let off = 0; off < b.length; ) off += fs.writeSync(w, b, off);
+    },
+    closeWrite,
+    close: () => {
+      closeWrite();
+      fs.closeSync(r);
+    },
+  };
+}
