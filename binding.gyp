@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/util/errors.cc",
+        "native/util/error_info.cc",
         "native/util/cancellable.cc",
         "native/util/variant.cc",
         "native/repo.cc",
