@@ -8,6 +8,7 @@
         "native/util/error_info.cc",
         "native/util/cancellable.cc",
         "native/util/variant.cc",
+        "native/util/variant_untrusted.cc",
         "native/repo.cc",
         "native/repo_objects.cc",
         "native/repo_tree.cc",
