@@ -224,7 +224,7 @@ class Importer {
 
   // Untrusted bytes of the current entry → normal-form variant of `type`.
   GVar VariantOf(const std::string &data, const char *type) {
-    return VariantFromUntrusted(data.data(), data.size(), type, rest_);
+    return VariantFromUntrusted(data.data(), data.size(), type, rest_ + " at offset " + std::to_string(e_.offset));
   }
 
   void CommitStep() {
@@ -358,7 +358,7 @@ class Importer {
     xattrs_bytes_ += data.size() + kXattrsEntryCost;
     if (xattrs_bytes_ > kMaxXattrsCache)
       Fail("Too many distinct xattrs: the xattrs cache of one import exceeds " + std::to_string(kMaxXattrsCache) +
-           " bytes at offset " + std::to_string(tar_.offset()));
+           " bytes at offset " + std::to_string(e_.offset));
     xattrs_.emplace(sha, VariantOf(data, "a(ayay)"));
   }
 

@@ -190,6 +190,7 @@ bool TarReader::Next(TarEntry &e) {
       }
       continue;
     }
+    e.offset = at;
     e.type = (type == '\0' || type == '7') ? '0' : type;
     e.mode = static_cast<uint32_t>(Numeric(b + 100, 8, "mode", at) & 07777);
     uint64_t uid = Numeric(b + 108, 8, "uid", at), gid = Numeric(b + 116, 8, "gid", at);

@@ -21,6 +21,7 @@ struct TarEntry {
   char type = '0';  // '\0' and '7' are reported as '0'
   uint32_t mode = 0, uid = 0, gid = 0;
   uint64_t size = 0;
+  uint64_t offset = 0;                                      // of its header block in the stream
   uint8_t raw[512];                                         // the entry's own header block
   std::vector<std::pair<std::string, std::string>> pax;     // its local PAX records, in order
 };
@@ -52,8 +53,6 @@ class TarReader {
   std::string ReadAll(uint64_t limit, const std::string &too_big);
   // Reads the input to its end (so stream digests and compressor trailers are checked).
   void Drain();
-  // Bytes of the tar stream consumed so far (named in errors).
-  uint64_t offset() const { return offset_; }
 
  private:
   size_t ReadRaw(uint8_t *p, size_t n);
