@@ -11,6 +11,7 @@ apt_pkgs=(
   openssl                                          # test registry's self-signed TLS certificate
   pigz zstd time                                   # reference C tools for bench/
   g++ make python3                                 # node-gyp's toolchain for the addon
+  clang libclang-rt-14-dev                         # libFuzzer + ASan/UBSan runtimes (scripts/fuzz.sh)
 )
 dnf_pkgs=(
   pkgconf-pkg-config ostree-devel glib2-devel ostree
@@ -20,6 +21,7 @@ dnf_pkgs=(
   openssl
   pigz zstd time
   gcc-c++ make python3
+  clang compiler-rt
 )
 
 sudo_cmd=()
