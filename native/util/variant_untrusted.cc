@@ -31,13 +31,11 @@ void Walk(GVariant *v, int level, const std::string &what) {
 
 }  // namespace
 
-void CheckVariantDepth(GVariant *v, const std::string &what) { Walk(v, 1, what); }
-
 GVar VariantFromUntrusted(const void *data, size_t size, const char *type, const std::string &what) {
   GBytesPtr bytes(g_bytes_new(data, size));
   GVar v = TakeVariant(g_variant_new_from_bytes(G_VARIANT_TYPE(type), bytes.get(), FALSE));
   GVar normal = TakeVariant(g_variant_get_normal_form(v.get()));
-  CheckVariantDepth(normal.get(), what);
+  Walk(normal.get(), 1, what);
   return normal;
 }
 

@@ -16,10 +16,8 @@ namespace oc {
 // and the JS conversions recurse once per level.
 inline constexpr int kMaxVariantDepth = 64;
 
-// Fails (Failure) when `v` nests containers deeper than kMaxVariantDepth; `what` names the value.
-void CheckVariantDepth(GVariant *v, const std::string &what);
-
-// `data` as a normal-form variant of `type`, depth-checked; `what` names it in errors.
+// `data` as a normal-form variant of `type`; fails (Failure) when it nests containers deeper than
+// kMaxVariantDepth. `what` names the value in errors.
 GVar VariantFromUntrusted(const void *data, size_t size, const char *type, const std::string &what);
 
 }  // namespace oc
