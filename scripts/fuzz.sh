@@ -49,7 +49,10 @@ build() {
   if [ -x "$bin" ] && [ -z "$(find $srcs native/*.h native/util/*.h -newer "$bin" 2>/dev/null | head -1)" ]; then return; fi
   echo "fuzz.sh: building $bin" >&2
   # shellcheck disable=SC2086
-  "$clangxx" "${flags[@]}" $srcs -o "$bin" "${libs[@]}"
+  if ! "$clangxx" "${flags[@]}" $srcs -o "$bin" "${libs[@]}"; then
+    echo "fuzz.sh: building $bin failed (the libFuzzer/ASan runtimes come with libclang-rt-14-dev on Debian, compiler-rt on Fedora)" >&2
+    exit 2
+  fi
 }
 
 for t in "${targets[@]}"; do build "$t"; done
