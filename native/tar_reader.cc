@@ -51,7 +51,7 @@ std::vector<std::pair<std::string, std::string>> ParsePax(const std::string &dat
     size_t i = p;
     uint64_t len = 0;
     for (; i < data.size() && data[i] >= '0' && data[i] <= '9'; i++) {
-      len = len * 10 + static_cast<uint64_t>(data[i] - '0');  // len ≤ left ≤ 1 MiB here: no overflow
+      len = len * 10 + static_cast<uint64_t>(data[i] - '0');  // len ≤ left before each step: cannot overflow
       if (len > left) bad("length exceeds the " + std::to_string(left) + " bytes left in the header");
     }
     if (i == p || i == data.size() || data[i] != ' ') bad("no decimal length followed by a space");
