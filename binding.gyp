@@ -5,8 +5,10 @@
       "sources": [
         "native/addon.cc",
         "native/util/errors.cc",
+        "native/util/error_info.cc",
         "native/util/cancellable.cc",
         "native/util/variant.cc",
+        "native/util/variant_untrusted.cc",
         "native/repo.cc",
         "native/repo_objects.cc",
         "native/repo_tree.cc",

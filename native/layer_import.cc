@@ -24,6 +24,7 @@
 #include "tar_reader.h"
 #include "util/async.h"
 #include "util/cancellable.h"
+#include "util/variant_untrusted.h"
 
 namespace oc {
 namespace {
@@ -39,14 +40,11 @@ bool HasDotDot(const std::string &p) {
   return false;
 }
 
-GBytesPtr BytesOf(const std::string &s) { return GBytesPtr(g_bytes_new(s.data(), s.size())); }
-
-// Untrusted bytes → normal-form variant of `type`.
-GVar VariantOf(const std::string &data, const char *type) {
-  GBytesPtr b = BytesOf(data);
-  GVar v = TakeVariant(g_variant_new_from_bytes(G_VARIANT_TYPE(type), b.get(), FALSE));
-  return TakeVariant(g_variant_get_normal_form(v.get()));
-}
+// The xattrs blobs one import keeps (serialized bytes plus kXattrsEntryCost each: map node, key
+// and GVariant of a tiny blob cost ~600 bytes, measured). Real layers have a few hundred to a few
+// thousand distinct sets of ~100 bytes; a hostile one could otherwise send blobs without end.
+constexpr uint64_t kMaxXattrsCache = 32 * 1024 * 1024;
+constexpr uint64_t kXattrsEntryCost = 640;
 
 // Small content objects are written by a few threads while the reader goes on decoding the
 // stream (libostree takes concurrent writes within one transaction; pull does the same).
@@ -224,6 +222,11 @@ class Importer {
     return tar_.ReadAll(kMaxMetadataSize, "object of size ");
   }
 
+  // Untrusted bytes of the current entry → normal-form variant of `type`.
+  GVar VariantOf(const std::string &data, const char *type) {
+    return VariantFromUntrusted(data.data(), data.size(), type, rest_ + " at offset " + std::to_string(e_.offset));
+  }
+
   void CommitStep() {
     if (!NextKept()) Fail("Commit object not found");
     if (e_.type != '0') Fail(std::string("Expected regular file for commit object, not ") + TarTypeName(e_.type));
@@ -352,6 +355,10 @@ class Importer {
 
   void CacheXattrs(const std::string &sha, const std::string &data) {
     if (xattrs_.count(sha)) return;
+    xattrs_bytes_ += data.size() + kXattrsEntryCost;
+    if (xattrs_bytes_ > kMaxXattrsCache)
+      Fail("Too many distinct xattrs: the xattrs cache of one import exceeds " + std::to_string(kMaxXattrsCache) +
+           " bytes at offset " + std::to_string(e_.offset));
     xattrs_.emplace(sha, VariantOf(data, "a(ayay)"));
   }
 
@@ -479,6 +486,7 @@ class Importer {
   TarEntry e_;
   std::string rest_;
   std::unordered_map<std::string, GVar> xattrs_;
+  uint64_t xattrs_bytes_ = 0;
   std::optional<std::pair<std::string, std::string>> next_;
   std::vector<std::string> recorded_;
   std::unordered_set<std::string> recorded_set_;
@@ -499,7 +507,7 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
     FdSource raw(input.fd(), cancellable);
     std::unique_ptr<ByteSource> dec = MakeDecompressor(spec.compression, raw);
     PrefetchSource pre(*dec, raw);
-    TarReader tar(pre);
+    TarReader tar(pre, cancellable);
     if (spec.own_transaction) {
       GErr e;
       gboolean resumed = FALSE;

@@ -11,7 +11,7 @@
 #include <string>
 #include <utility>
 
-#include "util/errors.h"
+#include "util/error_info.h"
 
 namespace oc {
 

@@ -7,8 +7,6 @@
 namespace oc {
 namespace {
 
-constexpr uint64_t kMaxExtension = 1024 * 1024;  // GNU long names and PAX headers
-
 uint64_t Numeric(const uint8_t *f, size_t len, const char *field, uint64_t offset) {
   if (f[0] & 0x80) {
     // GNU base-256; negative values (0xff) and anything ≥ 2^62 are nonsense for us.
@@ -37,28 +35,39 @@ std::string Field(const uint8_t *f, size_t len) {
   return std::string(reinterpret_cast<const char *>(f), n);
 }
 
-// "<len> key=value\n" records.
+}  // namespace
+
+// "<len> key=value\n" records. Every length is checked against the bytes left before it is
+// used, so a length that would wrap or point outside the header is an error, never a jump.
 std::vector<std::pair<std::string, std::string>> ParsePax(const std::string &data, uint64_t offset) {
   std::vector<std::pair<std::string, std::string>> out;
   size_t p = 0;
-  auto bad = [&] { Fail("Invalid PAX extended header at offset " + std::to_string(offset)); };
+  auto bad = [&](const std::string &why) {
+    Fail("Invalid PAX extended header at offset " + std::to_string(offset) + ": record at offset " +
+         std::to_string(offset + 512 + p) + ": " + why);
+  };
   while (p < data.size()) {
-    size_t sp = data.find(' ', p);
-    if (sp == std::string::npos || sp == p || sp - p > 20) bad();
+    const size_t left = data.size() - p;
+    size_t i = p;
     uint64_t len = 0;
-    for (size_t i = p; i < sp; i++) {
-      if (data[i] < '0' || data[i] > '9') bad();
-      len = len * 10 + (data[i] - '0');
+    for (; i < data.size() && data[i] >= '0' && data[i] <= '9'; i++) {
+      len = len * 10 + static_cast<uint64_t>(data[i] - '0');  // len ≤ left before each step: cannot overflow
+      if (len > left) bad("length exceeds the " + std::to_string(left) + " bytes left in the header");
     }
-    if (len <= sp - p + 1 || p + len > data.size() || data[p + len - 1] != '\n') bad();
-    std::string rec = data.substr(sp + 1, p + len - 1 - (sp + 1));
-    size_t eq = rec.find('=');
-    if (eq == std::string::npos) bad();
-    out.emplace_back(rec.substr(0, eq), rec.substr(eq + 1));
+    if (i == p || i == data.size() || data[i] != ' ') bad("no decimal length followed by a space");
+    const size_t digits = i - p;
+    if (len <= digits + 1) bad("length " + std::to_string(len) + " is too short");
+    if (data[p + len - 1] != '\n') bad("no newline at the end of the record");
+    const size_t key = i + 1, end = p + len - 1;  // record body [key, end)
+    size_t eq = data.find('=', key);
+    if (eq == std::string::npos || eq >= end) bad("no '=' in the record");
+    out.emplace_back(data.substr(key, eq - key), data.substr(eq + 1, end - eq - 1));
     p += len;
   }
   return out;
 }
+
+namespace {
 
 std::string StripNuls(std::string s) {
   while (!s.empty() && s.back() == '\0') s.pop_back();
@@ -115,6 +124,7 @@ void TarReader::ReadExact(uint8_t *p, size_t n) {
 void TarReader::Skip(uint64_t n) {
   uint8_t tmp[16384];
   while (n > 0) {
+    CheckCancelled(cancellable_);
     size_t chunk = static_cast<size_t>(std::min<uint64_t>(n, sizeof tmp));
     ReadExact(tmp, chunk);
     n -= chunk;
@@ -127,7 +137,9 @@ bool TarReader::Next(TarEntry &e) {
   std::string long_name, long_link;
   bool have_long_name = false, have_long_link = false;
   std::vector<std::pair<std::string, std::string>> pax;
+  uint64_t ext_total = 0;  // extension header blocks and data read for this entry
   for (;;) {
+    CheckCancelled(cancellable_);
     uint64_t at = offset_;
     uint8_t *b = e.raw;
     // A stream with no bytes at all is an empty archive (tar-rs reads it so: "Commit object
@@ -153,12 +165,17 @@ bool TarReader::Next(TarEntry &e) {
     char type = static_cast<char>(b[156]);
     uint64_t size = Numeric(b + 124, 12, "size", at);
     if (type == 'L' || type == 'K' || type == 'x' || type == 'g') {
-      if (size > kMaxExtension)
+      if (size > kMaxExtensionHeader)
         Fail(std::string("Tar ") + TarTypeName(type) + " header of " + std::to_string(size) + " bytes at offset " +
-             std::to_string(at) + " exceeds " + std::to_string(kMaxExtension));
+             std::to_string(at) + " exceeds " + std::to_string(kMaxExtensionHeader));
+      // size ≤ 1 MiB here, so the sum cannot overflow.
+      ext_total += 512 + size + (512 - size % 512) % 512;
+      if (ext_total > kMaxExtensionTotal)
+        Fail("Tar extension headers before one entry exceed " + std::to_string(kMaxExtensionTotal) +
+             " bytes at offset " + std::to_string(at));
       remaining_ = size;
       pad_ = (512 - size % 512) % 512;
-      std::string data = ReadAll(kMaxExtension, "");
+      std::string data = ReadAll(kMaxExtensionHeader, "");
       Skip(pad_);
       pad_ = 0;
       if (type == 'L') {
@@ -173,6 +190,7 @@ bool TarReader::Next(TarEntry &e) {
       }
       continue;
     }
+    e.offset = at;
     e.type = (type == '\0' || type == '7') ? '0' : type;
     e.mode = static_cast<uint32_t>(Numeric(b + 100, 8, "mode", at) & 07777);
     uint64_t uid = Numeric(b + 108, 8, "uid", at), gid = Numeric(b + 116, 8, "gid", at);
@@ -192,7 +210,8 @@ bool TarReader::Next(TarEntry &e) {
       if (k == "path") e.path = v;
       else if (k == "linkpath") e.link = v;
       else if (k == "size") {
-        if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos)
+        // At most 18 digits: below 2^62 like header sizes, so size + padding cannot wrap.
+        if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
           Fail("Invalid PAX size at offset " + std::to_string(at));
         e.size = std::stoull(v);
       }
@@ -208,6 +227,7 @@ bool TarReader::Next(TarEntry &e) {
 
 size_t TarReader::Read(uint8_t *p, size_t n) {
   if (remaining_ == 0) return 0;
+  CheckCancelled(cancellable_);
   size_t want = static_cast<size_t>(std::min<uint64_t>(n, remaining_));
   size_t r = ReadRaw(p, want);
   if (r == 0) Fail("Unexpected end of tar stream at offset " + std::to_string(offset_) + " (truncated layer?)");
@@ -225,8 +245,9 @@ std::string TarReader::ReadAll(uint64_t limit, const std::string &too_big) {
 
 void TarReader::Drain() {
   uint8_t tmp[65536];
-  while (ReadRaw(tmp, sizeof tmp) > 0) {
-  }
+  do {
+    CheckCancelled(cancellable_);
+  } while (ReadRaw(tmp, sizeof tmp) > 0);
 }
 
 }  // namespace oc

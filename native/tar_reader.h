@@ -1,12 +1,16 @@
 // Streaming tar reader for layer import and the detached-metadata rewrite: GNU `L`/`K` long
 // names, PAX `x` records (path, linkpath, size; `g` ignored), ustar prefix, base-256 numbers.
-// Header checksums are verified; truncation and absurd sizes are clear errors.
+// Header checksums are verified; truncation and absurd sizes are clear errors. Untrusted input:
+// every length is checked before use, extension data per entry is bounded, and the loops that
+// read input check cancellation.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <gio/gio.h>
 
 #include "compress.h"
 
@@ -18,16 +22,29 @@ struct TarEntry {
   uint32_t mode = 0, uid = 0, gid = 0;
   uint64_t size = 0;
   uint64_t mtime = 0;  // the header field (PAX mtime not applied); 0 when unreadable
+  uint64_t offset = 0;                                      // of its header block in the stream
   uint8_t raw[512];                                         // the entry's own header block
   std::vector<std::pair<std::string, std::string>> pax;     // its local PAX records, in order
 };
+
+// The data of one GNU long name/link or PAX header, and all extension headers (header blocks +
+// padded data) before one entry. A long path is ≤ 4 KiB and an entry's xattrs a few KiB: the
+// limits are far above real use while a hostile layer's extension data, kept until its entry,
+// stays small (and the per-entry total also bounds a flood of empty extension headers).
+inline constexpr uint64_t kMaxExtensionHeader = 1024 * 1024;
+inline constexpr uint64_t kMaxExtensionTotal = 2 * 1024 * 1024;
+
+// The records of a PAX `x` header's data; `offset` (of its header block) is named in errors.
+std::vector<std::pair<std::string, std::string>> ParsePax(const std::string &data, uint64_t offset);
 
 // Upstream's spelling of tar entry types in messages (Rust Debug names).
 const char *TarTypeName(char type);
 
 class TarReader {
  public:
-  explicit TarReader(ByteSource &in) : in_(in), buf_(128 * 1024) {}
+  // `cancellable` (may be null) is checked by every loop that reads input.
+  explicit TarReader(ByteSource &in, GCancellable *cancellable = nullptr)
+      : in_(in), cancellable_(cancellable), buf_(128 * 1024) {}
 
   // Next real entry (extension headers are consumed); false at the end-of-archive marker.
   bool Next(TarEntry &e);
@@ -43,6 +60,7 @@ class TarReader {
   void ReadExact(uint8_t *p, size_t n);
   void Skip(uint64_t n);
   ByteSource &in_;
+  GCancellable *cancellable_;
   std::vector<uint8_t> buf_;
   size_t pos_ = 0, len_ = 0;
   uint64_t offset_ = 0;

@@ -51,7 +51,7 @@ void Rewrite(RewriteJob &job) {
   OutputFile output(job.out_fd, job.out_path);
   FdSource raw(input.fd(), job.cancellable.get());
   std::unique_ptr<ByteSource> dec = MakeDecompressor(job.in_comp, raw);
-  TarReader reader(*dec);
+  TarReader reader(*dec, job.cancellable.get());
   LayerWriter out(output.fd(), job.out_comp, job.threads, 0, job.cancellable.get());
   TarWriter w(out.tar());
   LayerResult &r = job.result;

@@ -13,6 +13,7 @@ apt_pkgs=(
   g++ make python3                                 # node-gyp's toolchain for the addon
   debootstrap                                      # scripts/test-matrix.sh: the suite on other Debian releases
   bsdutils                                         # script(1): a terminal for the progress-bar test
+  clang libclang-rt-14-dev                         # libFuzzer + ASan/UBSan runtimes (scripts/fuzz.sh)
 )
 dnf_pkgs=(
   pkgconf-pkg-config ostree-devel glib2-devel ostree
@@ -24,6 +25,7 @@ dnf_pkgs=(
   gcc-c++ make python3
   debootstrap
   util-linux-script
+  clang compiler-rt
 )
 
 sudo_cmd=()

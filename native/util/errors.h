@@ -1,46 +1,11 @@
-// GError handling: capture on worker threads, turn into JS Errors on the main thread.
+// GError handling: errors captured on worker threads (util/error_info.h) become JS Errors here.
 #pragma once
 
 #include <napi.h>
-#include <glib.h>
 
-#include <string>
+#include "util/error_info.h"
 
 namespace oc {
-
-// A GError captured off the main thread (GError itself is freed immediately).
-struct ErrorInfo {
-  std::string message;
-  std::string domain;  // e.g. "g-io-error-quark"
-  std::string code;    // GIOErrorEnum nick ("NOT_FOUND") when the domain is G_IO_ERROR, else the number
-  bool set = false;
-
-  void Capture(GError *err);                    // takes ownership and frees err
-  void Set(const std::string &msg, const char *code = "FAILED");
-  void Prefix(const std::string &context);      // "context: message"
-  explicit operator bool() const { return set; }
-};
-
-// Owned GError* out-parameter: `GErr err; fn(..., err.out())`.
-class GErr {
- public:
-  GErr() = default;
-  GErr(const GErr &) = delete;
-  GErr &operator=(const GErr &) = delete;
-  ~GErr() { if (err_) g_error_free(err_); }
-  GError **out() { return &err_; }
-  GError *get() const { return err_; }
-  explicit operator bool() const { return err_ != nullptr; }
-  ErrorInfo Take() {
-    ErrorInfo info;
-    info.Capture(err_);
-    err_ = nullptr;
-    return info;
-  }
-
- private:
-  GError *err_ = nullptr;
-};
 
 Napi::Error ToJsError(Napi::Env env, const ErrorInfo &info);
 [[noreturn]] void ThrowGError(Napi::Env env, GError *err);  // frees err

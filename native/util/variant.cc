@@ -5,9 +5,29 @@
 #include <limits>
 
 #include "util/gobj.h"
+#include "util/variant_untrusted.h"
 
 namespace oc {
 namespace {
+
+// Bounds the recursion of the conversions below (one level per nested container), so a deeply
+// nested JS value or GVariant is a RangeError, not a stack overflow. JS thread only.
+class DepthGuard {
+ public:
+  DepthGuard(Napi::Env env, const std::string &path) {
+    if (depth_ >= kMaxVariantDepth)
+      throw Napi::RangeError::New(env, (path.empty() ? std::string("value") : path) + ": GVariant nesting deeper than " +
+                                           std::to_string(kMaxVariantDepth) + " levels (the limit)");
+    depth_++;
+  }
+  ~DepthGuard() { depth_--; }
+  DepthGuard(const DepthGuard &) = delete;
+  DepthGuard &operator=(const DepthGuard &) = delete;
+
+ private:
+  static thread_local int depth_;
+};
+thread_local int DepthGuard::depth_ = 0;
 
 struct TypeStr {
   explicit TypeStr(const GVariantType *t) : s(g_variant_type_dup_string(t)) {}
@@ -171,6 +191,7 @@ Napi::Value ArrayToPlain(Napi::Env env, GVariant *v) {
 }  // namespace
 
 Napi::Value VariantToPlain(Napi::Env env, GVariant *v) {
+  DepthGuard guard(env, "");
   switch (g_variant_classify(v)) {
     case G_VARIANT_CLASS_BOOLEAN: return Napi::Boolean::New(env, g_variant_get_boolean(v));
     case G_VARIANT_CLASS_BYTE: return Napi::Number::New(env, g_variant_get_byte(v));
@@ -217,6 +238,7 @@ Napi::Object VariantToTyped(Napi::Env env, GVariant *v) {
 
 GVariant *PlainToVariant(const Napi::Value &v, const GVariantType *t, const std::string &path) {
   Napi::Env env = v.Env();
+  DepthGuard guard(env, path);
   if (!g_variant_type_is_definite(t)) {
     TypeStr ts(t);
     throw Napi::TypeError::New(env, path + ": type '" + std::string(ts.c()) + "' is not definite");

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMIT_V0, TESTREF, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { tar } from '../../src/index.js';
 import {
-  addVerifyingRemote, buildTar, execFileP, cleanupTmp, entry, exampleOs, fixChecksum, fsck, gnuHeader, longNameExt, newRepo, openRepo,
-  parseTar, repoSnapshot, tmpdir, LAYER_MT, OBJ, objPath, type RawEntry,
+  addVerifyingRemote, buildTar, execFileP, cleanupTmp, entry, exampleOs, expectRepoUnchanged, fixChecksum, freshTarget, fsck, gnuHeader, longNameExt,
+  clone, openRepo, parseTar, repoSnapshot, tmpdir, withData, LAYER_MT, OBJ, objPath, type RawEntry,
 } from './tar-util.js';
 
 const GZ = LAYER_MT.gzip;
@@ -36,30 +36,10 @@ afterAll(cleanupTmp);
 
 const idx = (pred: (e: RawEntry) => boolean) => entries.findIndex(pred);
 const byName = (n: string) => entries.find((e) => e.name === n)!;
-const clone = (e: RawEntry): RawEntry => ({ ...e, ext: Buffer.from(e.ext), header: Buffer.from(e.header), data: Buffer.from(e.data) });
-function withData(e: RawEntry, data: Buffer): RawEntry {
-  const c = clone(e);
-  c.data = data;
-  c.header.write(data.length.toString(8).padStart(11, '0') + '\0', 124, 'latin1');
-  fixChecksum(c.header);
-  return c;
-}
 function replaced(i: number, ...by: RawEntry[]): RawEntry[] {
   return [...entries.slice(0, i), ...by, ...entries.slice(i + 1)];
 }
 const commitIdx = () => idx((e) => e.name.endsWith('.commit'));
-
-// A fresh target per case: libostree keeps an aborted transaction's staging dir (verified objects
-// only) for the next transaction to resume from, which would let a later case skip the object it corrupts.
-async function freshTarget(): Promise<string> {
-  const { path: p } = await newRepo();
-  // A pre-existing ref and commit that every bad import must leave alone.
-  const tree = `${p}.tree`;
-  await mkdir(tree);
-  await writeFile(path.join(tree, 'existing-file'), 'present before the import\n');
-  await ostreeCli(p, ['commit', '-b', 'existing', `--tree=dir=${tree}`]);
-  return p;
-}
 
 async function expectRejected(input: Buffer | string, mediaType: string | undefined, message: RegExp, remote?: string) {
   const target = await freshTarget();
@@ -69,12 +49,7 @@ async function expectRejected(input: Buffer | string, mediaType: string | undefi
   if (typeof input !== 'string') await writeFile(file, input);
   const repo = await openRepo(target);
   await expect(tar.importTar(repo, file, { ...(mediaType ? { mediaType } : {}), ...(remote ? { remote } : {}) })).rejects.toThrow(message);
-  expect(await repoSnapshot(target)).toEqual(before);
-  expect((await ostreeCli(target, ['refs'])).trim()).toBe('existing');
-  // nothing of ours in tmp/ (libostree's own staging dir aside, see freshTarget)
-  const tmpLeft = (await readdir(path.join(target, 'tmp'))).filter((n) => !n.startsWith('staging-') && n !== 'cache');
-  expect(tmpLeft).toEqual([]);
-  expect(await fsck(target)).toMatch(/no errors found/);
+  await expectRepoUnchanged(target, before);
 }
 
 describe('bad input is a clear error and leaves the repo unchanged', () => {

@@ -2,9 +2,10 @@
 // can reorder, drop or corrupt entries), a GNU-header builder for crafted inputs, temp dirs,
 // and repo snapshots for "nothing changed" checks.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { expect } from 'vitest';
 import { createExampleOs, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
 import { native } from '../../src/native.js';
 
@@ -165,6 +166,23 @@ export function longNameExt(name: string, type: 'L' | 'K' = 'L'): Buffer {
   return Buffer.concat([gnuHeader({ name: '././@LongLink', type, size: data.length }), data, Buffer.alloc(pad512(data.length))]);
 }
 
+export const clone = (e: RawEntry): RawEntry => ({ ...e, ext: Buffer.from(e.ext), header: Buffer.from(e.header), data: Buffer.from(e.data) });
+
+/** `e` with other data (size field and checksum fixed). */
+export function withData(e: RawEntry, data: Buffer): RawEntry {
+  const c = clone(e);
+  c.data = data;
+  c.header.write(data.length.toString(8).padStart(11, '0') + '\0', 124, 'latin1');
+  fixChecksum(c.header);
+  return c;
+}
+
+/** A PAX `x` extension header (ustar block named PaxHeader) carrying `data` verbatim. */
+export function paxExt(data: Buffer | string): Buffer {
+  const d = Buffer.isBuffer(data) ? data : Buffer.from(data, 'latin1');
+  return Buffer.concat([gnuHeader({ name: 'PaxHeader', type: 'x', size: d.length }), d, Buffer.alloc(pad512(d.length))]);
+}
+
 /** A crafted entry (GNU headers, long name via `L` when needed). */
 export function entry(name: string, data: Buffer | string = Buffer.alloc(0), o: { type?: string; linkname?: string; mode?: number } = {}): RawEntry {
   const d = Buffer.isBuffer(data) ? data : Buffer.from(data);
@@ -193,6 +211,31 @@ export async function repoSnapshot(repoPath: string): Promise<string[]> {
   }
   for (const d of ['objects', 'refs', 'state']) await walk(d);
   return out;
+}
+
+/**
+ * A fresh target for a bad import, holding a ref `existing` and its commit that the import must
+ * leave alone. Fresh per case: libostree keeps an aborted transaction's staging dir (verified
+ * objects only) for the next transaction to resume from, which would let a later case skip the
+ * object it corrupts.
+ */
+export async function freshTarget(): Promise<string> {
+  const { path: p } = await newRepo();
+  const tree = `${p}.tree`;
+  await mkdir(tree);
+  await writeFile(path.join(tree, 'existing-file'), 'present before the import\n');
+  await ostreeCli(p, ['commit', '-b', 'existing', `--tree=dir=${tree}`]);
+  return p;
+}
+
+/** After a failed import into a freshTarget(): objects, refs and state as `before`, no temp files, fsck clean. */
+export async function expectRepoUnchanged(target: string, before: string[]): Promise<void> {
+  expect(await repoSnapshot(target)).toEqual(before);
+  expect((await ostreeCli(target, ['refs'])).trim()).toBe('existing');
+  // nothing of ours in tmp/ (libostree's own staging dir aside, see freshTarget)
+  const tmpLeft = (await readdir(path.join(target, 'tmp'))).filter((n) => !n.startsWith('staging-') && n !== 'cache');
+  expect(tmpLeft).toEqual([]);
+  expect(await fsck(target)).toMatch(/no errors found/);
 }
 
 /** `ostree fsck` must pass. */

@@ -1,0 +1,45 @@
+// A GError captured as plain data, so worker threads and Node-free code (the fuzz harnesses)
+// can carry it; util/errors.h turns it into a JS Error.
+#pragma once
+
+#include <glib.h>
+
+#include <string>
+
+namespace oc {
+
+// A GError captured off the main thread (GError itself is freed immediately).
+struct ErrorInfo {
+  std::string message;
+  std::string domain;  // e.g. "g-io-error-quark"
+  std::string code;    // GIOErrorEnum nick ("NOT_FOUND") when the domain is G_IO_ERROR, else the number
+  bool set = false;
+
+  void Capture(GError *err);                    // takes ownership and frees err
+  void Set(const std::string &msg, const char *code = "FAILED");
+  void Prefix(const std::string &context);      // "context: message"
+  explicit operator bool() const { return set; }
+};
+
+// Owned GError* out-parameter: `GErr err; fn(..., err.out())`.
+class GErr {
+ public:
+  GErr() = default;
+  GErr(const GErr &) = delete;
+  GErr &operator=(const GErr &) = delete;
+  ~GErr() { if (err_) g_error_free(err_); }
+  GError **out() { return &err_; }
+  GError *get() const { return err_; }
+  explicit operator bool() const { return err_ != nullptr; }
+  ErrorInfo Take() {
+    ErrorInfo info;
+    info.Capture(err_);
+    err_ = nullptr;
+    return info;
+  }
+
+ private:
+  GError *err_ = nullptr;
+};
+
+}  // namespace oc
