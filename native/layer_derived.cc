@@ -36,6 +36,7 @@ void RunFilter(int input_fd, Fd &pipe_out, int spool_dfd, const DerivedSpec &spe
                const std::atomic<bool> &importer_done, FilterOutcome &out) {
   try {
     FdSource raw(input_fd, c);
+    raw.PublishSizeTo(spec.bytes_read);
     std::unique_ptr<ByteSource> dec = MakeDecompressor(spec.compression, raw);
     PrefetchSource pre(*dec, raw);
     TarReader tar(pre);
@@ -172,7 +173,8 @@ namespace {
 bool OptBool(const Napi::Object &o, const char *key) { return o.Get(key).ToBoolean(); }
 
 // importDerivedLayer(repo, { fd | path, mediaType, base?, selinux?, allowNonusr?, retainVar?,
-//                    importerVersion, ref?, transaction?: 'own' | 'caller', timestamp? }, cancellable?)
+//                    importerVersion, ref?, transaction?: 'own' | 'caller', timestamp?,
+//                    progress?: BigUint64Array (element 0: input bytes read so far) }, cancellable?)
 //   → Promise<{ commit, filtered: { key: count }, diffId, digest, size, uncompressedSize }>
 Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -221,11 +223,22 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   } else if (!ts.IsUndefined() && !ts.IsNull()) {
     throw Napi::TypeError::New(env, "importDerivedLayer: timestamp must be a number (seconds)");
   }
+  // The progress slot stays referenced (so its buffer stays alive) until the job is done.
+  std::shared_ptr<Napi::Reference<Napi::Value>> progress;
+  Napi::Value slot = o.Get("progress");
+  if (slot.IsTypedArray() && slot.As<Napi::TypedArray>().TypedArrayType() == napi_biguint64_array &&
+      slot.As<Napi::TypedArray>().ElementLength() >= 1) {
+    Napi::TypedArray a = slot.As<Napi::TypedArray>();
+    spec->bytes_read = reinterpret_cast<uint64_t *>(static_cast<uint8_t *>(a.ArrayBuffer().Data()) + a.ByteOffset());
+    progress = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(slot));
+  } else if (!slot.IsUndefined() && !slot.IsNull()) {
+    throw Napi::TypeError::New(env, "importDerivedLayer: progress must be a BigUint64Array");
+  }
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<DerivedResult>();
   return PromiseWorker::Run(
       env, "ostree-container:import-derived-layer",
-      [repo, spec, cancellable, result](ErrorInfo &err) {
+      [repo, spec, cancellable, result, progress](ErrorInfo &err) {
         try {
           *result = ImportDerivedLayer(repo->get(), *spec, cancellable->get());
         } catch (const Failure &f) {

@@ -22,6 +22,12 @@ export interface DerivedLayerOptions {
   transaction?: 'own' | 'caller';
   /** Commit timestamp in Unix seconds; default now (as upstream's `ostree commit`). */
   timestamp?: number;
+  /**
+   * Called with the number of input (compressed) bytes read so far, at most every
+   * `progressIntervalMs` (default 100) while it changes, and once with the total at the end.
+   */
+  onProgress?: (bytesRead: number) => void;
+  progressIntervalMs?: number;
   signal?: AbortSignal;
 }
 
@@ -43,7 +49,7 @@ export type NormalizedLayerPath = { path: string } | { filtered: string };
 interface DerivedNative {
   importDerivedLayer(
     repo: object,
-    opts: Omit<DerivedLayerOptions, 'signal'> & ({ fd: number } | { path: string }),
+    opts: Omit<DerivedLayerOptions, 'signal' | 'onProgress' | 'progressIntervalMs'> & { progress?: BigUint64Array } & ({ fd: number } | { path: string }),
     c: NativeCancellable | undefined,
   ): Promise<DerivedLayerResult>;
   normalizeLayerPath(path: string, opts: { allowNonusr?: boolean; retainVar?: boolean }): NormalizedLayerPath;
@@ -55,10 +61,25 @@ interface DerivedNative {
  * files; with its own transaction, the transaction is aborted.
  */
 export async function importDerivedLayer(repo: Repo, input: LayerTarget, opts: DerivedLayerOptions): Promise<DerivedLayerResult> {
-  const { signal, ...rest } = opts;
-  return withCancellable(signal, (c) =>
-    native<DerivedNative>().importDerivedLayer(nativeRepo(repo), { ...rest, ...target(input, 'input') }, c),
-  );
+  const { signal, onProgress, progressIntervalMs, ...rest } = opts;
+  // The native job publishes its byte count into a shared slot; it is read here on a timer, so
+  // no callback crosses threads.
+  const progress = onProgress ? new BigUint64Array(1) : undefined;
+  let reported = -1;
+  const report = () => {
+    const n = Number(Atomics.load(progress!, 0));
+    if (n !== reported) onProgress!((reported = n));
+  };
+  const timer = onProgress ? setInterval(report, progressIntervalMs ?? 100) : undefined;
+  try {
+    const r = await withCancellable(signal, (c) =>
+      native<DerivedNative>().importDerivedLayer(nativeRepo(repo), { ...rest, ...target(input, 'input'), progress }, c),
+    );
+    if (onProgress) report();
+    return r;
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** Spec §3.2 for one path (throws `Invalid path: <path>` on `..`). */
