@@ -223,22 +223,13 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   } else if (!ts.IsUndefined() && !ts.IsNull()) {
     throw Napi::TypeError::New(env, "importDerivedLayer: timestamp must be a number (seconds)");
   }
-  // The progress slot stays referenced (so its buffer stays alive) until the job is done.
-  std::shared_ptr<Napi::Reference<Napi::Value>> progress;
-  Napi::Value slot = o.Get("progress");
-  if (slot.IsTypedArray() && slot.As<Napi::TypedArray>().TypedArrayType() == napi_biguint64_array &&
-      slot.As<Napi::TypedArray>().ElementLength() >= 1) {
-    Napi::TypedArray a = slot.As<Napi::TypedArray>();
-    spec->bytes_read = reinterpret_cast<uint64_t *>(static_cast<uint8_t *>(a.ArrayBuffer().Data()) + a.ByteOffset());
-    progress = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(slot));
-  } else if (!slot.IsUndefined() && !slot.IsNull()) {
-    throw Napi::TypeError::New(env, "importDerivedLayer: progress must be a BigUint64Array");
-  }
+  ProgressSlot progress = ParseProgressSlot(o, "importDerivedLayer");
+  spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<DerivedResult>();
   return PromiseWorker::Run(
       env, "ostree-container:import-derived-layer",
-      [repo, spec, cancellable, result, progress](ErrorInfo &err) {
+      [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
         try {
           *result = ImportDerivedLayer(repo->get(), *spec, cancellable->get());
         } catch (const Failure &f) {

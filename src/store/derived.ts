@@ -2,9 +2,9 @@
 // written in-process by the addon (native/layer_derived.cc) on a worker thread.
 import { native, withCancellable, type NativeCancellable } from '../native.js';
 import type { Repo } from '../repo/repo.js';
-import { nativeRepo, target, type LayerTarget } from '../tar/native.js';
+import { nativeRepo, target, withByteProgress, type ByteProgressOptions, type LayerTarget } from '../tar/native.js';
 
-export interface DerivedLayerOptions {
+export interface DerivedLayerOptions extends ByteProgressOptions {
   /** Layer media type: gzip, zstd or plain tar (OCI and Docker names); others fail with `Unhandled layer type: <type>`. */
   mediaType: string;
   /** Base commit: with `selinux`, its usr/etc/selinux policy labels the layer. */
@@ -22,12 +22,6 @@ export interface DerivedLayerOptions {
   transaction?: 'own' | 'caller';
   /** Commit timestamp in Unix seconds; default now (as upstream's `ostree commit`). */
   timestamp?: number;
-  /**
-   * Called with the number of input (compressed) bytes read so far, at most every
-   * `progressIntervalMs` (default 100) while it changes, and once with the total at the end.
-   */
-  onProgress?: (bytesRead: number) => void;
-  progressIntervalMs?: number;
   signal?: AbortSignal;
 }
 
@@ -62,24 +56,11 @@ interface DerivedNative {
  */
 export async function importDerivedLayer(repo: Repo, input: LayerTarget, opts: DerivedLayerOptions): Promise<DerivedLayerResult> {
   const { signal, onProgress, progressIntervalMs, ...rest } = opts;
-  // The native job publishes its byte count into a shared slot; it is read here on a timer, so
-  // no callback crosses threads.
-  const progress = onProgress ? new BigUint64Array(1) : undefined;
-  let reported = -1;
-  const report = () => {
-    const n = Number(Atomics.load(progress!, 0));
-    if (n !== reported) onProgress!((reported = n));
-  };
-  const timer = onProgress ? setInterval(report, progressIntervalMs ?? 100) : undefined;
-  try {
-    const r = await withCancellable(signal, (c) =>
+  return withByteProgress({ onProgress, progressIntervalMs }, (progress) =>
+    withCancellable(signal, (c) =>
       native<DerivedNative>().importDerivedLayer(nativeRepo(repo), { ...rest, ...target(input, 'input'), progress }, c),
-    );
-    if (onProgress) report();
-    return r;
-  } finally {
-    clearInterval(timer);
-  }
+    ),
+  );
 }
 
 /** Spec §3.2 for one path (throws `Invalid path: <path>` on `..`). */

@@ -188,8 +188,10 @@ describe('upstream OCI archives: encapsulated base (tar format v0) + podman laye
       const { path: rp, repo } = await cliRepo();
 
       // The existing importer reads tar format v0 (objects + xattrs/ blobs + hardlinked checkout).
-      const base = await importTar(repo, blob(baseLayer!.digest), { mediaType: baseLayer!.mediaType });
+      const read: number[] = [];
+      const base = await importTar(repo, blob(baseLayer!.digest), { mediaType: baseLayer!.mediaType, onProgress: (n) => read.push(n) });
       expect(base.commit).toBe(manifest.annotations['ostree.commit']);
+      expect(read.at(-1)).toBe(base.size);
       expect(base.diffId).toBe(config.rootfs.diff_ids[0]);
 
       const d = await importDerivedLayer(repo, blob(derivedLayer!.digest), {
