@@ -91,8 +91,10 @@ GObj<OstreeSePolicy> SePolicyFromCommit(OstreeRepo *repo, const std::string &com
                                         GCancellable *c) {
   GErr e;
   GFile *root_raw = nullptr;
-  if (!ostree_repo_read_commit(repo, commit.c_str(), &root_raw, nullptr, c, e.out())) Fail(e);
+  char *resolved_raw = nullptr;
+  if (!ostree_repo_read_commit(repo, commit.c_str(), &root_raw, &resolved_raw, c, e.out())) Fail(e);
   GObj<GFile> root(root_raw);
+  GStr resolved(resolved_raw);
   for (const char *d : {"usr", "usr/etc"})
     if (mkdirat(scratch_dfd, d, 0755) != 0 && errno != EEXIST) Fail(std::string("Creating ") + d + ": " + g_strerror(errno));
   GObj<GFile> policy(g_file_resolve_relative_path(root.get(), "usr/etc/selinux"));
@@ -100,7 +102,7 @@ GObj<OstreeSePolicy> SePolicyFromCommit(OstreeRepo *repo, const std::string &com
     OstreeRepoCheckoutAtOptions o = {};
     o.mode = OSTREE_REPO_CHECKOUT_MODE_USER;
     o.subpath = "/usr/etc/selinux";
-    if (!ostree_repo_checkout_at(repo, &o, scratch_dfd, "usr/etc/selinux", commit.c_str(), c, e.out())) Fail(e);
+    if (!ostree_repo_checkout_at(repo, &o, scratch_dfd, "usr/etc/selinux", resolved.get(), c, e.out())) Fail(e);
   }
   return SePolicyAt(scratch_dfd, c);
 }

@@ -15,7 +15,7 @@ namespace oc {
 // ostree_sepolicy_new_at(rootfs_dfd); throws Failure.
 GObj<OstreeSePolicy> SePolicyAt(int rootfs_dfd, GCancellable *cancellable);
 
-// The policy of `commit` (its usr/etc/selinux checked out below `scratch_dfd`, an empty
+// The policy of `commit` (a checksum or ref; its usr/etc/selinux checked out below `scratch_dfd`, an empty
 // directory), as ostree_sepolicy_new_from_commit; no labels when the commit has none.
 GObj<OstreeSePolicy> SePolicyFromCommit(OstreeRepo *repo, const std::string &commit, int scratch_dfd,
                                         GCancellable *cancellable);

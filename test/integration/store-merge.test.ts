@@ -265,6 +265,19 @@ describe('SELinux labels (a small file_contexts policy shipped in the trees)', (
     await expect(merge(repo, { base, layers: [untyped], metadata, timestamp: 1 })).rejects.toThrow('SELINUXTYPE is missing');
     const escape = await layer(repo, [{ name: 'usr/etc/selinux/config', data: 'SELINUX=enforcing\nSELINUXTYPE=../../../../etc/selinux/default\n' }]);
     await expect(merge(repo, { base, layers: [escape], metadata, timestamp: 1 })).rejects.toThrow('Invalid SELinux configuration: SELINUXTYPE=');
+    // And Repo.writeTree's modifier.sepolicyFromCommit (it used libostree's loader directly).
+    const dir = path.join(await tmpdir('store-se-'), 'tree');
+    await mkdir(path.join(dir, 'usr/bin'), { recursive: true });
+    await writeFile(path.join(dir, 'usr/bin/z'), 'z');
+    const good = await layer(repo, policy('bin_t'));
+    await repo.prepareTransaction();
+    await expect(repo.writeTree({ directories: [{ source: dir }], modifier: { sepolicyFromCommit: zero } })).rejects.toThrow(
+      'setting sepolicy from commit: Invalid SELinux policy file name: policy.0',
+    );
+    const tree = await repo.writeTree({ directories: [{ source: dir }], modifier: { sepolicyFromCommit: good } });
+    const c = await repo.writeCommit({ root: tree });
+    await repo.commitTransaction();
+    expect(await labelOf(rp, c, '/usr/bin/z')).toBe('bin_t');
     // The same checks guard a derived layer labelled from such a base.
     await expect(
       importDerivedLayer(repo, await tempFile(await layerTar([{ name: 'usr/bin/y', data: 'y' }])), { mediaType: TAR, importerVersion: VERSION, base: zero, selinux: true }),
