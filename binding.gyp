@@ -25,6 +25,7 @@
         "native/tar_filter.cc",
         "native/layer_derived.cc",
         "native/merge.cc",
+        "native/sepolicy.cc",
         "native/util/tempdir.cc"
       ],
       "include_dirs": [

@@ -482,6 +482,7 @@ size_t FdSource::Read(uint8_t *p, size_t n) {
     }
     hash_.Update(p, static_cast<size_t>(r));
     size_ += static_cast<size_t>(r);
+    if (published_) __atomic_store_n(published_, size_, __ATOMIC_RELAXED);
     return static_cast<size_t>(r);
   }
 }

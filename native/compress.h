@@ -116,12 +116,15 @@ class FdSource : public ByteSource {
   std::string Digest() { return hash_.Hex(); }
   uint64_t size() const { return size_; }
   void Stop() { stop_ = true; }
+  // Where the byte count is published for a reader on another thread (progress), or null.
+  void PublishSizeTo(uint64_t *slot) { published_ = slot; }
 
  private:
   int fd_;
   GCancellable *cancellable_;
   Sha256 hash_;
   uint64_t size_ = 0;
+  uint64_t *published_ = nullptr;
   std::atomic<bool> stop_{false};
 };
 

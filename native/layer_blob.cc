@@ -27,6 +27,19 @@ void ParseFdOrPath(const Napi::Object &o, const std::string &where, int *fd, std
   *path = p.As<Napi::String>();
 }
 
+ProgressSlot ParseProgressSlot(const Napi::Object &o, const std::string &where) {
+  ProgressSlot p;
+  Napi::Value v = o.Get("progress");
+  if (v.IsUndefined() || v.IsNull()) return p;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
+      v.As<Napi::TypedArray>().ElementLength() < 1)
+    throw Napi::TypeError::New(o.Env(), where + ": progress must be a BigUint64Array");
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  p.slot = reinterpret_cast<uint64_t *>(static_cast<uint8_t *>(a.ArrayBuffer().Data()) + a.ByteOffset());
+  p.keep = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(v));
+  return p;
+}
+
 InputFile::InputFile(int fd, const std::string &path) : fd_(fd) {
   if (fd_ >= 0) return;
   owned_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

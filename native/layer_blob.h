@@ -26,6 +26,15 @@ void SetBlobDigests(Napi::Env env, Napi::Object o, const BlobDigests &d);
 // `{ fd }` or `{ path }` of a JS options object (`where` names it in TypeErrors).
 void ParseFdOrPath(const Napi::Object &o, const std::string &where, int *fd, std::string *path);
 
+// `progress` of a JS options object: a BigUint64Array whose element 0 a job publishes its input
+// byte count into (FdSource::PublishSizeTo). `keep` holds the array alive until the job's
+// worker is deleted (on the main thread); `slot` is null without one.
+struct ProgressSlot {
+  uint64_t *slot = nullptr;
+  std::shared_ptr<Napi::Reference<Napi::Value>> keep;
+};
+ProgressSlot ParseProgressSlot(const Napi::Object &o, const std::string &where);
+
 // The input of a layer: `fd` as given (not closed), or `path` opened for reading.
 class InputFile {
  public:

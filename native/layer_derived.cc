@@ -13,6 +13,7 @@
 
 #include "modules.h"
 #include "repo.h"
+#include "sepolicy.h"
 #include "tar_common.h"
 #include "tar_reader.h"
 #include "util/async.h"
@@ -22,22 +23,6 @@
 
 namespace oc {
 namespace {
-
-// §3.1.5: the base commit's usr/etc/selinux checked out (user mode) below `dfd`, if it has one.
-void CheckoutPolicy(OstreeRepo *repo, const std::string &base, int dfd, GCancellable *c) {
-  GErr e;
-  GFile *root_raw = nullptr;
-  if (!ostree_repo_read_commit(repo, base.c_str(), &root_raw, nullptr, c, e.out())) Fail(e);
-  GObj<GFile> root(root_raw);
-  GObj<GFile> policy(g_file_resolve_relative_path(root.get(), "usr/etc/selinux"));
-  if (!g_file_query_exists(policy.get(), c)) return;
-  for (const char *d : {"usr", "usr/etc"})
-    if (mkdirat(dfd, d, 0755) != 0 && errno != EEXIST) Fail(std::string("Creating ") + d + ": " + g_strerror(errno));
-  OstreeRepoCheckoutAtOptions o = {};
-  o.mode = OSTREE_REPO_CHECKOUT_MODE_USER;
-  o.subpath = "/usr/etc/selinux";
-  if (!ostree_repo_checkout_at(repo, &o, dfd, "usr/etc/selinux", base.c_str(), c, e.out())) Fail(e);
-}
 
 // What the filter thread hands back.
 struct FilterOutcome {
@@ -51,6 +36,7 @@ void RunFilter(int input_fd, Fd &pipe_out, int spool_dfd, const DerivedSpec &spe
                const std::atomic<bool> &importer_done, FilterOutcome &out) {
   try {
     FdSource raw(input_fd, c);
+    raw.PublishSizeTo(spec.bytes_read);
     std::unique_ptr<ByteSource> dec = MakeDecompressor(spec.compression, raw);
     PrefetchSource pre(*dec, raw);
     TarReader tar(pre);
@@ -105,14 +91,13 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
   int flags = OSTREE_REPO_COMMIT_MODIFIER_FLAGS_NONE;
   if (ostree_repo_get_mode(repo) == OSTREE_REPO_MODE_BARE_USER_ONLY)
     flags |= OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CANONICAL_PERMISSIONS | OSTREE_REPO_COMMIT_MODIFIER_FLAGS_SKIP_XATTRS;
+  // §3.1.5: the base commit's policy, checked out for the job's duration.
+  std::unique_ptr<RepoTempDir> policy_dir;
   GObj<OstreeSePolicy> sepolicy;
   if (spec.selinux && !spec.base.empty()) {
     WithContext("tar: Preparing sepolicy", [&] {
-      RepoTempDir policy_dir(repo_dfd, "selinux-");
-      CheckoutPolicy(repo, spec.base, policy_dir.fd(), c);
-      GErr e;
-      sepolicy.reset(ostree_sepolicy_new_at(policy_dir.fd(), c, e.out()));
-      if (!sepolicy) Fail(e);
+      policy_dir = std::make_unique<RepoTempDir>(repo_dfd, "selinux-");
+      sepolicy = SePolicyFromCommit(repo, spec.base, policy_dir->fd(), c);
     });
   }
   CommitModifier modifier;
@@ -188,7 +173,8 @@ namespace {
 bool OptBool(const Napi::Object &o, const char *key) { return o.Get(key).ToBoolean(); }
 
 // importDerivedLayer(repo, { fd | path, mediaType, base?, selinux?, allowNonusr?, retainVar?,
-//                    importerVersion, ref?, transaction?: 'own' | 'caller', timestamp? }, cancellable?)
+//                    importerVersion, ref?, transaction?: 'own' | 'caller', timestamp?,
+//                    progress?: BigUint64Array (element 0: input bytes read so far) }, cancellable?)
 //   → Promise<{ commit, filtered: { key: count }, diffId, digest, size, uncompressedSize }>
 Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -237,11 +223,13 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   } else if (!ts.IsUndefined() && !ts.IsNull()) {
     throw Napi::TypeError::New(env, "importDerivedLayer: timestamp must be a number (seconds)");
   }
+  ProgressSlot progress = ParseProgressSlot(o, "importDerivedLayer");
+  spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<DerivedResult>();
   return PromiseWorker::Run(
       env, "ostree-container:import-derived-layer",
-      [repo, spec, cancellable, result](ErrorInfo &err) {
+      [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
         try {
           *result = ImportDerivedLayer(repo->get(), *spec, cancellable->get());
         } catch (const Failure &f) {

@@ -25,6 +25,7 @@ struct DerivedSpec {
   std::string ref;        // set to the commit in the transaction, when not empty
   bool own_transaction = true;
   std::optional<uint64_t> timestamp;  // default: now, as `ostree commit`
+  uint64_t *bytes_read = nullptr;     // progress: the input bytes read so far are published here
 };
 
 struct DerivedResult : BlobDigests {

@@ -505,6 +505,7 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
   std::unique_ptr<Importer> imp;
   try {
     FdSource raw(input.fd(), cancellable);
+    raw.PublishSizeTo(spec.bytes_read);
     std::unique_ptr<ByteSource> dec = MakeDecompressor(spec.compression, raw);
     PrefetchSource pre(*dec, raw);
     TarReader tar(pre, cancellable);
@@ -545,7 +546,8 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
 
 namespace {
 
-// importLayer(repo, { fd | path, mediaType, mode, remote?, finish?, transaction? }, cancellable?)
+// importLayer(repo, { fd | path, mediaType, mode, remote?, finish?, transaction?, progress?: BigUint64Array },
+//             cancellable?)
 Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   auto repo = std::make_shared<GObj<OstreeRepo>>(RepoFromJs(info[0]));
@@ -577,11 +579,13 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
     else if (t == "caller") spec->own_transaction = false;
     else throw Napi::TypeError::New(env, "importLayer: transaction must be 'own' or 'caller'");
   }
+  ProgressSlot progress = ParseProgressSlot(o, "importLayer");
+  spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<ImportResult>();
   return PromiseWorker::Run(
       env, "ostree-container:import-layer",
-      [repo, spec, cancellable, result](ErrorInfo &err) {
+      [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
         try {
           *result = ImportLayer(repo->get(), *spec, cancellable->get());
         } catch (Failure &f) {

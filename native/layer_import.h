@@ -19,6 +19,7 @@ struct ImportSpec {
   Compression compression = Compression::Gzip;
   int fd = -1;                 // read, not closed
   std::string path;
+  uint64_t *bytes_read = nullptr;  // progress: the input bytes read so far are published here
 };
 
 struct ImportResult : BlobDigests {

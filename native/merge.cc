@@ -10,6 +10,7 @@
 #include "modules.h"
 #include "repo.h"
 #include "repo_wrap.h"
+#include "sepolicy.h"
 #include "tar_common.h"
 #include "util/async.h"
 #include "util/cancellable.h"
@@ -69,14 +70,18 @@ std::string WriteMergeCommit(OstreeRepo *repo, const MergeSpec &spec, GCancellab
   if (!root_dfd) Fail(std::string("Opening the merged root: ") + g_strerror(errno));
   CommitModifier modifier(ostree_repo_commit_modifier_new(OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CONSUME, nullptr, nullptr, nullptr));
   ostree_repo_commit_modifier_set_devino_cache(modifier.get(), devino.get());
+  // A derived layer may bring its own policy: then label from the merged tree, else from the base
+  // (as ostree_repo_commit_modifier_set_sepolicy_from_commit, through the checked loader).
+  GObj<OstreeSePolicy> policy;
   if (!spec.layers.empty()) {
-    // A derived layer may bring its own policy: label from the merged tree.
-    GObj<OstreeSePolicy> policy(ostree_sepolicy_new_at(root_dfd.get(), c, e.out()));
-    if (!policy) Fail(e);
-    ostree_repo_commit_modifier_set_sepolicy(modifier.get(), policy.get());
-  } else if (!ostree_repo_commit_modifier_set_sepolicy_from_commit(modifier.get(), repo, spec.base.c_str(), c, e.out())) {
-    Fail(e);
+    policy = SePolicyAt(root_dfd.get(), c);
+  } else {
+    if (mkdirat(td.fd(), "policy", 0700) != 0) Fail(std::string("Creating policy: ") + g_strerror(errno));
+    Fd scratch(openat(td.fd(), "policy", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!scratch) Fail(std::string("Opening policy: ") + g_strerror(errno));
+    policy = WithContext("setting sepolicy from commit", [&] { return SePolicyFromCommit(repo, spec.base, scratch.get(), c); });
   }
+  ostree_repo_commit_modifier_set_sepolicy(modifier.get(), policy.get());
   CleanupRoot(root_dfd.get());
 
   GObj<OstreeMutableTree> mtree(ostree_mutable_tree_new());

@@ -8,9 +8,12 @@
 
 #include "repo.h"
 #include "repo_wrap.h"
+#include "sepolicy.h"
+#include "tar_common.h"
 #include "util/async.h"
 #include "util/classes.h"
 #include "util/errors.h"
+#include "util/tempdir.h"
 #include "util/variant.h"
 
 namespace oc {
@@ -99,7 +102,9 @@ OstreeRepoCommitFilterResult OwnershipFilter(OstreeRepo *, const char *, GFileIn
   return OSTREE_REPO_COMMIT_FILTER_ALLOW;
 }
 
-bool MakeModifier(OstreeRepo *repo, const ModifierSpec &spec, CommitModifier &out, GCancellable *c, GError **error) {
+// `policy_dir` receives the checkout of the policy (it must outlive the modifier).
+bool MakeModifier(OstreeRepo *repo, const ModifierSpec &spec, CommitModifier &out,
+                  std::unique_ptr<RepoTempDir> &policy_dir, GCancellable *c, GError **error) {
   if (!spec.present) return true;
   OstreeRepoCommitFilter filter = nullptr;
   Ownership *own = nullptr;
@@ -110,10 +115,17 @@ bool MakeModifier(OstreeRepo *repo, const ModifierSpec &spec, CommitModifier &ou
   out.reset(ostree_repo_commit_modifier_new(static_cast<OstreeRepoCommitModifierFlags>(spec.flags), filter, own,
                                             [](gpointer p) { delete static_cast<Ownership *>(p); }));
   if (spec.devino) ostree_repo_commit_modifier_set_devino_cache(out.get(), spec.devino.get());
-  if (spec.sepolicy_from_commit &&
-      !ostree_repo_commit_modifier_set_sepolicy_from_commit(out.get(), repo, spec.sepolicy_from_commit->c_str(), c,
-                                                            error))
-    return false;
+  if (spec.sepolicy_from_commit) {
+    // Through the checked loader (sepolicy.h): libostree's own aborts on some policy trees.
+    try {
+      policy_dir = std::make_unique<RepoTempDir>(ostree_repo_get_dfd(repo), "sepolicy-");
+      GObj<OstreeSePolicy> policy = SePolicyFromCommit(repo, *spec.sepolicy_from_commit, policy_dir->fd(), c);
+      ostree_repo_commit_modifier_set_sepolicy(out.get(), policy.get());
+    } catch (const Failure &f) {
+      g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "setting sepolicy from commit: %s", f.info.message.c_str());
+      return false;
+    }
+  }
   return true;
 }
 
@@ -231,8 +243,9 @@ bool BuildMtree(OstreeRepo *repo, const MtreeSpec &spec, GObj<OstreeMutableTree>
   } else {
     root.reset(ostree_mutable_tree_new());
   }
+  std::unique_ptr<RepoTempDir> policy_dir;
   CommitModifier modifier;
-  if (!MakeModifier(repo, spec.modifier, modifier, c, error)) return false;
+  if (!MakeModifier(repo, spec.modifier, modifier, policy_dir, c, error)) return false;
   for (const auto &d : spec.directories) {
     GObj<OstreeMutableTree> dest;
     if (!EnsureDirs(root.get(), d.dest, d.dest.size(), spec.parent_dir_metadata, d.source, dest, error)) return false;

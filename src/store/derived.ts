@@ -2,9 +2,9 @@
 // written in-process by the addon (native/layer_derived.cc) on a worker thread.
 import { native, withCancellable, type NativeCancellable } from '../native.js';
 import type { Repo } from '../repo/repo.js';
-import { nativeRepo, target, type LayerTarget } from '../tar/native.js';
+import { nativeRepo, target, withByteProgress, type ByteProgressOptions, type LayerTarget } from '../tar/native.js';
 
-export interface DerivedLayerOptions {
+export interface DerivedLayerOptions extends ByteProgressOptions {
   /** Layer media type: gzip, zstd or plain tar (OCI and Docker names); others fail with `Unhandled layer type: <type>`. */
   mediaType: string;
   /** Base commit: with `selinux`, its usr/etc/selinux policy labels the layer. */
@@ -43,7 +43,7 @@ export type NormalizedLayerPath = { path: string } | { filtered: string };
 interface DerivedNative {
   importDerivedLayer(
     repo: object,
-    opts: Omit<DerivedLayerOptions, 'signal'> & ({ fd: number } | { path: string }),
+    opts: Omit<DerivedLayerOptions, 'signal' | 'onProgress' | 'progressIntervalMs'> & { progress?: BigUint64Array } & ({ fd: number } | { path: string }),
     c: NativeCancellable | undefined,
   ): Promise<DerivedLayerResult>;
   normalizeLayerPath(path: string, opts: { allowNonusr?: boolean; retainVar?: boolean }): NormalizedLayerPath;
@@ -55,9 +55,11 @@ interface DerivedNative {
  * files; with its own transaction, the transaction is aborted.
  */
 export async function importDerivedLayer(repo: Repo, input: LayerTarget, opts: DerivedLayerOptions): Promise<DerivedLayerResult> {
-  const { signal, ...rest } = opts;
-  return withCancellable(signal, (c) =>
-    native<DerivedNative>().importDerivedLayer(nativeRepo(repo), { ...rest, ...target(input, 'input') }, c),
+  const { signal, onProgress, progressIntervalMs, ...rest } = opts;
+  return withByteProgress({ onProgress, progressIntervalMs }, (progress) =>
+    withCancellable(signal, (c) =>
+      native<DerivedNative>().importDerivedLayer(nativeRepo(repo), { ...rest, ...target(input, 'input'), progress }, c),
+    ),
   );
 }
 

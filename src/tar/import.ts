@@ -2,12 +2,12 @@
 // transaction that is aborted on any error.
 import { withCancellable } from '../native.js';
 import { MediaType } from '../oci/media-types.js';
-import { nativeRepo, target, tarNative, type LayerTarget, type NativeImportResult, type RepoHandle } from './native.js';
+import { nativeRepo, target, tarNative, withByteProgress, type ByteProgressOptions, type LayerTarget, type NativeImportResult, type RepoHandle } from './native.js';
 
 /** Media type of a plain tar; the default input of the tar entry points. */
 export const TAR_MEDIA_TYPE = MediaType.ImageLayer;
 
-export interface TarImportOptions {
+export interface TarImportOptions extends ByteProgressOptions {
   /** Verify the commit's detached signature through this configured ostree remote. */
   remote?: string;
   /** How the input is compressed, as a layer media type (default a plain tar). */
@@ -24,18 +24,21 @@ export interface TarImportOptions {
 export type TarImportResult = NativeImportResult;
 
 function run(repo: RepoHandle, input: LayerTarget, mode: 'commit' | 'objects', o: TarImportOptions, finish: boolean) {
-  return withCancellable(o.signal, (c) =>
-    tarNative().importLayer(
-      nativeRepo(repo),
-      {
-        ...target(input, 'input'),
-        mediaType: o.mediaType ?? TAR_MEDIA_TYPE,
-        mode,
-        ...(o.remote !== undefined ? { remote: o.remote } : {}),
-        finish,
-        transaction: o.transaction ?? 'own',
-      },
-      c,
+  return withByteProgress(o, (progress) =>
+    withCancellable(o.signal, (c) =>
+      tarNative().importLayer(
+        nativeRepo(repo),
+        {
+          ...target(input, 'input'),
+          mediaType: o.mediaType ?? TAR_MEDIA_TYPE,
+          mode,
+          ...(o.remote !== undefined ? { remote: o.remote } : {}),
+          finish,
+          transaction: o.transaction ?? 'own',
+          progress,
+        },
+        c,
+      ),
     ),
   );
 }

@@ -59,6 +59,8 @@ export interface NativeImportOptions {
   remote?: string;
   finish?: boolean;
   transaction?: 'own' | 'caller';
+  /** Element 0: input bytes read so far, published by the job. */
+  progress?: BigUint64Array;
 }
 
 /**
@@ -123,4 +125,34 @@ export function target(t: LayerTarget, what: string): { fd: number } | { path: s
   }
   if (typeof t === 'string' && t.length > 0) return { path: t };
   throw new TypeError(`${what} must be a file descriptor or a path`);
+}
+
+/** Progress of a layer job: the input (compressed) bytes read so far. */
+export interface ByteProgressOptions {
+  /** Called at most every `progressIntervalMs` (default 100) while the count changes, and once with the total at the end. */
+  onProgress?: (bytesRead: number) => void;
+  progressIntervalMs?: number;
+}
+
+/**
+ * Runs a native layer job that publishes its byte count into `slot` (a BigUint64Array it is
+ * given), reporting the count to `onProgress` on a timer: no callback crosses threads.
+ */
+export async function withByteProgress<R>(o: ByteProgressOptions, job: (slot: BigUint64Array | undefined) => Promise<R>): Promise<R> {
+  const { onProgress } = o;
+  if (!onProgress) return job(undefined);
+  const slot = new BigUint64Array(1);
+  let reported = -1;
+  const report = () => {
+    const n = Number(Atomics.load(slot, 0));
+    if (n !== reported) onProgress((reported = n));
+  };
+  const timer = setInterval(report, o.progressIntervalMs ?? 100);
+  try {
+    const r = await job(slot);
+    report();
+    return r;
+  } finally {
+    clearInterval(timer);
+  }
 }

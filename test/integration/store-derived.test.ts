@@ -279,11 +279,20 @@ describe('importDerivedLayer', () => {
 
   it('reads a pipe as a skopeo blob would arrive (gzip, written while the job runs)', async () => {
     const { path: rp, repo } = await cliRepo();
-    const tar = await layerTar(Array.from({ length: 200 }, (_, i) => ({ name: `usr/share/f${i}`, data: `${i}`.repeat(5000) })));
+    const { randomBytes } = await import('node:crypto');
+    const files = Array.from({ length: 200 }, (_, i) => ({ name: `usr/share/f${i}`, data: randomBytes(5000) }));
+    const tar = await layerTar(files);
     const gz = gzipSync(tar, { level: 1 });
     const p = await fifoPipe();
     try {
-      const job = importDerivedLayer(repo, p.readFd, { mediaType: GZIP, importerVersion: VERSION, ref: 'piped' });
+      const seen: number[] = [];
+      const job = importDerivedLayer(repo, p.readFd, {
+        mediaType: GZIP,
+        importerVersion: VERSION,
+        ref: 'piped',
+        onProgress: (n) => seen.push(n),
+        progressIntervalMs: 10,
+      });
       for (let off = 0; off < gz.length; off += 65536) {
         await new Promise((r) => setTimeout(r, 5));
         p.write(gz.subarray(off, off + 65536));
@@ -292,7 +301,13 @@ describe('importDerivedLayer', () => {
       const r = await job;
       expect(r.digest).toBe(sha256(gz));
       expect(r.diffId).toBe(sha256(tar));
-      expect(await catFile(rp, 'piped', '/usr/share/f199')).toBe('199'.repeat(5000));
+      expect(await fileChecksum(rp, 'piped', '/usr/share/f199')).toMatch(/^[0-9a-f]{64}$/);
+      expect((await listCommit(rp, 'piped')).get('/usr/share/f199')).toMatch(/^-00644 0 0\s+5000 /);
+      // Bytes read of the blob as it arrived: increasing, several steps, ending at its size.
+      expect(seen.length).toBeGreaterThan(2);
+      expect([...seen].sort((x, y) => x - y)).toEqual(seen);
+      expect(seen.at(-1)).toBe(gz.length);
+      expect(Math.max(...seen)).toBeLessThanOrEqual(gz.length);
     } finally {
       p.close();
     }

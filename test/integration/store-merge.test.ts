@@ -188,8 +188,10 @@ describe('upstream OCI archives: encapsulated base (tar format v0) + podman laye
       const { path: rp, repo } = await cliRepo();
 
       // The existing importer reads tar format v0 (objects + xattrs/ blobs + hardlinked checkout).
-      const base = await importTar(repo, blob(baseLayer!.digest), { mediaType: baseLayer!.mediaType });
+      const read: number[] = [];
+      const base = await importTar(repo, blob(baseLayer!.digest), { mediaType: baseLayer!.mediaType, onProgress: (n) => read.push(n) });
       expect(base.commit).toBe(manifest.annotations['ostree.commit']);
+      expect(read.at(-1)).toBe(base.size);
       expect(base.diffId).toBe(config.rootfs.diff_ids[0]);
 
       const d = await importDerivedLayer(repo, blob(derivedLayer!.digest), {
@@ -215,4 +217,72 @@ describe('upstream OCI archives: encapsulated base (tar format v0) + podman laye
       expect(await repoTmpLeftovers(rp)).toEqual([]);
     });
   }
+});
+
+describe('SELinux labels (a small file_contexts policy shipped in the trees)', () => {
+  const policy = (label: string, type = 'testpol'): LayerEntry[] => [
+    { name: 'usr/etc/selinux/config', data: `SELINUX=enforcing\nSELINUXTYPE=${type}\n` },
+    { name: `usr/etc/selinux/${type}/contexts/files/file_contexts`, data: `/.*\tsystem_u:object_r:default_t:s0\n/usr/bin(/.*)?\tsystem_u:object_r:${label}:s0\n` },
+    { name: `usr/etc/selinux/${type}/policy/policy.33`, data: 'not a real policy: only its checksum is read' },
+  ];
+  const labelOf = async (rp: string, rev: string, p: string) => {
+    const out = await ostreeCli(rp, ['ls', '-X', rev, p]);
+    return /object_r:(\w+):s0/.exec(out)?.[1] ?? null;
+  };
+
+  it('derived layers are labelled by the base policy; the merge by the merged policy, or the base without layers', async () => {
+    const { path: rp, repo } = await cliRepo();
+    const base = await layer(repo, [...policy('bin_t'), { name: 'usr/bin/basetool', data: 'b' }]);
+    expect(await labelOf(rp, base, '/usr/bin/basetool')).toBeNull(); // imported without a policy
+    const labelled = await importDerivedLayer(repo, await tempFile(await layerTar([{ name: 'usr/bin/new', data: 'n' }])), {
+      mediaType: TAR,
+      importerVersion: VERSION,
+      base,
+      selinux: true,
+    });
+    expect(await labelOf(rp, labelled.commit, '/usr/bin/new')).toBe('bin_t');
+    expect(await labelOf(rp, labelled.commit, '/usr')).toBe('default_t');
+
+    // No derived layers: labels from the base commit's policy.
+    const plain = await merge(repo, { base, layers: [], metadata, timestamp: 1 });
+    expect(await labelOf(rp, plain, '/usr/bin/basetool')).toBe('bin_t');
+    // A derived layer replacing the policy: the merged tree's policy labels everything.
+    const newPolicy = await layer(repo, policy('cockpit_unit_file_t'));
+    const merged = await merge(repo, { base, layers: [labelled.commit, newPolicy], metadata, timestamp: 1 });
+    expect(await labelOf(rp, merged, '/usr/bin/basetool')).toBe('cockpit_unit_file_t');
+    expect(await labelOf(rp, merged, '/usr/bin/new')).toBe('cockpit_unit_file_t');
+    expect(await repoTmpLeftovers(rp)).toEqual([]);
+  });
+
+  it('policies that crash libostree (policy.0, SELINUX without SELINUXTYPE) are clear errors', async () => {
+    const { path: rp, repo } = await cliRepo();
+    const base = await layer(repo, [{ name: 'usr/bin/x', data: 'x' }]);
+    const zero = await layer(repo, [...policy('bin_t').slice(0, 2), { name: 'usr/etc/selinux/testpol/policy/policy.0', data: '' }]);
+    await expect(merge(repo, { base, layers: [zero], metadata, timestamp: 1 })).rejects.toThrow('Invalid SELinux policy file name: policy.0');
+    const huge = await layer(repo, [...policy('bin_t').slice(0, 2), { name: 'usr/etc/selinux/testpol/policy/policy.4294967296', data: '' }]);
+    await expect(merge(repo, { base, layers: [huge], metadata, timestamp: 1 })).rejects.toThrow('Invalid SELinux policy file name');
+    const untyped = await layer(repo, [{ name: 'usr/etc/selinux/config', data: 'SELINUX=permissive\n' }]);
+    await expect(merge(repo, { base, layers: [untyped], metadata, timestamp: 1 })).rejects.toThrow('SELINUXTYPE is missing');
+    const escape = await layer(repo, [{ name: 'usr/etc/selinux/config', data: 'SELINUX=enforcing\nSELINUXTYPE=../../../../etc/selinux/default\n' }]);
+    await expect(merge(repo, { base, layers: [escape], metadata, timestamp: 1 })).rejects.toThrow('Invalid SELinux configuration: SELINUXTYPE=');
+    // And Repo.writeTree's modifier.sepolicyFromCommit (it used libostree's loader directly).
+    const dir = path.join(await tmpdir('store-se-'), 'tree');
+    await mkdir(path.join(dir, 'usr/bin'), { recursive: true });
+    await writeFile(path.join(dir, 'usr/bin/z'), 'z');
+    const good = await layer(repo, policy('bin_t'));
+    await repo.prepareTransaction();
+    await expect(repo.writeTree({ directories: [{ source: dir }], modifier: { sepolicyFromCommit: zero } })).rejects.toThrow(
+      'setting sepolicy from commit: Invalid SELinux policy file name: policy.0',
+    );
+    const tree = await repo.writeTree({ directories: [{ source: dir }], modifier: { sepolicyFromCommit: good } });
+    const c = await repo.writeCommit({ root: tree });
+    await repo.commitTransaction();
+    expect(await labelOf(rp, c, '/usr/bin/z')).toBe('bin_t');
+    // The same checks guard a derived layer labelled from such a base.
+    await expect(
+      importDerivedLayer(repo, await tempFile(await layerTar([{ name: 'usr/bin/y', data: 'y' }])), { mediaType: TAR, importerVersion: VERSION, base: zero, selinux: true }),
+    ).rejects.toThrow('tar: Preparing sepolicy: Invalid SELinux policy file name: policy.0');
+    expect(await repoTmpLeftovers(rp)).toEqual([]);
+    await fsck(rp);
+  });
 });
