@@ -107,6 +107,7 @@ export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, op
   const pool = await ImageProxyPool.open(imgref.imgref.toString(), {
     size: opts.parallelism ?? Math.min(4, os.availableParallelism()),
     config,
+    enforcePolicy: imgref.sigverify.type === 'ContainerPolicy',
   });
   let failed = false;
   // Aborted by the caller's signal or by the first failing layer.

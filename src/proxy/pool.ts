@@ -5,12 +5,15 @@
 import os from 'node:os';
 import { finished } from 'node:stream/promises';
 import type { ImageProxyConfig } from './config.js';
+import { requirePolicyEnforcingProxy } from './policy.js';
 import { ImageProxy, type BlobFd, type BlobStream, type OpenedImage } from './image-proxy.js';
 
 export interface ImageProxyPoolOptions {
   /** Number of proxy processes; default min(4, available parallelism). */
   size?: number;
   config?: ImageProxyConfig;
+  /** Refuse proxies that do not apply containers-policy.json when opening (ostree-image-signed). */
+  enforcePolicy?: boolean;
 }
 
 interface Member {
@@ -43,6 +46,7 @@ export class ImageProxyPool {
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     try {
       if (failed) throw failed.reason;
+      if (opts.enforcePolicy) proxies.forEach(requirePolicyEnforcingProxy);
       const images = await Promise.all(proxies.map((p) => p.openImage(imgref)));
       return new ImageProxyPool(proxies.map((proxy, i) => ({ proxy, image: images[i] })));
     } catch (e) {
