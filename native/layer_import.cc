@@ -115,12 +115,8 @@ class WriterPool {
       std::unique_ptr<Failure> failed;
       try {
         job();
-      } catch (Failure &f) {
-        failed = std::make_unique<Failure>(f);
-      } catch (std::exception &e) {
-        ErrorInfo info;
-        info.Set(e.what());
-        failed = std::make_unique<Failure>(info);
+      } catch (...) {
+        failed = std::make_unique<Failure>(CurrentExceptionInfo());
       }
       {
         std::lock_guard<std::mutex> lk(m_);
@@ -571,6 +567,12 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
   }
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<ImportResult>();
+  if (spec->own_transaction) {
+    RequireTransactionState(env, repo->get(), TxnState::None, "importLayer (transaction 'own')");
+    TransactionState(repo->get()) = TxnState::Import;
+  } else {
+    RequireTransactionState(env, repo->get(), TxnState::Open, "importLayer (transaction 'caller')");
+  }
   return PromiseWorker::Run(
       env, "ostree-container:import-layer",
       [repo, spec, cancellable, result](ErrorInfo &err) {
@@ -590,6 +592,9 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
         if (r.has_verify_text) o.Set("verifyText", r.verify_text);
         SetBlobDigests(env, o, r);
         return o;
+      },
+      [repo, spec] {
+        if (spec->own_transaction) TransactionState(repo->get()) = TxnState::None;
       });
 }
 

@@ -9,6 +9,9 @@
 
 #include "modules.h"
 #include "repo_wrap.h"
+#include <climits>
+
+#include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"
 #include "util/classes.h"
@@ -43,11 +46,12 @@ std::string ChecksumArg(const Napi::Value &v, const char *what) {
 }
 
 uint32_t Uint32Arg(const Napi::Value &v, const char *what) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d < 0 || d > 4294967295.0 || d != static_cast<double>(static_cast<uint32_t>(d)))
-    throw Napi::RangeError::New(v.Env(), std::string(what) + " must be an unsigned 32-bit integer");
-  return static_cast<uint32_t>(d);
+  return static_cast<uint32_t>(IntegerArg(v, what, 0, 4294967295.0));
+}
+
+int DepthArg(const Napi::Value &v, const char *what, int dflt) {
+  if (v.IsUndefined() || v.IsNull()) return dflt;
+  return static_cast<int>(IntegerArg(v, what, -1, INT_MAX));
 }
 
 CancelRef CancelArg(const Napi::Value &v) { return Share(Cancellable::From(v)); }
@@ -193,7 +197,7 @@ void RepoWrap::Init(Napi::Env env, Napi::Object exports) {
 }
 
 // Only called from Wrap(): JS cannot construct a Repo without open/create.
-RepoWrap::RepoWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RepoWrap>(info) {
+RepoWrap::RepoWrap(const Napi::CallbackInfo &info) : TaggedWrap<RepoWrap>(info) {
   if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "use Repo.open() or Repo.create()");
   repo_.reset(OSTREE_REPO(g_object_ref(info[0].As<Napi::External<OstreeRepo>>().Data())));
 }
@@ -330,22 +334,53 @@ Napi::Value RepoWrap::SetRefImmediate(const Napi::CallbackInfo &info) {
   });
 }
 
+TxnState &TransactionState(OstreeRepo *repo) {
+  static const GQuark key = g_quark_from_static_string("ostree-container-transaction-state");
+  auto *state = static_cast<TxnState *>(g_object_get_qdata(G_OBJECT(repo), key));
+  if (!state) {
+    state = new TxnState(TxnState::None);
+    g_object_set_qdata_full(G_OBJECT(repo), key, state, [](gpointer p) { delete static_cast<TxnState *>(p); });
+  }
+  return *state;
+}
+
+void RequireTransactionState(Napi::Env env, OstreeRepo *repo, TxnState want, const char *call) {
+  TxnState now = TransactionState(repo);
+  if (now == want) return;
+  const char *why = "";
+  switch (now) {
+    case TxnState::None: why = "no transaction is open (call prepareTransaction first)"; break;
+    case TxnState::Preparing: why = "prepareTransaction has not finished"; break;
+    case TxnState::Open: why = "another transaction is in progress on this repository"; break;
+    case TxnState::Closing: why = "the transaction is being committed or aborted"; break;
+    case TxnState::Import: why = "an import with its own transaction is running on this repository"; break;
+  }
+  ErrorInfo e;
+  e.Set(std::string(call) + ": " + why, "TRANSACTION_STATE");
+  throw ToJsError(env, e);
+}
+
 // prepareTransaction(cancellable?) → Promise<boolean> (true when resuming an interrupted one).
 Napi::Value RepoWrap::PrepareTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
+  RequireTransactionState(info.Env(), repo(), TxnState::None, "prepareTransaction");
   auto repo = Ref();
   auto resume = std::make_shared<gboolean>(FALSE);
+  TransactionState(repo.get()) = TxnState::Preparing;
   return RunOstreeCall(
       info.Env(), "ostree-container:prepare-transaction",
       [=](GError **error) { return ostree_repo_prepare_transaction(repo.get(), resume.get(), cancellable.get(), error); },
-      [resume](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *resume); });
+      [resume](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *resume); },
+      [repo](bool ok) { TransactionState(repo.get()) = ok ? TxnState::Open : TxnState::None; });
 }
 
 // commitTransaction(cancellable?) → Promise<TransactionStats>
 Napi::Value RepoWrap::CommitTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
+  RequireTransactionState(info.Env(), repo(), TxnState::Open, "commitTransaction");
   auto repo = Ref();
   auto stats = std::make_shared<OstreeRepoTransactionStats>();
+  TransactionState(repo.get()) = TxnState::Closing;
   return RunOstreeCall(
       info.Env(), "ostree-container:commit-transaction",
       [=](GError **error) { return ostree_repo_commit_transaction(repo.get(), stats.get(), cancellable.get(), error); },
@@ -358,16 +393,26 @@ Napi::Value RepoWrap::CommitTransaction(const Napi::CallbackInfo &info) {
         o.Set("contentBytesWritten", static_cast<double>(stats->content_bytes_written));
         o.Set("devinoCacheHits", stats->devino_cache_hits);
         return o;
-      });
+      },
+      // A failed commit leaves libostree's transaction open: abort it next.
+      [repo](bool ok) { TransactionState(repo.get()) = ok ? TxnState::None : TxnState::Open; });
 }
 
 // abortTransaction(cancellable?) → Promise<void>; a no-op without an active transaction.
 Napi::Value RepoWrap::AbortTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
+  if (TransactionState(repo()) == TxnState::None) {  // as libostree: nothing to abort
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    d.Resolve(info.Env().Undefined());
+    return d.Promise();
+  }
+  RequireTransactionState(info.Env(), repo(), TxnState::Open, "abortTransaction");
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:abort-transaction", [=](GError **error) {
-    return ostree_repo_abort_transaction(repo.get(), cancellable.get(), error);
-  });
+  TransactionState(repo.get()) = TxnState::Closing;
+  return RunOstreeCall(
+      info.Env(), "ostree-container:abort-transaction",
+      [=](GError **error) { return ostree_repo_abort_transaction(repo.get(), cancellable.get(), error); }, nullptr,
+      [repo](bool) { TransactionState(repo.get()) = TxnState::None; });
 }
 
 // transactionSetRef(remote | null, ref, checksum | null): records the ref change for commit;
@@ -376,6 +421,11 @@ Napi::Value RepoWrap::TransactionSetRef(const Napi::CallbackInfo &info) {
   auto remote = OptStringArg(info[0], "transactionSetRef: remote");
   std::string ref = StringArg(info[1], "transactionSetRef: ref");
   auto csum = OptChecksumArg(info[2], "transactionSetRef: checksum");
+  RequireTransactionState(info.Env(), repo(), TxnState::Open, "transactionSetRef");
+  // The ref becomes a path under refs/ at commit: validate it as ostree's own CLI does.
+  GErr e;
+  if ((remote && !ostree_validate_remote_name(remote->c_str(), e.out())) || !ostree_validate_rev(ref.c_str(), e.out()))
+    throw ToJsError(info.Env(), e.Take());
   ostree_repo_transaction_set_ref(repo_.get(), OptCStr(remote), ref.c_str(), OptCStr(csum));
   return info.Env().Undefined();
 }
@@ -530,8 +580,7 @@ Napi::Value RepoWrap::Prune(const Napi::CallbackInfo &info) {
   int flags = OSTREE_REPO_PRUNE_FLAGS_NONE;
   if (Opt(info[0], "refsOnly").ToBoolean()) flags |= OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY;
   if (Opt(info[0], "noPrune").ToBoolean()) flags |= OSTREE_REPO_PRUNE_FLAGS_NO_PRUNE;
-  Napi::Value d = Opt(info[0], "depth");
-  int depth = d.IsNumber() ? d.As<Napi::Number>().Int32Value() : -1;
+  int depth = DepthArg(Opt(info[0], "depth"), "prune: depth", -1);
   CancelRef cancellable = CancelArg(info[1]);
   auto repo = Ref();
   struct Out { gint total = 0, pruned = 0; guint64 size = 0; };
@@ -579,7 +628,8 @@ Napi::Value RepoWrap::Pull(const Napi::CallbackInfo &info) {
     if (Opt(o, "commitOnly").ToBoolean()) flags |= OSTREE_REPO_PULL_FLAGS_COMMIT_ONLY;
     g_variant_builder_add(&b, "{sv}", "flags", g_variant_new_int32(flags));
     Napi::Value depth = Opt(o, "depth");
-    if (depth.IsNumber()) g_variant_builder_add(&b, "{sv}", "depth", g_variant_new_int32(depth.As<Napi::Number>().Int32Value()));
+    if (!depth.IsUndefined() && !depth.IsNull())
+      g_variant_builder_add(&b, "{sv}", "depth", g_variant_new_int32(DepthArg(depth, "pull: depth", 0)));
     for (const char *k : {"gpgVerify", "gpgVerifySummary"}) {
       Napi::Value v = Opt(o, k);
       if (v.IsBoolean())

@@ -13,6 +13,20 @@ namespace oc {
 // `what` if `v` is not an open Repo.
 GObj<OstreeRepo> RepoFromJs(const Napi::Value &v, const char *what = "repo");
 
+// What the binding knows of an OstreeRepo's transaction (JS thread only). libostree asserts or
+// races when a transaction is misused (set_ref outside one, two prepares in flight on pool
+// threads), so every transaction call checks and updates this first.
+enum class TxnState {
+  None,
+  Preparing,  // prepareTransaction running
+  Open,       // prepared; objects and refs go into it
+  Closing,    // commitTransaction or abortTransaction running
+  Import,     // a native import running its own transaction
+};
+TxnState &TransactionState(OstreeRepo *repo);
+// Throws an Error naming `call` unless the repo is in state `want`.
+void RequireTransactionState(Napi::Env env, OstreeRepo *repo, TxnState want, const char *call);
+
 // A JS Repo for an OstreeRepo obtained elsewhere (e.g. a sysroot's repo); takes a new reference.
 Napi::Object RepoToJs(Napi::Env env, OstreeRepo *repo);
 

@@ -1,6 +1,10 @@
 #include "util/errors.h"
 
 #include <gio/gio.h>
+#include <string.h>
+
+#include <new>
+#include <system_error>
 
 namespace oc {
 
@@ -19,16 +23,37 @@ static std::string IoErrorName(int code) {
   return name;
 }
 
+std::string ErrnoName(int err) {
+  const char *n = strerrorname_np(err);
+  return n ? n : std::to_string(err);
+}
+
+// The errno behind a G_IO_ERROR made from one (g_io_error_from_errno + g_strerror, as GIO and
+// libglnx's glnx_throw_errno_prefix do), or 0.
+static int ErrnoOf(const GError *err) {
+  if (err->domain != G_IO_ERROR || !err->message) return 0;
+  const std::string msg = err->message;
+  for (int e = 1; e < 134; e++) {
+    if (g_io_error_from_errno(e) != err->code) continue;
+    const std::string text = g_strerror(e);
+    if (msg.size() >= text.size() && msg.compare(msg.size() - text.size(), text.size(), text) == 0) return e;
+  }
+  return 0;
+}
+
 void ErrorInfo::Capture(GError *err) {
   set = true;
   if (!err) {
-    message = "unknown error";
+    // libostree returned failure without an error: a g_return_if_fail precondition (its
+    // message went to stderr); the binding checks those first, so this is a bug to report.
+    message = "libostree failed without an error message (a precondition check failed)";
     code = "FAILED";
     return;
   }
   message = err->message ? err->message : "";
   domain = g_quark_to_string(err->domain);
-  code = err->domain == G_IO_ERROR ? IoErrorName(err->code) : std::to_string(err->code);
+  int errnum = ErrnoOf(err);
+  code = errnum ? ErrnoName(errnum) : err->domain == G_IO_ERROR ? IoErrorName(err->code) : std::to_string(err->code);
   g_error_free(err);
 }
 
@@ -37,6 +62,32 @@ void ErrorInfo::Set(const std::string &msg, const char *c) {
   message = msg;
   code = c;
   domain = "ostree-container";
+}
+
+void ErrorInfo::SetErrno(const std::string &context, int err) { Set(context + ": " + g_strerror(err), ErrnoName(err).c_str()); }
+
+ErrorInfo CurrentExceptionInfo() {
+  ErrorInfo info;
+  try {
+    throw;
+  } catch (const Failure &f) {
+    info = f.info;
+  } catch (const Napi::Error &e) {
+    info.Set(e.Message());
+  } catch (const std::bad_alloc &) {
+    info.SetErrno("Out of memory in native code", ENOMEM);
+  } catch (const std::system_error &e) {
+    if (e.code().category() == std::generic_category() || e.code().category() == std::system_category())
+      info.Set(std::string("Native system error (a thread could not start, or a system call failed): ") + e.what(),
+               ErrnoName(e.code().value()).c_str());
+    else
+      info.Set(e.what());
+  } catch (const std::exception &e) {
+    info.Set(std::string("Native exception: ") + e.what());
+  } catch (...) {
+    info.Set("Native exception of unknown type");
+  }
+  return info;
 }
 
 void ErrorInfo::Prefix(const std::string &context) { message = context + ": " + message; }
