@@ -11,6 +11,7 @@
         "native/repo.cc",
         "native/repo_objects.cc",
         "native/repo_tree.cc",
+        "native/repo_staging.cc",
         "native/layer_export.cc",
         "native/layer_import.cc",
         "native/layer_blob.cc",

@@ -490,6 +490,7 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
   InputFile input(spec.fd, spec.path);
   ImportResult res;
   bool in_txn = false;
+  std::string staging;
   std::unique_ptr<Importer> imp;
   try {
     FdSource raw(input.fd(), cancellable);
@@ -499,7 +500,7 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
     if (spec.own_transaction) {
       GErr e;
       gboolean resumed = FALSE;
-      if (!ostree_repo_prepare_transaction(repo, &resumed, cancellable, e.out())) Fail(e);
+      if (!PrepareTransactionTracked(repo, &resumed, &staging, cancellable, e.out())) Fail(e);
       in_txn = true;
     }
     imp = std::make_unique<Importer>(repo, spec, tar, cancellable, res);
@@ -523,7 +524,7 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
     return res;
   } catch (...) {
     if (imp) imp->StopWriters();
-    if (in_txn) ostree_repo_abort_transaction(repo, nullptr, nullptr);
+    if (in_txn) AbortTransactionAndClean(repo, staging, nullptr);
     // Undo the partial marker unless the commit was already partial before we started.
     if (imp && !imp->marked_partial().empty() && !imp->was_partial())
       ostree_repo_mark_commit_partial(repo, imp->marked_partial().c_str(), FALSE, nullptr);

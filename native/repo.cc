@@ -334,15 +334,25 @@ Napi::Value RepoWrap::SetRefImmediate(const Napi::CallbackInfo &info) {
   });
 }
 
-TxnState &TransactionState(OstreeRepo *repo) {
+namespace {
+struct TxnBook {
+  TxnState state = TxnState::None;
+  std::string staging;
+};
+
+TxnBook &Book(OstreeRepo *repo) {
   static const GQuark key = g_quark_from_static_string("ostree-container-transaction-state");
-  auto *state = static_cast<TxnState *>(g_object_get_qdata(G_OBJECT(repo), key));
-  if (!state) {
-    state = new TxnState(TxnState::None);
-    g_object_set_qdata_full(G_OBJECT(repo), key, state, [](gpointer p) { delete static_cast<TxnState *>(p); });
+  auto *book = static_cast<TxnBook *>(g_object_get_qdata(G_OBJECT(repo), key));
+  if (!book) {
+    book = new TxnBook();
+    g_object_set_qdata_full(G_OBJECT(repo), key, book, [](gpointer p) { delete static_cast<TxnBook *>(p); });
   }
-  return *state;
+  return *book;
 }
+}  // namespace
+
+TxnState &TransactionState(OstreeRepo *repo) { return Book(repo).state; }
+std::string &TransactionStagingDir(OstreeRepo *repo) { return Book(repo).staging; }
 
 void RequireTransactionState(Napi::Env env, OstreeRepo *repo, TxnState want, const char *call) {
   TxnState now = TransactionState(repo);
@@ -366,12 +376,18 @@ Napi::Value RepoWrap::PrepareTransaction(const Napi::CallbackInfo &info) {
   RequireTransactionState(info.Env(), repo(), TxnState::None, "prepareTransaction");
   auto repo = Ref();
   auto resume = std::make_shared<gboolean>(FALSE);
+  auto staging = std::make_shared<std::string>();
   TransactionState(repo.get()) = TxnState::Preparing;
   return RunOstreeCall(
       info.Env(), "ostree-container:prepare-transaction",
-      [=](GError **error) { return ostree_repo_prepare_transaction(repo.get(), resume.get(), cancellable.get(), error); },
+      [=](GError **error) {
+        return PrepareTransactionTracked(repo.get(), resume.get(), staging.get(), cancellable.get(), error);
+      },
       [resume](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *resume); },
-      [repo](bool ok) { TransactionState(repo.get()) = ok ? TxnState::Open : TxnState::None; });
+      [repo, staging](bool ok) {
+        TransactionState(repo.get()) = ok ? TxnState::Open : TxnState::None;
+        TransactionStagingDir(repo.get()) = ok ? *staging : "";
+      });
 }
 
 // commitTransaction(cancellable?) → Promise<TransactionStats>
@@ -395,7 +411,10 @@ Napi::Value RepoWrap::CommitTransaction(const Napi::CallbackInfo &info) {
         return o;
       },
       // A failed commit leaves libostree's transaction open: abort it next.
-      [repo](bool ok) { TransactionState(repo.get()) = ok ? TxnState::None : TxnState::Open; });
+      [repo](bool ok) {
+        TransactionState(repo.get()) = ok ? TxnState::None : TxnState::Open;
+        if (ok) TransactionStagingDir(repo.get()).clear();  // libostree removed it
+      });
 }
 
 // abortTransaction(cancellable?) → Promise<void>; a no-op without an active transaction.
@@ -409,10 +428,16 @@ Napi::Value RepoWrap::AbortTransaction(const Napi::CallbackInfo &info) {
   RequireTransactionState(info.Env(), repo(), TxnState::Open, "abortTransaction");
   auto repo = Ref();
   TransactionState(repo.get()) = TxnState::Closing;
+  std::string staging = TransactionStagingDir(repo.get());
+  // libostree's abort ignores its cancellable (ostree#1491): a cancelled abort is still an abort.
+  (void)cancellable;
   return RunOstreeCall(
       info.Env(), "ostree-container:abort-transaction",
-      [=](GError **error) { return ostree_repo_abort_transaction(repo.get(), cancellable.get(), error); }, nullptr,
-      [repo](bool) { TransactionState(repo.get()) = TxnState::None; });
+      [=](GError **error) { return AbortTransactionAndClean(repo.get(), staging, error); }, nullptr,
+      [repo](bool) {
+        TransactionState(repo.get()) = TxnState::None;
+        TransactionStagingDir(repo.get()).clear();
+      });
 }
 
 // transactionSetRef(remote | null, ref, checksum | null): records the ref change for commit;

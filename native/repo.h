@@ -5,6 +5,8 @@
 #include <napi.h>
 #include <ostree.h>
 
+#include <string>
+
 #include "util/gobj.h"
 
 namespace oc {
@@ -24,6 +26,15 @@ enum class TxnState {
   Import,     // a native import running its own transaction
 };
 TxnState &TransactionState(OstreeRepo *repo);
+// The tmp/staging-* directory of the transaction the JS side prepared ("" when unknown).
+std::string &TransactionStagingDir(OstreeRepo *repo);
+
+// repo_staging.cc: ostree_repo_prepare_transaction, noting the staging directory it locked; and
+// ostree_repo_abort_transaction followed by the removal of that directory (libostree keeps it
+// for reuse, but a failed import must leave no temp files behind).
+bool PrepareTransactionTracked(OstreeRepo *repo, gboolean *resumed, std::string *staging, GCancellable *c,
+                               GError **error);
+bool AbortTransactionAndClean(OstreeRepo *repo, const std::string &staging, GError **error);
 // Throws an Error naming `call` unless the repo is in state `want`.
 void RequireTransactionState(Napi::Env env, OstreeRepo *repo, TxnState want, const char *call);
 

@@ -247,9 +247,10 @@ class SocketWrap : public TaggedWrap<SocketWrap> {
         }
         std::lock_guard<std::mutex> lk(live->m);
         if (!live->alive) return Discard(std::move(job));
-        if (tsfn.NonBlockingCall(job.get()) == napi_ok) job.release();  // CallComplete owns it now
+        napi_status s = tsfn.NonBlockingCall(job.get());
+        if (s == napi_ok) job.release();  // CallComplete owns it now
         else Discard(std::move(job));
-        tsfn.Release();
+        if (s != napi_closing) tsfn.Release();  // after napi_closing the function is not ours to touch
       }).detach();
     } catch (const std::system_error &e) {
       tsfn.Release();

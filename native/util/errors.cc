@@ -53,6 +53,12 @@ void ErrorInfo::Capture(GError *err) {
   message = err->message ? err->message : "";
   domain = g_quark_to_string(err->domain);
   int errnum = ErrnoOf(err);
+  // libostree refuses a write that would eat into the repo's min-free-space reserve with a
+  // plain G_IO_ERROR_FAILED ("min-free-space-percent '3%' would be exceeded, …"): a full disk
+  // as far as the caller is concerned.
+  if (!errnum && err->domain == G_IO_ERROR && err->message && strstr(err->message, "min-free-space-") &&
+      strstr(err->message, "would be exceeded"))
+    errnum = ENOSPC;
   code = errnum ? ErrnoName(errnum) : err->domain == G_IO_ERROR ? IoErrorName(err->code) : std::to_string(err->code);
   g_error_free(err);
 }

@@ -38,11 +38,14 @@ process.on('exit', () => process.stdout.write('\\n@@RESULTS@@' + JSON.stringify(
 `;
 
 /** Runs `body` (an ES module body using the prelude above) in a child node process. */
-export async function runNativeChild(body: string, opts: { prefix?: string[]; timeoutMs?: number } = {}): Promise<ChildRun> {
+export async function runNativeChild(
+  body: string,
+  opts: { prefix?: string[]; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<ChildRun> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'native-child-'));
   try {
     const argv = [...(opts.prefix ?? []), process.execPath, '--input-type=module', '-e', PRELUDE + body];
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATIVE_CHILD_TMP: tmp, NATIVE_CHILD_ROOT: packageRoot, NATIVE_CHILD_PKG: path.join(packageRoot, 'package.json') } });
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATIVE_CHILD_TMP: tmp, NATIVE_CHILD_ROOT: packageRoot, NATIVE_CHILD_PKG: path.join(packageRoot, 'package.json'), ...opts.env } });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
