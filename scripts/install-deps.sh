@@ -11,6 +11,7 @@ apt_pkgs=(
   openssl                                          # test registry's self-signed TLS certificate
   pigz zstd time                                   # reference C tools for bench/
   g++ make python3                                 # node-gyp's toolchain for the addon
+  libasan8 libubsan1                               # sanitizer runtimes for npm run test:asan
 )
 dnf_pkgs=(
   pkgconf-pkg-config ostree-devel glib2-devel ostree
@@ -20,6 +21,7 @@ dnf_pkgs=(
   openssl
   pigz zstd time
   gcc-c++ make python3
+  libasan libubsan
 )
 
 sudo_cmd=()
