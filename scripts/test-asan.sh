@@ -52,8 +52,9 @@ nm -D "$stage/build/Release/ostree_container.node" | grep __asan_init >/dev/null
 npm run build:ts >/dev/null
 export OSTREE_CONTAINER_PREBUILD=$stage
 export LD_PRELOAD="$asan"
+export OSTREE_CONTAINER_ASAN=1  # vitest.config.ts: test/helpers/asan-env.ts keeps it from children
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1:suppressions=$root/scripts/asan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$root/scripts/ubsan.supp
-# Children that must run unsanitized (an address-space limit leaves no room for ASan's shadow)
-# unset both variables themselves; everything else inherits them.
+# Programs the tests start do not get the preload (test/helpers/asan-env.ts); node children
+# that load the sanitized addon get it back from test/helpers/native-child.ts.
 exec npx vitest run "${files[@]}"

@@ -37,6 +37,12 @@ async function probe(name, fn) {
 process.on('exit', () => process.stdout.write('\\n@@RESULTS@@' + JSON.stringify(results)));
 `;
 
+/** Under scripts/test-asan.sh: the ASan runtime the sanitized addon needs (see asan-env.ts). */
+function asanPreload(): Record<string, string> {
+  const p = process.env.OSTREE_CONTAINER_ASAN_PRELOAD;
+  return p ? { LD_PRELOAD: p } : {};
+}
+
 /** Runs `body` (an ES module body using the prelude above) in a child node process. */
 export async function runNativeChild(
   body: string,
@@ -45,7 +51,7 @@ export async function runNativeChild(
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'native-child-'));
   try {
     const argv = [...(opts.prefix ?? []), process.execPath, '--input-type=module', '-e', PRELUDE + body];
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATIVE_CHILD_TMP: tmp, NATIVE_CHILD_ROOT: packageRoot, NATIVE_CHILD_PKG: path.join(packageRoot, 'package.json'), ...opts.env } });
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATIVE_CHILD_TMP: tmp, NATIVE_CHILD_ROOT: packageRoot, NATIVE_CHILD_PKG: path.join(packageRoot, 'package.json'), ...asanPreload(), ...opts.env } });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
