@@ -9,9 +9,11 @@
         "native/util/cancellable.cc",
         "native/util/variant.cc",
         "native/util/variant_untrusted.cc",
+        "native/util/args.cc",
         "native/repo.cc",
         "native/repo_objects.cc",
         "native/repo_tree.cc",
+        "native/repo_staging.cc",
         "native/layer_export.cc",
         "native/layer_import.cc",
         "native/layer_blob.cc",
@@ -32,7 +34,8 @@
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native"
       ],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED",
+                  "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": [

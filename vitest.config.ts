@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     reporters: ['default', './test/summary-reporter.ts'],
+    // scripts/test-asan.sh: keep the preloaded ASan runtime out of the programs tests start
+    setupFiles: process.env.OSTREE_CONTAINER_ASAN ? ['./test/helpers/asan-env.ts'] : [],
   },
 });

@@ -3,6 +3,7 @@
 #include <ostree.h>
 
 #include "modules.h"
+#include "util/args.h"
 #include "util/cancellable.h"
 
 namespace {
@@ -14,8 +15,8 @@ Napi::Value FormatSize(const Napi::CallbackInfo &info) {
   if (info[0].IsBigInt()) {
     bool lossless;
     n = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
-  } else if (info[0].IsNumber() && info[0].As<Napi::Number>().DoubleValue() >= 0) {
-    n = static_cast<guint64>(info[0].As<Napi::Number>().DoubleValue());
+  } else if (info[0].IsNumber()) {
+    n = oc::SizeArg(info[0], "formatSize");
   } else {
     throw Napi::TypeError::New(env, "formatSize: expected a non-negative number or bigint");
   }

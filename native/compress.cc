@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "deflate_scan.h"
+#include "util/errors.h"
 
 namespace oc {
 
@@ -42,7 +43,7 @@ void FdSink::Write(const uint8_t *p, size_t n) {
       struct pollfd pfd{fd_, POLLOUT, 0};
       int pr = ::poll(&pfd, 1, 200);
       CheckCancelled(cancellable_);
-      if (pr < 0 && errno != EINTR) Fail(std::string("Writing layer: ") + g_strerror(errno));
+      if (pr < 0 && errno != EINTR) FailErrno("Writing layer", errno);
       if (pr <= 0) continue;
       int queued = 0;
       size_t room = PIPE_BUF;  // what POLLOUT promises
@@ -53,7 +54,7 @@ void FdSink::Write(const uint8_t *p, size_t n) {
     ssize_t w = ::write(fd_, p, chunk);
     if (w < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
-      Fail(std::string("Writing layer: ") + g_strerror(errno));
+      FailErrno("Writing layer", errno);
     }
     p += w;
     n -= static_cast<size_t>(w);
@@ -201,9 +202,14 @@ class GzipWorkers {
         job = std::move(todo_.front());
         todo_.pop_front();
       }
-      libdeflate_compressor *&c = by_level[std::clamp(job->level, 1, 12)];
-      if (!c) c = libdeflate_alloc_compressor(job->level);
-      bool ok = c && Deflate(c, *job);
+      bool ok;
+      try {  // a worker must not end in std::terminate: bad_alloc marks the block failed
+        libdeflate_compressor *&c = by_level[std::clamp(job->level, 1, 12)];
+        if (!c) c = libdeflate_alloc_compressor(job->level);
+        ok = c && Deflate(c, *job);
+      } catch (...) {
+        ok = false;
+      }
       {
         std::lock_guard<std::mutex> lk(m_);
         job->failed = !ok;
@@ -473,12 +479,12 @@ size_t FdSource::Read(uint8_t *p, size_t n) {
     if (stop_) return 0;
     struct pollfd pfd{fd_, POLLIN, 0};
     int pr = ::poll(&pfd, 1, 200);
-    if (pr < 0 && errno != EINTR) Fail(std::string("Reading layer: ") + g_strerror(errno));
+    if (pr < 0 && errno != EINTR) FailErrno("Reading layer", errno);
     if (pr <= 0) continue;
     ssize_t r = ::read(fd_, p, n);
     if (r < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
-      Fail(std::string("Reading layer: ") + g_strerror(errno));
+      FailErrno("Reading layer", errno);
     }
     hash_.Update(p, static_cast<size_t>(r));
     size_ += static_cast<size_t>(r);
@@ -649,15 +655,10 @@ struct PrefetchSource::Impl {
         q.push_back(std::move(block));
         cv.notify_all();
       }
-    } catch (Failure &f) {
+    } catch (...) {
+      ErrorInfo info = CurrentExceptionInfo();
       std::lock_guard<std::mutex> lk(m);
-      failure = std::make_unique<Failure>(f);
-      cv.notify_all();
-    } catch (std::exception &e) {
-      std::lock_guard<std::mutex> lk(m);
-      ErrorInfo info;
-      info.Set(e.what());
-      failure = std::make_unique<Failure>(info);
+      failure = std::make_unique<Failure>(std::move(info));
       cv.notify_all();
     }
   }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "tar_common.h"
+#include "util/args.h"
 
 namespace oc {
 
@@ -17,8 +18,7 @@ void SetBlobDigests(Napi::Env env, Napi::Object o, const BlobDigests &d) {
 void ParseFdOrPath(const Napi::Object &o, const std::string &where, int *fd, std::string *path) {
   Napi::Value f = o.Get("fd");
   if (f.IsNumber()) {
-    *fd = f.As<Napi::Number>().Int32Value();
-    if (*fd < 0) throw Napi::TypeError::New(o.Env(), where + ".fd must be a file descriptor");
+    *fd = FdArg(f, (where + ".fd").c_str());
     return;
   }
   Napi::Value p = o.Get("path");
@@ -43,14 +43,14 @@ ProgressSlot ParseProgressSlot(const Napi::Object &o, const std::string &where) 
 InputFile::InputFile(int fd, const std::string &path) : fd_(fd) {
   if (fd_ >= 0) return;
   owned_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!owned_) Fail("Opening " + path + ": " + g_strerror(errno));
+  if (!owned_) FailErrno("Opening " + path, errno);
   fd_ = owned_.get();
 }
 
 OutputFile::OutputFile(int fd, const std::string &path) : fd_(fd) {
   if (fd_ >= 0) return;
   owned_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!owned_) Fail("Creating " + path + ": " + g_strerror(errno));
+  if (!owned_) FailErrno("Creating " + path, errno);
   path_ = path;
   fd_ = owned_.get();
 }

@@ -16,10 +16,10 @@
 #include "sepolicy.h"
 #include "tar_common.h"
 #include "tar_reader.h"
+#include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"
 #include "util/tempdir.h"
-#include "util/txn.h"
 
 namespace oc {
 namespace {
@@ -48,10 +48,9 @@ void RunFilter(int input_fd, Fd &pipe_out, int spool_dfd, const DerivedSpec &spe
     out.digests.uncompressed_size = pre.size();
     out.digests.digest = "sha256:" + raw.Digest();
     out.digests.size = raw.size();
-  } catch (const Failure &f) {
-    out.error = f.info;
-  } catch (const std::exception &e) {
-    out.error.Set(e.what());
+  } catch (...) {
+    // Nothing may escape a thread (std::terminate): every failure is reported to the job.
+    out.error = CurrentExceptionInfo();
   }
   if (out.error) out.error_after_close = importer_done.load();
   pipe_out.reset();
@@ -119,15 +118,14 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     pipe_in.reset();
     if (filter.joinable()) filter.join();
   };
+  std::string staging;
   try {
+    // The transaction state was checked and set on the JS thread (ImportDerivedLayerJs).
     if (spec.own_transaction) {
-      if (InTransaction(repo)) Fail("A transaction is already open on this repository (use transaction 'caller')");
       GErr e;
-      if (!ostree_repo_prepare_transaction(repo, nullptr, c, e.out())) Fail(e);
-      SetInTransaction(repo, true);
+      gboolean resumed = FALSE;
+      if (!PrepareTransactionTracked(repo, &resumed, &staging, c, e.out())) Fail(e);
       in_txn = true;
-    } else if (!InTransaction(repo)) {
-      Fail("Transaction 'caller' needs a transaction open on the repository");
     }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) Fail(std::string("pipe: ") + g_strerror(errno));
@@ -152,7 +150,6 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     if (in_txn) {
       GErr e;
       if (!ostree_repo_commit_transaction(repo, nullptr, c, e.out())) Fail(e);
-      SetInTransaction(repo, false);
       in_txn = false;
     }
     res.filtered = std::move(outcome.filtered);
@@ -160,10 +157,7 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     return res;
   } catch (...) {
     stop_filter();
-    if (in_txn) {
-      ostree_repo_abort_transaction(repo, nullptr, nullptr);
-      SetInTransaction(repo, false);
-    }
+    if (in_txn) AbortTransactionAndClean(repo, staging, nullptr);
     throw;
   }
 }
@@ -217,9 +211,7 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   }
   Napi::Value ts = o.Get("timestamp");
   if (ts.IsNumber()) {
-    double d = ts.As<Napi::Number>().DoubleValue();
-    if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "importDerivedLayer: timestamp out of range");
-    spec->timestamp = static_cast<uint64_t>(d);
+    spec->timestamp = SizeArg(ts, "importDerivedLayer: timestamp");
   } else if (!ts.IsUndefined() && !ts.IsNull()) {
     throw Napi::TypeError::New(env, "importDerivedLayer: timestamp must be a number (seconds)");
   }
@@ -227,6 +219,12 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<DerivedResult>();
+  if (spec->own_transaction) {
+    RequireTransactionState(env, repo->get(), TxnState::None, "importDerivedLayer (transaction 'own')");
+    TransactionState(repo->get()) = TxnState::Import;
+  } else {
+    RequireTransactionState(env, repo->get(), TxnState::Open, "importDerivedLayer (transaction 'caller')");
+  }
   return PromiseWorker::Run(
       env, "ostree-container:import-derived-layer",
       [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
@@ -244,6 +242,9 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
         o.Set("filtered", filtered);
         SetBlobDigests(env, o, *result);
         return o;
+      },
+      [repo, spec] {
+        if (spec->own_transaction) TransactionState(repo->get()) = TxnState::None;
       });
 }
 

@@ -3,6 +3,7 @@
 #include "layer_export.h"
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "repo.h"
 #include "tar_rewrite.h"
 #include "tar_writer.h"
+#include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"
 
@@ -522,11 +524,12 @@ LayerSpec ParseSpec(const Napi::Value &v, size_t index) {
   Napi::Value level = o.Get("level");
   if (!level.IsUndefined() && !level.IsNull()) {
     int max = s.compression == Compression::Zstd ? 19 : 12;
-    if (!level.IsNumber() || level.As<Napi::Number>().Int32Value() < 1 || level.As<Napi::Number>().Int32Value() > max ||
-        s.compression == Compression::None)
+    // NaN fails every comparison, so it is refused here too
+    double d = level.IsNumber() ? level.As<Napi::Number>().DoubleValue() : 0;
+    if (!(d >= 1 && d <= max) || std::trunc(d) != d || s.compression == Compression::None)
       throw Napi::TypeError::New(env, where + ".level must be an integer from 1 to " + std::to_string(max) +
                                           " for " + (s.compression == Compression::Zstd ? "zstd" : "gzip"));
-    s.level = level.As<Napi::Number>().Int32Value();
+    s.level = static_cast<int>(d);
   }
   ParseFdOrPath(o, where, &s.fd, &s.path);
   return s;
@@ -560,8 +563,7 @@ std::shared_ptr<ObjectAssignment> ParseAssign(const Napi::Value &v, const std::v
   for (uint32_t i : a->layers) check(i, "assign.layers");
   Napi::Value d = o.Get("defaultLayer");
   if (!d.IsUndefined() && !d.IsNull()) {
-    if (!d.IsNumber()) throw Napi::TypeError::New(env, "assign.defaultLayer must be a number");
-    a->default_layer = d.As<Napi::Number>().Int64Value();
+    a->default_layer = static_cast<int64_t>(IntegerArg(d, "assign.defaultLayer", 0, kMaxSafeInteger));
     check(a->default_layer, "assign.defaultLayer");
   }
   return a;
@@ -596,8 +598,8 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
   unsigned threads = 0;
   if (info[2].IsObject()) {
     Napi::Object opts = info[2].As<Napi::Object>();
-    if (opts.Get("threads").IsNumber()) threads = std::max(1, opts.Get("threads").As<Napi::Number>().Int32Value());
-    if (opts.Get("parallel").IsNumber()) parallel = std::max(1, opts.Get("parallel").As<Napi::Number>().Int32Value());
+    threads = ThreadsArg(opts.Get("threads"), "exportLayers: threads", threads);
+    parallel = ThreadsArg(opts.Get("parallel"), "exportLayers: parallel", parallel);
   }
   // Default: every layer may use all CPUs for compression, so a large layer is not left on one
   // core when the small ones finish (measured faster than splitting the CPUs between layers);
@@ -630,15 +632,10 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
               (*results)[i] = ExportLayer(repo->get(), (*specs)[i], threads, cancel->inner.get(), &compression);
               // Its objects were only needed for writing it.
               std::vector<ChunkObject>().swap((*specs)[i].objects);
-            } catch (Failure &f) {
+            } catch (...) {
+              ErrorInfo info = CurrentExceptionInfo();
               std::lock_guard<std::mutex> lk(m);
-              if (!first) first = std::make_unique<Failure>(f);
-              g_cancellable_cancel(cancel->inner.get());
-            } catch (std::exception &e) {
-              std::lock_guard<std::mutex> lk(m);
-              ErrorInfo info;
-              info.Set(e.what());
-              if (!first) first = std::make_unique<Failure>(info);
+              if (!first) first = std::make_unique<Failure>(std::move(info));
               g_cancellable_cancel(cancel->inner.get());
             }
           }

@@ -113,12 +113,8 @@ class WriterPool {
       std::unique_ptr<Failure> failed;
       try {
         job();
-      } catch (Failure &f) {
-        failed = std::make_unique<Failure>(f);
-      } catch (std::exception &e) {
-        ErrorInfo info;
-        info.Set(e.what());
-        failed = std::make_unique<Failure>(info);
+      } catch (...) {
+        failed = std::make_unique<Failure>(CurrentExceptionInfo());
       }
       {
         std::lock_guard<std::mutex> lk(m_);
@@ -502,6 +498,7 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
   InputFile input(spec.fd, spec.path);
   ImportResult res;
   bool in_txn = false;
+  std::string staging;
   std::unique_ptr<Importer> imp;
   try {
     FdSource raw(input.fd(), cancellable);
@@ -512,7 +509,7 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
     if (spec.own_transaction) {
       GErr e;
       gboolean resumed = FALSE;
-      if (!ostree_repo_prepare_transaction(repo, &resumed, cancellable, e.out())) Fail(e);
+      if (!PrepareTransactionTracked(repo, &resumed, &staging, cancellable, e.out())) Fail(e);
       in_txn = true;
     }
     imp = std::make_unique<Importer>(repo, spec, tar, cancellable, res);
@@ -536,7 +533,7 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
     return res;
   } catch (...) {
     if (imp) imp->StopWriters();
-    if (in_txn) ostree_repo_abort_transaction(repo, nullptr, nullptr);
+    if (in_txn) AbortTransactionAndClean(repo, staging, nullptr);
     // Undo the partial marker unless the commit was already partial before we started.
     if (imp && !imp->marked_partial().empty() && !imp->was_partial())
       ostree_repo_mark_commit_partial(repo, imp->marked_partial().c_str(), FALSE, nullptr);
@@ -583,6 +580,12 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
   spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<ImportResult>();
+  if (spec->own_transaction) {
+    RequireTransactionState(env, repo->get(), TxnState::None, "importLayer (transaction 'own')");
+    TransactionState(repo->get()) = TxnState::Import;
+  } else {
+    RequireTransactionState(env, repo->get(), TxnState::Open, "importLayer (transaction 'caller')");
+  }
   return PromiseWorker::Run(
       env, "ostree-container:import-layer",
       [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
@@ -602,6 +605,9 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
         if (r.has_verify_text) o.Set("verifyText", r.verify_text);
         SetBlobDigests(env, o, r);
         return o;
+      },
+      [repo, spec] {
+        if (spec->own_transaction) TransactionState(repo->get()) = TxnState::None;
       });
 }
 

@@ -12,10 +12,10 @@
 #include "repo_wrap.h"
 #include "sepolicy.h"
 #include "tar_common.h"
+#include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"
 #include "util/tempdir.h"
-#include "util/txn.h"
 
 namespace oc {
 namespace {
@@ -42,7 +42,6 @@ std::string WriteMergeCommit(OstreeRepo *repo, const MergeSpec &spec, GCancellab
          "bare-user repository; archive repositories can only receive image copies)",
          "NOT_SUPPORTED");
   if (spec.base.empty() && spec.layers.empty()) Fail("Nothing to merge: no base commit and no layers");
-  if (!InTransaction(repo)) Fail("Writing a merge commit needs a transaction open on the repository");
 
   RepoTempDir td(ostree_repo_get_dfd(repo), "merge-");
   const char *const root = "root";
@@ -122,12 +121,10 @@ Napi::Value WriteMergeCommitJs(const Napi::CallbackInfo &info) {
   VarRef meta = OptVariantArg(o.Get("metadata"), G_VARIANT_TYPE_VARDICT, "writeMergeCommit: metadata");
   spec->metadata.reset(meta ? g_variant_ref(meta.get()) : nullptr);
   Napi::Value ts = o.Get("timestamp");
-  if (!ts.IsNumber()) throw Napi::TypeError::New(env, "writeMergeCommit: timestamp must be a number (seconds)");
-  double d = ts.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "writeMergeCommit: timestamp out of range");
-  spec->timestamp = static_cast<uint64_t>(d);
+  spec->timestamp = SizeArg(ts, "writeMergeCommit: timestamp");
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<std::string>();
+  RequireTransactionState(env, repo->get(), TxnState::Open, "writeMergeCommit");
   return PromiseWorker::Run(
       env, "ostree-container:write-merge-commit",
       [repo, spec, cancellable, result](ErrorInfo &err) {

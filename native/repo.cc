@@ -9,11 +9,13 @@
 
 #include "modules.h"
 #include "repo_wrap.h"
+#include <climits>
+
+#include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"
 #include "util/classes.h"
 #include "util/errors.h"
-#include "util/txn.h"
 #include "util/variant.h"
 
 namespace oc {
@@ -44,11 +46,12 @@ std::string ChecksumArg(const Napi::Value &v, const char *what) {
 }
 
 uint32_t Uint32Arg(const Napi::Value &v, const char *what) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d < 0 || d > 4294967295.0 || d != static_cast<double>(static_cast<uint32_t>(d)))
-    throw Napi::RangeError::New(v.Env(), std::string(what) + " must be an unsigned 32-bit integer");
-  return static_cast<uint32_t>(d);
+  return static_cast<uint32_t>(IntegerArg(v, what, 0, 4294967295.0));
+}
+
+int DepthArg(const Napi::Value &v, const char *what, int dflt) {
+  if (v.IsUndefined() || v.IsNull()) return dflt;
+  return static_cast<int>(IntegerArg(v, what, -1, INT_MAX));
 }
 
 CancelRef CancelArg(const Napi::Value &v) { return Share(Cancellable::From(v)); }
@@ -194,7 +197,7 @@ void RepoWrap::Init(Napi::Env env, Napi::Object exports) {
 }
 
 // Only called from Wrap(): JS cannot construct a Repo without open/create.
-RepoWrap::RepoWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RepoWrap>(info) {
+RepoWrap::RepoWrap(const Napi::CallbackInfo &info) : TaggedWrap<RepoWrap>(info) {
   if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "use Repo.open() or Repo.create()");
   repo_.reset(OSTREE_REPO(g_object_ref(info[0].As<Napi::External<OstreeRepo>>().Data())));
 }
@@ -331,33 +334,72 @@ Napi::Value RepoWrap::SetRefImmediate(const Napi::CallbackInfo &info) {
   });
 }
 
+namespace {
+struct TxnBook {
+  TxnState state = TxnState::None;
+  std::string staging;
+};
+
+TxnBook &Book(OstreeRepo *repo) {
+  static const GQuark key = g_quark_from_static_string("ostree-container-transaction-state");
+  auto *book = static_cast<TxnBook *>(g_object_get_qdata(G_OBJECT(repo), key));
+  if (!book) {
+    book = new TxnBook();
+    g_object_set_qdata_full(G_OBJECT(repo), key, book, [](gpointer p) { delete static_cast<TxnBook *>(p); });
+  }
+  return *book;
+}
+}  // namespace
+
+TxnState &TransactionState(OstreeRepo *repo) { return Book(repo).state; }
+std::string &TransactionStagingDir(OstreeRepo *repo) { return Book(repo).staging; }
+
+void RequireTransactionState(Napi::Env env, OstreeRepo *repo, TxnState want, const char *call) {
+  TxnState now = TransactionState(repo);
+  if (now == want) return;
+  const char *why = "";
+  switch (now) {
+    case TxnState::None: why = "no transaction is open (call prepareTransaction first)"; break;
+    case TxnState::Preparing: why = "prepareTransaction has not finished"; break;
+    case TxnState::Open: why = "another transaction is in progress on this repository"; break;
+    case TxnState::Closing: why = "the transaction is being committed or aborted"; break;
+    case TxnState::Import: why = "an import with its own transaction is running on this repository"; break;
+  }
+  ErrorInfo e;
+  e.Set(std::string(call) + ": " + why, "TRANSACTION_STATE");
+  throw ToJsError(env, e);
+}
+
 // prepareTransaction(cancellable?) → Promise<boolean> (true when resuming an interrupted one).
 Napi::Value RepoWrap::PrepareTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
+  RequireTransactionState(info.Env(), repo(), TxnState::None, "prepareTransaction");
   auto repo = Ref();
   auto resume = std::make_shared<gboolean>(FALSE);
+  auto staging = std::make_shared<std::string>();
+  TransactionState(repo.get()) = TxnState::Preparing;
   return RunOstreeCall(
       info.Env(), "ostree-container:prepare-transaction",
       [=](GError **error) {
-        if (!ostree_repo_prepare_transaction(repo.get(), resume.get(), cancellable.get(), error)) return false;
-        SetInTransaction(repo.get(), true);
-        return true;
+        return PrepareTransactionTracked(repo.get(), resume.get(), staging.get(), cancellable.get(), error);
       },
-      [resume](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *resume); });
+      [resume](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *resume); },
+      [repo, staging](bool ok) {
+        TransactionState(repo.get()) = ok ? TxnState::Open : TxnState::None;
+        TransactionStagingDir(repo.get()) = ok ? *staging : "";
+      });
 }
 
 // commitTransaction(cancellable?) → Promise<TransactionStats>
 Napi::Value RepoWrap::CommitTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
+  RequireTransactionState(info.Env(), repo(), TxnState::Open, "commitTransaction");
   auto repo = Ref();
   auto stats = std::make_shared<OstreeRepoTransactionStats>();
+  TransactionState(repo.get()) = TxnState::Closing;
   return RunOstreeCall(
       info.Env(), "ostree-container:commit-transaction",
-      [=](GError **error) {
-        if (!ostree_repo_commit_transaction(repo.get(), stats.get(), cancellable.get(), error)) return false;
-        SetInTransaction(repo.get(), false);
-        return true;
-      },
+      [=](GError **error) { return ostree_repo_commit_transaction(repo.get(), stats.get(), cancellable.get(), error); },
       [stats](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
         o.Set("metadataObjectsTotal", stats->metadata_objects_total);
@@ -367,17 +409,35 @@ Napi::Value RepoWrap::CommitTransaction(const Napi::CallbackInfo &info) {
         o.Set("contentBytesWritten", static_cast<double>(stats->content_bytes_written));
         o.Set("devinoCacheHits", stats->devino_cache_hits);
         return o;
+      },
+      // A failed commit leaves libostree's transaction open: abort it next.
+      [repo](bool ok) {
+        TransactionState(repo.get()) = ok ? TxnState::None : TxnState::Open;
+        if (ok) TransactionStagingDir(repo.get()).clear();  // libostree removed it
       });
 }
 
 // abortTransaction(cancellable?) → Promise<void>; a no-op without an active transaction.
 Napi::Value RepoWrap::AbortTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
+  if (TransactionState(repo()) == TxnState::None) {  // as libostree: nothing to abort
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    d.Resolve(info.Env().Undefined());
+    return d.Promise();
+  }
+  RequireTransactionState(info.Env(), repo(), TxnState::Open, "abortTransaction");
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:abort-transaction", [=](GError **error) {
-    SetInTransaction(repo.get(), false);
-    return ostree_repo_abort_transaction(repo.get(), cancellable.get(), error);
-  });
+  TransactionState(repo.get()) = TxnState::Closing;
+  std::string staging = TransactionStagingDir(repo.get());
+  // libostree's abort ignores its cancellable (ostree#1491): a cancelled abort is still an abort.
+  (void)cancellable;
+  return RunOstreeCall(
+      info.Env(), "ostree-container:abort-transaction",
+      [=](GError **error) { return AbortTransactionAndClean(repo.get(), staging, error); }, nullptr,
+      [repo](bool) {
+        TransactionState(repo.get()) = TxnState::None;
+        TransactionStagingDir(repo.get()).clear();
+      });
 }
 
 // transactionSetRef(remote | null, ref, checksum | null): records the ref change for commit;
@@ -386,8 +446,11 @@ Napi::Value RepoWrap::TransactionSetRef(const Napi::CallbackInfo &info) {
   auto remote = OptStringArg(info[0], "transactionSetRef: remote");
   std::string ref = StringArg(info[1], "transactionSetRef: ref");
   auto csum = OptChecksumArg(info[2], "transactionSetRef: checksum");
-  // libostree asserts (aborts the process) without a transaction.
-  if (!InTransaction(repo_.get())) throw Napi::Error::New(info.Env(), "transactionSetRef: no transaction is open");
+  RequireTransactionState(info.Env(), repo(), TxnState::Open, "transactionSetRef");
+  // The ref becomes a path under refs/ at commit: validate it as ostree's own CLI does.
+  GErr e;
+  if ((remote && !ostree_validate_remote_name(remote->c_str(), e.out())) || !ostree_validate_rev(ref.c_str(), e.out()))
+    throw ToJsError(info.Env(), e.Take());
   ostree_repo_transaction_set_ref(repo_.get(), OptCStr(remote), ref.c_str(), OptCStr(csum));
   return info.Env().Undefined();
 }
@@ -542,8 +605,7 @@ Napi::Value RepoWrap::Prune(const Napi::CallbackInfo &info) {
   int flags = OSTREE_REPO_PRUNE_FLAGS_NONE;
   if (Opt(info[0], "refsOnly").ToBoolean()) flags |= OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY;
   if (Opt(info[0], "noPrune").ToBoolean()) flags |= OSTREE_REPO_PRUNE_FLAGS_NO_PRUNE;
-  Napi::Value d = Opt(info[0], "depth");
-  int depth = d.IsNumber() ? d.As<Napi::Number>().Int32Value() : -1;
+  int depth = DepthArg(Opt(info[0], "depth"), "prune: depth", -1);
   CancelRef cancellable = CancelArg(info[1]);
   auto repo = Ref();
   struct Out { gint total = 0, pruned = 0; guint64 size = 0; };
@@ -591,7 +653,8 @@ Napi::Value RepoWrap::Pull(const Napi::CallbackInfo &info) {
     if (Opt(o, "commitOnly").ToBoolean()) flags |= OSTREE_REPO_PULL_FLAGS_COMMIT_ONLY;
     g_variant_builder_add(&b, "{sv}", "flags", g_variant_new_int32(flags));
     Napi::Value depth = Opt(o, "depth");
-    if (depth.IsNumber()) g_variant_builder_add(&b, "{sv}", "depth", g_variant_new_int32(depth.As<Napi::Number>().Int32Value()));
+    if (!depth.IsUndefined() && !depth.IsNull())
+      g_variant_builder_add(&b, "{sv}", "depth", g_variant_new_int32(DepthArg(depth, "pull: depth", 0)));
     for (const char *k : {"gpgVerify", "gpgVerifySummary"}) {
       Napi::Value v = Opt(o, k);
       if (v.IsBoolean())

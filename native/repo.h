@@ -6,6 +6,7 @@
 #include <ostree.h>
 
 #include <memory>
+#include <string>
 
 #include "util/gobj.h"
 
@@ -24,6 +25,29 @@ using DevInoCachePtr = std::unique_ptr<OstreeRepoDevInoCache, DevInoCacheUnref>;
 // A new reference to the OstreeRepo behind a JS Repo object; throws a TypeError naming
 // `what` if `v` is not an open Repo.
 GObj<OstreeRepo> RepoFromJs(const Napi::Value &v, const char *what = "repo");
+
+// What the binding knows of an OstreeRepo's transaction (JS thread only). libostree asserts or
+// races when a transaction is misused (set_ref outside one, two prepares in flight on pool
+// threads), so every transaction call checks and updates this first.
+enum class TxnState {
+  None,
+  Preparing,  // prepareTransaction running
+  Open,       // prepared; objects and refs go into it
+  Closing,    // commitTransaction or abortTransaction running
+  Import,     // a native import running its own transaction
+};
+TxnState &TransactionState(OstreeRepo *repo);
+// The tmp/staging-* directory of the transaction the JS side prepared ("" when unknown).
+std::string &TransactionStagingDir(OstreeRepo *repo);
+
+// repo_staging.cc: ostree_repo_prepare_transaction, noting the staging directory it locked; and
+// ostree_repo_abort_transaction followed by the removal of that directory (libostree keeps it
+// for reuse, but a failed import must leave no temp files behind).
+bool PrepareTransactionTracked(OstreeRepo *repo, gboolean *resumed, std::string *staging, GCancellable *c,
+                               GError **error);
+bool AbortTransactionAndClean(OstreeRepo *repo, const std::string &staging, GError **error);
+// Throws an Error naming `call` unless the repo is in state `want`.
+void RequireTransactionState(Napi::Env env, OstreeRepo *repo, TxnState want, const char *call);
 
 // A JS Repo for an OstreeRepo obtained elsewhere (e.g. a sysroot's repo); takes a new reference.
 Napi::Object RepoToJs(Napi::Env env, OstreeRepo *repo);

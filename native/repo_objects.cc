@@ -11,12 +11,25 @@
 #include <vector>
 
 #include "repo_wrap.h"
+#include "util/args.h"
 #include "util/async.h"
 #include "util/errors.h"
 #include "util/variant.h"
 
 namespace oc {
 namespace {
+
+// Permission bits (S_IFREG added) or a full regular-file mode: libostree asserts S_ISREG for
+// the writers, and `| S_IFREG` on another type's bits would make yet another type.
+uint32_t RegfileModeArg(const Napi::Value &v, const char *what) {
+  uint32_t mode = Uint32Arg(v, what);
+  if ((mode & ~(S_IFMT | 07777)) != 0 || ((mode & S_IFMT) != 0 && (mode & S_IFMT) != S_IFREG)) {
+    char octal[16];
+    snprintf(octal, sizeof octal, "0%o", mode);
+    throw Napi::RangeError::New(v.Env(), std::string(what) + " must be permission bits or a regular file mode, got " + octal);
+  }
+  return mode | S_IFREG;
+}
 
 // Plain a(ayay) xattrs from JS, or null.
 VarRef OptXattrs(const Napi::Value &v) { return OptVariantArg(v, G_VARIANT_TYPE("a(ayay)"), "xattrs"); }
@@ -48,7 +61,7 @@ ssize_t ReadFd(int fd, char *buf, size_t n, GCancellable *c, ErrorInfo &err) {
     ssize_t r = ::read(fd, buf, n);
     if (r >= 0) return r;
     if (errno == EINTR || errno == EAGAIN) continue;
-    err.Set(std::string("Reading content from fd: ") + g_strerror(errno), "FAILED");
+    err.SetErrno("Reading content from fd", errno);
     return -1;
   }
 }
@@ -60,7 +73,7 @@ bool WriteFdAll(int fd, const char *buf, size_t n, GCancellable *c, ErrorInfo &e
     ssize_t w = ::write(fd, buf + off, n - off);
     if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (w < 0) {
-      err.Set(std::string("Writing content to fd: ") + g_strerror(errno), "FAILED");
+      err.SetErrno("Writing content to fd", errno);
       return false;
     }
     off += static_cast<size_t>(w);
@@ -99,7 +112,7 @@ Napi::Value RepoWrap::HasObject(const Napi::CallbackInfo &info) {
 // reachable from the commit (maxDepth parents too; 0 = this commit only), sorted.
 Napi::Value RepoWrap::TraverseCommit(const Napi::CallbackInfo &info) {
   std::string csum = ChecksumArg(info[0], "traverseCommit: checksum");
-  int depth = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
+  int depth = DepthArg(info[1], "traverseCommit: maxDepth", 0);
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
   auto out = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
@@ -306,7 +319,7 @@ Napi::Value RepoWrap::QueryContent(const Napi::CallbackInfo &info) {
 Napi::Value RepoWrap::ReadContent(const Napi::CallbackInfo &info) {
   std::string csum = ChecksumArg(info[0], "readContent: checksum");
   int fd = -1;
-  if (!info[1].IsUndefined() && !info[1].IsNull()) fd = static_cast<int>(Uint32Arg(info[1], "readContent: fd"));
+  if (!info[1].IsUndefined() && !info[1].IsNull()) fd = FdArg(info[1], "readContent: fd");
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
   auto data = std::make_shared<std::string>();
@@ -352,7 +365,7 @@ Napi::Value RepoWrap::WriteRegfileInline(const Napi::CallbackInfo &info) {
   auto expected = OptChecksumArg(info[0], "writeRegfileInline: expectedChecksum");
   uint32_t uid = Uint32Arg(info[1], "writeRegfileInline: uid");
   uint32_t gid = Uint32Arg(info[2], "writeRegfileInline: gid");
-  uint32_t mode = Uint32Arg(info[3], "writeRegfileInline: mode") | S_IFREG;
+  uint32_t mode = RegfileModeArg(info[3], "writeRegfileInline: mode");
   VarRef xattrs = OptXattrs(info[4]);
   BytesRef bytes = ShareBytes(BytesArg(info[5], "writeRegfileInline: bytes"));
   CancelRef cancellable = CancelArg(info[6]);
@@ -378,12 +391,10 @@ Napi::Value RepoWrap::WriteRegfileFromFd(const Napi::CallbackInfo &info) {
   auto expected = OptChecksumArg(info[0], "writeRegfileFromFd: expectedChecksum");
   uint32_t uid = Uint32Arg(info[1], "writeRegfileFromFd: uid");
   uint32_t gid = Uint32Arg(info[2], "writeRegfileFromFd: gid");
-  uint32_t mode = Uint32Arg(info[3], "writeRegfileFromFd: mode") | S_IFREG;
+  uint32_t mode = RegfileModeArg(info[3], "writeRegfileFromFd: mode");
   VarRef xattrs = OptXattrs(info[4]);
-  if (!info[5].IsNumber() || info[5].As<Napi::Number>().DoubleValue() < 0)
-    throw Napi::TypeError::New(info.Env(), "writeRegfileFromFd: size must be a non-negative number");
-  guint64 size = static_cast<guint64>(info[5].As<Napi::Number>().DoubleValue());
-  int fd = static_cast<int>(Uint32Arg(info[6], "writeRegfileFromFd: fd"));
+  guint64 size = SizeArg(info[5], "writeRegfileFromFd: size");
+  int fd = FdArg(info[6], "writeRegfileFromFd: fd");
   CancelRef cancellable = CancelArg(info[7]);
   auto repo = Ref();
   auto out = std::make_shared<GStr>();

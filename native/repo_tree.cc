@@ -10,6 +10,7 @@
 #include "repo_wrap.h"
 #include "sepolicy.h"
 #include "tar_common.h"
+#include "util/args.h"
 #include "util/async.h"
 #include "util/classes.h"
 #include "util/errors.h"
@@ -23,15 +24,16 @@ using DevInoRef = std::shared_ptr<OstreeRepoDevInoCache>;
 
 // ---- DevInoCache: a JS handle on an OstreeRepoDevInoCache ----
 
-class DevInoCache : public Napi::ObjectWrap<DevInoCache> {
+class DevInoCache : public TaggedWrap<DevInoCache> {
  public:
+  static constexpr const char *kClassName = "DevInoCache";
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function f = DefineClass(env, "DevInoCache", {});
     RegisterClass(env, "DevInoCache", f);
     exports.Set("DevInoCache", f);
   }
   explicit DevInoCache(const Napi::CallbackInfo &info)
-      : Napi::ObjectWrap<DevInoCache>(info), cache_(ostree_repo_devino_cache_new()) {}
+      : TaggedWrap<DevInoCache>(info), cache_(ostree_repo_devino_cache_new()) {}
   ~DevInoCache() override { ostree_repo_devino_cache_unref(cache_); }
 
   // A new ref to the cache behind `v`, or null for undefined/null.
@@ -341,9 +343,7 @@ Napi::Value RepoWrap::WriteCommit(const Napi::CallbackInfo &info) {
     timestamp = ts.As<Napi::BigInt>().Uint64Value(&lossless);
     if (!lossless) throw Napi::RangeError::New(env, "writeCommit: timestamp out of range");
   } else if (ts.IsNumber()) {
-    double d = ts.As<Napi::Number>().DoubleValue();
-    if (d < 0) throw Napi::RangeError::New(env, "writeCommit: timestamp must not be negative");
-    timestamp = static_cast<guint64>(d);
+    timestamp = SizeArg(ts, "writeCommit: timestamp");
   } else if (!ts.IsUndefined() && !ts.IsNull()) {
     throw Napi::TypeError::New(env, "writeCommit: timestamp must be a number or bigint (seconds)");
   }
@@ -411,6 +411,11 @@ Napi::Value RepoWrap::Checkout(const Napi::CallbackInfo &info) {
   opts->bareuseronly_dirs = Opt(o, "bareuseronlyDirs").ToBoolean();
   opts->subpath = OptStringArg(Opt(o, "subpath"), "checkout: subpath");
   opts->devino = DevInoCache::From(Opt(o, "devinoCache"), "checkout: devinoCache");
+  // libostree 2022.7 ostree_repo_checkout_at's g_return_val_if_fail preconditions, as errors.
+  if (opts->force_copy && opts->no_copy_fallback)
+    throw Napi::TypeError::New(env, "checkout: forceCopy and noCopyFallback exclude each other");
+  if (opts->overwrite == OSTREE_REPO_CHECKOUT_OVERWRITE_UNION_IDENTICAL && !opts->no_copy_fallback)
+    throw Napi::TypeError::New(env, "checkout: overwrite 'union-identical' needs noCopyFallback (it compares files by hardlinking them)");
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
   return RunOstreeCall(

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "util/async.h"
+#include "util/classes.h"
 #include "util/errors.h"
 #include "util/gobj.h"
 
@@ -39,8 +40,9 @@ inline BytesRef ShareBytes(GBytesPtr b) {
   return BytesRef(b.release(), [](GBytes *p) { if (p) g_bytes_unref(p); });
 }
 
-class RepoWrap : public Napi::ObjectWrap<RepoWrap> {
+class RepoWrap : public TaggedWrap<RepoWrap> {
  public:
+  static constexpr const char *kClassName = "Repo";
   static void Init(Napi::Env env, Napi::Object exports);
   explicit RepoWrap(const Napi::CallbackInfo &info);
   static Napi::Object Wrap(Napi::Env env, OstreeRepo *repo);
@@ -104,6 +106,8 @@ std::optional<std::string> OptStringArg(const Napi::Value &v, const char *what);
 std::string ChecksumArg(const Napi::Value &v, const char *what);                    // validated sha256 hex
 std::optional<std::string> OptChecksumArg(const Napi::Value &v, const char *what);  // undefined/null → nullopt
 uint32_t Uint32Arg(const Napi::Value &v, const char *what);
+// A commit depth: -1 (unlimited) … INT_MAX; `dflt` for undefined/null.
+int DepthArg(const Napi::Value &v, const char *what, int dflt);
 CancelRef CancelArg(const Napi::Value &v);
 // Object type names as libostree prints them ("commit", "dirtree", …); TypeError on others.
 OstreeObjectType ObjectTypeArg(const Napi::Value &v, const char *what);
@@ -122,15 +126,19 @@ Napi::Value StringOrNull(Napi::Env env, const GStr &s);
 
 // Queues one libostree call that returns gboolean and sets a GError: the error rejects the
 // promise, otherwise `done` (undefined without one) resolves it.
+// `settled(ok)` (optional) runs on the main thread when the call is over.
 template <typename Call>
-Napi::Promise RunOstreeCall(Napi::Env env, const char *name, Call call, PromiseWorker::Done done = nullptr) {
+Napi::Promise RunOstreeCall(Napi::Env env, const char *name, Call call, PromiseWorker::Done done = nullptr,
+                            std::function<void(bool ok)> settled = nullptr) {
+  auto ok = std::make_shared<bool>(false);
   return PromiseWorker::Run(
       env, name,
-      [call](ErrorInfo &err) {
+      [call, ok](ErrorInfo &err) {
         GErr e;
         if (!call(e.out())) err = e.Take();
+        else *ok = true;
       },
-      std::move(done));
+      std::move(done), settled ? PromiseWorker::Settled([settled, ok] { settled(*ok); }) : nullptr);
 }
 
 // The devino cache JS class (repo_tree.cc); Init registers it.

@@ -21,9 +21,12 @@
 #include <unistd.h>
 
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "modules.h"
+#include "util/args.h"
+#include "util/classes.h"
 #include "util/errors.h"
 
 namespace oc {
@@ -32,14 +35,13 @@ namespace {
 // Enough room for more fds than any proxy reply carries (≤2), so surplus is detected, not lost.
 constexpr size_t kMaxFds = 16;
 
-std::string ErrnoName(int err) {
-  const char *n = strerrorname_np(err);
-  return n ? n : std::to_string(err);
-}
+// Largest datagram a receive takes: the kernel's SOCK_SEQPACKET limit is the socket buffer
+// (a few hundred KiB); skopeo's own limit is 32 KiB.
+constexpr double kMaxRecvSize = 16 * 1024 * 1024;
 
 Napi::Error ErrnoError(Napi::Env env, const std::string &context, int err) {
   ErrorInfo info;
-  info.Set(context + ": " + g_strerror(err), ErrnoName(err).c_str());
+  info.SetErrno(context, err);
   return ToJsError(env, info);
 }
 }  // namespace
@@ -136,8 +138,9 @@ RecvResult RecvDatagram(int fd, int cancel_fd, size_t max_size) {
 
 namespace {
 
-class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
+class SocketWrap : public TaggedWrap<SocketWrap> {
  public:
+  static constexpr const char *kClassName = "Socket";
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Socket",
                        {
@@ -148,11 +151,9 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
                        });
   }
 
-  explicit SocketWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<SocketWrap>(info) {
+  explicit SocketWrap(const Napi::CallbackInfo &info) : TaggedWrap<SocketWrap>(info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "Socket: fd must be a number");
-    int fd = info[0].As<Napi::Number>().Int32Value();
-    if (fd < 0) throw Napi::TypeError::New(env, "Socket: fd must be non-negative");
+    int fd = FdArg(info[0], "Socket: fd");
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (efd < 0) throw ErrnoError(env, "eventfd", errno);
     state_ = std::make_shared<State>();
@@ -167,6 +168,11 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   }
 
  private:
+  struct Liveness {
+    std::mutex m;
+    bool alive = true;
+  };
+
   // Shared with a receiving thread, so the fds outlive this object if it is collected first.
   struct State {
     Fd fd;
@@ -198,7 +204,8 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     std::vector<int> fds;
     if (info[1].IsArray()) {
       auto a = info[1].As<Napi::Array>();
-      for (uint32_t i = 0; i < a.Length(); i++) fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+      for (uint32_t i = 0; i < a.Length(); i++) fds.push_back(FdArg(a.Get(i), "send: fds[]"));
+      if (fds.size() > kMaxFds) throw Napi::RangeError::New(env, "send: at most " + std::to_string(kMaxFds) + " fds");
     } else if (!info[1].IsUndefined()) {
       throw Napi::TypeError::New(env, "send: fds must be an array of numbers");
     }
@@ -212,29 +219,69 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     if (closed_) throw Napi::Error::New(env, "recv: socket is closed");
     if (pending_) throw Napi::Error::New(env, "recv: a receive is already pending");
     size_t max = 32 * 1024;
-    if (info[0].IsNumber()) max = info[0].As<Napi::Number>().Uint32Value();
-    auto job = new Job{this, Napi::Promise::Deferred::New(env), {}};
+    if (!info[0].IsUndefined()) max = static_cast<size_t>(IntegerArg(info[0], "recv: maxSize", 1, kMaxRecvSize));
+    auto job = std::make_unique<Job>(Job{this, Napi::Promise::Deferred::New(env), {}});
     Napi::Promise promise = job->deferred.Promise();
-    auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo &) {}),
-                                              "ostree-container:seqpacket-recv", 0, 1);
+    // The thread-safe function is freed when the environment is torn down (a worker thread
+    // terminated mid-receive), and may not be touched after that — not even Release(). Its
+    // finalizer runs on the JS thread just before; `live` tells the receiving thread, under a
+    // lock it holds while calling in.
+    auto live = std::make_shared<Liveness>();
+    using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Job, &SocketWrap::CallComplete>;
+    Tsfn tsfn = Tsfn::New(env, "ostree-container:seqpacket-recv", 0, 1, nullptr,
+                          [live](Napi::Env, void *, std::nullptr_t *) {
+                            std::lock_guard<std::mutex> lk(live->m);
+                            live->alive = false;
+                          });
+    std::shared_ptr<State> state = state_;
+    Job *raw = job.get();
+    try {
+      std::thread([state, raw, tsfn, live, max]() mutable {
+        std::unique_ptr<Job> job(raw);
+        try {
+          job->result = RecvDatagram(state->fd.get(), state->cancel.get(), max);
+        } catch (...) {  // bad_alloc for the buffer
+          job->result.kind = RecvResult::kError;
+          job->result.err = ENOMEM;
+          job->result.err_context = "recv";
+        }
+        std::lock_guard<std::mutex> lk(live->m);
+        if (!live->alive) return Discard(std::move(job));
+        napi_status s = tsfn.NonBlockingCall(job.get());
+        if (s == napi_ok) job.release();  // CallComplete owns it now
+        else Discard(std::move(job));
+        if (s != napi_closing) tsfn.Release();  // after napi_closing the function is not ours to touch
+      }).detach();
+    } catch (const std::system_error &e) {
+      tsfn.Release();
+      throw Napi::Error::New(env, std::string("recv: cannot start a receiving thread: ") + e.what());
+    }
+    job.release();  // the thread owns it
     pending_ = true;
     Ref();  // keep this object (and so the socket) alive until the job completes
-    std::shared_ptr<State> state = state_;
-    std::thread([state, job, tsfn, max]() mutable {
-      job->result = RecvDatagram(state->fd.get(), state->cancel.get(), max);
-      napi_status s = tsfn.BlockingCall([job](Napi::Env env, Napi::Function) { Complete(env, job); });
-      if (s != napi_ok) {  // environment shutting down: nobody is left to take the fds
-        for (int f : job->result.msg.fds) close(f);
-        delete job;
-      }
-      tsfn.Release();
-    }).detach();
     return promise;
+  }
+
+  // A result nobody is left to take (the environment is gone): close the fds it carries.
+  static void Discard(std::unique_ptr<Job> job) {
+    for (int f : job->result.msg.fds) close(f);
+  }
+
+  // The thread-safe function's call: `env` is null when the environment was torn down with the
+  // call still queued. Nothing may escape into node-addon-api's wrapper, whose rethrow during
+  // teardown would end in std::terminate.
+  static void CallComplete(Napi::Env env, Napi::Function, std::nullptr_t *, Job *raw) {
+    std::unique_ptr<Job> job(raw);
+    if (static_cast<napi_env>(env) == nullptr) return Discard(std::move(job));
+    try {
+      Complete(env, job.get());
+    } catch (...) {  // the environment is terminating: the promise cannot settle any more
+      Discard(std::move(job));
+    }
   }
 
   // Main thread: settle the promise and apply a close requested while the receive was pending.
   static void Complete(Napi::Env env, Job *job) {
-    std::unique_ptr<Job> owned(job);
     SocketWrap *self = job->self;
     self->pending_ = false;
     if (self->closed_) self->ReleaseFds();
@@ -298,7 +345,7 @@ Napi::Value SocketPair(const Napi::CallbackInfo &info) {
 }
 
 Napi::Value StrError(const Napi::CallbackInfo &info) {
-  return Napi::String::New(info.Env(), g_strerror(info[0].As<Napi::Number>().Int32Value()));
+  return Napi::String::New(info.Env(), g_strerror(static_cast<int>(IntegerArg(info[0], "strerror: errno", 0, 4095))));
 }
 
 }  // namespace

@@ -108,14 +108,15 @@ DeploymentInfo Snapshot(OstreeSysroot *sysroot, OstreeDeployment *d) {
 
 // The JS class of a deployment: a wrapped OstreeDeployment (so it can be handed back as a merge
 // deployment) carrying its snapshot as plain read-only properties.
-class DeploymentWrap : public Napi::ObjectWrap<DeploymentWrap> {
+class DeploymentWrap : public TaggedWrap<DeploymentWrap> {
  public:
+  static constexpr const char *kClassName = "Deployment";
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function f = DefineClass(env, "Deployment", {});
     RegisterClass(env, "Deployment", f);
     exports.Set("Deployment", f);
   }
-  explicit DeploymentWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<DeploymentWrap>(info) {
+  explicit DeploymentWrap(const Napi::CallbackInfo &info) : TaggedWrap<DeploymentWrap>(info) {
     if (!info[0].IsExternal() || !info[1].IsExternal())
       throw Napi::TypeError::New(info.Env(), "deployments come from a Sysroot");
     deployment_ = ShareDeployment(info[0].As<Napi::External<OstreeDeployment>>().Data());
@@ -245,8 +246,9 @@ struct Strv {
   char **get() { return ptrs.data(); }
 };
 
-class SysrootWrap : public Napi::ObjectWrap<SysrootWrap> {
+class SysrootWrap : public TaggedWrap<SysrootWrap> {
  public:
+  static constexpr const char *kClassName = "Sysroot";
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function f = DefineClass(
         env, "Sysroot",
@@ -273,7 +275,7 @@ class SysrootWrap : public Napi::ObjectWrap<SysrootWrap> {
   }
 
   // new Sysroot(path?): no I/O (libostree opens nothing until load); no path = the default (/).
-  explicit SysrootWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<SysrootWrap>(info) {
+  explicit SysrootWrap(const Napi::CallbackInfo &info) : TaggedWrap<SysrootWrap>(info) {
     auto path = OptStringArg(info[0], "Sysroot: path");
     state_ = std::make_shared<SysrootState>();
     if (path) {

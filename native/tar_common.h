@@ -15,19 +15,18 @@
 
 namespace oc {
 
-// Thrown inside worker code; the N-API wrapper turns it into the rejected Error.
-struct Failure : std::exception {
-  ErrorInfo info;
-  explicit Failure(ErrorInfo i) : info(std::move(i)) {}
-  const char *what() const noexcept override { return info.message.c_str(); }
-};
-
 [[noreturn]] inline void Fail(const std::string &msg, const char *code = "FAILED") {
   ErrorInfo i;
   i.Set(msg, code);
   throw Failure(std::move(i));
 }
 [[noreturn]] inline void Fail(GErr &e) { throw Failure(e.Take()); }
+// "context: <strerror>" with the errno name ("ENOSPC") as code.
+[[noreturn]] inline void FailErrno(const std::string &context, int err) {
+  ErrorInfo i;
+  i.SetErrno(context, err);
+  throw Failure(std::move(i));
+}
 
 // Runs f(); a Failure escaping it gets "context: " prepended (upstream-style chain).
 template <typename F>

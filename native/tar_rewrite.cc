@@ -8,6 +8,7 @@
 #include "tar_objpath.h"
 #include "tar_reader.h"
 #include "tar_writer.h"
+#include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"
 #include "util/gobj.h"
@@ -102,7 +103,7 @@ Napi::Value RewriteDetachedMetadata(const Napi::CallbackInfo &info) {
     throw ToJsError(env, f.info);
   }
   job->threads = std::max(1, static_cast<int>(g_get_num_processors()));
-  if (o.Get("threads").IsNumber()) job->threads = std::max(1, o.Get("threads").As<Napi::Number>().Int32Value());
+  job->threads = ThreadsArg(o.Get("threads"), "rewriteDetachedMetadata: threads", job->threads);
   if (info[1].IsTypedArray()) {
     Napi::Uint8Array a = info[1].As<Napi::Uint8Array>();
     job->has_detached = true;

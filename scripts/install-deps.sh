@@ -14,6 +14,7 @@ apt_pkgs=(
   debootstrap                                      # scripts/test-matrix.sh: the suite on other Debian releases
   bsdutils                                         # script(1): a terminal for the progress-bar test
   clang libclang-rt-14-dev                         # libFuzzer + ASan/UBSan runtimes (scripts/fuzz.sh)
+  libasan8 libubsan1                               # sanitizer runtimes for npm run test:asan
 )
 dnf_pkgs=(
   pkgconf-pkg-config ostree-devel glib2-devel ostree
@@ -26,6 +27,7 @@ dnf_pkgs=(
   debootstrap
   util-linux-script
   clang compiler-rt
+  libasan libubsan
 )
 
 sudo_cmd=()

@@ -60,6 +60,7 @@ export {
   unprivilegedSubprocess,
 } from './proxy/auth.js';
 export { policyIsDefaultInsecure, containerPolicyIsDefaultInsecure, requireSecureContainerPolicy } from './proxy/policy.js';
+export { POLICY_ENFORCING_PROXY, requirePolicyEnforcingProxy } from './proxy/policy.js';
 export type { FetchedManifest, FetchedManifestAndConfig } from './proxy/fetch.js';
 export { fetchManifest, fetchManifestAndConfig, withImageProxy } from './proxy/fetch.js';
 export type { SkopeoCopyOptions } from './proxy/skopeo-copy.js';

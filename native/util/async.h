@@ -18,9 +18,13 @@ class PromiseWorker : public Napi::AsyncWorker {
  public:
   using Work = std::function<void(ErrorInfo &)>;
   using Done = std::function<Napi::Value(Napi::Env)>;
+  using Settled = std::function<void()>;
 
-  static Napi::Promise Run(Napi::Env env, const char *name, Work work, Done done) {
+  // `settled` (optional) runs on the main thread once the work is over, failed or not, before
+  // the promise settles: bookkeeping such as a repo's transaction state.
+  static Napi::Promise Run(Napi::Env env, const char *name, Work work, Done done, Settled settled = nullptr) {
     auto *w = new PromiseWorker(env, name, std::move(work), std::move(done));
+    w->settled_ = std::move(settled);
     Napi::Promise p = w->deferred_.Promise();
     w->Queue();
     return p;
@@ -30,23 +34,39 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       work_(err_);
-    } catch (const std::exception &e) {
-      err_.Set(e.what());
+    } catch (...) {
+      err_ = CurrentExceptionInfo();
     }
   }
+  // Nothing may escape these: while a worker thread's environment terminates, settling a
+  // promise throws, and node-addon-api's rethrow from its callback wrapper would std::terminate.
   void OnOK() override {
+    try {
+      Settle();
+    } catch (...) {
+    }
+  }
+  void OnError(const Napi::Error &e) override {
+    try {
+      if (settled_) settled_();
+      deferred_.Reject(e.Value());
+    } catch (...) {
+    }
+  }
+
+  void Settle() {
     Napi::Env env = Env();
+    if (settled_) settled_();
     if (err_) {
       deferred_.Reject(ToJsError(env, err_).Value());
       return;
     }
     try {
       deferred_.Resolve(done_ ? done_(env) : env.Undefined());
-    } catch (const Napi::Error &e) {
-      deferred_.Reject(e.Value());
+    } catch (...) {
+      deferred_.Reject(ToJsError(env, CurrentExceptionInfo()).Value());
     }
   }
-  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
 
  private:
   PromiseWorker(Napi::Env env, const char *name, Work work, Done done)
@@ -56,6 +76,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Work work_;
   Done done_;
+  Settled settled_;
   ErrorInfo err_;
 };
 

@@ -13,7 +13,7 @@ void Cancellable::Init(Napi::Env env, Napi::Object exports) {
 }
 
 Cancellable::Cancellable(const Napi::CallbackInfo &info)
-    : Napi::ObjectWrap<Cancellable>(info), cancellable_(g_cancellable_new()) {}
+    : TaggedWrap<Cancellable>(info), cancellable_(g_cancellable_new()) {}
 
 Napi::Value Cancellable::Cancel(const Napi::CallbackInfo &info) {
   g_cancellable_cancel(cancellable_.get());

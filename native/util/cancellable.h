@@ -5,12 +5,14 @@
 #include <napi.h>
 #include <gio/gio.h>
 
+#include "util/classes.h"
 #include "util/gobj.h"
 
 namespace oc {
 
-class Cancellable : public Napi::ObjectWrap<Cancellable> {
+class Cancellable : public TaggedWrap<Cancellable> {
  public:
+  static constexpr const char *kClassName = "Cancellable";
   static void Init(Napi::Env env, Napi::Object exports);
   explicit Cancellable(const Napi::CallbackInfo &info);
 

@@ -1,6 +1,8 @@
 #include "util/error_info.h"
 
 #include <gio/gio.h>
+#include <errno.h>
+#include <string.h>
 
 namespace oc {
 
@@ -19,16 +21,43 @@ static std::string IoErrorName(int code) {
   return name;
 }
 
+std::string ErrnoName(int err) {
+  const char *n = strerrorname_np(err);
+  return n ? n : std::to_string(err);
+}
+
+// The errno behind a G_IO_ERROR made from one (g_io_error_from_errno + g_strerror, as GIO and
+// libglnx's glnx_throw_errno_prefix do), or 0.
+static int ErrnoOf(const GError *err) {
+  if (err->domain != G_IO_ERROR || !err->message) return 0;
+  const std::string msg = err->message;
+  for (int e = 1; e < 134; e++) {
+    if (g_io_error_from_errno(e) != err->code) continue;
+    const std::string text = g_strerror(e);
+    if (msg.size() >= text.size() && msg.compare(msg.size() - text.size(), text.size(), text) == 0) return e;
+  }
+  return 0;
+}
+
 void ErrorInfo::Capture(GError *err) {
   set = true;
   if (!err) {
-    message = "unknown error";
+    // libostree returned failure without an error: a g_return_if_fail precondition (its
+    // message went to stderr); the binding checks those first, so this is a bug to report.
+    message = "libostree failed without an error message (a precondition check failed)";
     code = "FAILED";
     return;
   }
   message = err->message ? err->message : "";
   domain = g_quark_to_string(err->domain);
-  code = err->domain == G_IO_ERROR ? IoErrorName(err->code) : std::to_string(err->code);
+  int errnum = ErrnoOf(err);
+  // libostree refuses a write that would eat into the repo's min-free-space reserve with a
+  // plain G_IO_ERROR_FAILED ("min-free-space-percent '3%' would be exceeded, …"): a full disk
+  // as far as the caller is concerned.
+  if (!errnum && err->domain == G_IO_ERROR && err->message && strstr(err->message, "min-free-space-") &&
+      strstr(err->message, "would be exceeded"))
+    errnum = ENOSPC;
+  code = errnum ? ErrnoName(errnum) : err->domain == G_IO_ERROR ? IoErrorName(err->code) : std::to_string(err->code);
   g_error_free(err);
 }
 
@@ -38,6 +67,8 @@ void ErrorInfo::Set(const std::string &msg, const char *c) {
   code = c;
   domain = "ostree-container";
 }
+
+void ErrorInfo::SetErrno(const std::string &context, int err) { Set(context + ": " + g_strerror(err), ErrnoName(err).c_str()); }
 
 void ErrorInfo::Prefix(const std::string &context) { message = context + ": " + message; }
 

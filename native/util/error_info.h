@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include <exception>
 #include <string>
 
 namespace oc {
@@ -12,14 +13,28 @@ namespace oc {
 struct ErrorInfo {
   std::string message;
   std::string domain;  // e.g. "g-io-error-quark"
-  std::string code;    // GIOErrorEnum nick ("NOT_FOUND") when the domain is G_IO_ERROR, else the number
+  // The errno name ("ENOSPC") when the error reports a system call's errno (GIO and glnx put
+  // g_strerror(errno) at the end of the message), else the GIOErrorEnum name ("NOT_FOUND") when
+  // the domain is G_IO_ERROR, else the number.
+  std::string code;
   bool set = false;
 
   void Capture(GError *err);                    // takes ownership and frees err
   void Set(const std::string &msg, const char *code = "FAILED");
+  void SetErrno(const std::string &context, int err);  // "context: <strerror>", code = errno name
   void Prefix(const std::string &context);      // "context: message"
   explicit operator bool() const { return set; }
 };
+
+// Thrown inside worker code; the N-API wrapper turns it into the rejected Error.
+struct Failure : std::exception {
+  ErrorInfo info;
+  explicit Failure(ErrorInfo i) : info(std::move(i)) {}
+  const char *what() const noexcept override { return info.message.c_str(); }
+};
+
+// "ENOSPC" for ENOSPC; the number for errnos without a name.
+std::string ErrnoName(int err);
 
 // Owned GError* out-parameter: `GErr err; fn(..., err.out())`.
 class GErr {

@@ -5,12 +5,15 @@
 import os from 'node:os';
 import { finished } from 'node:stream/promises';
 import type { ImageProxyConfig } from './config.js';
+import { requirePolicyEnforcingProxy } from './policy.js';
 import { ImageProxy, type BlobFd, type BlobStream, type OpenedImage } from './image-proxy.js';
 
 export interface ImageProxyPoolOptions {
   /** Number of proxy processes; default min(4, available parallelism). */
   size?: number;
   config?: ImageProxyConfig;
+  /** Refuse proxies that do not apply containers-policy.json when opening (ostree-image-signed). */
+  enforcePolicy?: boolean;
 }
 
 interface Member {
@@ -33,7 +36,8 @@ export class ImageProxyPool {
   private constructor(
     private readonly members: Member[],
     private readonly imgref: string | { toString(): string },
-    private readonly config: ImageProxyConfig | undefined,
+    /** What `grow` opens more proxies with (the size aside). */
+    private readonly opts: ImageProxyPoolOptions,
   ) {
     this.free = [...members];
   }
@@ -47,8 +51,9 @@ export class ImageProxyPool {
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     try {
       if (failed) throw failed.reason;
+      if (opts.enforcePolicy) proxies.forEach(requirePolicyEnforcingProxy);
       const images = await Promise.all(proxies.map((p) => p.openImage(imgref)));
-      return new ImageProxyPool(proxies.map((proxy, i) => ({ proxy, image: images[i] })), imgref, opts.config);
+      return new ImageProxyPool(proxies.map((proxy, i) => ({ proxy, image: images[i] })), imgref, opts);
     } catch (e) {
       await finalizeAll(proxies).catch(() => undefined);
       throw e;
@@ -67,7 +72,7 @@ export class ImageProxyPool {
     if (this.closed) throw new Error('Image proxy pool is closed');
     const more = Math.max(0, size - this.members.length);
     if (more === 0) return;
-    const added = await ImageProxyPool.open(this.imgref, { size: more, ...(this.config ? { config: this.config } : {}) });
+    const added = await ImageProxyPool.open(this.imgref, { ...this.opts, size: more });
     for (const m of added.members) {
       this.members.push(m);
       this.release(m);

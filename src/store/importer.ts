@@ -147,7 +147,11 @@ export class ImageImporter {
       transport === Transport.ContainerStorage
         ? await mergeDefaultContainerProxyOptsWithIsolation(this.proxyConfig, undefined)
         : await mergeDefaultContainerProxyOpts(this.proxyConfig);
-    this.pool = await ImageProxyPool.open(this.imgref.imgref.toString(), { size: 1, config });
+    this.pool = await ImageProxyPool.open(this.imgref.imgref.toString(), {
+      size: 1,
+      config,
+      enforcePolicy: this.imgref.sigverify.type === 'ContainerPolicy',
+    });
     return this.pool;
   }
 

@@ -3,6 +3,8 @@
 // format over fd 0 through the addon's seqpacket sockets. Behaviour comes from FAKE_PROXY_*:
 //   FAKE_PROXY_VERSION  protocol version returned by Initialize (default 0.2.8)
 //   FAKE_PROXY_BAD      how to break pipe replies: nopipeid | twofds | dualpipeid | onefd
+//   FAKE_PROXY_POLICY   'reject': OpenImage fails as a policy-enforcing skopeo (protocol 0.2.6+)
+//                       refuses an image its containers-policy.json rejects
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +16,7 @@ const { seqpacket } = require('node-gyp-build')(path.resolve(path.dirname(new UR
 
 const version = process.env.FAKE_PROXY_VERSION ?? '0.2.8';
 const bad = process.env.FAKE_PROXY_BAD ?? '';
+const policy = process.env.FAKE_PROXY_POLICY ?? '';
 const sock = new seqpacket.Socket(0);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-proxy-'));
 let fifoCount = 0;
@@ -78,7 +81,9 @@ for (;;) {
       break;
     case 'OpenImage':
     case 'OpenImageOptional':
-      reply(args[0].includes('missing') ? 0 : 1);
+      // containers/image's PolicyRequirementError text for a `reject` requirement
+      if (policy === 'reject') reply(null, { error: `Running image ${args[0]} is rejected by policy.` });
+      else reply(args[0].includes('missing') ? 0 : 1);
       break;
     case 'CloseImage':
       reply(null);

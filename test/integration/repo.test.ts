@@ -375,7 +375,7 @@ describe('transactions', () => {
   it('a second prepare while one is active is an error', async () => {
     await repo.prepareTransaction();
     try {
-      await expectError(repo.prepareTransaction(), 'Failed to prepare transaction, another transaction is in progress');
+      await expectError(repo.prepareTransaction(), 'prepareTransaction: another transaction is in progress on this repository', 'TRANSACTION_STATE');
     } finally {
       await repo.abortTransaction();
     }

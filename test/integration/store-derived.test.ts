@@ -341,11 +341,11 @@ describe('importDerivedLayer: transactions', () => {
     const file = await tempFile(await layerTar([{ name: 'usr/bin/x', data: 'x' }]));
     const opts = { mediaType: TAR, importerVersion: VERSION, ref: 'blob/x', transaction: 'caller' as const };
     // No transaction open: a clear error (libostree would abort the process on the ref).
-    await expect(importDerivedLayer(repo, file, opts)).rejects.toThrow("Transaction 'caller' needs a transaction open");
+    await expect(importDerivedLayer(repo, file, opts)).rejects.toThrow("importDerivedLayer (transaction 'caller'): no transaction is open");
     expect(() => repo.transactionSetRef('x', null)).toThrow('no transaction is open');
 
     await repo.prepareTransaction();
-    await expect(importDerivedLayer(repo, file, { ...opts, transaction: 'own' })).rejects.toThrow('A transaction is already open');
+    await expect(importDerivedLayer(repo, file, { ...opts, transaction: 'own' })).rejects.toThrow("importDerivedLayer (transaction 'own'): another transaction is in progress");
     await importDerivedLayer(repo, file, opts);
     await repo.abortTransaction();
     expect(await repo.resolveRev('blob/x', { allowNoent: true })).toBeNull();

@@ -166,7 +166,7 @@ describe('writeMergeCommit', () => {
     const missing = 'f'.repeat(64);
     await expect(merge(repo, { base: b, layers: [missing], metadata, timestamp: 1 })).rejects.toThrow(`Checking out layer ${missing}`);
     await expect(merge(repo, { base: null, layers: [], metadata, timestamp: 1 })).rejects.toThrow(/Nothing to merge/);
-    await expect(writeMergeCommit(repo, { base: b, layers: [], metadata, timestamp: 1 })).rejects.toThrow('needs a transaction open');
+    await expect(writeMergeCommit(repo, { base: b, layers: [], metadata, timestamp: 1 })).rejects.toThrow('writeMergeCommit: no transaction is open');
     expect(await repoTmpLeftovers(rp)).toEqual([]);
     await fsck(rp);
   });

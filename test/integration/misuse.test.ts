@@ -1,0 +1,283 @@
+// No call from JavaScript may crash the process (issue 8, part 3). Every misuse runs in a child
+// process (test/helpers/native-child.ts): a libostree g_assert (SIGABRT), a wrong unwrap
+// (SIGSEGV) or std::terminate kills only the child, and the test sees a signal instead of a
+// clean exit. Each probe must end in a JS error with a message that says what was wrong.
+import { describe, expect, it } from 'vitest';
+import { runNativeChild, type ChildRun, type Outcome } from '../helpers/native-child.js';
+
+/** The child exited normally (no signal, status 0) and left its results. */
+function expectAlive(run: ChildRun): void {
+  expect({ status: run.status, signal: run.signal }, run.stderr).toEqual({ status: 0, signal: null });
+}
+
+function err(o: Outcome | undefined): { name: string; message: string; code?: string } {
+  if (!o || !('error' in o)) throw new Error(`expected an error, got ${JSON.stringify(o)}`);
+  return o.error;
+}
+
+describe('transactions', () => {
+  it('transaction calls in the wrong state are errors, never assertions', async () => {
+    const run = await runNativeChild(`
+const repo = await addon.Repo.create(tmp + '/repo', 'bare-user');
+await probe('setRefOutside', () => repo.transactionSetRef(null, 'a', null));
+await probe('commitOutside', () => repo.commitTransaction());
+await probe('abortOutside', () => repo.abortTransaction());
+const preparing = repo.prepareTransaction();
+await probe('prepareWhilePreparing', () => repo.prepareTransaction());
+await probe('setRefWhilePreparing', () => repo.transactionSetRef(null, 'a', null));
+await probe('commitWhilePreparing', () => repo.commitTransaction());
+await preparing;
+await probe('prepareWhileOpen', () => repo.prepareTransaction());
+await probe('setRefBadName', () => repo.transactionSetRef(null, '../../escape', null));
+await probe('setRefBadRemote', () => repo.transactionSetRef('bad/remote', 'a', null));
+await probe('setRefBadChecksum', () => repo.transactionSetRef(null, 'a', 'nothex'));
+await probe('importOwnWhileOpen', () => addon.importLayer(repo, { path: '/dev/null', mediaType: 'application/vnd.oci.image.layer.v1.tar', mode: 'objects', transaction: 'own' }));
+const committing = repo.commitTransaction();
+await probe('abortWhileCommitting', () => repo.abortTransaction());
+await probe('setRefWhileCommitting', () => repo.transactionSetRef(null, 'a', null));
+await committing;
+await probe('importCallerOutside', () => addon.importLayer(repo, { path: '/dev/null', mediaType: 'application/vnd.oci.image.layer.v1.tar', mode: 'objects', transaction: 'caller' }));
+// and the repository still works
+await probe('afterwards', async () => { await repo.prepareTransaction(); repo.transactionSetRef(null, 'ok', null); await repo.commitTransaction(); return 'ok'; });
+`);
+    expectAlive(run);
+    const r = run.results;
+    const none = 'no transaction is open (call prepareTransaction first)';
+    expect(err(r.setRefOutside)).toMatchObject({ message: `transactionSetRef: ${none}`, code: 'TRANSACTION_STATE' });
+    expect(err(r.commitOutside)).toMatchObject({ message: `commitTransaction: ${none}`, code: 'TRANSACTION_STATE' });
+    expect(r.abortOutside).toEqual({ ok: null }); // as libostree: nothing to abort
+    expect(err(r.prepareWhilePreparing).message).toBe('prepareTransaction: prepareTransaction has not finished');
+    expect(err(r.setRefWhilePreparing).message).toBe('transactionSetRef: prepareTransaction has not finished');
+    expect(err(r.commitWhilePreparing).message).toBe('commitTransaction: prepareTransaction has not finished');
+    expect(err(r.prepareWhileOpen).message).toBe('prepareTransaction: another transaction is in progress on this repository');
+    expect(err(r.setRefBadName).message).toBe('Invalid ref name ../../escape');
+    expect(err(r.setRefBadRemote).message).toMatch(/remote name/);
+    expect(err(r.setRefBadChecksum).message).toMatch(/^transactionSetRef: checksum: /);
+    expect(err(r.importOwnWhileOpen).message).toBe(
+      "importLayer (transaction 'own'): another transaction is in progress on this repository",
+    );
+    expect(err(r.abortWhileCommitting).message).toBe('abortTransaction: the transaction is being committed or aborted');
+    expect(err(r.setRefWhileCommitting).message).toBe('transactionSetRef: the transaction is being committed or aborted');
+    expect(err(r.importCallerOutside).message).toBe(`importLayer (transaction 'caller'): ${none}`);
+    expect(r.afterwards).toEqual({ ok: 'ok' });
+  });
+});
+
+describe('wrapped objects are recognised by their type tag, not their prototype', () => {
+  it('a Cancellable dressed as a Repo, plain objects and foreign wrapped objects are refused', async () => {
+    const run = await runNativeChild(`
+const repo = await addon.Repo.create(tmp + '/repo', 'bare-user');
+const fake = new addon.Cancellable();
+Object.setPrototypeOf(fake, addon.Repo.prototype);
+await probe('instanceofLies', () => fake instanceof addon.Repo);
+await probe('getter', () => fake.path);
+await probe('method', () => fake.resolveRev('x', true));
+await probe('getterViaDescriptor', () => Object.getOwnPropertyDescriptor(addon.Repo.prototype, 'mode').get.call(new addon.Cancellable()));
+await probe('plainAsRepoArg', () => addon.exportLayers(Object.create(addon.Repo.prototype), [], {}));
+await probe('cancellableAsRepoArg', () => addon.importLayer(fake, { path: '/dev/null', mediaType: 'application/vnd.oci.image.layer.v1.tar', mode: 'objects' }));
+const sockFake = new addon.Cancellable();
+Object.setPrototypeOf(sockFake, addon.seqpacket.Socket.prototype);
+await probe('socketGetter', () => sockFake.fd);
+await probe('repoAsCancellable', () => repo.listRefs(null, repo));
+const dressed = Object.create(addon.Cancellable.prototype);
+await probe('plainAsCancellable', () => repo.listRefs(null, dressed));
+await probe('cancelledGetter', () => Object.getOwnPropertyDescriptor(addon.Cancellable.prototype, 'cancelled').get.call(repo));
+await probe('repoAsDevino', () => repo.checkout('a'.repeat(64), tmp + '/co', { devinoCache: repo }));
+await probe('constructRepo', () => new addon.Repo());
+await probe('stillWorks', () => repo.resolveRev('none', true));
+`);
+    expectAlive(run);
+    const r = run.results;
+    expect(r.instanceofLies).toEqual({ ok: true });
+    expect(err(r.getter)).toMatchObject({ name: 'TypeError', message: 'expected a Repo object as `this`' });
+    expect(err(r.method).name).toBe('TypeError');
+    expect(err(r.getterViaDescriptor)).toMatchObject({ name: 'TypeError', message: 'expected a Repo object as `this`' });
+    expect(err(r.plainAsRepoArg)).toMatchObject({ name: 'TypeError', message: 'repo must be a Repo' });
+    expect(err(r.cancellableAsRepoArg)).toMatchObject({ name: 'TypeError', message: 'repo must be a Repo' });
+    expect(err(r.socketGetter)).toMatchObject({ name: 'TypeError', message: 'expected a Socket object as `this`' });
+    expect(err(r.repoAsCancellable)).toMatchObject({ name: 'TypeError', message: 'expected a Cancellable' });
+    expect(err(r.plainAsCancellable)).toMatchObject({ name: 'TypeError', message: 'expected a Cancellable' });
+    expect(err(r.cancelledGetter)).toMatchObject({ name: 'TypeError', message: 'expected a Cancellable object as `this`' });
+    expect(err(r.repoAsDevino)).toMatchObject({ name: 'TypeError', message: 'checkout: devinoCache must be a DevInoCache' });
+    expect(err(r.constructRepo)).toMatchObject({ name: 'TypeError', message: 'use Repo.open() or Repo.create()' });
+    expect(r.stillWorks).toEqual({ ok: null });
+  });
+});
+
+describe('libostree option preconditions', () => {
+  it('checkout option combinations libostree asserts on are errors', async () => {
+    const run = await runNativeChild(`
+const repo = await addon.Repo.create(tmp + '/repo', 'bare-user');
+const c = 'a'.repeat(64);
+await probe('unionIdentical', () => repo.checkout(c, tmp + '/co', { overwrite: 'union-identical' }));
+await probe('forceCopyNoFallback', () => repo.checkout(c, tmp + '/co', { forceCopy: true, noCopyFallback: true }));
+await probe('unionIdenticalOk', () => repo.checkout(c, tmp + '/co', { overwrite: 'union-identical', noCopyFallback: true }));
+`);
+    expectAlive(run);
+    expect(err(run.results.unionIdentical)).toMatchObject({
+      name: 'TypeError',
+      message: "checkout: overwrite 'union-identical' needs noCopyFallback (it compares files by hardlinking them)",
+    });
+    expect(err(run.results.forceCopyNoFallback).message).toBe('checkout: forceCopy and noCopyFallback exclude each other');
+    // a valid combination reaches libostree, which reports the missing commit
+    expect(err(run.results.unionIdenticalOk).message).toMatch(/No such metadata object|not found/i);
+  });
+
+  it('content writers refuse modes libostree asserts are regular files', async () => {
+    const run = await runNativeChild(`
+const repo = await addon.Repo.create(tmp + '/repo', 'bare-user');
+const bytes = new Uint8Array([1]);
+await probe('dirMode', () => repo.writeRegfileInline(null, 0, 0, 0o40755, null, bytes));
+await probe('symlinkMode', () => repo.writeRegfileFromFd(null, 0, 0, 0o120777, null, 1, 0));
+await probe('highBits', () => repo.writeRegfileInline(null, 0, 0, 0o1000000, null, bytes));
+await probe('regMode', () => repo.writeRegfileInline(null, 0, 0, 0o100644, null, bytes));
+await probe('permOnly', () => repo.writeRegfileInline(null, 0, 0, 0o644, null, bytes));
+`);
+    expectAlive(run);
+    const r = run.results;
+    expect(err(r.dirMode)).toMatchObject({ name: 'RangeError', message: 'writeRegfileInline: mode must be permission bits or a regular file mode, got 040755' });
+    expect(err(r.symlinkMode).message).toBe('writeRegfileFromFd: mode must be permission bits or a regular file mode, got 0120777');
+    expect(err(r.highBits).name).toBe('RangeError');
+    expect(r.regMode).toEqual(r.permOnly);
+    expect((r.regMode as { ok: string }).ok).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('numeric arguments', () => {
+  it('NaN, negatives, fractions and out-of-range numbers are refused, naming the argument', async () => {
+    const run = await runNativeChild(`
+const repo = await addon.Repo.create(tmp + '/repo', 'bare-user');
+const [a, b] = addon.seqpacket.socketpair();
+const sock = new addon.seqpacket.Socket(a);
+for (const [k, v] of Object.entries({ NaN: NaN, neg: -1, frac: 1.5, huge: 2 ** 40, inf: Infinity, str: '1' })) {
+  await probe('recv.' + k, () => sock.recv(v));
+  await probe('uid.' + k, () => repo.writeRegfileInline(null, v, 0, 0o644, null, new Uint8Array(1)));
+  await probe('size.' + k, () => repo.writeRegfileFromFd(null, 0, 0, 0o644, null, v, 0));
+  await probe('timestamp.' + k, () => repo.writeCommit({ rootContents: 'a'.repeat(64), rootMetadata: 'b'.repeat(64), timestamp: v }));
+  await probe('threads.' + k, () => addon.exportLayers(repo, [], { threads: v }));
+  await probe('socketFd.' + k, () => new addon.seqpacket.Socket(v));
+}
+await probe('fd.big', () => repo.writeRegfileFromFd(null, 0, 0, 0o644, null, 1, 2 ** 31));
+await probe('readFd.neg', () => repo.readContent('a'.repeat(64), -3));
+await probe('depth.frac', () => repo.prune({ depth: 0.5 }));
+await probe('depth.below', () => repo.traverseCommit('a'.repeat(64), -2));
+await probe('pullDepth', () => repo.pull('file://' + tmp + '/none', { depth: -5 }));
+await probe('level.NaN', () => addon.exportLayers(repo, [{ kind: 'full', rev: 'x', compression: 'gzip', level: NaN, path: tmp + '/o' }], {}));
+await probe('defaultLayer.neg', () => addon.exportLayers(repo, [{ kind: 'commit', rev: 'x', path: tmp + '/o' }], { assign: { rev: 'x', checksums: new Uint8Array(0), layers: new Uint32Array(0), defaultLayer: -1 } }));
+await probe('sendFds', () => sock.send('x', Array.from({ length: 17 }, () => 0)));
+await probe('sendFdNaN', () => sock.send('x', [NaN]));
+await probe('formatSize', () => addon.formatSize(NaN));
+await probe('strerror', () => addon.seqpacket.strerror(-1));
+await probe('recvValid', async () => { const p = sock.recv(8); new addon.seqpacket.Socket(b).send('hi'); return (await p).data.toString(); });
+sock.close();
+`);
+    expectAlive(run);
+    const r = run.results;
+    for (const k of ['NaN', 'neg', 'frac', 'huge', 'inf']) {
+      expect(err(r[`recv.${k}`])).toMatchObject({ name: 'RangeError', message: expect.stringMatching(/^recv: maxSize must be an integer from 1 to 16777216, got /) });
+      expect(err(r[`uid.${k}`])).toMatchObject({ name: 'RangeError', message: expect.stringMatching(/^writeRegfileInline: uid must be an integer from 0 to 4294967295, got /) });
+      expect(err(r[`threads.${k}`]).message).toMatch(/^exportLayers: threads must be an integer from 1 to 1024, got /);
+      expect(err(r[`socketFd.${k}`]).message).toMatch(/^Socket: fd must be an integer from 0 to 2147483647, got /);
+    }
+    // 2^40 is a valid size and timestamp; the other values are not
+    for (const k of ['NaN', 'neg', 'frac', 'inf']) {
+      expect(err(r[`size.${k}`]).message).toMatch(/^writeRegfileFromFd: size must be an integer from 0 to 9007199254740991, got /);
+      expect(err(r[`timestamp.${k}`]).message).toMatch(/^writeCommit: timestamp must be an integer/);
+    }
+    expect(err(r['recv.NaN']).message).toBe('recv: maxSize must be an integer from 1 to 16777216, got NaN');
+    expect(err(r['recv.str'])).toMatchObject({ name: 'TypeError', message: 'recv: maxSize must be a number' });
+    expect(err(r['fd.big']).message).toBe('writeRegfileFromFd: fd must be an integer from 0 to 2147483647, got 2147483648');
+    expect(err(r['readFd.neg']).message).toBe('readContent: fd must be an integer from 0 to 2147483647, got -3');
+    expect(err(r['depth.frac']).message).toBe('prune: depth must be an integer from -1 to 2147483647, got 0.5');
+    expect(err(r['depth.below']).message).toBe('traverseCommit: maxDepth must be an integer from -1 to 2147483647, got -2');
+    // libostree's g_return_val_if_fail (maxdepth >= -1) would have failed without an error
+    expect(err(r.pullDepth).message).toBe('pull: depth must be an integer from -1 to 2147483647, got -5');
+    expect(err(r['level.NaN']).message).toBe('layers[0].level must be an integer from 1 to 12 for gzip');
+    expect(err(r['defaultLayer.neg']).message).toBe('assign.defaultLayer must be an integer from 0 to 9007199254740991, got -1');
+    expect(err(r.sendFds)).toMatchObject({ name: 'RangeError', message: 'send: at most 16 fds' });
+    expect(err(r.sendFdNaN).message).toBe('send: fds[] must be an integer from 0 to 2147483647, got NaN');
+    expect(err(r.formatSize).message).toBe('formatSize must be an integer from 0 to 9007199254740991, got NaN');
+    expect(err(r.strerror).message).toBe('strerror: errno must be an integer from 0 to 4095, got -1');
+    expect(r.recvValid).toEqual({ ok: 'hi' });
+  });
+});
+
+describe('native exceptions never reach std::terminate', () => {
+  it('threads that cannot start (address space exhausted) make a JS error with the errno', async () => {
+    // With a 3 GiB address-space limit, 1024 compressor threads (8 MiB stacks) cannot all
+    // start: std::system_error in the export pool and in receive threads.
+    const run = await runNativeChild(
+      `
+const { execFileSync } = await import('node:child_process');
+const fs = (await import('node:fs')).default;
+fs.mkdirSync(tmp + '/tree/usr', { recursive: true });
+fs.writeFileSync(tmp + '/tree/usr/f', 'content');
+execFileSync('ostree', ['--repo=' + tmp + '/repo', 'init', '--mode=bare-user']);
+execFileSync('ostree', ['--repo=' + tmp + '/repo', 'commit', '-b', 'x', '--tree=dir=' + tmp + '/tree']);
+const repo = await addon.Repo.open(tmp + '/repo');
+await probe('export', () => addon.exportLayers(repo, [{ kind: 'full', rev: 'x', compression: 'gzip', path: tmp + '/o.gz' }], { threads: 1024 }));
+const socks = [];
+await probe('recvThreads', async () => {
+  for (let i = 0; i < 2000; i++) {
+    const [x, y] = addon.seqpacket.socketpair();
+    const s = new addon.seqpacket.Socket(x);
+    socks.push([s, y]);
+    s.recv();
+  }
+  return 'all started';
+});
+for (const [s, y] of socks) { s.close(); fs.closeSync(y); }
+`,
+      // Unsanitized even under scripts/test-asan.sh: ASan's shadow memory needs terabytes of
+      // address space, so this child uses the normal build without the preloaded runtimes.
+      { prefix: ['prlimit', `--as=${3 * 1024 ** 3}`, '--'], env: { LD_PRELOAD: '', OSTREE_CONTAINER_PREBUILD: '' } },
+    );
+    expectAlive(run);
+    const e = err(run.results.export);
+    expect(e.code).toBe('EAGAIN');
+    expect(e.message).toMatch(/^Native system error \(a thread could not start, or a system call failed\): /);
+    const recv = err(run.results.recvThreads);
+    expect(recv.message).toMatch(/^recv: cannot start a receiving thread: /);
+  });
+});
+
+describe('seqpacket receive and environment teardown', () => {
+  it('terminating a worker thread with a receive pending neither crashes nor calls into a freed thread-safe function', async () => {
+    const run = await runNativeChild(`
+import { Worker } from 'node:worker_threads';
+const workerCode = \`
+  const { parentPort, workerData } = require('node:worker_threads');
+  const { createRequire } = require('node:module');
+  const addon = createRequire(workerData.pkg)('node-gyp-build')(workerData.root);
+  const [a, b] = addon.seqpacket.socketpair();
+  const s = new addon.seqpacket.Socket(a);
+  s.recv().then(() => {});
+  const peer = new addon.seqpacket.Socket(b);
+  parentPort.postMessage('pending');
+  // the peer answers while the worker is being terminated, in some rounds
+  if (workerData.answer) setImmediate(() => peer.send('late', []));
+\`;
+const pkg = process.env.NATIVE_CHILD_PKG;
+await probe('rounds', async () => {
+  for (let i = 0; i < 40; i++) {
+    const w = new Worker(workerCode, { eval: true, execArgv: [], workerData: { pkg, root: process.env.NATIVE_CHILD_ROOT, answer: i % 2 === 1 } });
+    await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+    await w.terminate();
+  }
+  return 40;
+});
+// the receiving threads noticed; give them time to touch whatever they would touch
+await new Promise((r) => setTimeout(r, 300));
+await probe('mainStillWorks', async () => {
+  const [a, b] = addon.seqpacket.socketpair();
+  const s = new addon.seqpacket.Socket(a);
+  const p = s.recv();
+  new addon.seqpacket.Socket(b).send('alive');
+  return (await p).data.toString();
+});
+`);
+    expectAlive(run);
+    expect(run.results.rounds).toEqual({ ok: 40 });
+    expect(run.results.mainStillWorks).toEqual({ ok: 'alive' });
+  });
+});
