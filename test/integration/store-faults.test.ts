@@ -2,7 +2,9 @@
 // layer, an abort. A clear error, no image ref, completed layers kept, `ostree fsck` clean, no fd
 // or child left behind, and the rerun fetches only what is missing.
 import { randomBytes } from 'node:crypto';
-import { cp } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,13 +13,13 @@ import { digestOf } from '../../src/oci/digest.js';
 import { OciDir } from '../../src/oci/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
-import type { Repo } from '../../src/repo/repo.js';
+import { Repo } from '../../src/repo/repo.js';
 import { ImageImporter } from '../../src/store/importer.js';
 import { countLayerReferences } from '../../src/store/maintenance.js';
 import type { ImportProgress } from '../../src/store/progress.js';
 import { listImages } from '../../src/store/state.js';
 import { childProcesses } from '../helpers/process.js';
-import { cleanupTmp, exampleWork, freshRepo } from './encapsulate-util.js';
+import { cleanupTmp, exampleWork, freshRepo, tmpdir } from './encapsulate-util.js';
 import { layerTar } from './store-util.js';
 import { fsck } from './tar-util.js';
 
@@ -103,5 +105,35 @@ describe('store pull faults', () => {
     await expect(pulled).rejects.toThrow(/abort|cancel/i);
     expect(await countLayerReferences(repo)).toBeGreaterThanOrEqual(2);
     await expectResumable(repo);
+  });
+
+  it('disk full: a clear error, no image, fsck clean; once space is freed the rerun fetches the rest', async () => {
+    // A small ext4 filesystem of our own (loop mount, as root like the rest of the suite).
+    const sh = promisify(execFile);
+    const dir = await tmpdir('store-diskfull-');
+    const img = path.join(dir, 'fs.img');
+    const mnt = path.join(dir, 'mnt');
+    await mkdir(mnt);
+    await sh('truncate', ['-s', '96M', img]);
+    await sh('mkfs.ext4', ['-q', '-F', img]).catch((e: Error) => {
+      throw new Error(`mkfs.ext4 (e2fsprogs) is needed for the disk-full test: ${e.message}`);
+    });
+    await sh('mount', ['-o', 'loop', img, mnt]).catch((e: Error) => {
+      throw new Error(`the disk-full test loop-mounts a filesystem image (root and a loop device needed): ${e.message}`);
+    });
+    try {
+      const repo = await Repo.create(path.join(mnt, 'repo'), 'bare-user');
+      // Leave about 12 MB: enough for the ostree layers, not for the 24 MB derived layer.
+      const { stdout } = await sh('df', ['--output=avail', '-B1', mnt]);
+      const avail = Number(stdout.trim().split('\n').pop());
+      const filler = path.join(mnt, 'filler');
+      await writeFile(filler, Buffer.alloc(Math.max(0, avail - 12 * 1024 * 1024)));
+      await expect(pullWith(repo, () => undefined)).rejects.toThrow(/^Importing: Parsing layer blob sha256:[0-9a-f]{64}: .*(No space left on device|min-free-space)/s);
+      await rm(filler);
+      await expectResumable(repo);
+    } finally {
+      // Repo handles keep directory fds until collected: detach lazily.
+      await sh('umount', ['-l', mnt]);
+    }
   });
 });
