@@ -76,9 +76,9 @@ export class RepoHandles {
 }
 
 /**
- * At most as many layers in flight (fetched and imported) as slots, started in the order asked. The proxy
- * pool alone does not bound this: a proxy is free again once it has written a blob into the
- * pipe, while the import may still be reading it.
+ * At most as many layers in flight (fetched and imported) as slots, started in the order
+ * asked. The proxy pool alone does not bound this: a proxy is free again once it has written a
+ * blob into the pipe, while the import may still be reading it.
  */
 export class LayerSlots {
   private readonly waiting: (() => void)[] = [];
