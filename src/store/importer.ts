@@ -269,20 +269,19 @@ export class ImageImporter {
 
   /**
    * Step A: the commit layer and the chunk layers, side by side; the commit layer takes the
-   * first slot (derived layers wait for it). With `writeRefs` each layer is its own transaction
-   * with its blob ref (chunk layers get their synthetic commit); without, everything goes into
-   * the transaction the caller holds open and no ref is written. Either way the commit is stored
-   * marked partial: its objects are spread over the chunk layers. `commit` settles with the
-   * commit layer, `all` once every base layer has; with `writeRefs` the commit is then marked
-   * complete (also when it was stored by an earlier, interrupted pull), without, the caller
-   * does it once its transaction is committed. `imported` names the commit once its layer was
-   * read, for `dropStalePartial`.
+   * first slot. With `writeRefs` each layer is its own transaction with its blob ref (chunk
+   * layers get their synthetic commit); without, everything goes into the transaction the caller
+   * holds open and no ref is written. Either way the commit is stored marked partial: its
+   * objects are spread over the chunk layers. `all` settles once every base layer has; with
+   * `writeRefs` the commit is then marked complete (also when it was stored by an earlier,
+   * interrupted pull), without, the caller does it once its transaction is committed.
+   * `imported` names the commit once its layer was read, for `dropStalePartial`.
    */
-  private importBase(prepared: PreparedImport, ctx: LayerFetchContext, writeRefs: boolean, fail: (e: unknown) => never): { commit: Promise<BaseResult>; all: Promise<BaseResult>; imported: () => string | null } {
+  private importBase(prepared: PreparedImport, ctx: LayerFetchContext, writeRefs: boolean, fail: (e: unknown) => never): { all: Promise<BaseResult>; imported: () => string | null } {
     const commitLayer = prepared.ostreeCommitLayer;
     if (!commitLayer) {
       const none = Promise.resolve({ commit: null, verifyText: null });
-      return { commit: none, all: none, imported: () => null };
+      return { all: none, imported: () => null };
     }
     const remote = this.imgref.sigverify.type === 'OstreeRemote' ? this.imgref.sigverify.remote : undefined;
     const ref = (l: ManifestLayerState) => (writeRefs ? l.ostreeRef : null);
@@ -308,7 +307,7 @@ export class ImageImporter {
       if (writeRefs) await withContext('Marking commit complete', () => this.repo.markCommitPartial(b.commit!, false));
       return b;
     });
-    return { commit, all, imported: () => imported };
+    return { all, imported: () => imported };
   }
 
   /**
@@ -331,8 +330,9 @@ export class ImageImporter {
         ImageImporter.checkOstreeMediaTypes(prepared, ctx.sourceOf);
         const base = this.importBase(prepared, ctx, true, fail);
         // Derived layers need the base commit (its SELinux policy, whether its root is
-        // transient): they start once it is stored, while chunk layers may still be running.
-        const baseReady = base.commit.then(async (b) => ({ ...b, transient: b.commit === null ? true : await rootIsTransient(this.repo, b.commit) }));
+        // transient), read from files that may come in any chunk layer: they start once the
+        // whole base is stored.
+        const baseReady = base.all.then(async (b) => ({ ...b, transient: b.commit === null ? true : await rootIsTransient(this.repo, b.commit) }));
         const filtered = new Map<string, Map<string, number>>();
         const derivedJobs = prepared.layers.map(async (l): Promise<string> => {
           if (l.commit !== null) return l.commit;
@@ -352,11 +352,11 @@ export class ImageImporter {
           if (Object.keys(r.filtered).length > 0) filtered.set(l.layer.digest, new Map(Object.entries(r.filtered)));
           return r.commit;
         });
-        const [b, ...commits] = await settleAll<unknown>([base.all, baseReady, ...derivedJobs]).catch(async (e: unknown) => {
+        const [b, ...commits] = await settleAll<unknown>([baseReady, ...derivedJobs]).catch(async (e: unknown) => {
           await this.dropStalePartial(base.imported()).catch(() => undefined);
           throw e;
         });
-        return { base: b as BaseResult, derived: commits.slice(1) as string[], filtered };
+        return { base: b as BaseResult, derived: commits as string[], filtered };
       });
       prepared.verifyText = base.verifyText;
       // Filtered counts of layers imported earlier are not known here; keep the previous
