@@ -526,7 +526,9 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
       if (!ostree_repo_commit_transaction(repo, nullptr, cancellable, e.out())) Fail(e);
       in_txn = false;
     }
-    if (spec.mode == ImportSpec::Mode::Commit) {
+    // Complete only once its transaction is committed: in the caller's transaction other
+    // layers may still be missing objects, so there the caller marks it when they are all in.
+    if (spec.mode == ImportSpec::Mode::Commit && spec.own_transaction) {
       GErr e;
       if (!ostree_repo_mark_commit_partial(repo, res.commit.c_str(), FALSE, e.out())) Fail(e);
     }

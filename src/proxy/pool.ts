@@ -95,7 +95,7 @@ export class ImageProxyPool {
       let finishing: Promise<void> | undefined;
       return {
         ...blob,
-        /** The serving skopeo's pid: its write counter tells how far the blob got. */
+        // The serving skopeo's pid: its write counter tells how far the blob got.
         proxyPid: m.proxy.pid,
         finish: () => (finishing ??= blob.finish().finally(() => this.release(m))),
       };

@@ -22,7 +22,7 @@ import type { Repo } from '../repo/repo.js';
 import type { TypedVariant } from '../repo/variant.js';
 import { importTar, importTarObjects } from '../tar/import.js';
 import { importDerivedLayer } from './derived.js';
-import { fetchLayer, layerSources, OSTREE_LAYER_MEDIA_TYPES, RepoHandles, type LayerFetchContext, type LayerSource } from './layer-fetch.js';
+import { fetchLayer, layerSources, LayerSlots, OSTREE_LAYER_MEDIA_TYPES, RepoHandles, type LayerFetchContext, type LayerSource } from './layer-fetch.js';
 import { gcImageLayers } from './maintenance.js';
 import { writeMergeCommit } from './merge.js';
 import { PreparedImport, type ManifestLayerState, type PrepareResult } from './prepared.js';
@@ -239,7 +239,7 @@ export class ImageImporter {
       if (todo.length > 0) await pool.grow(Math.min(this.parallelism, todo.length));
       const { proxy, image } = pool.primary;
       const sourceOf = await layerSources(proxy, image, this.imgref.imgref.transport, prepared.manifest);
-      const ctx: LayerFetchContext = { repo: this.repo, handles: new RepoHandles(this.repo), pool, sourceOf, signal: stop.signal, progress };
+      const ctx: LayerFetchContext = { repo: this.repo, handles: new RepoHandles(this.repo), pool, slots: new LayerSlots(this.parallelism), sourceOf, signal: stop.signal, progress };
       return await fn(ctx, (e: unknown) => {
         first ??= { error: e };
         stop.abort();
@@ -272,19 +272,33 @@ export class ImageImporter {
   }
 
   /**
-   * Step A: the chunk layers and the commit layer, side by side. With `writeRefs` each layer is
-   * its own transaction with its blob ref (chunk layers get their synthetic commit); without,
-   * everything goes into the transaction the caller holds open and no ref is written.
-   * `commit` settles with the commit layer, `all` once every base layer has.
+   * Step A: the commit layer and the chunk layers, side by side; the commit layer takes the
+   * first slot. With `writeRefs` each layer is its own transaction with its blob ref (chunk
+   * layers get their synthetic commit); without, everything goes into the transaction the caller
+   * holds open and no ref is written. Either way the commit is stored marked partial: its
+   * objects are spread over the chunk layers. `all` settles once every base layer has; with
+   * `writeRefs` the commit is then marked complete (also when it was stored by an earlier,
+   * interrupted pull), without, the caller does it once its transaction is committed.
+   * `imported` names the commit once its layer was read, for `dropStalePartial`.
    */
-  private importBase(prepared: PreparedImport, ctx: LayerFetchContext, writeRefs: boolean, fail: (e: unknown) => never): { commit: Promise<BaseResult>; all: Promise<BaseResult> } {
+  private importBase(prepared: PreparedImport, ctx: LayerFetchContext, writeRefs: boolean, fail: (e: unknown) => never): { all: Promise<BaseResult>; imported: () => string | null } {
     const commitLayer = prepared.ostreeCommitLayer;
     if (!commitLayer) {
       const none = Promise.resolve({ commit: null, verifyText: null });
-      return { commit: none, all: none };
+      return { all: none, imported: () => null };
     }
     const remote = this.imgref.sigverify.type === 'OstreeRemote' ? this.imgref.sigverify.remote : undefined;
     const ref = (l: ManifestLayerState) => (writeRefs ? l.ostreeRef : null);
+    let imported: string | null = null;
+    const commit: Promise<BaseResult> =
+      commitLayer.commit !== null
+        ? Promise.resolve({ commit: commitLayer.commit, verifyText: null })
+        : fetchLayer(ctx, commitLayer.layer, ImageImporter.indexOf(prepared, commitLayer.layer), 'ostree-chunk', `Layer ${commitLayer.layer.digest}`, ref(commitLayer), (repo, fd, source, signal) =>
+            importTar(repo, fd, { mediaType: source.mediaType, transaction: 'caller', signal, ...(remote !== undefined ? { remote } : {}) }).then((r) => {
+              imported = r.commit;
+              return r;
+            }),
+          ).then((r) => ({ commit: r.commit, verifyText: r.verifyText ?? null }), fail);
     const chunkJobs = prepared.ostreeLayers
       .filter((l) => l.commit === null)
       .map((l) =>
@@ -292,13 +306,20 @@ export class ImageImporter {
           importTarObjects(repo, fd, { mediaType: source.mediaType, transaction: 'caller', finish: writeRefs, signal }),
         ).catch(fail),
       );
-    const commit: Promise<BaseResult> =
-      commitLayer.commit !== null
-        ? Promise.resolve({ commit: commitLayer.commit, verifyText: null })
-        : fetchLayer(ctx, commitLayer.layer, ImageImporter.indexOf(prepared, commitLayer.layer), 'ostree-chunk', `Layer ${commitLayer.layer.digest}`, ref(commitLayer), (repo, fd, source, signal) =>
-            importTar(repo, fd, { mediaType: source.mediaType, transaction: 'caller', signal, ...(remote !== undefined ? { remote } : {}) }),
-          ).then((r) => ({ commit: r.commit, verifyText: r.verifyText ?? null }), fail);
-    return { commit, all: settleAll<unknown>([commit, ...chunkJobs]).then(() => commit) };
+    const all = settleAll<unknown>([commit, ...chunkJobs]).then(async () => {
+      const b = await commit;
+      if (writeRefs) await withContext('Marking commit complete', () => this.repo.markCommitPartial(b.commit!, false));
+      return b;
+    });
+    return { all, imported: () => imported };
+  }
+
+  /**
+   * After a failed import: the commit layer's transaction was aborted after its commit was read
+   * and marked partial; unless the commit is in the repo, that marker refers to nothing.
+   */
+  private async dropStalePartial(commit: string | null): Promise<void> {
+    if (commit !== null && !(await this.repo.hasObject('commit', commit))) await this.repo.markCommitPartial(commit, false);
   }
 
   /**
@@ -313,8 +334,9 @@ export class ImageImporter {
         ImageImporter.checkOstreeMediaTypes(prepared, ctx.sourceOf);
         const base = this.importBase(prepared, ctx, true, fail);
         // Derived layers need the base commit (its SELinux policy, whether its root is
-        // transient): they start once it is stored, while chunk layers may still be running.
-        const baseReady = base.commit.then(async (b) => ({ ...b, transient: b.commit === null ? true : await rootIsTransient(this.repo, b.commit) }));
+        // transient), read from files that may come in any chunk layer: they start once the
+        // whole base is stored.
+        const baseReady = base.all.then(async (b) => ({ ...b, transient: b.commit === null ? true : await rootIsTransient(this.repo, b.commit) }));
         const filtered = new Map<string, Map<string, number>>();
         const derivedJobs = prepared.layers.map(async (l): Promise<string> => {
           if (l.commit !== null) return l.commit;
@@ -334,8 +356,11 @@ export class ImageImporter {
           if (Object.keys(r.filtered).length > 0) filtered.set(l.layer.digest, new Map(Object.entries(r.filtered)));
           return r.commit;
         });
-        const [b, ...commits] = await settleAll<unknown>([base.all, baseReady, ...derivedJobs]);
-        return { base: b as BaseResult, derived: commits.slice(1) as string[], filtered };
+        const [b, ...commits] = await settleAll<unknown>([baseReady, ...derivedJobs]).catch(async (e: unknown) => {
+          await this.dropStalePartial(base.imported()).catch(() => undefined);
+          throw e;
+        });
+        return { base: b as BaseResult, derived: commits as string[], filtered };
       });
       prepared.verifyText = base.verifyText;
       // Filtered counts of layers imported earlier are not known here; keep the previous
@@ -378,14 +403,23 @@ export class ImageImporter {
 
   /**
    * unencapsulate's base step: the commit layer and the chunk layers' objects in one transaction
-   * (all or nothing), no ref and no chunk commit written; returns the ostree commit.
+   * (all or nothing), no ref and no chunk commit written, the commit marked complete once that
+   * transaction is committed; returns the ostree commit.
    */
   async importBaseOnly(prepared: PreparedImport, opts: { signal?: AbortSignal } = {}): Promise<{ commit: string; verifyText: string | null }> {
     return withContext('Importing', () =>
       this.fetching(prepared, opts.signal, async (ctx, fail) => {
         ImageImporter.checkOstreeMediaTypes(prepared, ctx.sourceOf);
-        const base = await this.repo.withTransaction(() => this.importBase(prepared, ctx, false, fail).all, opts.signal ? { signal: opts.signal } : {});
+        let step: ReturnType<ImageImporter['importBase']> | undefined;
+        const base = await this.repo
+          .withTransaction(() => (step = this.importBase(prepared, ctx, false, fail)).all, opts.signal ? { signal: opts.signal } : {})
+          .catch(async (e: unknown) => {
+            await this.dropStalePartial(step?.imported() ?? null).catch(() => undefined);
+            throw e;
+          });
         if (!base.commit) throw new ContextError('Unencapsulating base', new Error('No ostree.final-diffid label found, not an ostree encapsulated container'));
+        // Only now are all its objects committed (a kill -9 before this leaves it partial).
+        await withContext('Marking commit complete', () => this.repo.markCommitPartial(base.commit!, false));
         return { commit: base.commit, verifyText: base.verifyText };
       }),
     );

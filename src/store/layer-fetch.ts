@@ -75,10 +75,34 @@ export class RepoHandles {
   }
 }
 
+/**
+ * At most as many layers in flight (fetched and imported) as slots, started in the order
+ * asked. The proxy pool alone does not bound this: a proxy is free again once it has written a
+ * blob into the pipe, while the import may still be reading it.
+ */
+export class LayerSlots {
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private free: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
 export interface LayerFetchContext {
   repo: Repo;
   handles: RepoHandles;
   pool: ImageProxyPool;
+  slots: LayerSlots;
   sourceOf: (index: number) => LayerSource;
   /** Aborted by the caller or by the first failing layer. */
   signal: AbortSignal;
@@ -119,6 +143,7 @@ async function fetchInto<R extends ImportedBlob>(ctx: LayerFetchContext, into: R
  * Fetches and imports layer `index` of the manifest. `ref` set: in a transaction of its own on
  * a fresh handle of the repo (so layers run side by side), committed together with
  * `ref → commit`. `ref` null: in the transaction the caller holds open on `ctx.repo`.
+ * Layers take their slot in the order this is called (nothing is awaited before).
  */
 export async function fetchLayer<R extends ImportedBlob & { commit?: string }>(
   ctx: LayerFetchContext,
@@ -133,11 +158,10 @@ export async function fetchLayer<R extends ImportedBlob & { commit?: string }>(
     ctx.signal.throwIfAborted();
     ctx.progress.started(kind, layer, index);
     try {
-      let result: R;
-      if (ref === null) {
-        result = await fetchInto(ctx, ctx.repo, index, run);
-      } else {
-        result = await ctx.handles.use((own) =>
+      const result = await ctx.slots.run(async () => {
+        ctx.signal.throwIfAborted();
+        if (ref === null) return fetchInto(ctx, ctx.repo, index, run);
+        return ctx.handles.use((own) =>
           own.withTransaction(async () => {
             const r = await fetchInto(ctx, own, index, run);
             if (!r.commit) throw new Error('the layer import produced no commit');
@@ -145,7 +169,7 @@ export async function fetchLayer<R extends ImportedBlob & { commit?: string }>(
             return r;
           }),
         );
-      }
+      });
       ctx.progress.completed(kind, layer, index, result.size);
       return result;
     } catch (e) {

@@ -15,6 +15,8 @@ export interface TarImportOptions extends ByteProgressOptions {
   /**
    * `own` (default): the import runs in its own transaction. `caller`: a transaction is
    * already open on the repo (several layers imported at once); the caller commits or aborts it.
+   * There an imported commit stays marked partial: the caller marks it complete
+   * (`markCommitPartial(commit, false)`) once every object it needs is committed.
    */
   transaction?: 'own' | 'caller';
   signal?: AbortSignal;

@@ -2,7 +2,9 @@
 // layer, an abort. A clear error, no image ref, completed layers kept, `ostree fsck` clean, no fd
 // or child left behind, and the rerun fetches only what is missing.
 import { randomBytes } from 'node:crypto';
-import { cp } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,13 +13,13 @@ import { digestOf } from '../../src/oci/digest.js';
 import { OciDir } from '../../src/oci/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
-import type { Repo } from '../../src/repo/repo.js';
+import { Repo } from '../../src/repo/repo.js';
 import { ImageImporter } from '../../src/store/importer.js';
 import { countLayerReferences } from '../../src/store/maintenance.js';
 import type { ImportProgress } from '../../src/store/progress.js';
-import { listImages } from '../../src/store/state.js';
+import { listImages, refForLayer } from '../../src/store/state.js';
 import { childProcesses } from '../helpers/process.js';
-import { cleanupTmp, exampleWork, freshRepo } from './encapsulate-util.js';
+import { cleanupTmp, exampleWork, freshRepo, tmpdir } from './encapsulate-util.js';
 import { layerTar } from './store-util.js';
 import { fsck } from './tar-util.js';
 
@@ -103,5 +105,102 @@ describe('store pull faults', () => {
     await expect(pulled).rejects.toThrow(/abort|cancel/i);
     expect(await countLayerReferences(repo)).toBeGreaterThanOrEqual(2);
     await expectResumable(repo);
+  });
+
+  it('disk full: a clear error, no image, fsck clean; once space is freed the rerun fetches the rest', async () => {
+    // A small ext4 filesystem of our own (loop mount, as root like the rest of the suite).
+    const sh = promisify(execFile);
+    const dir = await tmpdir('store-diskfull-');
+    const img = path.join(dir, 'fs.img');
+    const mnt = path.join(dir, 'mnt');
+    await mkdir(mnt);
+    await sh('truncate', ['-s', '96M', img]);
+    await sh('mkfs.ext4', ['-q', '-F', img]).catch((e: Error) => {
+      throw new Error(`mkfs.ext4 (e2fsprogs) is needed for the disk-full test: ${e.message}`);
+    });
+    await sh('mount', ['-o', 'loop', img, mnt]).catch((e: Error) => {
+      throw new Error(`the disk-full test loop-mounts a filesystem image (root and a loop device needed): ${e.message}`);
+    });
+    try {
+      const repo = await Repo.create(path.join(mnt, 'repo'), 'bare-user');
+      // Leave about 12 MB: enough for the ostree layers, not for the 24 MB derived layer.
+      const { stdout } = await sh('df', ['--output=avail', '-B1', mnt]);
+      const avail = Number(stdout.trim().split('\n').pop());
+      const filler = path.join(mnt, 'filler');
+      await writeFile(filler, Buffer.alloc(Math.max(0, avail - 12 * 1024 * 1024)));
+      await expect(pullWith(repo, () => undefined)).rejects.toThrow(/^Importing: Parsing layer blob sha256:[0-9a-f]{64}: .*(No space left on device|min-free-space)/s);
+      await rm(filler);
+      await expectResumable(repo);
+    } finally {
+      // Repo handles keep directory fds until collected: detach lazily.
+      await sh('umount', ['-l', mnt]);
+    }
+  });
+});
+
+// The base commit's objects are spread over the commit layer and the chunk layers, each stored
+// in a transaction of its own: the commit must stay marked partial until all are in, or a
+// failure (or kill -9) in between leaves a "complete" commit with missing objects (fsck error).
+// One layer at a time the commit layer goes first, so it is always stored before the fault.
+describe('the base commit is complete only with all its layers', () => {
+  /** A copy of the image whose last chunk layer (before the derived one) is corrupt on disk. */
+  async function corruptChunk(): Promise<{ ref: OstreeImageReference; commitLayer: string; repair: () => Promise<void> }> {
+    const dir = await tmpdir('store-corrupt-chunk-');
+    await cp(image, dir, { recursive: true });
+    const { manifest } = await (await OciDir.open(dir)).readManifest();
+    const file = path.join(dir, 'blobs', 'sha256', manifest.layers[nLayers - 2]!.digest.slice('sha256:'.length));
+    const good = await readFile(file);
+    const bad = Buffer.from(good);
+    bad[bad.length >> 1] ^= 0xff;
+    await writeFile(file, bad);
+    return { ref: OstreeImageReference.parse(`ostree-unverified-image:oci:${dir}`), commitLayer: refForLayer(manifest.layers[0]!), repair: () => writeFile(file, good) };
+  }
+
+  async function pullOneByOne(repo: Repo, ref: OstreeImageReference, onEvent: (e: ImportProgress) => void = () => undefined, signal?: AbortSignal): Promise<number[]> {
+    const completed: number[] = [];
+    const imp = new ImageImporter(repo, ref).setParallelism(1).onProgress((e) => {
+      if (e.type === 'layer-completed') completed.push(e.layerIndex);
+      onEvent(e);
+    });
+    const r = await imp.prepare();
+    if (r.kind !== 'ready') throw new Error('expected ready');
+    await imp.import(r.prepared, signal ? { signal } : {});
+    return completed;
+  }
+
+  /** The stored commit layer's commit: marked partial or not. */
+  async function partial(repo: Repo, commitLayer: string): Promise<boolean> {
+    return (await repo.loadCommit(await repo.resolveRev(commitLayer))).partial;
+  }
+
+  it('a corrupt chunk layer after the commit layer was stored: the commit stays partial, fsck clean; the rerun completes it', async () => {
+    const { ref, commitLayer, repair } = await corruptChunk();
+    const repo = await freshRepo();
+    const completed: number[] = [];
+    await expect(pullOneByOne(repo, ref, (e) => e.type === 'layer-completed' && completed.push(e.layerIndex))).rejects.toThrow(
+      /^Importing: Layer sha256:[0-9a-f]{64}: .*(digest|Digest|corrupt|gzip|invalid)/s,
+    );
+    expect(completed[0]).toBe(0);
+    expect(await listImages(repo)).toEqual([]);
+    expect(await fsck(repo.path)).toMatch(/no errors found/);
+    expect(await partial(repo, commitLayer)).toBe(true);
+    await repair();
+    const rerun = await pullOneByOne(repo, ref);
+    expect(rerun).not.toContain(0);
+    expect(await partial(repo, commitLayer)).toBe(false);
+    expect(await fsck(repo.path)).toMatch(/no errors found/);
+  });
+
+  it('an abort right after the commit layer was stored: partial, fsck clean; the rerun completes it', async () => {
+    const repo = await freshRepo();
+    const ref = imgref();
+    const commitLayer = refForLayer((await (await OciDir.open(image)).readManifest()).manifest.layers[0]!);
+    const ac = new AbortController();
+    await expect(pullOneByOne(repo, ref, (e) => e.type === 'layer-completed' && e.layerIndex === 0 && ac.abort(), ac.signal)).rejects.toThrow(/abort|cancel/i);
+    expect(await countLayerReferences(repo)).toBe(1);
+    expect(await fsck(repo.path)).toMatch(/no errors found/);
+    expect(await partial(repo, commitLayer)).toBe(true);
+    await expectResumable(repo);
+    expect(await partial(repo, commitLayer)).toBe(false);
   });
 });

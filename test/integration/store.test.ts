@@ -13,7 +13,7 @@ import { COMMIT_V0, type ExampleOs } from '../../src/fixture/index.js';
 import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
 import { Repo } from '../../src/repo/repo.js';
 import { ImageImporter } from '../../src/store/importer.js';
-import { clearCachedUpdate, countLayerReferences, gcImageLayers, imageFilteredContentWarning, removeImages } from '../../src/store/maintenance.js';
+import { clearCachedUpdate, countLayerReferences, gcImageLayers, imageFilteredContentWarning, removeImage, removeImages } from '../../src/store/maintenance.js';
 import type { PreparedImport } from '../../src/store/prepared.js';
 import type { ImportProgress } from '../../src/store/progress.js';
 import { listImages, queryImage, type LayeredImageState } from '../../src/store/state.js';
@@ -222,6 +222,20 @@ describe('updates, cached updates, removal and GC', () => {
     // Only a digest key without the manifest is an error.
     await repo.writeCommitDetachedMetadata(state.mergeCommit, new Map([['ostree-ext.cached.manifest-digest', { type: 's', value: 'x' }]]));
     await expect(queryImage(repo, `oci:${dir}`)).rejects.toThrow('Expected cached manifest ostree-ext.cached.manifest');
+  });
+
+  it('setTarget names the image ref; removeImage is idempotent', async () => {
+    const repo = await freshRepo();
+    const target = OstreeImageReference.parse('ostree-unverified-registry:quay.io/exampleos/blah:latest');
+    const { state } = await pull(repo, chunked, (i) => i.setTarget(target));
+    expect(await listImages(repo)).toEqual(['docker://quay.io/exampleos/blah:latest']);
+    expect((await repo.listRefs('ostree/container/image')).get('ostree/container/image/docker_3A__2F__2F_quay_2E_io/exampleos/blah_3A_latest')).toBe(state.mergeCommit);
+    // "Already present" is checked against the source, so importing it again re-merges (spec §9.2).
+    const again = new ImageImporter(repo, unverified(chunked)).setTarget(target);
+    expect((await again.prepare()).kind).toBe('ready');
+    await again.close();
+    expect(await removeImage(repo, 'docker://quay.io/exampleos/blah:latest')).toBe(true);
+    expect(await removeImage(repo, 'docker://quay.io/exampleos/blah:latest')).toBe(false);
   });
 
   it('noImgref: layers are written and kept by the GC, no image ref', async () => {

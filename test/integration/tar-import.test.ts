@@ -196,6 +196,10 @@ describe('layers imported in parallel inside the caller\'s transaction', () => {
     );
     expect(c.commit).toBe(COMMIT_V0);
     expect(o.objectsWritten + c.objectsWritten).toBeGreaterThan(objects.length);
+    // In the caller's transaction the commit stays partial: only the caller knows when the
+    // objects it needs (here: the other layer's) are all committed.
+    expect((await repo.loadCommit(COMMIT_V0)).partial).toBe(true);
+    await repo.markCommitPartial(COMMIT_V0, false);
     await expectFixtureCommit(p);
 
     const { path: p2 } = await newRepo();

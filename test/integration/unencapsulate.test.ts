@@ -91,6 +91,7 @@ describe('signature verification', () => {
       expect(result.verifyText).toMatch(/Good signature from "Ostree Tester <test@test.com>"/);
       expect(await detachedBytes(r, COMMIT_V0)).toEqual(await detachedBytes(repo, COMMIT_V0));
       expect(await r.contentChecksum(COMMIT_V0)).toBe(await repo.contentChecksum(COMMIT_V0));
+      expect((await r.loadCommit(COMMIT_V0)).partial).toBe(false);
     }
   });
 
@@ -318,6 +319,18 @@ describe('images unencapsulate refuses', () => {
       bad[bad.length - 40] ^= 0xff;
       const blob = await oci.writeBlob(bad);
       m.layers[0] = { ...m.layers[0]!, ...blob };
+    });
+    await expectRejectedCleanly(await freshRepo(), ref, /^Importing: Layer sha256:[0-9a-f]{64}: /);
+  });
+
+  it('a corrupt last chunk layer: no commit, and no partial marker left behind for it', async () => {
+    const ref = await variant('corrupt-chunk', async (m, _c, oci) => {
+      // The commit layer starts first and is read (and its commit marked partial) before the
+      // last layer fails; the transaction is aborted, so the marker would refer to nothing.
+      const last = m.layers.length - 1;
+      const bad = Buffer.from(await oci.readBlob(m.layers[last]!));
+      bad[bad.length - 40] ^= 0xff;
+      m.layers[last] = { ...m.layers[last]!, ...(await oci.writeBlob(bad)) };
     });
     await expectRejectedCleanly(await freshRepo(), ref, /^Importing: Layer sha256:[0-9a-f]{64}: /);
   });
