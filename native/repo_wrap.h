@@ -33,7 +33,7 @@ using BytesRef = std::shared_ptr<GBytes>;
 
 // Sinks a floating (or takes an owned) GVariant; null stays null.
 inline VarRef ShareVariant(GVariant *floating_or_owned) {
-  return VarRef(floating_or_owned ? g_variant_ref_sink(floating_or_owned) : nullptr,
+  return VarRef(floating_or_owned ? g_variant_take_ref(floating_or_owned) : nullptr,
                 [](GVariant *v) { if (v) g_variant_unref(v); });
 }
 inline BytesRef ShareBytes(GBytesPtr b) {

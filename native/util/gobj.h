@@ -36,13 +36,11 @@ struct GHashTableUnref {
 };
 using GHash = std::unique_ptr<GHashTable, GHashTableUnref>;
 
-// Takes ownership of a floating or full reference, so GVar always owns one ref: a floating ref is
-// sunk; a full one (g_variant_get_normal_form, ostree_repo_load_variant …) is adopted as is —
-// ref-sinking it would add a second ref that is never dropped.
-inline GVar TakeVariant(GVariant *v) {
-  if (v && g_variant_is_floating(v)) g_variant_ref_sink(v);
-  return GVar(v);
-}
+// Takes ownership of a floating or full reference and sinks it, so GVar always owns one ref.
+// g_variant_take_ref, not ref_sink: libostree and GLib hand out full, non-floating references
+// (ostree_repo_load_variant, g_variant_get_normal_form, …) that ref_sink would add a second,
+// never-released reference to — a leak per loaded object.
+inline GVar TakeVariant(GVariant *v) { return GVar(v ? g_variant_take_ref(v) : nullptr); }
 
 // Owned file descriptor, closed on destruction.
 class Fd {
