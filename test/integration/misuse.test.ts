@@ -31,11 +31,14 @@ await probe('prepareWhileOpen', () => repo.prepareTransaction());
 await probe('setRefBadName', () => repo.transactionSetRef(null, '../../escape', null));
 await probe('setRefBadRemote', () => repo.transactionSetRef('bad/remote', 'a', null));
 await probe('setRefBadChecksum', () => repo.transactionSetRef(null, 'a', 'nothex'));
+await probe('derivedOwnWhileOpen', () => addon.importDerivedLayer(repo, { path: '/dev/null', mediaType: 'application/vnd.oci.image.layer.v1.tar', importerVersion: 'x', transaction: 'own' }));
 await probe('importOwnWhileOpen', () => addon.importLayer(repo, { path: '/dev/null', mediaType: 'application/vnd.oci.image.layer.v1.tar', mode: 'objects', transaction: 'own' }));
 const committing = repo.commitTransaction();
 await probe('abortWhileCommitting', () => repo.abortTransaction());
 await probe('setRefWhileCommitting', () => repo.transactionSetRef(null, 'a', null));
 await committing;
+await probe('derivedCallerOutside', () => addon.importDerivedLayer(repo, { path: '/dev/null', mediaType: 'application/vnd.oci.image.layer.v1.tar', importerVersion: 'x', transaction: 'caller' }));
+await probe('mergeOutside', () => addon.writeMergeCommit(repo, { base: 'a'.repeat(64), layers: [], timestamp: 1 }));
 await probe('importCallerOutside', () => addon.importLayer(repo, { path: '/dev/null', mediaType: 'application/vnd.oci.image.layer.v1.tar', mode: 'objects', transaction: 'caller' }));
 // and the repository still works
 await probe('afterwards', async () => { await repo.prepareTransaction(); repo.transactionSetRef(null, 'ok', null); await repo.commitTransaction(); return 'ok'; });
@@ -59,6 +62,11 @@ await probe('afterwards', async () => { await repo.prepareTransaction(); repo.tr
     expect(err(r.abortWhileCommitting).message).toBe('abortTransaction: the transaction is being committed or aborted');
     expect(err(r.setRefWhileCommitting).message).toBe('transactionSetRef: the transaction is being committed or aborted');
     expect(err(r.importCallerOutside).message).toBe(`importLayer (transaction 'caller'): ${none}`);
+    expect(err(r.derivedOwnWhileOpen).message).toBe(
+      "importDerivedLayer (transaction 'own'): another transaction is in progress on this repository",
+    );
+    expect(err(r.derivedCallerOutside).message).toBe(`importDerivedLayer (transaction 'caller'): ${none}`);
+    expect(err(r.mergeOutside)).toMatchObject({ message: `writeMergeCommit: ${none}`, code: 'TRANSACTION_STATE' });
     expect(r.afterwards).toEqual({ ok: 'ok' });
   });
 });
@@ -84,6 +92,13 @@ await probe('plainAsCancellable', () => repo.listRefs(null, dressed));
 await probe('cancelledGetter', () => Object.getOwnPropertyDescriptor(addon.Cancellable.prototype, 'cancelled').get.call(repo));
 await probe('repoAsDevino', () => repo.checkout('a'.repeat(64), tmp + '/co', { devinoCache: repo }));
 await probe('constructRepo', () => new addon.Repo());
+const sysFake = new addon.Cancellable();
+Object.setPrototypeOf(sysFake, addon.Sysroot.prototype);
+await probe('sysrootGetter', () => sysFake.path);
+const depFake = new addon.Cancellable();
+Object.setPrototypeOf(depFake, addon.Deployment.prototype);
+await probe('deploymentArg', () => new addon.Sysroot(tmp).writeOrigin(depFake, { origin: { refspec: 'x' } }));
+await probe('constructDeployment', () => new addon.Deployment());
 await probe('stillWorks', () => repo.resolveRev('none', true));
 `);
     expectAlive(run);
@@ -100,6 +115,9 @@ await probe('stillWorks', () => repo.resolveRev('none', true));
     expect(err(r.cancelledGetter)).toMatchObject({ name: 'TypeError', message: 'expected a Cancellable object as `this`' });
     expect(err(r.repoAsDevino)).toMatchObject({ name: 'TypeError', message: 'checkout: devinoCache must be a DevInoCache' });
     expect(err(r.constructRepo)).toMatchObject({ name: 'TypeError', message: 'use Repo.open() or Repo.create()' });
+    expect(err(r.sysrootGetter)).toMatchObject({ name: 'TypeError', message: 'expected a Sysroot object as `this`' });
+    expect(err(r.deploymentArg)).toMatchObject({ name: 'TypeError', message: 'writeOrigin: deployment must be a Deployment' });
+    expect(err(r.constructDeployment)).toMatchObject({ name: 'TypeError', message: 'deployments come from a Sysroot' });
     expect(r.stillWorks).toEqual({ ok: null });
   });
 });
@@ -154,6 +172,8 @@ for (const [k, v] of Object.entries({ NaN: NaN, neg: -1, frac: 1.5, huge: 2 ** 4
   await probe('uid.' + k, () => repo.writeRegfileInline(null, v, 0, 0o644, null, new Uint8Array(1)));
   await probe('size.' + k, () => repo.writeRegfileFromFd(null, 0, 0, 0o644, null, v, 0));
   await probe('timestamp.' + k, () => repo.writeCommit({ rootContents: 'a'.repeat(64), rootMetadata: 'b'.repeat(64), timestamp: v }));
+  await probe('derivedTs.' + k, () => addon.importDerivedLayer(repo, { path: '/dev/null', mediaType: 'application/vnd.oci.image.layer.v1.tar', importerVersion: 'x', timestamp: v }));
+  await probe('mergeTs.' + k, () => addon.writeMergeCommit(repo, { base: null, layers: [], timestamp: v }));
   await probe('threads.' + k, () => addon.exportLayers(repo, [], { threads: v }));
   await probe('socketFd.' + k, () => new addon.seqpacket.Socket(v));
 }
@@ -183,6 +203,8 @@ sock.close();
     for (const k of ['NaN', 'neg', 'frac', 'inf']) {
       expect(err(r[`size.${k}`]).message).toMatch(/^writeRegfileFromFd: size must be an integer from 0 to 9007199254740991, got /);
       expect(err(r[`timestamp.${k}`]).message).toMatch(/^writeCommit: timestamp must be an integer/);
+      expect(err(r[`derivedTs.${k}`]).message).toMatch(/^importDerivedLayer: timestamp must be an integer from 0 to 9007199254740991, got /);
+      expect(err(r[`mergeTs.${k}`]).message).toMatch(/^writeMergeCommit: timestamp must be an integer from 0 to 9007199254740991, got /);
     }
     expect(err(r['recv.NaN']).message).toBe('recv: maxSize must be an integer from 1 to 16777216, got NaN');
     expect(err(r['recv.str'])).toMatchObject({ name: 'TypeError', message: 'recv: maxSize must be a number' });

@@ -91,6 +91,10 @@ try {
   }
 }
 
+// unencapsulate goes through the layered store's importer, which opens the image while preparing
+// and puts its context chain before the proxy's refusal.
+const PREPARE_CONTEXT = 'Preparing import: Fetching manifest: ';
+
 describe('ostree-image-signed', () => {
   it('the threshold is protocol 0.2.6 = skopeo 1.13.0', () => {
     expect(POLICY_ENFORCING_PROXY).toEqual({ protocol: '0.2.6', skopeo: '1.13.0' });
@@ -125,7 +129,7 @@ describe('ostree-image-signed', () => {
       const protocol = proxy.protocolVersion;
       await proxy.finalize();
       expect(message).toBe(
-        `ostree-image-signed needs skopeo 1.13.0 or newer: the installed skopeo's image proxy (protocol ${protocol}) does not enforce containers-policy.json; signature verification needs protocol 0.2.6`,
+        `${PREPARE_CONTEXT}ostree-image-signed needs skopeo 1.13.0 or newer: the installed skopeo's image proxy (protocol ${protocol}) does not enforce containers-policy.json; signature verification needs protocol 0.2.6`,
       );
     } else {
       // A proxy that enforces the rejecting policy refuses to open the image.
@@ -138,7 +142,7 @@ describe('ostree-image-signed', () => {
     const dest = await freshRepo();
     const before = await repoSnapshot(dest.path);
     const message = await signedImportInNamespace(dest.path, fakeCmd, { FAKE_PROXY_VERSION: '0.2.6', FAKE_PROXY_POLICY: 'reject' });
-    expect(message).toBe(`failed to invoke method OpenImage: Running image oci:${image} is rejected by policy.`);
+    expect(message).toBe(`${PREPARE_CONTEXT}failed to invoke method OpenImage: Running image oci:${image} is rejected by policy.`);
     expect(await repoSnapshot(dest.path)).toEqual(before);
     // An accepted image gets past the gate to the manifest (which the fake has not got).
     const accepted = await signedImportInNamespace(dest.path, fakeCmd, { FAKE_PROXY_VERSION: '0.2.6' });
