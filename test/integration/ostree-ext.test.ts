@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/native.js';
 import { COMMIT_V0 } from '../../src/fixture/index.js';
 import { OciDir } from '../../src/oci/layout.js';
+import { escapeRef } from '../../src/ref/refescape.js';
 import { cleanupTmp, exampleOs, freshRepo, tmpdir } from './encapsulate-util.js';
 
 const execFileP = promisify(execFile);
@@ -110,8 +111,6 @@ async function withOstreeExtLocked(fn: () => Promise<void>): Promise<void> {
 /** `ostree container ARGS…` (the real ostree binary). */
 const ostreeContainer = (...args: string[]) => execFileP('ostree', ['container', ...args]);
 
-// `ostree container image list --repo R` joins this file once the layered store (`image pull`,
-// `image list`) exists: one more `it` calling ostreeContainer inside withOstreeExt.
 describe('ostree container', () => {
   it('reaches our CLI through the real ostree binary: --version, encapsulate, unencapsulate', async () => {
     await withOstreeExt(async () => {
@@ -126,6 +125,22 @@ describe('ostree container', () => {
       const dest = await freshRepo();
       const imported = await ostreeContainer('unencapsulate', '--repo', dest.path, `ostree-unverified-image:oci:${image}:v0`);
       expect(imported).toEqual({ stdout: `Imported: ${COMMIT_V0}\n`, stderr: '' });
+    });
+  });
+
+  it('reaches the layered store: image pull, then image list shows the image', async () => {
+    await withOstreeExt(async () => {
+      const { fx } = await exampleOs();
+      const image = path.join(work, 'store-image');
+      await ostreeContainer('encapsulate', '--repo', fx.repoPath, fx.ref, `oci:${image}:v0`);
+      const dest = await freshRepo();
+      const imgref = `ostree-unverified-image:oci:${image}:v0`;
+      const pulled = await ostreeContainer('image', 'pull', '--quiet', dest.path, imgref);
+      const merge = /^Wrote: (\S+) => ([0-9a-f]{64})$/m.exec(pulled.stdout);
+      expect(merge?.[1]).toBe(imgref);
+      // The store keys an image by its reference without the signature part (spec §1.1).
+      expect(await dest.resolveRev(`ostree/container/image/${escapeRef(`oci:${image}:v0`)}`)).toBe(merge?.[2]);
+      expect(await ostreeContainer('image', 'list', '--repo', dest.path)).toEqual({ stdout: `oci:${image}:v0\n`, stderr: '' });
     });
   });
 });
