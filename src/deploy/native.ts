@@ -9,7 +9,7 @@ type C = NativeCancellable | undefined;
 export type OriginKeyfile = string | Record<string, Record<string, string>>;
 
 /** A deployment as libostree knew it when it was read (a snapshot; reload for changes). */
-export interface NativeDeployment {
+export interface Deployment {
   /** Position in the boot order (0 = default). */
   readonly index: number;
   /** Stateroot. */
@@ -53,35 +53,35 @@ export interface NativeSysroot {
   unlock(): Promise<void>;
   repo(c: C): Promise<NativeRepo>;
   initOsname(osname: string, c: C): Promise<void>;
-  deployments(): Promise<NativeDeployment[]>;
-  bootedDeployment(): Promise<NativeDeployment | null>;
-  stagedDeployment(): Promise<NativeDeployment | null>;
-  mergeDeployment(osname: string | null): Promise<NativeDeployment | null>;
+  deployments(): Promise<Deployment[]>;
+  bootedDeployment(): Promise<Deployment | null>;
+  stagedDeployment(): Promise<Deployment | null>;
+  mergeDeployment(osname: string | null): Promise<Deployment | null>;
   deployTree(
     osname: string | null,
     revision: string,
     origin: OriginKeyfile | null,
-    merge: NativeDeployment | null,
+    merge: Deployment | null,
     opts: NativeDeployTreeOptions,
     c: C,
-  ): Promise<NativeDeployment>;
+  ): Promise<Deployment>;
   stageTree(
     osname: string | null,
     revision: string,
     origin: OriginKeyfile | null,
-    merge: NativeDeployment | null,
+    merge: Deployment | null,
     opts: NativeDeployTreeOptions,
     c: C,
-  ): Promise<NativeDeployment>;
+  ): Promise<Deployment>;
   simpleWriteDeployment(
     osname: string | null,
-    deployment: NativeDeployment,
-    merge: NativeDeployment | null,
+    deployment: Deployment,
+    merge: Deployment | null,
     flags: NativeSimpleWriteFlags,
     c: C,
   ): Promise<void>;
-  writeDeployments(deployments: NativeDeployment[], opts: { doPostclean?: boolean }, c: C): Promise<void>;
-  writeOrigin(deployment: NativeDeployment, origin: OriginKeyfile, c: C): Promise<void>;
+  writeDeployments(deployments: Deployment[], opts: { doPostclean?: boolean }, c: C): Promise<void>;
+  writeOrigin(deployment: Deployment, origin: OriginKeyfile, c: C): Promise<void>;
   cleanup(c: C): Promise<void>;
 }
 

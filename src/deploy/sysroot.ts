@@ -5,15 +5,14 @@
 import { native, withCancellable } from '../native.js';
 import { Repo, type Cancelable } from '../repo/repo.js';
 import type {
-  NativeDeployment,
+  Deployment,
   NativeSimpleWriteFlags,
   NativeSysroot,
   NativeSysrootModule,
   OriginKeyfile,
 } from './native.js';
 
-export type { OriginKeyfile } from './native.js';
-export type Deployment = NativeDeployment;
+export type { Deployment, OriginKeyfile } from './native.js';
 
 export interface DeployTreeOptions extends Cancelable {
   /** Origin keyfile of the new deployment. */
@@ -52,6 +51,7 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export class Sysroot {
+  /** @internal The addon's handle. */
   readonly native: NativeSysroot;
 
   /** A handle on the sysroot at `path` (default `/`); nothing is read until load(). */
