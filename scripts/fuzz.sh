@@ -8,7 +8,7 @@
 #                                          once (no new fuzzing; for CI)
 #   FUZZ_TARGETS="pax objpath" ...         only these targets
 #
-# Needs clang and libclang-rt-14-dev (Debian) / clang and compiler-rt (Fedora): scripts/install-deps.sh.
+# Needs clang and libclang-rt-dev (Debian) / clang and compiler-rt (Fedora): scripts/install-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,7 @@ for c in clang++ clang++-14 clang++-15 clang++-16; do
   if command -v "$c" >/dev/null 2>&1; then clangxx=$c; break; fi
 done
 if [ -z "$clangxx" ]; then
-  echo "fuzz.sh: clang++ not found; install clang and libclang-rt-14-dev (Fedora: clang compiler-rt), see scripts/install-deps.sh" >&2
+  echo "fuzz.sh: clang++ not found; install clang and libclang-rt-dev (Fedora: clang compiler-rt), see scripts/install-deps.sh" >&2
   exit 2
 fi
 
@@ -50,7 +50,7 @@ build() {
   echo "fuzz.sh: building $bin" >&2
   # shellcheck disable=SC2086
   if ! "$clangxx" "${flags[@]}" $srcs -o "$bin" "${libs[@]}"; then
-    echo "fuzz.sh: building $bin failed (the libFuzzer/ASan runtimes come with libclang-rt-14-dev on Debian, compiler-rt on Fedora)" >&2
+    echo "fuzz.sh: building $bin failed (the libFuzzer/ASan runtimes come with libclang-rt-dev on Debian, compiler-rt on Fedora)" >&2
     exit 2
   fi
 }

@@ -13,7 +13,7 @@ apt_pkgs=(
   g++ make python3                                 # node-gyp's toolchain for the addon
   debootstrap                                      # scripts/test-matrix.sh: the suite on other Debian releases
   bsdutils                                         # script(1): a terminal for the progress-bar test
-  clang libclang-rt-14-dev                         # libFuzzer + ASan/UBSan runtimes (scripts/fuzz.sh)
+  clang libclang-rt-dev                            # libFuzzer + ASan/UBSan runtimes (scripts/fuzz.sh)
   libasan8 libubsan1                               # sanitizer runtimes for npm run test:asan
 )
 dnf_pkgs=(
