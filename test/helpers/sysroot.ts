@@ -6,12 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import tarStream from 'tar-stream';
 import { ExampleOs } from '../../src/fixture/exampleos.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { OciDir } from '../../src/oci/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import type { ImageConfiguration, ImageManifest } from '../../src/oci/types.js';
+import { tarOf } from './images.js';
 
 const run = promisify(execFile);
 
@@ -117,17 +117,7 @@ export async function editOciImage(
 /** A derived image: `src` plus one gzip layer holding `files` (as `podman build` would add). */
 export function deriveOciImage(src: string, dest: string, files: Record<string, string>, createdBy: string): Promise<string> {
   return editOciImage(src, dest, async (oci, manifest, config) => {
-    const pack = tarStream.pack();
-    const chunks: Buffer[] = [];
-    const done = (async () => {
-      for await (const c of pack) chunks.push(c as Buffer);
-    })();
-    for (const [name, content] of Object.entries(files)) {
-      pack.entry({ name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, Buffer.from(content));
-    }
-    pack.finalize();
-    await done;
-    const tar = Buffer.concat(chunks);
+    const tar = await tarOf(files);
     const blob = gzipSync(tar);
     const info = await oci.writeBlob(blob);
     manifest.layers.push({ mediaType: MediaType.ImageLayerGzip, digest: info.digest, size: info.size });
