@@ -38,6 +38,16 @@ export interface NativeDeployTreeOptions {
   overlayInitrds?: string[] | null;
 }
 
+/** deployTree and stageTree take the same arguments (ostree_sysroot_deploy_tree / stage_tree). */
+type NativeTreeDeploy = (
+  osname: string | null,
+  revision: string,
+  origin: OriginKeyfile | null,
+  merge: NativeDeployment | null,
+  opts: NativeDeployTreeOptions,
+  c: C,
+) => Promise<NativeDeployment>;
+
 export interface NativeSimpleWriteFlags {
   retain?: boolean;
   notDefault?: boolean;
@@ -57,22 +67,8 @@ export interface NativeSysroot {
   bootedDeployment(): Promise<NativeDeployment | null>;
   stagedDeployment(): Promise<NativeDeployment | null>;
   mergeDeployment(osname: string | null): Promise<NativeDeployment | null>;
-  deployTree(
-    osname: string | null,
-    revision: string,
-    origin: OriginKeyfile | null,
-    merge: NativeDeployment | null,
-    opts: NativeDeployTreeOptions,
-    c: C,
-  ): Promise<NativeDeployment>;
-  stageTree(
-    osname: string | null,
-    revision: string,
-    origin: OriginKeyfile | null,
-    merge: NativeDeployment | null,
-    opts: NativeDeployTreeOptions,
-    c: C,
-  ): Promise<NativeDeployment>;
+  deployTree: NativeTreeDeploy;
+  stageTree: NativeTreeDeploy;
   simpleWriteDeployment(
     osname: string | null,
     deployment: NativeDeployment,
