@@ -148,8 +148,8 @@ GVariant *RemoteOptions(const Napi::Value &v) {
 // ---- the class ----
 
 void RepoWrap::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function f = DefineClass(
-      env, "Repo",
+  Export(
+      env, exports,
       {
           StaticMethod("open", &RepoWrap::Open),
           StaticMethod("create", &RepoWrap::Create),
@@ -192,8 +192,6 @@ void RepoWrap::Init(Napi::Env env, Napi::Object exports) {
           InstanceMethod("writeCommit", &RepoWrap::WriteCommit),
           InstanceMethod("checkout", &RepoWrap::Checkout),
       });
-  RegisterClass(env, "Repo", f);
-  exports.Set("Repo", f);
 }
 
 // Only called from Wrap(): JS cannot construct a Repo without open/create.
