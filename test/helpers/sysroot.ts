@@ -1,11 +1,12 @@
 // Throwaway OSTree sysroots (spec §5.5, as root), a bootable example OS to deploy into them, and
 // images derived from it.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { SYSROOT_LOCK_WAITING } from '../../src/deploy/lock.js';
 import { ExampleOs } from '../../src/fixture/exampleos.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { OciDir } from '../../src/oci/layout.js';
@@ -124,4 +125,30 @@ export function deriveOciImage(src: string, dest: string, files: Record<string, 
     config.rootfs.diff_ids.push(digestOf(tar));
     config.history = [...(config.history ?? []), { created_by: createdBy }];
   });
+}
+
+/** A child node process waiting for the sysroot lock; stdout and stderr grow as it writes. */
+export interface LockWaiter {
+  stdout: string;
+  stderr: string;
+  /** Its exit code once it has closed. */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `node args…` and resolves once its stderr shows the sysroot lock's waiting message;
+ * rejects if it exits before that.
+ */
+export async function spawnLockWaiter(args: string[]): Promise<LockWaiter> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const w: LockWaiter = { stdout: '', stderr: '', exited: new Promise((resolve) => child.on('close', resolve)) };
+  child.stdout.on('data', (b: Buffer) => (w.stdout += b));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (b: Buffer) => {
+      w.stderr += b;
+      if (w.stderr.includes(SYSROOT_LOCK_WAITING)) resolve();
+    });
+    child.on('close', () => reject(new Error(`child exited before waiting: ${w.stderr}`)));
+  });
+  return w;
 }
