@@ -22,10 +22,9 @@ import { countLayerReferences, gcImageLayers, imageFilteredContentWarning, remov
 import type { PreparedImport } from '../../src/store/prepared.js';
 import { listImages, queryImage, type LayeredImageState } from '../../src/store/state.js';
 import { cleanupTmp, exampleWork, freshRepo, tmpdir } from './encapsulate-util.js';
-import { catFile, fileChecksum, layerTar, listCommit, type LayerEntry } from './store-util.js';
+import { catFile, fileChecksum, fixture, type LayerEntry, layerTar, listCommit } from './store-util.js';
 import { fsck } from './tar-util.js';
 
-const fixture = (name: string) => path.join(import.meta.dirname, '..', 'fixtures', name);
 
 let fx: ExampleOs;
 let src: Repo;
