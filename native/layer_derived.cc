@@ -177,12 +177,7 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   Napi::Object o = info[1].As<Napi::Object>();
   auto spec = std::make_shared<DerivedSpec>();
   ParseFdOrPath(o, "importDerivedLayer", &spec->fd, &spec->path);
-  if (!o.Get("mediaType").IsString()) throw Napi::TypeError::New(env, "importDerivedLayer: mediaType must be a string");
-  try {
-    spec->compression = CompressionOfMediaType(o.Get("mediaType").As<Napi::String>());
-  } catch (const Failure &f) {
-    throw ToJsError(env, f.info);
-  }
+  spec->compression = ParseMediaType(o, "importDerivedLayer");
   Napi::Value base = o.Get("base");
   if (base.IsString()) spec->base = base.As<Napi::String>();
   else if (!base.IsUndefined() && !base.IsNull()) throw Napi::TypeError::New(env, "importDerivedLayer: base must be a string");

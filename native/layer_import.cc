@@ -554,12 +554,7 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
   Napi::Object o = info[1].As<Napi::Object>();
   auto spec = std::make_shared<ImportSpec>();
   ParseFdOrPath(o, "importLayer", &spec->fd, &spec->path);
-  if (!o.Get("mediaType").IsString()) throw Napi::TypeError::New(env, "importLayer: mediaType must be a string");
-  try {
-    spec->compression = CompressionOfMediaType(o.Get("mediaType").As<Napi::String>());
-  } catch (const Failure &f) {
-    throw ToJsError(env, f.info);
-  }
+  spec->compression = ParseMediaType(o, "importLayer");
   Napi::Value mode = o.Get("mode");
   if (mode.IsString()) {
     std::string m = mode.As<Napi::String>();
