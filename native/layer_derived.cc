@@ -197,13 +197,7 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   } else if (!ref.IsUndefined() && !ref.IsNull()) {
     throw Napi::TypeError::New(env, "importDerivedLayer: ref must be a string");
   }
-  Napi::Value txn = o.Get("transaction");
-  if (txn.IsString()) {
-    std::string t = txn.As<Napi::String>();
-    if (t == "own") spec->own_transaction = true;
-    else if (t == "caller") spec->own_transaction = false;
-    else throw Napi::TypeError::New(env, "importDerivedLayer: transaction must be 'own' or 'caller'");
-  }
+  spec->own_transaction = ParseOwnTransaction(o, "importDerivedLayer");
   Napi::Value ts = o.Get("timestamp");
   if (ts.IsNumber()) {
     spec->timestamp = SizeArg(ts, "importDerivedLayer: timestamp");
@@ -214,12 +208,7 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<DerivedResult>();
-  if (spec->own_transaction) {
-    RequireTransactionState(env, repo->get(), TxnState::None, "importDerivedLayer (transaction 'own')");
-    TransactionState(repo->get()) = TxnState::Import;
-  } else {
-    RequireTransactionState(env, repo->get(), TxnState::Open, "importDerivedLayer (transaction 'caller')");
-  }
+  ClaimImportTransaction(env, repo->get(), spec->own_transaction, "importDerivedLayer");
   return PromiseWorker::Run(
       env, "ostree-container:import-derived-layer",
       [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
