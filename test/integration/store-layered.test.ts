@@ -7,7 +7,6 @@ import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encapsulate } from '../../src/container/encapsulate.js';
 import { unencapsulate } from '../../src/container/unencapsulate.js';
 import { COMMIT_V0, createNonOstreeExampleImage, type ExampleOs } from '../../src/fixture/index.js';
 import { digestOf } from '../../src/oci/digest.js';
@@ -21,7 +20,7 @@ import { countLayerReferences, gcImageLayers, imageFilteredContentWarning, remov
 import type { PreparedImport } from '../../src/store/prepared.js';
 import { listImages, queryImage, type LayeredImageState } from '../../src/store/state.js';
 import { editOciImage } from '../helpers/sysroot.js';
-import { cleanupTmp, exampleWork, freshRepo, tmpdir } from './encapsulate-util.js';
+import { chunkedExampleWork, cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
 import { catFile, fileChecksum, fixture, type LayerEntry, layerTar, listCommit } from './store-util.js';
 import { fsck } from './tar-util.js';
 
@@ -67,10 +66,7 @@ const LAYER2: LayerEntry[] = [
 ];
 
 beforeAll(async () => {
-  let meta;
-  ({ fx, repo: src, meta, work } = await exampleWork('store-layered-'));
-  chunked = path.join(work, 'chunked');
-  await encapsulate(src, fx.ref, {}, { contentmeta: meta }, ImageReference.parse(`oci:${chunked}`));
+  ({ fx, repo: src, work, chunked } = await chunkedExampleWork('store-layered-'));
 }, 120_000);
 afterAll(cleanupTmp);
 
