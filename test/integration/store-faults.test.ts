@@ -18,6 +18,7 @@ import { countLayerReferences } from '../../src/store/maintenance.js';
 import type { ImportProgress } from '../../src/store/progress.js';
 import { listImages, refForLayer } from '../../src/store/state.js';
 import { childProcesses } from '../helpers/process.js';
+import { editOciImage } from '../helpers/sysroot.js';
 import { chunkedExampleWork, cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
 import { layerTar } from './store-util.js';
 import { fsck } from './tar-util.js';
@@ -30,19 +31,14 @@ let nLayers: number;
 beforeAll(async () => {
   const { work: w, chunked } = await chunkedExampleWork('store-faults-');
   work = w;
-  image = path.join(work, 'big');
-  await cp(chunked, image, { recursive: true });
-  const oci = await OciDir.open(image);
-  const { manifest } = await oci.readManifest();
-  const config = await oci.readConfig(manifest);
-  const tar = await layerTar(Array.from({ length: 1500 }, (_, i) => ({ name: `usr/share/big/f${i}`, data: randomBytes(16 * 1024) })));
-  const blob = await oci.writeBlob(gzipSync(tar, { level: 1 }));
-  manifest.layers.push({ mediaType: MediaType.ImageLayerGzip, ...blob });
-  config.rootfs.diff_ids.push(digestOf(tar));
-  config.history!.push({ created_by: 'big layer' });
-  manifest.config = await oci.writeConfig(config);
-  await oci.insertManifest(manifest);
-  nLayers = manifest.layers.length;
+  image = await editOciImage(chunked, path.join(work, 'big'), async (oci, manifest, config) => {
+    const tar = await layerTar(Array.from({ length: 1500 }, (_, i) => ({ name: `usr/share/big/f${i}`, data: randomBytes(16 * 1024) })));
+    const blob = await oci.writeBlob(gzipSync(tar, { level: 1 }));
+    manifest.layers.push({ mediaType: MediaType.ImageLayerGzip, ...blob });
+    config.rootfs.diff_ids.push(digestOf(tar));
+    config.history!.push({ created_by: 'big layer' });
+    nLayers = manifest.layers.length;
+  });
 }, 120_000);
 afterAll(cleanupTmp);
 
