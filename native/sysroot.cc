@@ -112,9 +112,7 @@ class DeploymentWrap : public TaggedWrap<DeploymentWrap> {
  public:
   static constexpr const char *kClassName = "Deployment";
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function f = DefineClass(env, "Deployment", {});
-    RegisterClass(env, "Deployment", f);
-    exports.Set("Deployment", f);
+    Export(env, exports);
   }
   explicit DeploymentWrap(const Napi::CallbackInfo &info) : TaggedWrap<DeploymentWrap>(info) {
     if (!info[0].IsExternal() || !info[1].IsExternal())
@@ -250,8 +248,8 @@ class SysrootWrap : public TaggedWrap<SysrootWrap> {
  public:
   static constexpr const char *kClassName = "Sysroot";
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function f = DefineClass(
-        env, "Sysroot",
+    Export(
+        env, exports,
         {
             InstanceAccessor("path", &SysrootWrap::Path, nullptr),
             InstanceMethod("load", &SysrootWrap::Load),
@@ -270,8 +268,6 @@ class SysrootWrap : public TaggedWrap<SysrootWrap> {
             InstanceMethod("writeOrigin", &SysrootWrap::WriteOrigin),
             InstanceMethod("cleanup", &SysrootWrap::Cleanup),
         });
-    RegisterClass(env, "Sysroot", f);
-    exports.Set("Sysroot", f);
   }
 
   // new Sysroot(path?): no I/O (libostree opens nothing until load); no path = the default (/).
