@@ -18,6 +18,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <memory>
 
 #include "deflate_scan.h"
 #include "util/errors.h"

@@ -10,6 +10,9 @@
 #include "modules.h"
 #include "repo_wrap.h"
 #include <climits>
+#include <functional>
+#include <memory>
+#include <optional>
 
 #include "util/args.h"
 #include "util/async.h"

@@ -5,6 +5,8 @@
 
 #include <string>
 #include <vector>
+#include <memory>
+#include <optional>
 
 #include "repo.h"
 #include "repo_wrap.h"

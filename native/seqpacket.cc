@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <system_error>
 
 #include "modules.h"
 #include "util/args.h"

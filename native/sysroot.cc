@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include <functional>
 
 #include "modules.h"
 #include "repo.h"
