@@ -113,7 +113,9 @@ class DeploymentWrap : public TaggedWrap<DeploymentWrap> {
  public:
   static constexpr const char *kClassName = "Deployment";
   static void Init(Napi::Env env, Napi::Object exports) {
-    Export(env, exports);
+    Napi::Function f = DefineClass(env, "Deployment", {});
+    RegisterClass(env, "Deployment", f);
+    exports.Set("Deployment", f);
   }
   explicit DeploymentWrap(const Napi::CallbackInfo &info) : TaggedWrap<DeploymentWrap>(info) {
     if (!info[0].IsExternal() || !info[1].IsExternal())
@@ -249,8 +251,8 @@ class SysrootWrap : public TaggedWrap<SysrootWrap> {
  public:
   static constexpr const char *kClassName = "Sysroot";
   static void Init(Napi::Env env, Napi::Object exports) {
-    Export(
-        env, exports,
+    Napi::Function f = DefineClass(
+        env, "Sysroot",
         {
             InstanceAccessor("path", &SysrootWrap::Path, nullptr),
             InstanceMethod("load", &SysrootWrap::Load),
@@ -269,6 +271,8 @@ class SysrootWrap : public TaggedWrap<SysrootWrap> {
             InstanceMethod("writeOrigin", &SysrootWrap::WriteOrigin),
             InstanceMethod("cleanup", &SysrootWrap::Cleanup),
         });
+    RegisterClass(env, "Sysroot", f);
+    exports.Set("Sysroot", f);
   }
 
   // new Sysroot(path?): no I/O (libostree opens nothing until load); no path = the default (/).

@@ -5,8 +5,11 @@
 namespace oc {
 
 void Cancellable::Init(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {InstanceMethod("cancel", &Cancellable::Cancel),
-                        InstanceAccessor("cancelled", &Cancellable::IsCancelled, nullptr)});
+  Napi::Function f = DefineClass(env, "Cancellable",
+                                 {InstanceMethod("cancel", &Cancellable::Cancel),
+                                  InstanceAccessor("cancelled", &Cancellable::IsCancelled, nullptr)});
+  RegisterClass(env, "Cancellable", f);
+  exports.Set("Cancellable", f);
 }
 
 Cancellable::Cancellable(const Napi::CallbackInfo &info)

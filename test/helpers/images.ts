@@ -35,8 +35,7 @@ export interface ImageSpec {
   labels?: Record<string, string>;
 }
 
-/** An uncompressed tar of regular files (mode 0644, root-owned, mtime 0), in the given order. */
-export async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
+async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   const done = (async () => {
