@@ -5,6 +5,7 @@
 
 #include "tar_common.h"
 #include "util/args.h"
+#include "util/errors.h"
 
 namespace oc {
 
@@ -25,6 +26,16 @@ void ParseFdOrPath(const Napi::Object &o, const std::string &where, int *fd, std
   if (!p.IsString() || p.As<Napi::String>().Utf8Value().empty())
     throw Napi::TypeError::New(o.Env(), where + " needs an fd or a path");
   *path = p.As<Napi::String>();
+}
+
+Compression ParseMediaType(const Napi::Object &o, const std::string &where) {
+  Napi::Value mt = o.Get("mediaType");
+  if (!mt.IsString()) throw Napi::TypeError::New(o.Env(), where + ": mediaType must be a string");
+  try {
+    return CompressionOfMediaType(mt.As<Napi::String>());
+  } catch (const Failure &f) {
+    throw ToJsError(o.Env(), f.info);
+  }
 }
 
 ProgressSlot ParseProgressSlot(const Napi::Object &o, const std::string &where) {

@@ -26,6 +26,10 @@ void SetBlobDigests(Napi::Env env, Napi::Object o, const BlobDigests &d);
 // `{ fd }` or `{ path }` of a JS options object (`where` names it in TypeErrors).
 void ParseFdOrPath(const Napi::Object &o, const std::string &where, int *fd, std::string *path);
 
+// The compression named by `mediaType` of a JS options object: a TypeError when it is not a
+// string, the JS form of CompressionOfMediaType's error when it names no layer type.
+Compression ParseMediaType(const Napi::Object &o, const std::string &where);
+
 // `progress` of a JS options object: a BigUint64Array whose element 0 a job publishes its input
 // byte count into (FdSource::PublishSizeTo). `keep` holds the array alive until the job's
 // worker is deleted (on the main thread); `slot` is null without one.

@@ -177,12 +177,7 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   Napi::Object o = info[1].As<Napi::Object>();
   auto spec = std::make_shared<DerivedSpec>();
   ParseFdOrPath(o, "importDerivedLayer", &spec->fd, &spec->path);
-  if (!o.Get("mediaType").IsString()) throw Napi::TypeError::New(env, "importDerivedLayer: mediaType must be a string");
-  try {
-    spec->compression = CompressionOfMediaType(o.Get("mediaType").As<Napi::String>());
-  } catch (const Failure &f) {
-    throw ToJsError(env, f.info);
-  }
+  spec->compression = ParseMediaType(o, "importDerivedLayer");
   Napi::Value base = o.Get("base");
   if (base.IsString()) spec->base = base.As<Napi::String>();
   else if (!base.IsUndefined() && !base.IsNull()) throw Napi::TypeError::New(env, "importDerivedLayer: base must be a string");
@@ -202,13 +197,7 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   } else if (!ref.IsUndefined() && !ref.IsNull()) {
     throw Napi::TypeError::New(env, "importDerivedLayer: ref must be a string");
   }
-  Napi::Value txn = o.Get("transaction");
-  if (txn.IsString()) {
-    std::string t = txn.As<Napi::String>();
-    if (t == "own") spec->own_transaction = true;
-    else if (t == "caller") spec->own_transaction = false;
-    else throw Napi::TypeError::New(env, "importDerivedLayer: transaction must be 'own' or 'caller'");
-  }
+  spec->own_transaction = ParseOwnTransaction(o, "importDerivedLayer");
   Napi::Value ts = o.Get("timestamp");
   if (ts.IsNumber()) {
     spec->timestamp = SizeArg(ts, "importDerivedLayer: timestamp");
@@ -219,12 +208,7 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<DerivedResult>();
-  if (spec->own_transaction) {
-    RequireTransactionState(env, repo->get(), TxnState::None, "importDerivedLayer (transaction 'own')");
-    TransactionState(repo->get()) = TxnState::Import;
-  } else {
-    RequireTransactionState(env, repo->get(), TxnState::Open, "importDerivedLayer (transaction 'caller')");
-  }
+  ClaimImportTransaction(env, repo->get(), spec->own_transaction, "importDerivedLayer");
   return PromiseWorker::Run(
       env, "ostree-container:import-derived-layer",
       [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {

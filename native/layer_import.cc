@@ -554,12 +554,7 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
   Napi::Object o = info[1].As<Napi::Object>();
   auto spec = std::make_shared<ImportSpec>();
   ParseFdOrPath(o, "importLayer", &spec->fd, &spec->path);
-  if (!o.Get("mediaType").IsString()) throw Napi::TypeError::New(env, "importLayer: mediaType must be a string");
-  try {
-    spec->compression = CompressionOfMediaType(o.Get("mediaType").As<Napi::String>());
-  } catch (const Failure &f) {
-    throw ToJsError(env, f.info);
-  }
+  spec->compression = ParseMediaType(o, "importLayer");
   Napi::Value mode = o.Get("mode");
   if (mode.IsString()) {
     std::string m = mode.As<Napi::String>();
@@ -571,23 +566,12 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
   if (!spec->remote.empty() && spec->mode != ImportSpec::Mode::Commit)
     throw Napi::TypeError::New(env, "importLayer: remote verification needs commit mode");
   spec->finish = o.Get("finish").ToBoolean();
-  Napi::Value txn = o.Get("transaction");
-  if (txn.IsString()) {
-    std::string t = txn.As<Napi::String>();
-    if (t == "own") spec->own_transaction = true;
-    else if (t == "caller") spec->own_transaction = false;
-    else throw Napi::TypeError::New(env, "importLayer: transaction must be 'own' or 'caller'");
-  }
+  spec->own_transaction = ParseOwnTransaction(o, "importLayer");
   ProgressSlot progress = ParseProgressSlot(o, "importLayer");
   spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<ImportResult>();
-  if (spec->own_transaction) {
-    RequireTransactionState(env, repo->get(), TxnState::None, "importLayer (transaction 'own')");
-    TransactionState(repo->get()) = TxnState::Import;
-  } else {
-    RequireTransactionState(env, repo->get(), TxnState::Open, "importLayer (transaction 'caller')");
-  }
+  ClaimImportTransaction(env, repo->get(), spec->own_transaction, "importLayer");
   return PromiseWorker::Run(
       env, "ostree-container:import-layer",
       [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {

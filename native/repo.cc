@@ -151,8 +151,8 @@ GVariant *RemoteOptions(const Napi::Value &v) {
 // ---- the class ----
 
 void RepoWrap::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function f = DefineClass(
-      env, "Repo",
+  Export(
+      env, exports,
       {
           StaticMethod("open", &RepoWrap::Open),
           StaticMethod("create", &RepoWrap::Create),
@@ -195,8 +195,6 @@ void RepoWrap::Init(Napi::Env env, Napi::Object exports) {
           InstanceMethod("writeCommit", &RepoWrap::WriteCommit),
           InstanceMethod("checkout", &RepoWrap::Checkout),
       });
-  RegisterClass(env, "Repo", f);
-  exports.Set("Repo", f);
 }
 
 // Only called from Wrap(): JS cannot construct a Repo without open/create.
@@ -356,6 +354,24 @@ TxnBook &Book(OstreeRepo *repo) {
 
 TxnState &TransactionState(OstreeRepo *repo) { return Book(repo).state; }
 std::string &TransactionStagingDir(OstreeRepo *repo) { return Book(repo).staging; }
+
+bool ParseOwnTransaction(const Napi::Object &o, const std::string &call) {
+  Napi::Value txn = o.Get("transaction");
+  if (!txn.IsString()) return true;
+  std::string t = txn.As<Napi::String>();
+  if (t == "own") return true;
+  if (t == "caller") return false;
+  throw Napi::TypeError::New(o.Env(), call + ": transaction must be 'own' or 'caller'");
+}
+
+void ClaimImportTransaction(Napi::Env env, OstreeRepo *repo, bool own, const std::string &call) {
+  if (own) {
+    RequireTransactionState(env, repo, TxnState::None, (call + " (transaction 'own')").c_str());
+    TransactionState(repo) = TxnState::Import;
+  } else {
+    RequireTransactionState(env, repo, TxnState::Open, (call + " (transaction 'caller')").c_str());
+  }
+}
 
 void RequireTransactionState(Napi::Env env, OstreeRepo *repo, TxnState want, const char *call) {
   TxnState now = TransactionState(repo);

@@ -49,6 +49,14 @@ bool AbortTransactionAndClean(OstreeRepo *repo, const std::string &staging, GErr
 // Throws an Error naming `call` unless the repo is in state `want`.
 void RequireTransactionState(Napi::Env env, OstreeRepo *repo, TxnState want, const char *call);
 
+// For a native import's `transaction` option: true for 'own' (the default: the import opens and
+// commits its own), false for 'caller' (it writes into the transaction the caller holds open).
+bool ParseOwnTransaction(const Napi::Object &o, const std::string &call);
+// Before such an import starts: the repo must be free (own) or in the caller's open transaction
+// (caller), else an Error naming `call (transaction '…')`; with its own, the repo is marked as
+// importing until the job resets it.
+void ClaimImportTransaction(Napi::Env env, OstreeRepo *repo, bool own, const std::string &call);
+
 // A JS Repo for an OstreeRepo obtained elsewhere (e.g. a sysroot's repo); takes a new reference.
 Napi::Object RepoToJs(Napi::Env env, OstreeRepo *repo);
 

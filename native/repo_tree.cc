@@ -30,9 +30,7 @@ class DevInoCache : public TaggedWrap<DevInoCache> {
  public:
   static constexpr const char *kClassName = "DevInoCache";
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function f = DefineClass(env, "DevInoCache", {});
-    RegisterClass(env, "DevInoCache", f);
-    exports.Set("DevInoCache", f);
+    Export(env, exports);
   }
   explicit DevInoCache(const Napi::CallbackInfo &info)
       : TaggedWrap<DevInoCache>(info), cache_(ostree_repo_devino_cache_new()) {}

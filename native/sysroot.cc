@@ -113,9 +113,7 @@ class DeploymentWrap : public TaggedWrap<DeploymentWrap> {
  public:
   static constexpr const char *kClassName = "Deployment";
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function f = DefineClass(env, "Deployment", {});
-    RegisterClass(env, "Deployment", f);
-    exports.Set("Deployment", f);
+    Export(env, exports);
   }
   explicit DeploymentWrap(const Napi::CallbackInfo &info) : TaggedWrap<DeploymentWrap>(info) {
     if (!info[0].IsExternal() || !info[1].IsExternal())
@@ -251,8 +249,8 @@ class SysrootWrap : public TaggedWrap<SysrootWrap> {
  public:
   static constexpr const char *kClassName = "Sysroot";
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function f = DefineClass(
-        env, "Sysroot",
+    Export(
+        env, exports,
         {
             InstanceAccessor("path", &SysrootWrap::Path, nullptr),
             InstanceMethod("load", &SysrootWrap::Load),
@@ -271,8 +269,6 @@ class SysrootWrap : public TaggedWrap<SysrootWrap> {
             InstanceMethod("writeOrigin", &SysrootWrap::WriteOrigin),
             InstanceMethod("cleanup", &SysrootWrap::Cleanup),
         });
-    RegisterClass(env, "Sysroot", f);
-    exports.Set("Sysroot", f);
   }
 
   // new Sysroot(path?): no I/O (libostree opens nothing until load); no path = the default (/).

@@ -5,11 +5,8 @@
 namespace oc {
 
 void Cancellable::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function f = DefineClass(env, "Cancellable",
-                                 {InstanceMethod("cancel", &Cancellable::Cancel),
-                                  InstanceAccessor("cancelled", &Cancellable::IsCancelled, nullptr)});
-  RegisterClass(env, "Cancellable", f);
-  exports.Set("Cancellable", f);
+  Export(env, exports, {InstanceMethod("cancel", &Cancellable::Cancel),
+                        InstanceAccessor("cancelled", &Cancellable::IsCancelled, nullptr)});
 }
 
 Cancellable::Cancellable(const Napi::CallbackInfo &info)

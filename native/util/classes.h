@@ -9,6 +9,7 @@
 #include <napi.h>
 
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <string>
 
@@ -57,6 +58,15 @@ class TaggedWrap : public Napi::ObjectWrap<T> {
     napi_type_tag tag = TypeTagOf(T::kClassName);
     if (napi_type_tag_object(info.Env(), info.This(), &tag) != napi_ok)
       throw Napi::TypeError::New(info.Env(), std::string(T::kClassName) + ": object is already initialised");
+  }
+
+  // Defines class T (named T::kClassName) with `props`, registers it for this environment and
+  // sets it on `exports`.
+  static void Export(Napi::Env env, Napi::Object exports,
+                     const std::initializer_list<typename Napi::ObjectWrap<T>::PropertyDescriptor> &props = {}) {
+    Napi::Function f = Napi::ObjectWrap<T>::DefineClass(env, T::kClassName, props);
+    RegisterClass(env, T::kClassName, f);
+    exports.Set(T::kClassName, f);
   }
 
   static T *Unwrap(Napi::Object o) {

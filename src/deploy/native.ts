@@ -38,6 +38,16 @@ export interface NativeDeployTreeOptions {
   overlayInitrds?: string[] | null;
 }
 
+/** deployTree and stageTree take the same arguments (ostree_sysroot_deploy_tree / stage_tree). */
+type NativeTreeDeploy = (
+  osname: string | null,
+  revision: string,
+  origin: OriginKeyfile | null,
+  merge: Deployment | null,
+  opts: NativeDeployTreeOptions,
+  c: C,
+) => Promise<Deployment>;
+
 export interface NativeSimpleWriteFlags {
   retain?: boolean;
   notDefault?: boolean;
@@ -57,22 +67,8 @@ export interface NativeSysroot {
   bootedDeployment(): Promise<Deployment | null>;
   stagedDeployment(): Promise<Deployment | null>;
   mergeDeployment(osname: string | null): Promise<Deployment | null>;
-  deployTree(
-    osname: string | null,
-    revision: string,
-    origin: OriginKeyfile | null,
-    merge: Deployment | null,
-    opts: NativeDeployTreeOptions,
-    c: C,
-  ): Promise<Deployment>;
-  stageTree(
-    osname: string | null,
-    revision: string,
-    origin: OriginKeyfile | null,
-    merge: Deployment | null,
-    opts: NativeDeployTreeOptions,
-    c: C,
-  ): Promise<Deployment>;
+  deployTree: NativeTreeDeploy;
+  stageTree: NativeTreeDeploy;
   simpleWriteDeployment(
     osname: string | null,
     deployment: Deployment,

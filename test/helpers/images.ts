@@ -35,7 +35,8 @@ export interface ImageSpec {
   labels?: Record<string, string>;
 }
 
-async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
+/** An uncompressed tar of regular files (mode 0644, root-owned, mtime 0), in the given order. */
+export async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   const done = (async () => {

@@ -1,17 +1,18 @@
 // Throwaway OSTree sysroots (spec §5.5, as root), a bootable example OS to deploy into them, and
 // images derived from it.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import tarStream from 'tar-stream';
+import { SYSROOT_LOCK_WAITING } from '../../src/deploy/lock.js';
 import { ExampleOs } from '../../src/fixture/exampleos.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { OciDir } from '../../src/oci/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import type { ImageConfiguration, ImageManifest } from '../../src/oci/types.js';
+import { tarOf } from './images.js';
 
 const run = promisify(execFile);
 
@@ -117,21 +118,37 @@ export async function editOciImage(
 /** A derived image: `src` plus one gzip layer holding `files` (as `podman build` would add). */
 export function deriveOciImage(src: string, dest: string, files: Record<string, string>, createdBy: string): Promise<string> {
   return editOciImage(src, dest, async (oci, manifest, config) => {
-    const pack = tarStream.pack();
-    const chunks: Buffer[] = [];
-    const done = (async () => {
-      for await (const c of pack) chunks.push(c as Buffer);
-    })();
-    for (const [name, content] of Object.entries(files)) {
-      pack.entry({ name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, Buffer.from(content));
-    }
-    pack.finalize();
-    await done;
-    const tar = Buffer.concat(chunks);
+    const tar = await tarOf(files);
     const blob = gzipSync(tar);
     const info = await oci.writeBlob(blob);
     manifest.layers.push({ mediaType: MediaType.ImageLayerGzip, digest: info.digest, size: info.size });
     config.rootfs.diff_ids.push(digestOf(tar));
     config.history = [...(config.history ?? []), { created_by: createdBy }];
   });
+}
+
+/** A child node process waiting for the sysroot lock; stdout and stderr grow as it writes. */
+export interface LockWaiter {
+  stdout: string;
+  stderr: string;
+  /** Its exit code once it has closed. */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `node args…` and resolves once its stderr shows the sysroot lock's waiting message;
+ * rejects if it exits before that.
+ */
+export async function spawnLockWaiter(args: string[]): Promise<LockWaiter> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const w: LockWaiter = { stdout: '', stderr: '', exited: new Promise((resolve) => child.on('close', resolve)) };
+  child.stdout.on('data', (b: Buffer) => (w.stdout += b));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (b: Buffer) => {
+      w.stderr += b;
+      if (w.stderr.includes(SYSROOT_LOCK_WAITING)) resolve();
+    });
+    child.on('close', () => reject(new Error(`child exited before waiting: ${w.stderr}`)));
+  });
+  return w;
 }

@@ -2,7 +2,6 @@
 // `image prune-images`): upstream's CI sequence (§5.6) against our local registry, oci: and dir:
 // images, origins, kernel arguments in the BLS entry, merge deployments, prune, refusals, the
 // sysroot lock. Checked with `ostree admin status` and the files libostree writes. Runs as root.
-import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +23,7 @@ import { runCli } from '../helpers/cli.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import {
   adminStatus, bootEntries, createBootableExampleOs, createSysroot, deriveOciImage, editOciImage, entryOptions, ostree,
-  removeSysroot, tempDir,
+  removeSysroot, spawnLockWaiter, tempDir,
 } from '../helpers/sysroot.js';
 
 let tmp: string;
@@ -399,24 +398,11 @@ describe('sysroot lock', () => {
     const dir = await freshSysroot();
     const holder = await Sysroot.load(dir);
     await holder.lock();
-    const child = spawn(process.execPath, [path.join(packageRoot, 'lib/cli/main.js'), 'image', 'prune-images', '--sysroot', dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (b: Buffer) => {
-        stderr += b;
-        if (stderr.includes(SYSROOT_LOCK_WAITING)) resolve();
-      });
-      child.on('close', () => reject(new Error(`child exited before waiting: ${stderr}`)));
-    });
-    expect(stdout).toBe('');
+    const child = await spawnLockWaiter([path.join(packageRoot, 'lib/cli/main.js'), 'image', 'prune-images', '--sysroot', dir]);
+    expect(child.stdout).toBe('');
     await holder.unlock();
-    expect(await exited).toBe(0);
-    expect(stderr).toBe(`${SYSROOT_LOCK_WAITING}\n`);
-    expect(stdout).toBe('No unreferenced images.\n');
+    expect(await child.exited).toBe(0);
+    expect(child.stderr).toBe(`${SYSROOT_LOCK_WAITING}\n`);
+    expect(child.stdout).toBe('No unreferenced images.\n');
   });
 });

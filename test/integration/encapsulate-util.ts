@@ -4,9 +4,10 @@
 import path from 'node:path';
 import { expect } from 'vitest';
 import { computeSizes, type ObjectMetaSized } from '../../src/container/chunking.js';
+import { encapsulate } from '../../src/container/encapsulate.js';
 import { unencapsulate, type Import, type UnencapsulateOpts } from '../../src/container/unencapsulate.js';
 import type { ExampleOs } from '../../src/fixture/index.js';
-import { OstreeImageReference } from '../../src/ref/image-reference.js';
+import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
 import { Repo, vardictToBytes } from '../../src/repo/repo.js';
 import { exampleOs as exampleOsOnly, fsck, tmpdir } from './tar-util.js';
 
@@ -22,6 +23,17 @@ export async function exampleOs(o: { bootable?: boolean } = {}): Promise<{ fx: E
 export async function exampleWork(prefix: string): Promise<{ fx: ExampleOs; repo: Repo; meta: ObjectMetaSized; work: string }> {
   const { fx, repo } = await exampleOs();
   return { fx, repo, meta: await computeSizes(repo, await fx.getObjectMeta()), work: await tmpdir(prefix) };
+}
+
+/** exampleWork, and the example OS encapsulated chunked (commit layer + chunk layers) at `<work>/chunked`. */
+export async function chunkedExampleWork(
+  prefix: string,
+  config: Parameters<typeof encapsulate>[2] = {},
+): Promise<{ fx: ExampleOs; repo: Repo; meta: ObjectMetaSized; work: string; chunked: string }> {
+  const w = await exampleWork(prefix);
+  const chunked = path.join(w.work, 'chunked');
+  await encapsulate(w.repo, w.fx.ref, config, { contentmeta: w.meta }, ImageReference.parse(`oci:${chunked}`));
+  return { ...w, chunked };
 }
 
 /** A fresh bare-user repo (upstream's destination mode). */

@@ -161,6 +161,26 @@ await probe('permOnly', () => repo.writeRegfileInline(null, 0, 0, 0o644, null, b
   });
 });
 
+describe('layer options', () => {
+  it('a missing or unknown mediaType, or an unknown transaction, is an error naming it', async () => {
+    const run = await runNativeChild(`
+const repo = await addon.Repo.create(tmp + '/repo', 'bare-user');
+await probe('importNoMediaType', () => addon.importLayer(repo, { path: '/dev/null', mode: 'objects' }));
+await probe('derivedNoMediaType', () => addon.importDerivedLayer(repo, { path: '/dev/null', mediaType: 1, importerVersion: 'x' }));
+await probe('importUnknown', () => addon.importLayer(repo, { path: '/dev/null', mediaType: 'application/x-foo', mode: 'objects' }));
+await probe('derivedUnknown', () => addon.importDerivedLayer(repo, { path: '/dev/null', mediaType: 'application/x-foo', importerVersion: 'x' }));
+await probe('derivedBadTransaction', () => addon.importDerivedLayer(repo, { path: '/dev/null', mediaType: 'application/vnd.oci.image.layer.v1.tar', importerVersion: 'x', transaction: 'mine' }));
+`);
+    expectAlive(run);
+    const r = run.results;
+    expect(err(r.importNoMediaType)).toMatchObject({ name: 'TypeError', message: 'importLayer: mediaType must be a string' });
+    expect(err(r.derivedNoMediaType)).toMatchObject({ name: 'TypeError', message: 'importDerivedLayer: mediaType must be a string' });
+    expect(err(r.importUnknown).message).toBe('Unhandled layer type: application/x-foo');
+    expect(err(r.derivedUnknown).message).toBe('Unhandled layer type: application/x-foo');
+    expect(err(r.derivedBadTransaction)).toMatchObject({ name: 'TypeError', message: "importDerivedLayer: transaction must be 'own' or 'caller'" });
+  });
+});
+
 describe('numeric arguments', () => {
   it('NaN, negatives, fractions and out-of-range numbers are refused, naming the argument', async () => {
     const run = await runNativeChild(`

@@ -17,7 +17,7 @@ import { Repo } from '../../src/repo/repo.js';
 import { countLayerReferences } from '../../src/store/maintenance.js';
 import { listImages, queryImage, refForImage } from '../../src/store/state.js';
 import { registryFixture } from '../helpers/registry.js';
-import { cleanupTmp, exampleWork, freshRepo } from './encapsulate-util.js';
+import { chunkedExampleWork, cleanupTmp, freshRepo } from './encapsulate-util.js';
 import { fsck } from './tar-util.js';
 
 const CLI = path.join(packageRoot, 'lib/cli/main.js');
@@ -56,10 +56,7 @@ let work: string;
 let chunked: string;
 
 beforeAll(async () => {
-  let meta;
-  ({ fx, repo: src, meta, work } = await exampleWork('store-cli-'));
-  chunked = path.join(work, 'chunked');
-  await encapsulate(src, fx.ref, {}, { contentmeta: meta }, ImageReference.parse(`oci:${chunked}`));
+  ({ fx, repo: src, work, chunked } = await chunkedExampleWork('store-cli-'));
 }, 120_000);
 afterAll(cleanupTmp);
 

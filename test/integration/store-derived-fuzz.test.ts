@@ -6,12 +6,11 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importDerivedLayer } from '../../src/store/derived.js';
-import { cliRepo, layerTar, repoTmpLeftovers, tempFile, type LayerEntry } from './store-util.js';
+import { cliRepo, type LayerEntry, layerTar, repoTmpLeftovers, TAR, tempFile } from './store-util.js';
 import { cleanupTmp, fixChecksum, fsck, repoSnapshot } from './tar-util.js';
 
 afterAll(cleanupTmp);
 
-const TAR = 'application/vnd.oci.image.layer.v1.tar';
 const OBJ = 'sysroot/ostree/repo/objects/ab/cdef.file';
 const component = fc.constantFrom('usr', 'etc', 'var', 'run', 'opt', 'bin', 'a', 'b', '..', '.', '', 'sysroot', '.wh.a', '.wh..wh..opq');
 const pathArb = fc.oneof(

@@ -2,21 +2,17 @@
 // tests, with the ostree CLI as the independent checker (and as the reference importer).
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ostreeCli } from '../../src/fixture/index.js';
 import { importDerivedLayer, normalizeLayerPath } from '../../src/store/derived.js';
-import { catFile, cliRepo, fifoPipe, fileChecksum, layerTar, listCommit, repoTmpLeftovers, tempFile, type LayerEntry } from './store-util.js';
+import { catFile, cliRepo, fifoPipe, fileChecksum, fixture, type LayerEntry, layerTar, listCommit, repoTmpLeftovers, TAR, tempFile, VERSION } from './store-util.js';
 import { cleanupTmp, fsck, repoSnapshot } from './tar-util.js';
 
 afterAll(cleanupTmp);
 
-const TAR = 'application/vnd.oci.image.layer.v1.tar';
 const GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
-const VERSION = '0.15.3';
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const fixture = (name: string) => path.join(import.meta.dirname, '..', 'fixtures', name);
 
 describe('path normalisation (spec §3.2 vectors)', () => {
   const remapDefault = {};

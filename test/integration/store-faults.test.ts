@@ -8,18 +8,18 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encapsulate } from '../../src/container/encapsulate.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { OciDir } from '../../src/oci/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
-import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
+import { OstreeImageReference } from '../../src/ref/image-reference.js';
 import { Repo } from '../../src/repo/repo.js';
 import { ImageImporter } from '../../src/store/importer.js';
 import { countLayerReferences } from '../../src/store/maintenance.js';
 import type { ImportProgress } from '../../src/store/progress.js';
 import { listImages, refForLayer } from '../../src/store/state.js';
 import { childProcesses } from '../helpers/process.js';
-import { cleanupTmp, exampleWork, freshRepo, tmpdir } from './encapsulate-util.js';
+import { editOciImage } from '../helpers/sysroot.js';
+import { chunkedExampleWork, cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
 import { layerTar } from './store-util.js';
 import { fsck } from './tar-util.js';
 
@@ -29,23 +29,16 @@ let image: string;
 let nLayers: number;
 
 beforeAll(async () => {
-  const { fx, repo, meta, work: w } = await exampleWork('store-faults-');
+  const { work: w, chunked } = await chunkedExampleWork('store-faults-');
   work = w;
-  const chunked = path.join(work, 'chunked');
-  await encapsulate(repo, fx.ref, {}, { contentmeta: meta }, ImageReference.parse(`oci:${chunked}`));
-  image = path.join(work, 'big');
-  await cp(chunked, image, { recursive: true });
-  const oci = await OciDir.open(image);
-  const { manifest } = await oci.readManifest();
-  const config = await oci.readConfig(manifest);
-  const tar = await layerTar(Array.from({ length: 1500 }, (_, i) => ({ name: `usr/share/big/f${i}`, data: randomBytes(16 * 1024) })));
-  const blob = await oci.writeBlob(gzipSync(tar, { level: 1 }));
-  manifest.layers.push({ mediaType: MediaType.ImageLayerGzip, ...blob });
-  config.rootfs.diff_ids.push(digestOf(tar));
-  config.history!.push({ created_by: 'big layer' });
-  manifest.config = await oci.writeConfig(config);
-  await oci.insertManifest(manifest);
-  nLayers = manifest.layers.length;
+  image = await editOciImage(chunked, path.join(work, 'big'), async (oci, manifest, config) => {
+    const tar = await layerTar(Array.from({ length: 1500 }, (_, i) => ({ name: `usr/share/big/f${i}`, data: randomBytes(16 * 1024) })));
+    const blob = await oci.writeBlob(gzipSync(tar, { level: 1 }));
+    manifest.layers.push({ mediaType: MediaType.ImageLayerGzip, ...blob });
+    config.rootfs.diff_ids.push(digestOf(tar));
+    config.history!.push({ created_by: 'big layer' });
+    nLayers = manifest.layers.length;
+  });
 }, 120_000);
 afterAll(cleanupTmp);
 

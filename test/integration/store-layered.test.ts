@@ -7,11 +7,9 @@ import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encapsulate } from '../../src/container/encapsulate.js';
 import { unencapsulate } from '../../src/container/unencapsulate.js';
 import { COMMIT_V0, createNonOstreeExampleImage, type ExampleOs } from '../../src/fixture/index.js';
 import { digestOf } from '../../src/oci/digest.js';
-import { OciDir } from '../../src/oci/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
 import type { Repo } from '../../src/repo/repo.js';
@@ -21,11 +19,11 @@ import { ImageImporter } from '../../src/store/importer.js';
 import { countLayerReferences, gcImageLayers, imageFilteredContentWarning, removeImages } from '../../src/store/maintenance.js';
 import type { PreparedImport } from '../../src/store/prepared.js';
 import { listImages, queryImage, type LayeredImageState } from '../../src/store/state.js';
-import { cleanupTmp, exampleWork, freshRepo, tmpdir } from './encapsulate-util.js';
-import { catFile, fileChecksum, layerTar, listCommit, type LayerEntry } from './store-util.js';
+import { editOciImage } from '../helpers/sysroot.js';
+import { chunkedExampleWork, cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
+import { catFile, fileChecksum, fixture, type LayerEntry, layerTar, listCommit } from './store-util.js';
 import { fsck } from './tar-util.js';
 
-const fixture = (name: string) => path.join(import.meta.dirname, '..', 'fixtures', name);
 
 let fx: ExampleOs;
 let src: Repo;
@@ -34,19 +32,15 @@ let chunked: string;
 
 /** A copy of `from` (an OCI dir) at `to` with gzip layers of `layers` appended. */
 async function appendLayers(from: string, to: string, layers: { entries: LayerEntry[]; createdBy: string }[]): Promise<void> {
-  await cp(from, to, { recursive: true });
-  const oci = await OciDir.open(to);
-  const { manifest } = await oci.readManifest();
-  const config = await oci.readConfig(manifest);
-  for (const l of layers) {
-    const tar = await layerTar(l.entries);
-    const blob = await oci.writeBlob(gzipSync(tar));
-    manifest.layers.push({ mediaType: MediaType.ImageLayerGzip, ...blob });
-    config.rootfs.diff_ids.push(digestOf(tar));
-    config.history = [...(config.history ?? []), { created: config.created, created_by: l.createdBy }];
-  }
-  manifest.config = await oci.writeConfig(config);
-  await oci.insertManifest(manifest);
+  await editOciImage(from, to, async (oci, manifest, config) => {
+    for (const l of layers) {
+      const tar = await layerTar(l.entries);
+      const blob = await oci.writeBlob(gzipSync(tar));
+      manifest.layers.push({ mediaType: MediaType.ImageLayerGzip, ...blob });
+      config.rootfs.diff_ids.push(digestOf(tar));
+      config.history = [...(config.history ?? []), { created: config.created, created_by: l.createdBy }];
+    }
+  });
 }
 
 /** First derived layer: every kind of change upstream's merge must handle. */
@@ -72,10 +66,7 @@ const LAYER2: LayerEntry[] = [
 ];
 
 beforeAll(async () => {
-  let meta;
-  ({ fx, repo: src, meta, work } = await exampleWork('store-layered-'));
-  chunked = path.join(work, 'chunked');
-  await encapsulate(src, fx.ref, {}, { contentmeta: meta }, ImageReference.parse(`oci:${chunked}`));
+  ({ fx, repo: src, work, chunked } = await chunkedExampleWork('store-layered-'));
 }, 120_000);
 afterAll(cleanupTmp);
 

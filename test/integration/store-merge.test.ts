@@ -10,14 +10,11 @@ import { variant } from '../../src/repo/variant.js';
 import { importDerivedLayer } from '../../src/store/derived.js';
 import { writeMergeCommit, type MergeOptions } from '../../src/store/merge.js';
 import { importTar } from '../../src/tar/import.js';
-import { catFile, cliRepo, layerTar, listCommit, repoTmpLeftovers, tempFile, type LayerEntry } from './store-util.js';
+import { catFile, cliRepo, fixture, type LayerEntry, layerTar, listCommit, repoTmpLeftovers, TAR, tempFile, VERSION } from './store-util.js';
 import { cleanupTmp, fsck, tmpdir } from './tar-util.js';
 
 afterAll(cleanupTmp);
 
-const TAR = 'application/vnd.oci.image.layer.v1.tar';
-const VERSION = '0.15.3';
-const fixture = (name: string) => path.join(import.meta.dirname, '..', 'fixtures', name);
 
 /** A base commit made by the ostree CLI from a directory. */
 async function baseCommit(repoPath: string): Promise<string> {

@@ -7,6 +7,13 @@ import { ostreeCli } from '../../src/fixture/index.js';
 import { Repo } from '../../src/repo/repo.js';
 import { tmpdir } from './tar-util.js';
 
+/** The plain tar layer media type. */
+export const TAR = 'application/vnd.oci.image.layer.v1.tar';
+/** The importer version the store tests write (upstream's at the time of the vectors). */
+export const VERSION = '0.15.3';
+/** A file under test/fixtures/. */
+export const fixture = (name: string): string => path.join(import.meta.dirname, '..', 'fixtures', name);
+
 export interface LayerEntry {
   name: string;
   type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';

@@ -4,8 +4,7 @@
 import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeSizes, type ObjectMetaSized } from '../../src/container/chunking.js';
-import { OciDir } from '../../src/oci/layout.js';
+import { computeSizes } from '../../src/container/chunking.js';
 import { hostOciArch } from '../../src/oci/platform.js';
 import type { ImageConfiguration, ImageManifest } from '../../src/oci/types.js';
 import { encapsulate } from '../../src/container/encapsulate.js';
@@ -17,34 +16,24 @@ import { clearCachedUpdate, countLayerReferences, gcImageLayers, imageFilteredCo
 import type { PreparedImport } from '../../src/store/prepared.js';
 import type { ImportProgress } from '../../src/store/progress.js';
 import { listImages, queryImage, type LayeredImageState } from '../../src/store/state.js';
-import { cleanupTmp, exampleWork, freshRepo } from './encapsulate-util.js';
+import { editOciImage } from '../helpers/sysroot.js';
+import { chunkedExampleWork, cleanupTmp, freshRepo } from './encapsulate-util.js';
 import { fsck } from './tar-util.js';
 
 let fx: ExampleOs;
 let src: Repo;
-let meta: ObjectMetaSized;
 let work: string;
 /** The chunked example OS image (commit layer + chunk layers). */
 let chunked: string;
 
 beforeAll(async () => {
-  ({ fx, repo: src, meta, work } = await exampleWork('store-'));
-  chunked = path.join(work, 'chunked');
-  await encapsulate(src, fx.ref, { labels: { foo: 'bar', test: 'value' } }, { contentmeta: meta }, ImageReference.parse(`oci:${chunked}`));
+  ({ fx, repo: src, work, chunked } = await chunkedExampleWork('store-', { labels: { foo: 'bar', test: 'value' } }));
 });
 afterAll(cleanupTmp);
 
 /** A copy of the chunked image with `edit` applied to its manifest and config. */
 async function variant(name: string, edit: (m: ImageManifest, c: ImageConfiguration) => void): Promise<OstreeImageReference> {
-  const dir = path.join(work, name);
-  await cp(chunked, dir, { recursive: true });
-  const oci = await OciDir.open(dir);
-  const { manifest } = await oci.readManifest();
-  const config = await oci.readConfig(manifest);
-  edit(manifest, config);
-  manifest.config = await oci.writeConfig(config);
-  await oci.insertManifest(manifest);
-  return unverified(dir);
+  return unverified(await editOciImage(chunked, path.join(work, name), (_oci, m, c) => edit(m, c)));
 }
 
 const unverified = (dir: string) => OstreeImageReference.parse(`ostree-unverified-image:oci:${dir}`);

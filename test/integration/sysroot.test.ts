@@ -1,6 +1,5 @@
 // The Sysroot binding (native/sysroot.cc) in throwaway sysroots (spec §5.5), checked with the
 // `ostree admin` CLI. Runs as root.
-import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +9,7 @@ import { packageRoot } from '../../src/native.js';
 import { SYSROOT_LOCK_WAITING, SysrootLock, withSysrootLock } from '../../src/deploy/lock.js';
 import { Sysroot } from '../../src/deploy/sysroot.js';
 import {
-  adminStatus, bootEntries, createBootableExampleOs, createSysroot, entryOptions, removeSysroot, tempDir,
+  adminStatus, bootEntries, createBootableExampleOs, createSysroot, entryOptions, removeSysroot, spawnLockWaiter, tempDir,
 } from '../helpers/sysroot.js';
 
 let tmp: string;
@@ -227,23 +226,12 @@ describe('sysroot lock', () => {
       const lock = await SysrootLock.acquire(s, { retryMs: 100 });
       process.stdout.write('locked\\n');
       await lock.release();`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (b: Buffer) => {
-        stderr += b;
-        if (stderr.includes(SYSROOT_LOCK_WAITING)) resolve();
-      });
-      child.on('close', () => reject(new Error(`child exited before waiting: ${stderr}`)));
-    });
+    const child = await spawnLockWaiter(['--input-type=module', '-e', script, dir]);
     await new Promise((r) => setTimeout(r, 400));
-    expect(stdout).toBe('');
+    expect(child.stdout).toBe('');
     await holder.unlock();
-    expect(await exited).toBe(0);
-    expect(stdout).toBe('locked\n');
-    expect(stderr).toBe(`${SYSROOT_LOCK_WAITING}\n`);
+    expect(await child.exited).toBe(0);
+    expect(child.stdout).toBe('locked\n');
+    expect(child.stderr).toBe(`${SYSROOT_LOCK_WAITING}\n`);
   });
 });

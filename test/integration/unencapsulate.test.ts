@@ -14,6 +14,7 @@ import { Repo } from '../../src/repo/repo.js';
 import { escapeRef, prefixEscapeForRef } from '../../src/ref/refescape.js';
 import { containerPolicyIsDefaultInsecure } from '../../src/proxy/policy.js';
 import { runCli } from '../helpers/cli.js';
+import { editOciImage } from '../helpers/sysroot.js';
 import { cleanupTmp, detachedBytes, exampleWork, freshRepo } from './encapsulate-util.js';
 import { repoSnapshot } from './tar-util.js';
 
@@ -267,14 +268,7 @@ describe('images unencapsulate refuses', () => {
 
   /** A copy of the chunked image with `edit` applied to its manifest and config. */
   async function variant(name: string, edit: (m: import('../../src/oci/types.js').ImageManifest, c: import('../../src/oci/types.js').ImageConfiguration, oci: OciDir) => Promise<void>) {
-    const dir = path.join(work, name);
-    await cp(chunked, dir, { recursive: true });
-    const oci = await OciDir.open(dir);
-    const { manifest } = await oci.readManifest();
-    const config = await oci.readConfig(manifest);
-    await edit(manifest, config, oci);
-    manifest.config = await oci.writeConfig(config);
-    await oci.insertManifest(manifest);
+    const dir = await editOciImage(chunked, path.join(work, name), (oci, m, c) => edit(m, c, oci));
     return OstreeImageReference.parse(`ostree-unverified-image:oci:${dir}`);
   }
 
