@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "tar_common.h"
 #include "util/args.h"
 #include "util/errors.h"
+#include "util/failure.h"
 
 namespace oc {
 
@@ -81,6 +81,31 @@ BlobDigests LayerWriter::Finish() {
   d.digest = "sha256:" + sink_.Digest();
   d.size = sink_.size();
   return d;
+}
+
+void LayerOutput::Write(const uint8_t *p, size_t n) {
+  if (n >= kBuf) {
+    Flush();
+    hash_.Update(p, n);
+    size_ += n;
+    next_.Write(p, n);
+    return;
+  }
+  if (buf_.size() + n > kBuf) Flush();
+  buf_.insert(buf_.end(), p, p + n);
+}
+
+void LayerOutput::Flush() {
+  if (buf_.empty()) return;
+  hash_.Update(buf_.data(), buf_.size());
+  size_ += buf_.size();
+  next_.Write(buf_.data(), buf_.size());
+  buf_.clear();
+}
+
+void LayerOutput::Finish() {
+  Flush();
+  next_.Finish();
 }
 
 }  // namespace oc

@@ -8,9 +8,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "compress.h"
+#include "codec/codec.h"
+#include "io/fd_io.h"
 #include "util/gobj.h"
+#include "util/sha256.h"
 
 namespace oc {
 
@@ -18,6 +21,24 @@ namespace oc {
 struct BlobDigests {
   std::string diff_id, digest;  // "sha256:<hex>"
   uint64_t size = 0, uncompressed_size = 0;
+};
+
+// The uncompressed side of an output layer: buffers small writes, hashes them (diff_id).
+class LayerOutput : public ByteSink {
+ public:
+  explicit LayerOutput(ByteSink &next) : next_(next) { buf_.reserve(kBuf); }
+  void Write(const uint8_t *p, size_t n) override;
+  void Finish() override;
+  std::string DiffId() { return hash_.Hex(); }
+  uint64_t size() const { return size_; }
+
+ private:
+  static constexpr size_t kBuf = 256 * 1024;
+  void Flush();
+  ByteSink &next_;
+  std::vector<uint8_t> buf_;
+  Sha256 hash_;
+  uint64_t size_ = 0;
 };
 
 // Sets diffId, digest, size and uncompressedSize on `o`.

@@ -11,14 +11,15 @@
 #include <memory>
 #include <thread>
 
+#include "io/prefetch.h"
 #include "modules.h"
 #include "repo.h"
 #include "sepolicy.h"
-#include "tar_common.h"
-#include "tar_reader.h"
+#include "tar/reader.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"
+#include "util/failure.h"
 #include "util/tempdir.h"
 
 namespace oc {

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "compress.h"
+#include "codec/media_type.h"
 #include "layer_blob.h"
 #include "tar_filter.h"
 

@@ -1,4 +1,5 @@
-// Commit / object set → ostree-ext tar format version 1 (spec §1) → compressor → fd.
+// Layer export: commit / object set → ostree-ext tar format version 1 (spec §1) → compressor
+// → fd, one layer (ExportLayer) or many at once (ExportLayers).
 #pragma once
 
 #include <napi.h>
@@ -7,15 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "compress.h"
+#include "codec/codec.h"
 #include "layer_blob.h"
+#include "tar/ostree_writer.h"
 
 namespace oc {
-
-struct ChunkObject {
-  std::string checksum;
-  std::vector<std::string> paths;  // absolute tree paths ("/usr/bin/bash"), tree-walk order
-};
 
 struct LayerSpec {
   enum class Kind { Full, Commit, Chunk } kind = Kind::Full;
@@ -34,22 +31,17 @@ struct LayerResult : BlobDigests {
 // { diffId, digest, size, uncompressedSize, mediaType, commit? }
 Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r);
 
-// Content objects of a commit's tree handed out to layers by checksum (exportLayers' `assign`):
-// the tree is walked once and every object lands, with all its tree paths, in its layer's
-// `objects` — compact input instead of per-object JS arrays.
-struct ObjectAssignment {
-  std::string rev;
-  std::vector<uint8_t> checksums;  // 32 raw bytes per object
-  std::vector<uint32_t> layers;    // layer index per checksum
-  int64_t default_layer = -1;      // for tree objects not listed; -1: they are an error
-};
-
-// Fills the layers' `objects` (checksum order, paths in tree-walk order) from `a`.
-void AssignObjects(OstreeRepo *repo, const ObjectAssignment &a, std::vector<LayerSpec> &specs, GCancellable *cancellable);
-
 // Writes one layer; runs on the calling (worker) thread plus `threads` compression threads
 // (from `pool` when given, shared with the other layers of the export).
 LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned threads, GCancellable *cancellable,
                         CompressorPool *pool = nullptr);
+
+struct ObjectAssignment;
+
+// exportLayers: fills the layers' objects from `assign` (when given), then writes the layers,
+// `parallel` at a time on threads of its own, sharing one CompressorPool of `threads`. The
+// first failure cancels the other layers and is thrown once all have stopped.
+void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectAssignment *assign, unsigned threads,
+                  unsigned parallel, GCancellable *cancellable, std::vector<LayerResult> &results);
 
 }  // namespace oc

@@ -6,24 +6,20 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
-#include "modules.h"
+#include "io/prefetch.h"
+#include "object_writer_pool.h"
 #include "repo.h"
-#include "tar_objpath.h"
-#include "tar_reader.h"
-#include "util/async.h"
-#include "util/cancellable.h"
+#include "tar/format.h"
+#include "tar/objpath.h"
+#include "tar/reader.h"
+#include "util/sha256.h"
 #include "util/variant_untrusted.h"
 
 namespace oc {
@@ -45,94 +41,6 @@ bool HasDotDot(const std::string &p) {
 // thousand distinct sets of ~100 bytes; a hostile one could otherwise send blobs without end.
 constexpr uint64_t kMaxXattrsCache = 32 * 1024 * 1024;
 constexpr uint64_t kXattrsEntryCost = 640;
-
-// Small content objects are written by a few threads while the reader goes on decoding the
-// stream (libostree takes concurrent writes within one transaction; pull does the same).
-// A job's failure is kept and rethrown by Check()/Wait() on the reader's thread.
-class WriterPool {
- public:
-  explicit WriterPool(unsigned n) {
-    try {
-      for (unsigned i = 0; i < n; i++) threads_.emplace_back([this] { Run(); });
-    } catch (...) {
-      Stop();
-      throw;
-    }
-  }
-  ~WriterPool() { Stop(); }
-
-  // Queues `job` (blocks while the queue is full); dropped once a job has failed.
-  void Submit(std::function<void()> job) {
-    std::unique_lock<std::mutex> lk(m_);
-    cv_.wait(lk, [&] { return q_.size() < kMaxQueued || failure_ || stop_; });
-    if (failure_ || stop_) return;
-    q_.push_back(std::move(job));
-    cv_.notify_all();
-  }
-
-  void Check() {
-    std::lock_guard<std::mutex> lk(m_);
-    if (failure_) throw Failure(*failure_);
-  }
-
-  // All queued jobs done (or one failed).
-  void Wait() {
-    {
-      std::unique_lock<std::mutex> lk(m_);
-      cv_.wait(lk, [&] { return (q_.empty() && running_ == 0) || failure_; });
-    }
-    Check();
-  }
-
-  // Drops queued jobs and joins the threads (running jobs finish first).
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      stop_ = true;
-      q_.clear();
-    }
-    cv_.notify_all();
-    for (auto &t : threads_) t.join();
-    threads_.clear();
-  }
-
- private:
-  static constexpr size_t kMaxQueued = 64;  // ≤ 64 × 127 KiB in memory
-
-  void Run() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return stop_ || !q_.empty(); });
-        if (q_.empty()) return;
-        job = std::move(q_.front());
-        q_.pop_front();
-        running_++;
-      }
-      std::unique_ptr<Failure> failed;
-      try {
-        job();
-      } catch (...) {
-        failed = std::make_unique<Failure>(CurrentExceptionInfo());
-      }
-      {
-        std::lock_guard<std::mutex> lk(m_);
-        running_--;
-        if (failed && !failure_) failure_ = std::move(failed);
-      }
-      cv_.notify_all();
-    }
-  }
-
-  std::mutex m_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> q_;
-  size_t running_ = 0;
-  bool stop_ = false;
-  std::unique_ptr<Failure> failure_;
-  std::vector<std::thread> threads_;
-};
 
 class Importer {
  public:
@@ -541,66 +449,6 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
       ostree_repo_mark_commit_partial(repo, imp->marked_partial().c_str(), FALSE, nullptr);
     throw;
   }
-}
-
-namespace {
-
-// importLayer(repo, { fd | path, mediaType, mode, remote?, finish?, transaction?, progress?: BigUint64Array },
-//             cancellable?)
-Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  auto repo = std::make_shared<GObj<OstreeRepo>>(RepoFromJs(info[0]));
-  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "importLayer: options must be an object");
-  Napi::Object o = info[1].As<Napi::Object>();
-  auto spec = std::make_shared<ImportSpec>();
-  ParseFdOrPath(o, "importLayer", &spec->fd, &spec->path);
-  spec->compression = ParseMediaType(o, "importLayer");
-  Napi::Value mode = o.Get("mode");
-  if (mode.IsString()) {
-    std::string m = mode.As<Napi::String>();
-    if (m == "commit") spec->mode = ImportSpec::Mode::Commit;
-    else if (m == "objects") spec->mode = ImportSpec::Mode::Objects;
-    else throw Napi::TypeError::New(env, "importLayer: mode must be 'commit' or 'objects'");
-  }
-  if (o.Get("remote").IsString()) spec->remote = o.Get("remote").As<Napi::String>();
-  if (!spec->remote.empty() && spec->mode != ImportSpec::Mode::Commit)
-    throw Napi::TypeError::New(env, "importLayer: remote verification needs commit mode");
-  spec->finish = o.Get("finish").ToBoolean();
-  spec->own_transaction = ParseOwnTransaction(o, "importLayer");
-  ProgressSlot progress = ParseProgressSlot(o, "importLayer");
-  spec->bytes_read = progress.slot;
-  auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
-  auto result = std::make_shared<ImportResult>();
-  ClaimImportTransaction(env, repo->get(), spec->own_transaction, "importLayer");
-  return PromiseWorker::Run(
-      env, "ostree-container:import-layer",
-      [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
-        try {
-          *result = ImportLayer(repo->get(), *spec, cancellable->get());
-        } catch (Failure &f) {
-          err = f.info;
-        }
-      },
-      [result](Napi::Env env) -> Napi::Value {
-        const ImportResult &r = *result;
-        Napi::Object o = Napi::Object::New(env);
-        if (!r.commit.empty()) o.Set("commit", r.commit);
-        o.Set("objectsWritten", Napi::Number::New(env, static_cast<double>(r.objects_written)));
-        o.Set("objectsReused", Napi::Number::New(env, static_cast<double>(r.objects_reused)));
-        o.Set("bytesWritten", Napi::Number::New(env, static_cast<double>(r.bytes_written)));
-        if (r.has_verify_text) o.Set("verifyText", r.verify_text);
-        SetBlobDigests(env, o, r);
-        return o;
-      },
-      [repo, spec] {
-        if (spec->own_transaction) TransactionState(repo->get()) = TxnState::None;
-      });
-}
-
-}  // namespace
-
-void InitLayerImport(Napi::Env env, Napi::Object exports) {
-  exports.Set("importLayer", Napi::Function::New(env, ImportLayerJs, "importLayer"));
 }
 
 }  // namespace oc

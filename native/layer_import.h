@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "compress.h"
+#include "codec/media_type.h"
 #include "layer_blob.h"
 
 namespace oc {

@@ -11,10 +11,10 @@
 #include "repo.h"
 #include "repo_wrap.h"
 #include "sepolicy.h"
-#include "tar_common.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"
+#include "util/failure.h"
 #include "util/tempdir.h"
 
 namespace oc {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "io/fd_io.h"
 #include "repo_wrap.h"
 #include "util/args.h"
 #include "util/async.h"
@@ -33,26 +34,6 @@ uint32_t RegfileModeArg(const Napi::Value &v, const char *what) {
 
 // Plain a(ayay) xattrs from JS, or null.
 VarRef OptXattrs(const Napi::Value &v) { return OptVariantArg(v, G_VARIANT_TYPE("a(ayay)"), "xattrs"); }
-
-// Waits until `fd` is ready for `events`, or until `c` is cancelled (err set, false): a
-// blocked pipe must not outlive an AbortSignal.
-bool WaitFd(int fd, short events, GCancellable *c, ErrorInfo &err) {
-  struct pollfd fds[2] = {{fd, events, 0}, {-1, POLLIN, 0}};
-  GPollFD cfd;
-  bool cancellable = c && g_cancellable_make_pollfd(c, &cfd);
-  if (cancellable) fds[1].fd = cfd.fd;
-  int r;
-  do {
-    r = ::poll(fds, cancellable ? 2 : 1, -1);
-  } while (r < 0 && errno == EINTR);
-  if (cancellable) g_cancellable_release_fd(c);
-  GErr e;
-  if (c && g_cancellable_set_error_if_cancelled(c, e.out())) {
-    err = e.Take();
-    return false;
-  }
-  return true;
-}
 
 // read(2) of at most n bytes that cancellation interrupts; -1 with err set on failure.
 ssize_t ReadFd(int fd, char *buf, size_t n, GCancellable *c, ErrorInfo &err) {

@@ -8,7 +8,7 @@
 #include <optional>
 #include <vector>
 
-#include "tar_common.h"
+#include "util/failure.h"
 
 namespace oc {
 namespace {

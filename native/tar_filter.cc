@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "tar_common.h"
-#include "tar_writer.h"
+#include "tar/writer.h"
+#include "util/failure.h"
 #include "util/gobj.h"
 
 namespace oc {

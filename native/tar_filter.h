@@ -9,8 +9,8 @@
 #include <map>
 #include <string>
 
-#include "compress.h"
-#include "tar_reader.h"
+#include "io/byte_stream.h"
+#include "tar/reader.h"
 
 namespace oc {
 

@@ -3,11 +3,12 @@
 
 #include <memory>
 
-#include "compress.h"
+#include "codec/codec.h"
+#include "io/fd_io.h"
 #include "layer_export.h"
-#include "tar_objpath.h"
-#include "tar_reader.h"
-#include "tar_writer.h"
+#include "tar/objpath.h"
+#include "tar/reader.h"
+#include "tar/writer.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"

@@ -35,9 +35,9 @@ libs=($(pkg-config --libs $pkgs))
 # Native sources each harness links (all Node-free).
 sources_of() {
   case $1 in
-    tar_reader | pax) echo native/tar_reader.cc native/tar_writer.cc native/util/error_info.cc ;;
+    tar_reader | pax) echo native/tar/reader.cc native/tar/writer.cc native/util/error_info.cc ;;
     objpath) echo native/util/error_info.cc ;;
-    deflate_scan) echo native/deflate_scan.cc ;;
+    deflate_scan) echo native/codec/deflate_scan.cc ;;
     variant) echo native/util/variant_untrusted.cc native/util/error_info.cc ;;
   esac
 }
@@ -46,7 +46,7 @@ build() {
   local t=$1 bin=$out/$1_fuzz
   local srcs="test/fuzz/$1_fuzz.cc $(sources_of "$1")"
   # Rebuild when a source or header is newer than the binary.
-  if [ -x "$bin" ] && [ -z "$(find $srcs native/*.h native/util/*.h -newer "$bin" 2>/dev/null | head -1)" ]; then return; fi
+  if [ -x "$bin" ] && [ -z "$(find $srcs native/*.h native/*/*.h -newer "$bin" 2>/dev/null | head -1)" ]; then return; fi
   echo "fuzz.sh: building $bin" >&2
   # shellcheck disable=SC2086
   if ! "$clangxx" "${flags[@]}" $srcs -o "$bin" "${libs[@]}"; then

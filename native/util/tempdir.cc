@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "tar_common.h"
+#include "util/failure.h"
 
 namespace oc {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "tar_common.h"
+#include "util/failure.h"
 
 namespace oc {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "deflate_scan.h"
+#include "codec/deflate_scan.h"
 
 namespace {
 

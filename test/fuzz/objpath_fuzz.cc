@@ -2,7 +2,7 @@
 #include <cstdint>
 #include <string>
 
-#include "tar_objpath.h"
+#include "tar/objpath.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string path(reinterpret_cast<const char *>(data), size);

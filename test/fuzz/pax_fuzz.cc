@@ -2,7 +2,8 @@
 #include <cstdint>
 #include <string>
 
-#include "tar_reader.h"
+#include "tar/reader.h"
+#include "util/error_info.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string in(reinterpret_cast<const char *>(data), size);

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <string>
 
-#include "tar_objpath.h"
-#include "tar_reader.h"
+#include "tar/objpath.h"
+#include "tar/reader.h"
 
 namespace {
 

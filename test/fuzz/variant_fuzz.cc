@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "tar_common.h"
+#include "util/failure.h"
 #include "util/variant_untrusted.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

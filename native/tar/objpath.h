@@ -1,9 +1,11 @@
-// Parsing `objects/XX/<62>.<ext>` paths and xattrs-link targets (spec §2.3).
+// Object paths in the tar: building `sysroot/ostree/repo/objects/XX/<62>.<ext>`, and parsing
+// `objects/XX/<62>.<ext>` paths and xattrs-link targets (spec §2.3).
 #pragma once
 
 #include <string>
 
-#include "tar_common.h"
+#include "tar/format.h"
+#include "util/failure.h"
 
 namespace oc {
 
@@ -21,6 +23,11 @@ inline const char *ObjKindName(ObjKind k) {
     case ObjKind::Xattrs0: return "Xattrs";
   }
   return "Unknown";
+}
+
+// `sysroot/ostree/repo/objects/XX/<62>.<ext>`
+inline std::string ObjectPath(const std::string &checksum, const char *ext) {
+  return std::string(kObjectsPrefix) + checksum.substr(0, 2) + "/" + checksum.substr(2) + "." + ext;
 }
 
 struct ObjRef {

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "compress.h"
+#include "io/byte_stream.h"
 
 namespace oc {
 

@@ -12,7 +12,7 @@
 
 #include <gio/gio.h>
 
-#include "compress.h"
+#include "io/byte_stream.h"
 
 namespace oc {
 

@@ -1,8 +1,9 @@
-#include "tar_reader.h"
+#include "tar/reader.h"
 
 #include <cstring>
 
-#include "tar_writer.h"
+#include "tar/writer.h"
+#include "util/failure.h"
 
 namespace oc {
 namespace {

@@ -1,4 +1,4 @@
-#include "tar_writer.h"
+#include "tar/writer.h"
 
 #include <cstring>
 

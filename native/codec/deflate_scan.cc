@@ -1,4 +1,4 @@
-#include "deflate_scan.h"
+#include "codec/deflate_scan.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,0 +1,127 @@
+#include "codec/zstd.h"
+
+#include <algorithm>
+#include <string>
+
+#include "util/failure.h"
+
+namespace oc {
+namespace {
+
+class ZstdSink : public ByteSink {
+ public:
+  static constexpr int kJobSize = 2 * 1024 * 1024;
+  ZstdSink(int level, unsigned threads, ByteSink &out, ZstdContexts *shared)
+      : out_(out), shared_(shared), level_(level), threads_(std::max(1u, threads)) {
+    if (shared_) {
+      std::lock_guard<std::mutex> lk(shared_->m);
+      for (auto it = shared_->idle.begin(); it != shared_->idle.end(); ++it) {
+        if (it->level == level_ && it->threads == threads_) {
+          cctx_ = it->cctx;
+          shared_->idle.erase(it);
+          break;
+        }
+      }
+    }
+    if (!cctx_) cctx_ = Create();
+    outbuf_.resize(ZSTD_CStreamOutSize());
+  }
+  ~ZstdSink() override {
+    if (shared_ && finished_) {
+      // A finished frame (all jobs done) leaves the context ready for the next one, as a new
+      // one would be; a failed one is freed, which waits for its jobs.
+      std::lock_guard<std::mutex> lk(shared_->m);
+      shared_->idle.push_back({cctx_, level_, threads_});
+    } else {
+      ZSTD_freeCCtx(cctx_);
+    }
+  }
+
+  void Write(const uint8_t *p, size_t n) override {
+    ZSTD_inBuffer in{p, n, 0};
+    while (in.pos < in.size) Step(&in, ZSTD_e_continue);
+  }
+
+  void Finish() override {
+    ZSTD_inBuffer in{nullptr, 0, 0};
+    while (Step(&in, ZSTD_e_end) != 0) {
+    }
+    finished_ = true;
+    out_.Finish();
+  }
+
+ private:
+  ZSTD_CCtx *Create() {
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    if (!c) Fail("zstd: out of memory");
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level_);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    // nbWorkers ≥ 1 always: the output is then the same for any worker count.
+    ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, static_cast<int>(threads_));
+    // Fixed job size: bounds memory (the default for level 3 is 8 MiB per job and buffer) and,
+    // being fixed, keeps the output independent of everything but the input.
+    ZSTD_CCtx_setParameter(c, ZSTD_c_jobSize, kJobSize);
+    return c;
+  }
+
+  size_t Step(ZSTD_inBuffer *in, ZSTD_EndDirective mode) {
+    ZSTD_outBuffer out{outbuf_.data(), outbuf_.size(), 0};
+    size_t r = ZSTD_compressStream2(cctx_, &out, in, mode);
+    if (ZSTD_isError(r)) Fail(std::string("zstd: ") + ZSTD_getErrorName(r));
+    if (out.pos) out_.Write(outbuf_.data(), out.pos);
+    return r;
+  }
+
+  ByteSink &out_;
+  ZstdContexts *shared_;
+  int level_;
+  unsigned threads_;
+  ZSTD_CCtx *cctx_ = nullptr;
+  bool finished_ = false;
+  std::vector<uint8_t> outbuf_;
+};
+
+class ZstdSource : public ByteSource {
+ public:
+  explicit ZstdSource(ByteSource &in) : in_(in), dctx_(ZSTD_createDCtx()), inbuf_(ZSTD_DStreamInSize()) {
+    if (!dctx_) Fail("zstd: out of memory");
+  }
+  ~ZstdSource() override { ZSTD_freeDCtx(dctx_); }
+
+  size_t Read(uint8_t *p, size_t n) override {
+    ZSTD_outBuffer out{p, n, 0};
+    while (out.pos == 0) {
+      if (in_pos_ == in_len_) {
+        in_len_ = in_.Read(inbuf_.data(), inbuf_.size());
+        in_pos_ = 0;
+        if (in_len_ == 0) {
+          if (frame_open_) Fail("Decompressing zstd: unexpected end of stream (truncated layer?)");
+          return 0;
+        }
+      }
+      ZSTD_inBuffer in{inbuf_.data(), in_len_, in_pos_};
+      size_t r = ZSTD_decompressStream(dctx_, &out, &in);
+      in_pos_ = in.pos;
+      if (ZSTD_isError(r)) Fail(std::string("Decompressing zstd: ") + ZSTD_getErrorName(r));
+      frame_open_ = r != 0;
+    }
+    return out.pos;
+  }
+
+ private:
+  ByteSource &in_;
+  ZSTD_DCtx *dctx_;
+  std::vector<uint8_t> inbuf_;
+  size_t in_pos_ = 0, in_len_ = 0;
+  bool frame_open_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSink> MakeZstdEncoder(int level, unsigned threads, ByteSink &out, ZstdContexts *shared) {
+  return std::make_unique<ZstdSink>(level, threads, out, shared);
+}
+
+std::unique_ptr<ByteSource> MakeZstdDecoder(ByteSource &in) { return std::make_unique<ZstdSource>(in); }
+
+}  // namespace oc

@@ -1,0 +1,36 @@
+// zstd: a multi-threaded encoder whose bytes do not depend on the worker count, and a decoder.
+#pragma once
+
+#include <zstd.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "io/byte_stream.h"
+
+namespace oc {
+
+// zstd contexts kept by the pool between layers (same level and worker count), with their
+// buffers and worker threads. Not a shared ZSTD_threadPool: freeing a context whose frame failed
+// midway does not wait for its jobs on a pool it does not own (zstd 1.5 ZSTDMT_freeCCtx).
+struct ZstdContexts {
+  struct Entry {
+    ZSTD_CCtx *cctx;
+    int level;
+    unsigned threads;
+  };
+  std::mutex m;
+  std::vector<Entry> idle;
+  ~ZstdContexts() {
+    for (auto &e : idle) ZSTD_freeCCtx(e.cctx);
+  }
+};
+
+// A zstd frame at `level` with `threads` workers (≥ 1); its context comes from and goes back to
+// `shared` when given.
+std::unique_ptr<ByteSink> MakeZstdEncoder(int level, unsigned threads, ByteSink &out, ZstdContexts *shared);
+
+std::unique_ptr<ByteSource> MakeZstdDecoder(ByteSource &in);
+
+}  // namespace oc

@@ -1,0 +1,64 @@
+// fd I/O that a cancellation interrupts: a pipe whose other end stalls must not outlive an
+// AbortSignal. WaitFd is the one wait; FdSink and FdSource are the pipeline ends built on it.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "io/byte_stream.h"
+#include "util/error_info.h"
+#include "util/sha256.h"
+
+namespace oc {
+
+// Waits until `fd` is ready for `events` (true) or `timeout_ms` passed (false; -1 waits without
+// limit). Wakes at once when `c` is cancelled, and then throws the cancellation Failure; a
+// failing poll(2) throws FailErrno(context, errno).
+bool WaitFd(int fd, short events, GCancellable *c, int timeout_ms, const char *context);
+
+// The same without a timeout, for code that reports through ErrorInfo: false (err set) when
+// cancelled.
+bool WaitFd(int fd, short events, GCancellable *c, ErrorInfo &err);
+
+// Writes everything to `fd` (not owned), hashing and counting what it writes; cancellable
+// while waiting on a pipe.
+class FdSink : public ByteSink {
+ public:
+  FdSink(int fd, GCancellable *cancellable);
+  void Write(const uint8_t *p, size_t n) override;
+  std::string Digest() { return hash_.Hex(); }
+  uint64_t size() const { return size_; }
+
+ private:
+  int fd_;
+  GCancellable *cancellable_;
+  size_t pipe_size_ = 0;  // non-zero for pipes and sockets
+  Sha256 hash_;
+  uint64_t size_ = 0;
+};
+
+// Reads `fd` (not owned), hashing and counting (blob digest). Polls so that cancellation
+// and Stop() are noticed even while a pipe writer is idle.
+class FdSource : public ByteSource {
+ public:
+  FdSource(int fd, GCancellable *cancellable) : fd_(fd), cancellable_(cancellable) {}
+  size_t Read(uint8_t *p, size_t n) override;
+  std::string Digest() { return hash_.Hex(); }
+  uint64_t size() const { return size_; }
+  void Stop() { stop_ = true; }
+  // Where the byte count is published for a reader on another thread (progress), or null.
+  void PublishSizeTo(uint64_t *slot) { published_ = slot; }
+
+ private:
+  int fd_;
+  GCancellable *cancellable_;
+  Sha256 hash_;
+  uint64_t size_ = 0;
+  uint64_t *published_ = nullptr;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace oc

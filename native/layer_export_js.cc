@@ -1,0 +1,205 @@
+// exportLayers() for JavaScript: the layer specs and `assign` option parsed and checked, the
+// export run off the JS thread, the results handed back.
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layer_assign.h"
+#include "layer_export.h"
+#include "modules.h"
+#include "repo.h"
+#include "tar_rewrite.h"
+#include "util/args.h"
+#include "util/async.h"
+#include "util/cancellable.h"
+#include "util/errors.h"
+#include "util/failure.h"
+
+namespace oc {
+
+Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r) {
+  Napi::Object o = Napi::Object::New(env);
+  SetBlobDigests(env, o, r);
+  o.Set("mediaType", r.media_type);
+  if (!r.commit.empty()) o.Set("commit", r.commit);
+  return o;
+}
+
+namespace {
+
+unsigned NumCpus() { return std::max(1u, static_cast<unsigned>(g_get_num_processors())); }
+
+std::string Str(const Napi::Object &o, const char *key, bool required, const std::string &where) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) throw Napi::TypeError::New(o.Env(), where + "." + key + " is required");
+    return "";
+  }
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), where + "." + key + " must be a string");
+  return v.As<Napi::String>();
+}
+
+Compression ParseCompressionJs(const Napi::Object &o, const std::string &where) {
+  std::string name = Str(o, "compression", false, where);
+  if (name.empty()) return Compression::Gzip;
+  try {
+    return ParseCompression(name);
+  } catch (const Failure &f) {
+    throw Napi::TypeError::New(o.Env(), where + ": " + f.info.message);
+  }
+}
+
+LayerSpec ParseSpec(const Napi::Value &v, size_t index) {
+  Napi::Env env = v.Env();
+  std::string where = "layers[" + std::to_string(index) + "]";
+  if (!v.IsObject()) throw Napi::TypeError::New(env, where + " must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  LayerSpec s;
+  std::string kind = Str(o, "kind", true, where);
+  if (kind == "full") s.kind = LayerSpec::Kind::Full;
+  else if (kind == "commit") s.kind = LayerSpec::Kind::Commit;
+  else if (kind == "chunk") s.kind = LayerSpec::Kind::Chunk;
+  else throw Napi::TypeError::New(env, where + ".kind must be 'full', 'commit' or 'chunk'");
+  if (s.kind != LayerSpec::Kind::Chunk) s.rev = Str(o, "rev", true, where);
+  Napi::Value objs = o.Get("objects");
+  if (!objs.IsUndefined() && !objs.IsNull()) {
+    if (s.kind == LayerSpec::Kind::Full) throw Napi::TypeError::New(env, where + ": a full export takes no objects");
+    if (!objs.IsArray()) throw Napi::TypeError::New(env, where + ".objects must be an array");
+    Napi::Array a = objs.As<Napi::Array>();
+    s.objects.reserve(a.Length());
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      std::string ow = where + ".objects[" + std::to_string(i) + "]";
+      Napi::Value e = a.Get(i);
+      if (!e.IsObject()) throw Napi::TypeError::New(env, ow + " must be an object");
+      Napi::Object eo = e.As<Napi::Object>();
+      ChunkObject co;
+      co.checksum = Str(eo, "checksum", true, ow);
+      if (!ostree_validate_checksum_string(co.checksum.c_str(), nullptr))
+        throw Napi::TypeError::New(env, ow + ".checksum is not a sha256 checksum: " + co.checksum);
+      Napi::Value paths = eo.Get("paths");
+      if (!paths.IsArray()) throw Napi::TypeError::New(env, ow + ".paths must be an array of strings");
+      Napi::Array pa = paths.As<Napi::Array>();
+      for (uint32_t j = 0; j < pa.Length(); j++) {
+        Napi::Value p = pa.Get(j);
+        if (!p.IsString()) throw Napi::TypeError::New(env, ow + ".paths must be an array of strings");
+        co.paths.push_back(p.As<Napi::String>());
+      }
+      s.objects.push_back(std::move(co));
+    }
+    // The writer relies on checksum order (spec §1.4.6: objects in ascending checksum order).
+    std::stable_sort(s.objects.begin(), s.objects.end(), [](const ChunkObject &x, const ChunkObject &y) { return x.checksum < y.checksum; });
+  }
+  s.compression = ParseCompressionJs(o, where);
+  Napi::Value level = o.Get("level");
+  if (!level.IsUndefined() && !level.IsNull()) {
+    int max = s.compression == Compression::Zstd ? 19 : 12;
+    // NaN fails every comparison, so it is refused here too
+    double d = level.IsNumber() ? level.As<Napi::Number>().DoubleValue() : 0;
+    if (!(d >= 1 && d <= max) || std::trunc(d) != d || s.compression == Compression::None)
+      throw Napi::TypeError::New(env, where + ".level must be an integer from 1 to " + std::to_string(max) +
+                                          " for " + (s.compression == Compression::Zstd ? "zstd" : "gzip"));
+    s.level = static_cast<int>(d);
+  }
+  ParseFdOrPath(o, where, &s.fd, &s.path);
+  return s;
+}
+
+// options.assign: { rev, checksums: Uint8Array (32 bytes each), layers: Uint32Array, defaultLayer? }
+std::shared_ptr<ObjectAssignment> ParseAssign(const Napi::Value &v, const std::vector<LayerSpec> &specs) {
+  Napi::Env env = v.Env();
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "assign must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  auto a = std::make_shared<ObjectAssignment>();
+  a->rev = Str(o, "rev", true, "assign");
+  Napi::Value cs = o.Get("checksums"), ls = o.Get("layers");
+  if (!cs.IsTypedArray() || cs.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, "assign.checksums must be a Uint8Array");
+  if (!ls.IsTypedArray() || ls.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+    throw Napi::TypeError::New(env, "assign.layers must be a Uint32Array");
+  Napi::Uint8Array c = cs.As<Napi::Uint8Array>();
+  Napi::Uint32Array l = ls.As<Napi::Uint32Array>();
+  if (c.ElementLength() != 32 * l.ElementLength())
+    throw Napi::TypeError::New(env, "assign.checksums must hold 32 bytes per entry of assign.layers");
+  auto check = [&](int64_t i, const std::string &what) {
+    if (i < 0 || static_cast<size_t>(i) >= specs.size() || specs[static_cast<size_t>(i)].kind == LayerSpec::Kind::Full)
+      throw Napi::TypeError::New(env, what + " must be the index of a commit or chunk layer");
+    if (!specs[static_cast<size_t>(i)].objects.empty())
+      throw Napi::TypeError::New(env, what + ": layers[" + std::to_string(i) + "] has its own objects");
+  };
+  a->checksums.assign(c.Data(), c.Data() + c.ElementLength());
+  a->layers.assign(l.Data(), l.Data() + l.ElementLength());
+  for (uint32_t i : a->layers) check(i, "assign.layers");
+  Napi::Value d = o.Get("defaultLayer");
+  if (!d.IsUndefined() && !d.IsNull()) {
+    a->default_layer = static_cast<int64_t>(IntegerArg(d, "assign.defaultLayer", 0, kMaxSafeInteger));
+    check(a->default_layer, "assign.defaultLayer");
+  }
+  return a;
+}
+
+// Forwards a caller's cancellation to the internal one that also stops sibling layers.
+struct LinkedCancellable {
+  GObj<GCancellable> inner{g_cancellable_new()};
+  GObj<GCancellable> outer;
+  gulong handler = 0;
+  explicit LinkedCancellable(GObj<GCancellable> o) : outer(std::move(o)) {
+    if (outer)
+      handler = g_cancellable_connect(outer.get(), G_CALLBACK(+[](GCancellable *, gpointer inner) {
+                                        g_cancellable_cancel(G_CANCELLABLE(inner));
+                                      }),
+                                      inner.get(), nullptr);
+  }
+  ~LinkedCancellable() {
+    if (outer && handler) g_cancellable_disconnect(outer.get(), handler);
+  }
+};
+
+// exportLayers(repo, layers, options?, cancellable?) → Promise<LayerResult[]>
+Napi::Value ExportLayersJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto repo = std::make_shared<GObj<OstreeRepo>>(RepoFromJs(info[0]));
+  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "exportLayers: layers must be an array");
+  Napi::Array arr = info[1].As<Napi::Array>();
+  auto specs = std::make_shared<std::vector<LayerSpec>>();
+  for (uint32_t i = 0; i < arr.Length(); i++) specs->push_back(ParseSpec(arr.Get(i), i));
+  unsigned parallel = NumCpus();
+  unsigned threads = 0;
+  if (info[2].IsObject()) {
+    Napi::Object opts = info[2].As<Napi::Object>();
+    threads = ThreadsArg(opts.Get("threads"), "exportLayers: threads", threads);
+    parallel = ThreadsArg(opts.Get("parallel"), "exportLayers: parallel", parallel);
+  }
+  // Default: every layer may use all CPUs for compression, so a large layer is not left on one
+  // core when the small ones finish (measured faster than splitting the CPUs between layers);
+  // the layers share one pool of that many compression threads. The bytes do not depend on it.
+  if (!threads) threads = NumCpus();
+  std::shared_ptr<ObjectAssignment> assign;
+  if (info[2].IsObject()) assign = ParseAssign(info[2].As<Napi::Object>().Get("assign"), *specs);
+  auto cancel = std::make_shared<LinkedCancellable>(Cancellable::From(info[3]));
+  auto results = std::make_shared<std::vector<LayerResult>>(specs->size());
+  return PromiseWorker::Run(
+      env, "ostree-container:export-layers",
+      [repo, specs, assign, threads, parallel, cancel, results](ErrorInfo &err) {
+        try {
+          ExportLayers(repo->get(), *specs, assign.get(), threads, parallel, cancel->inner.get(), *results);
+        } catch (Failure &f) {
+          err = f.info;
+        }
+      },
+      [results](Napi::Env env) -> Napi::Value {
+        Napi::Array a = Napi::Array::New(env, results->size());
+        for (size_t i = 0; i < results->size(); i++) a.Set(i, LayerResultToJs(env, (*results)[i]));
+        return a;
+      });
+}
+
+}  // namespace
+
+void InitLayerExport(Napi::Env env, Napi::Object exports) {
+  exports.Set("exportLayers", Napi::Function::New(env, ExportLayersJs, "exportLayers"));
+  InitTarRewrite(env, exports);
+}
+
+}  // namespace oc
