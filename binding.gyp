@@ -28,7 +28,10 @@
         "native/layer_derived.cc",
         "native/merge.cc",
         "native/sepolicy.cc",
-        "native/util/tempdir.cc"
+        "native/util/tempdir.cc",
+        "native/util/async.cc",
+        "native/scheduler.cc",
+        "native/scheduler_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
