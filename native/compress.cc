@@ -17,10 +17,10 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
-#include <thread>
 #include <memory>
 
 #include "deflate_scan.h"
+#include "scheduler.h"
 #include "util/errors.h"
 
 namespace oc {
@@ -110,153 +110,105 @@ class PlainSink : public ByteSink {
   ByteSink &out_;
 };
 
-// Deflate workers: jobs (1 MiB blocks of any gzip stream) run in submission order; finished
-// jobs' buffers are recycled. Jobs are shared so a stream that fails may simply drop its own.
-struct GzipJob {
+// One 1 MiB block of a gzip stream and its deflated bytes. Blocks are recycled: fresh 1 MiB
+// buffers per block cost a page fault per 4 KiB (glibc serves them by mmap), which serialises
+// the threads on the mm lock.
+struct GzipBlock {
   std::vector<uint8_t> in, out;
-  int level = 6;
   bool last = false;
+  bool ok = false;
   uLong crc = 0;
-  bool done = false;
-  bool failed = false;
 };
 
-class GzipWorkers {
+// The gzip blocks in flight in the whole process, whatever the number of streams: each holds a
+// credit; a stream with none in flight may always have one (so none waits on another).
+class GzipBlockBudget {
  public:
-  explicit GzipWorkers(unsigned threads) {
-    try {
-      for (unsigned i = 0; i < threads; i++) workers_.emplace_back([this] { Work(); });
-    } catch (...) {
-      Stop();  // joins the workers already started
-      throw;
-    }
+  static GzipBlockBudget &Get() {
+    static GzipBlockBudget *b = new GzipBlockBudget();  // used by detached threads until exit
+    return *b;
   }
-  ~GzipWorkers() { Stop(); }
+  // Two blocks per thread of the budget keep every thread busy while finished ones are written.
+  static size_t Limit() { return 2 * static_cast<size_t>(Scheduler::Get().Concurrency()) + 2; }
 
-  // Recycled jobs and buffers: fresh 1 MiB buffers per block cost a page fault per 4 KiB
-  // (glibc serves them by mmap), which serialises the threads on the mm lock.
-  std::shared_ptr<GzipJob> NewJob(size_t reserve) {
-    std::shared_ptr<GzipJob> job;
+  bool TryTake() {
+    std::lock_guard<std::mutex> lk(m_);
+    if (inflight_ >= Limit()) return false;
+    inflight_++;
+    return true;
+  }
+  void Give() {
+    std::lock_guard<std::mutex> lk(m_);
+    inflight_--;
+  }
+  std::unique_ptr<GzipBlock> NewBlock(size_t reserve) {
+    std::unique_ptr<GzipBlock> b;
     {
       std::lock_guard<std::mutex> lk(m_);
       if (!spare_.empty()) {
-        job = std::move(spare_.back());
+        b = std::move(spare_.back());
         spare_.pop_back();
       }
     }
-    if (!job) {
-      job = std::make_shared<GzipJob>();
-      job->in.reserve(reserve);
+    if (!b) {
+      b = std::make_unique<GzipBlock>();
+      b->in.reserve(reserve);
     }
-    job->in.clear();
-    job->last = job->done = job->failed = false;
-    return job;
+    b->in.clear();
+    b->last = b->ok = false;
+    return b;
   }
-
-  void Recycle(std::shared_ptr<GzipJob> job) {
+  void Recycle(std::unique_ptr<GzipBlock> b) {
     std::lock_guard<std::mutex> lk(m_);
-    spare_.push_back(std::move(job));
-  }
-
-  void Submit(std::shared_ptr<GzipJob> job) {
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      todo_.push_back(std::move(job));
-    }
-    work_cv_.notify_one();
-  }
-
-  bool Done(const GzipJob &job) {
-    std::lock_guard<std::mutex> lk(m_);
-    return job.done;
-  }
-
-  void Wait(const GzipJob &job) {
-    std::unique_lock<std::mutex> lk(m_);
-    done_cv_.wait(lk, [&] { return job.done; });
-  }
-
-  // Unqueues the jobs of a stream that gives up (the running ones finish on their own).
-  void Drop(const std::deque<std::shared_ptr<GzipJob>> &jobs) {
-    std::lock_guard<std::mutex> lk(m_);
-    for (const auto &j : jobs) todo_.erase(std::remove(todo_.begin(), todo_.end(), j), todo_.end());
+    if (spare_.size() < Limit()) spare_.push_back(std::move(b));
   }
 
  private:
-  static bool Deflate(libdeflate_compressor *c, GzipJob &job) {
-    job.out.resize(libdeflate_deflate_compress_bound(c, job.in.size()));
-    size_t n = libdeflate_deflate_compress(c, job.in.data(), job.in.size(), job.out.data(), job.out.size());
-    if (n == 0) return false;
-    job.out.resize(n);
-    job.crc = crc32(0L, job.in.data(), static_cast<uInt>(job.in.size()));
-    return job.last || MakeNonFinal(job.out);
-  }
-
-  void Work() {
-    libdeflate_compressor *by_level[13] = {};  // levels 1-12, made on first use
-    for (;;) {
-      std::shared_ptr<GzipJob> job;
-      {
-        std::unique_lock<std::mutex> lk(m_);
-        work_cv_.wait(lk, [&] { return stop_ || !todo_.empty(); });
-        if (todo_.empty()) break;
-        job = std::move(todo_.front());
-        todo_.pop_front();
-      }
-      bool ok;
-      try {  // a worker must not end in std::terminate: bad_alloc marks the block failed
-        libdeflate_compressor *&c = by_level[std::clamp(job->level, 1, 12)];
-        if (!c) c = libdeflate_alloc_compressor(job->level);
-        ok = c && Deflate(c, *job);
-      } catch (...) {
-        ok = false;
-      }
-      {
-        std::lock_guard<std::mutex> lk(m_);
-        job->failed = !ok;
-        job->done = true;
-      }
-      done_cv_.notify_all();
-    }
-    for (auto *c : by_level)
-      if (c) libdeflate_free_compressor(c);
-  }
-
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      stop_ = true;
-      todo_.clear();
-    }
-    work_cv_.notify_all();
-    for (auto &t : workers_) t.join();
-    workers_.clear();
-  }
-
   std::mutex m_;
-  std::condition_variable work_cv_, done_cv_;
-  std::deque<std::shared_ptr<GzipJob>> todo_;
-  std::vector<std::shared_ptr<GzipJob>> spare_;
-  bool stop_ = false;
-  std::vector<std::thread> workers_;
+  size_t inflight_ = 0;
+  std::vector<std::unique_ptr<GzipBlock>> spare_;
 };
 
+// libdeflate compressors by level, one set per thread that compresses (workers and helpers).
+libdeflate_compressor *CompressorFor(int level) {
+  struct Cache {
+    libdeflate_compressor *by_level[13] = {};
+    ~Cache() {
+      for (auto *c : by_level)
+        if (c) libdeflate_free_compressor(c);
+    }
+  };
+  thread_local Cache cache;
+  libdeflate_compressor *&c = cache.by_level[std::clamp(level, 1, 12)];
+  if (!c) c = libdeflate_alloc_compressor(level);
+  return c;
+}
+
+void DeflateBlock(GzipBlock &b, int level) {
+  libdeflate_compressor *c = CompressorFor(level);
+  if (!c) return;  // ok stays false
+  b.out.resize(libdeflate_deflate_compress_bound(c, b.in.size()));
+  size_t n = libdeflate_deflate_compress(c, b.in.data(), b.in.size(), b.out.data(), b.out.size());
+  if (n == 0) return;
+  b.out.resize(n);
+  b.crc = crc32(0L, b.in.data(), static_cast<uInt>(b.in.size()));
+  b.ok = b.last || MakeNonFinal(b.out);
+}
+
 // One gzip member, compressed in parallel: the input is cut into kBlock blocks, each deflated
-// independently by libdeflate on a worker; every block but the last is then made non-final and
-// byte-aligned (MakeNonFinal: final bit cleared, empty stored block appended, as zlib's
-// Z_SYNC_FLUSH ends a block) so the pieces join into one deflate stream. Blocks are written in
-// order and their CRCs combined. A single member matters: upstream reads layers with flate2's
-// GzDecoder, which stops after the first member.
+// independently by libdeflate as a task of the scheduler; every block but the last is then made
+// non-final and byte-aligned (MakeNonFinal: final bit cleared, empty stored block appended, as
+// zlib's Z_SYNC_FLUSH ends a block) so the pieces join into one deflate stream. Blocks are
+// written in order and their CRCs combined. A single member matters: upstream reads layers with
+// flate2's GzDecoder, which stops after the first member.
 class GzipBlockSink : public ByteSink {
  public:
-  // `shared` workers, or `threads` of its own.
-  GzipBlockSink(int level, unsigned threads, ByteSink &out, GzipWorkers *shared)
-      : level_(level), out_(out), max_inflight_(2 * threads + 1) {
-    if (!shared) own_ = std::make_unique<GzipWorkers>(threads);
-    workers_ = shared ? shared : own_.get();
-    cur_ = workers_->NewJob(kBlock);
+  GzipBlockSink(int level, ByteSink &out) : level_(level), out_(out), cur_(GzipBlockBudget::Get().NewBlock(kBlock)) {}
+  ~GzipBlockSink() override {
+    // A stream that failed: its queued blocks are dropped, running ones finish before the
+    // entries (and their credits) go.
+    tasks_.Stop();
   }
-  ~GzipBlockSink() override { workers_->Drop(order_); }
 
   void Write(const uint8_t *p, size_t n) override {
     while (n > 0) {
@@ -271,7 +223,7 @@ class GzipBlockSink : public ByteSink {
 
   void Finish() override {
     Submit(true);
-    Drain(0);
+    while (!order_.empty()) WriteFront();
     uint8_t trailer[8];
     for (int i = 0; i < 4; i++) trailer[i] = static_cast<uint8_t>(crc_ >> (8 * i));
     for (int i = 0; i < 4; i++) trailer[4 + i] = static_cast<uint8_t>(total_ >> (8 * i));
@@ -282,45 +234,57 @@ class GzipBlockSink : public ByteSink {
  private:
   static constexpr size_t kBlock = 1024 * 1024;
 
+  struct Entry {
+    std::shared_ptr<Task> task;
+    std::unique_ptr<GzipBlock> block;
+    bool credit;
+    Entry(std::shared_ptr<Task> t, std::unique_ptr<GzipBlock> b, bool c) : task(std::move(t)), block(std::move(b)), credit(c) {}
+    Entry(Entry &&) = default;
+    ~Entry() {
+      if (credit) GzipBlockBudget::Get().Give();
+      if (block) GzipBlockBudget::Get().Recycle(std::move(block));
+    }
+  };
+
   void Submit(bool last) {
-    std::shared_ptr<GzipJob> job = std::move(cur_);
-    job->last = last;
-    job->level = level_;
-    order_.push_back(job);
-    workers_->Submit(std::move(job));
-    if (!last) cur_ = workers_->NewJob(kBlock);
-    Drain(max_inflight_);
+    GzipBlockBudget &budget = GzipBlockBudget::Get();
+    bool credit = budget.TryTake();
+    while (!credit && !order_.empty()) {
+      WriteFront();
+      credit = budget.TryTake();
+    }
+    std::unique_ptr<GzipBlock> b = std::move(cur_);
+    b->last = last;
+    GzipBlock *raw = b.get();
+    int level = level_;
+    order_.emplace_back(tasks_.Submit([raw, level] { DeflateBlock(*raw, level); }), std::move(b), credit);
+    if (!last) cur_ = budget.NewBlock(kBlock);
+    while (!order_.empty() && tasks_.Done(*order_.front().task)) WriteFront();
   }
 
-  // Writes finished blocks in order until at most `keep` remain in flight.
-  void Drain(size_t keep) {
-    while (!order_.empty()) {
-      if (order_.size() <= keep && !workers_->Done(*order_.front())) return;
-      workers_->Wait(*order_.front());
-      std::shared_ptr<GzipJob> front = std::move(order_.front());
-      order_.pop_front();
-      if (front->failed) Fail("gzip: compression failed");
-      if (!header_written_) {
-        // RFC 1952 header as flate2 writes it: no name, MTIME 0, XFL by level, OS unknown (255).
-        const uint8_t xfl = level_ >= 9 ? 2 : level_ <= 1 ? 4 : 0;
-        const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff};
-        out_.Write(header, sizeof header);
-        header_written_ = true;
-      }
-      crc_ = crc32_combine64(crc_, front->crc, static_cast<z_off64_t>(front->in.size()));
-      total_ += front->in.size();
-      out_.Write(front->out.data(), front->out.size());
-      workers_->Recycle(std::move(front));
+  // Waits for the oldest block (running queued blocks meanwhile) and writes it.
+  void WriteFront() {
+    Entry &e = order_.front();
+    tasks_.Wait(*e.task);
+    if (e.task->failure || !e.block->ok) Fail("gzip: compression failed");
+    if (!header_written_) {
+      // RFC 1952 header as flate2 writes it: no name, MTIME 0, XFL by level, OS unknown (255).
+      const uint8_t xfl = level_ >= 9 ? 2 : level_ <= 1 ? 4 : 0;
+      const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff};
+      out_.Write(header, sizeof header);
+      header_written_ = true;
     }
+    crc_ = crc32_combine64(crc_, e.block->crc, static_cast<z_off64_t>(e.block->in.size()));
+    total_ += e.block->in.size();
+    out_.Write(e.block->out.data(), e.block->out.size());
+    order_.pop_front();
   }
 
   int level_;
   ByteSink &out_;
-  size_t max_inflight_;
-  std::unique_ptr<GzipWorkers> own_;
-  GzipWorkers *workers_;
-  std::shared_ptr<GzipJob> cur_;
-  std::deque<std::shared_ptr<GzipJob>> order_;  // submitted, not yet written
+  std::unique_ptr<GzipBlock> cur_;
+  std::deque<Entry> order_;  // submitted, not yet written
+  TaskGroup tasks_{SIZE_MAX};  // after order_: stopped before the blocks it points into go
   bool header_written_ = false;
   uLong crc_ = crc32(0L, Z_NULL, 0);
   uint64_t total_ = 0;
@@ -345,16 +309,22 @@ struct ZstdContexts {
 class ZstdSink : public ByteSink {
  public:
   static constexpr int kJobSize = 2 * 1024 * 1024;
-  ZstdSink(int level, unsigned threads, ByteSink &out, ZstdContexts *shared)
-      : out_(out), shared_(shared), level_(level), threads_(std::max(1u, threads)) {
+  // `want` workers, as many as the budget has free slots for, and at least one (nbWorkers 0
+  // would change the output).
+  ZstdSink(int level, unsigned want, ByteSink &out, ZstdContexts *shared)
+      : out_(out), shared_(shared), level_(level), lease_(want), threads_(std::max(1u, lease_.count())) {
     if (shared_) {
       std::lock_guard<std::mutex> lk(shared_->m);
-      for (auto it = shared_->idle.begin(); it != shared_->idle.end(); ++it) {
-        if (it->level == level_ && it->threads == threads_) {
-          cctx_ = it->cctx;
-          shared_->idle.erase(it);
-          break;
-        }
+      auto same = std::find_if(shared_->idle.begin(), shared_->idle.end(),
+                               [&](const ZstdContexts::Entry &e) { return e.level == level_ && e.threads == threads_; });
+      if (same != shared_->idle.end()) {
+        cctx_ = same->cctx;
+        shared_->idle.erase(same);
+      } else if (!shared_->idle.empty()) {
+        // No fit: one context (and its workers) fewer, so idle ones never pile up beyond the
+        // number of layers running at once.
+        ZSTD_freeCCtx(shared_->idle.back().cctx);
+        shared_->idle.pop_back();
       }
     }
     if (!cctx_) cctx_ = Create();
@@ -409,6 +379,7 @@ class ZstdSink : public ByteSink {
   ByteSink &out_;
   ZstdContexts *shared_;
   int level_;
+  SlotLease lease_;
   unsigned threads_;
   ZSTD_CCtx *cctx_ = nullptr;
   bool finished_ = false;
@@ -418,33 +389,20 @@ class ZstdSink : public ByteSink {
 }  // namespace
 
 struct CompressorPool::Impl {
-  unsigned threads;
-  std::mutex m;
-  std::unique_ptr<GzipWorkers> gzip;  // started by the first gzip layer
   ZstdContexts zstd;
-  GzipWorkers *Gzip() {
-    std::lock_guard<std::mutex> lk(m);
-    if (!gzip) gzip = std::make_unique<GzipWorkers>(threads);
-    return gzip.get();
-  }
 };
 
-CompressorPool::CompressorPool(unsigned threads) : impl_(std::make_unique<Impl>()) {
-  impl_->threads = std::max(1u, threads);
-}
+CompressorPool::CompressorPool() : impl_(std::make_unique<Impl>()) {}
 
 CompressorPool::~CompressorPool() = default;
 
 std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads, int level, CompressorPool *pool) {
-  threads = std::max(1u, threads);
   switch (c) {
     case Compression::None: return std::make_unique<PlainSink>(out);
-    case Compression::Gzip:
-      return std::make_unique<GzipBlockSink>(level ? level : 6, threads, out, pool ? pool->impl().Gzip() : nullptr);
-    case Compression::GzipFast:
-      return std::make_unique<GzipBlockSink>(level ? level : 1, threads, out, pool ? pool->impl().Gzip() : nullptr);
+    case Compression::Gzip: return std::make_unique<GzipBlockSink>(level ? level : 6, out);
+    case Compression::GzipFast: return std::make_unique<GzipBlockSink>(level ? level : 1, out);
     case Compression::Zstd:
-      return std::make_unique<ZstdSink>(level ? level : 3, threads, out, pool ? &pool->impl().zstd : nullptr);
+      return std::make_unique<ZstdSink>(level ? level : 3, std::max(1u, threads), out, pool ? &pool->impl().zstd : nullptr);
   }
   return nullptr;
 }
@@ -619,9 +577,12 @@ struct PrefetchSource::Impl {
   std::unique_ptr<Failure> failure;
   Sha256 hash;
   uint64_t size = 0;
-  std::thread th;
+  SlotLease lease{1};
+  JobSet thread;  // last: joined first
+  bool threaded = false;
 
-  Impl(ByteSource &i, FdSource &r) : in(i), raw(r) { th = std::thread([this] { Run(); }); }
+  // Ahead on a thread of its own when the budget has a slot for it; inline otherwise.
+  Impl(ByteSource &i, FdSource &r) : in(i), raw(r) { threaded = lease.count() && thread.Start([this] { Run(); }); }
 
   void Run() {
     try {
@@ -674,11 +635,21 @@ PrefetchSource::~PrefetchSource() {
   }
   impl_->raw.Stop();
   impl_->cv.notify_all();
-  impl_->th.join();
+  impl_->thread.Join();
 }
 
 size_t PrefetchSource::Read(uint8_t *p, size_t n) {
   Impl &s = *impl_;
+  if (!s.threaded) {
+    size_t r = s.in.Read(p, n);
+    s.hash.Update(p, r);
+    s.size += r;
+    if (r == 0 && diff_id_.empty()) {
+      diff_id_ = s.hash.Hex();
+      size_ = s.size;
+    }
+    return r;
+  }
   if (s.cur_pos == s.cur.size()) {
     std::unique_lock<std::mutex> lk(s.m);
     s.cv.wait(lk, [&] { return !s.q.empty() || s.eof || s.failure; });

@@ -1,5 +1,5 @@
 // The export data plane. One OstreeTarWriter per layer stream owns that stream's dedup sets
-// (spec §1.6); exportLayers() runs several layers at once on its own threads.
+// (spec §1.6); exportLayers() runs several layers at once, within the scheduler's budget.
 #include "layer_export.h"
 
 #include <algorithm>
@@ -8,13 +8,12 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <system_error>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "modules.h"
 #include "repo.h"
+#include "scheduler.h"
 #include "tar_rewrite.h"
 #include "tar_writer.h"
 #include "util/args.h"
@@ -458,8 +457,6 @@ Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r) {
 
 namespace {
 
-unsigned NumCpus() { return std::max(1u, static_cast<unsigned>(g_get_num_processors())); }
-
 std::string Str(const Napi::Object &o, const char *key, bool required, const std::string &where) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined() || v.IsNull()) {
@@ -569,6 +566,24 @@ std::shared_ptr<ObjectAssignment> ParseAssign(const Napi::Value &v, const std::v
   return a;
 }
 
+// How an export shares the budget (scheduler.h): layers at once, and the zstd workers of each.
+// `threads` and `parallel` (0: not given) are caps; the budget caps both. A gzip layer's thread
+// plus the pool's workers fill the budget; a zstd layer needs its own workers beside its thread,
+// so at most half the budget runs zstd layers at once and the rest is shared among their workers.
+struct Plan {
+  unsigned parallel, zstd_workers;
+};
+Plan PlanExport(const std::vector<LayerSpec> &specs, unsigned threads, unsigned parallel) {
+  unsigned budget = Scheduler::Get().Concurrency();
+  bool zstd = std::any_of(specs.begin(), specs.end(), [](const LayerSpec &s) { return s.compression == Compression::Zstd; });
+  Plan p;
+  p.parallel = std::min(parallel ? parallel : budget, zstd ? std::max(1u, budget / 2) : budget);
+  p.parallel = static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(p.parallel, specs.size())));
+  p.zstd_workers = std::max(1u, (budget - (p.parallel - 1)) / p.parallel);
+  if (threads) p.zstd_workers = std::min(p.zstd_workers, threads);
+  return p;
+}
+
 // Forwards a caller's cancellation to the internal one that also stops sibling layers.
 struct LinkedCancellable {
   GObj<GCancellable> inner{g_cancellable_new()};
@@ -594,17 +609,12 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
   Napi::Array arr = info[1].As<Napi::Array>();
   auto specs = std::make_shared<std::vector<LayerSpec>>();
   for (uint32_t i = 0; i < arr.Length(); i++) specs->push_back(ParseSpec(arr.Get(i), i));
-  unsigned parallel = NumCpus();
-  unsigned threads = 0;
+  unsigned parallel = 0, threads = 0;
   if (info[2].IsObject()) {
     Napi::Object opts = info[2].As<Napi::Object>();
     threads = ThreadsArg(opts.Get("threads"), "exportLayers: threads", threads);
     parallel = ThreadsArg(opts.Get("parallel"), "exportLayers: parallel", parallel);
   }
-  // Default: every layer may use all CPUs for compression, so a large layer is not left on one
-  // core when the small ones finish (measured faster than splitting the CPUs between layers);
-  // the layers share one pool of that many compression threads. The bytes do not depend on it.
-  if (!threads) threads = NumCpus();
   std::shared_ptr<ObjectAssignment> assign;
   if (info[2].IsObject()) assign = ParseAssign(info[2].As<Napi::Object>().Get("assign"), *specs);
   auto cancel = std::make_shared<LinkedCancellable>(Cancellable::From(info[3]));
@@ -620,7 +630,8 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
             return;
           }
         }
-        CompressorPool compression(threads);
+        Plan plan = PlanExport(*specs, threads, parallel);
+        CompressorPool compression;
         std::atomic<size_t> next{0};
         std::mutex m;
         std::unique_ptr<Failure> first;
@@ -629,7 +640,7 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
             size_t i = next++;
             if (i >= specs->size() || g_cancellable_is_cancelled(cancel->inner.get())) return;
             try {
-              (*results)[i] = ExportLayer(repo->get(), (*specs)[i], threads, cancel->inner.get(), &compression);
+              (*results)[i] = ExportLayer(repo->get(), (*specs)[i], plan.zstd_workers, cancel->inner.get(), &compression);
               // Its objects were only needed for writing it.
               std::vector<ChunkObject>().swap((*specs)[i].objects);
             } catch (...) {
@@ -640,16 +651,22 @@ Napi::Value ExportLayers(const Napi::CallbackInfo &info) {
             }
           }
         };
-        size_t n = std::min<size_t>(parallel, specs->size());
-        std::vector<std::thread> pool;
-        try {
-          for (size_t i = 1; i < n; i++) pool.emplace_back(run);
-        } catch (const std::system_error &) {
-          // fewer threads than asked for: the started ones and this one share the queue
+        {
+          // This job's own thread writes layers too; each further one holds a slot while it runs.
+          JobSet more;
+          for (unsigned i = 1; i < plan.parallel; i++) {
+            auto lease = std::make_shared<SlotLease>(1);
+            if (!lease->count() || !more.Start([&run, lease] { run(); })) break;
+          }
+          run();
         }
-        run();
-        for (auto &t : pool) t.join();
-        if (first) err = first->info;
+        if (first) {
+          err = first->info;
+        } else {
+          // Cancelled between layers: the results are incomplete, so the job fails as cancelled.
+          GErr e;
+          if (g_cancellable_set_error_if_cancelled(cancel->inner.get(), e.out())) err = e.Take();
+        }
       },
       [results](Napi::Env env) -> Napi::Value {
         Napi::Array a = Napi::Array::New(env, results->size());

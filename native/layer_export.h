@@ -47,8 +47,8 @@ struct ObjectAssignment {
 // Fills the layers' `objects` (checksum order, paths in tree-walk order) from `a`.
 void AssignObjects(OstreeRepo *repo, const ObjectAssignment &a, std::vector<LayerSpec> &specs, GCancellable *cancellable);
 
-// Writes one layer; runs on the calling (worker) thread plus `threads` compression threads
-// (from `pool` when given, shared with the other layers of the export).
+// Writes one layer on the calling thread; gzip blocks go to the scheduler's tasks, zstd asks the
+// budget for `threads` workers (contexts from `pool` when given, shared by an export's layers).
 LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned threads, GCancellable *cancellable,
                         CompressorPool *pool = nullptr);
 

@@ -6,20 +6,16 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "modules.h"
 #include "repo.h"
+#include "scheduler.h"
 #include "tar_objpath.h"
 #include "tar_reader.h"
 #include "util/async.h"
@@ -46,112 +42,29 @@ bool HasDotDot(const std::string &p) {
 constexpr uint64_t kMaxXattrsCache = 32 * 1024 * 1024;
 constexpr uint64_t kXattrsEntryCost = 640;
 
-// Small content objects are written by a few threads while the reader goes on decoding the
-// stream (libostree takes concurrent writes within one transaction; pull does the same).
-// A job's failure is kept and rethrown by Check()/Wait() on the reader's thread.
-class WriterPool {
- public:
-  explicit WriterPool(unsigned n) {
-    try {
-      for (unsigned i = 0; i < n; i++) threads_.emplace_back([this] { Run(); });
-    } catch (...) {
-      Stop();
-      throw;
-    }
-  }
-  ~WriterPool() { Stop(); }
-
-  // Queues `job` (blocks while the queue is full); dropped once a job has failed.
-  void Submit(std::function<void()> job) {
-    std::unique_lock<std::mutex> lk(m_);
-    cv_.wait(lk, [&] { return q_.size() < kMaxQueued || failure_ || stop_; });
-    if (failure_ || stop_) return;
-    q_.push_back(std::move(job));
-    cv_.notify_all();
-  }
-
-  void Check() {
-    std::lock_guard<std::mutex> lk(m_);
-    if (failure_) throw Failure(*failure_);
-  }
-
-  // All queued jobs done (or one failed).
-  void Wait() {
-    {
-      std::unique_lock<std::mutex> lk(m_);
-      cv_.wait(lk, [&] { return (q_.empty() && running_ == 0) || failure_; });
-    }
-    Check();
-  }
-
-  // Drops queued jobs and joins the threads (running jobs finish first).
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      stop_ = true;
-      q_.clear();
-    }
-    cv_.notify_all();
-    for (auto &t : threads_) t.join();
-    threads_.clear();
-  }
-
- private:
-  static constexpr size_t kMaxQueued = 64;  // ≤ 64 × 127 KiB in memory
-
-  void Run() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return stop_ || !q_.empty(); });
-        if (q_.empty()) return;
-        job = std::move(q_.front());
-        q_.pop_front();
-        running_++;
-      }
-      std::unique_ptr<Failure> failed;
-      try {
-        job();
-      } catch (...) {
-        failed = std::make_unique<Failure>(CurrentExceptionInfo());
-      }
-      {
-        std::lock_guard<std::mutex> lk(m_);
-        running_--;
-        if (failed && !failure_) failure_ = std::move(failed);
-      }
-      cv_.notify_all();
-    }
-  }
-
-  std::mutex m_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> q_;
-  size_t running_ = 0;
-  bool stop_ = false;
-  std::unique_ptr<Failure> failure_;
-  std::vector<std::thread> threads_;
-};
+// Small content objects are written as scheduler tasks while the reader goes on decoding the
+// stream (libostree takes concurrent writes within one transaction; pull does the same). At most
+// kMaxQueuedWrites wait (≤ 64 × 127 KiB in memory); beyond that the reader writes them itself.
+// A write's failure is rethrown by Check()/WaitAll() on the reader's thread.
+constexpr size_t kMaxQueuedWrites = 64;
 
 class Importer {
  public:
   Importer(OstreeRepo *repo, const ImportSpec &spec, TarReader &tar, GCancellable *c, ImportResult &res)
-      : repo_(repo), spec_(spec), tar_(tar), c_(c), res_(res), buf_(256 * 1024),
-        writers_(std::max(1u, static_cast<unsigned>(g_get_num_processors()))) {}
+      : repo_(repo), spec_(spec), tar_(tar), c_(c), res_(res), buf_(256 * 1024), writers_(kMaxQueuedWrites) {}
 
   void Run() {
     if (spec_.mode == ImportSpec::Mode::Commit)
       WithContext("Importing commit", [&] {
         CommitStep();
-        writers_.Wait();
+        writers_.WaitAll();
       });
     WithContext("Importing objects", [&] {
       while (NextKept()) {
         writers_.Check();
         Process();
       }
-      writers_.Wait();
+      writers_.WaitAll();
     });
     res_.objects_written += pool_written_;
     res_.bytes_written += pool_bytes_;
@@ -489,7 +402,7 @@ class Importer {
   std::string marked_partial_;
   bool was_partial_ = false;
   std::atomic<uint64_t> pool_written_{0}, pool_bytes_{0};
-  WriterPool writers_;  // last: destroyed (joined) first
+  TaskGroup writers_;  // last: stopped first
 };
 
 }  // namespace

@@ -67,14 +67,19 @@ void Scheduler::Release(unsigned n) {
   std::lock_guard<std::mutex> lk(m_);
   held_ -= std::min(n, held_);
   // Queued tasks may have been waiting for the pool to grow back.
-  while (workers_ < TargetWorkersLocked() && queue_.size() > idle_workers_) {
-    try {
-      std::thread(&Scheduler::Worker, this).detach();
-    } catch (const std::system_error &) {
-      break;
-    }
-    workers_++;
+  while (workers_ < TargetWorkersLocked() && queue_.size() > idle_workers_ && StartWorkerLocked()) {
   }
+}
+
+bool Scheduler::StartWorkerLocked() {
+  // On a job thread: an idle one is reused, and a worker's thread serves jobs after it retires.
+  try {
+    StartJob([this] { Worker(); });
+  } catch (const std::system_error &) {
+    return false;  // the tasks still run, on a worker or on whoever waits for them
+  }
+  workers_++;
+  return true;
 }
 
 void Scheduler::Enqueue(std::shared_ptr<Task> t) {
@@ -83,13 +88,7 @@ void Scheduler::Enqueue(std::shared_ptr<Task> t) {
     work_cv_.notify_one();
     return;
   }
-  if (workers_ >= TargetWorkersLocked()) return;
-  try {
-    std::thread(&Scheduler::Worker, this).detach();
-    workers_++;
-  } catch (const std::system_error &) {
-    // No new thread: the task still runs, on a worker or on whoever waits for it.
-  }
+  if (workers_ < TargetWorkersLocked()) StartWorkerLocked();
 }
 
 bool Scheduler::RunOneLocked(std::unique_lock<std::mutex> &lk) {
@@ -222,18 +221,52 @@ void TaskGroup::Cancel() {
 }
 
 void TaskGroup::DropQueuedLocked() {
-  auto &q = Scheduler::Get().queue_;
-  size_t before = q.size();
-  q.erase(std::remove_if(q.begin(), q.end(), [this](const auto &t) { return t->group == this; }), q.end());
-  pending_ -= before - q.size();
+  Scheduler &s = Scheduler::Get();
+  auto mine = [this](const std::shared_ptr<Task> &t) { return t->group == this; };
+  for (auto &t : s.queue_) {
+    if (!mine(t)) continue;
+    t->done = true;  // without running: waiters must not wait for it
+    std::function<void()>().swap(t->fn);
+    pending_--;
+  }
+  s.queue_.erase(std::remove_if(s.queue_.begin(), s.queue_.end(), mine), s.queue_.end());
+  s.done_cv_.notify_all();
 }
 
-TaskGroup::~TaskGroup() {
-  Cancel();
+void TaskGroup::Stop() {
   Scheduler &s = Scheduler::Get();
   std::unique_lock<std::mutex> lk(s.m_);
+  DropQueuedLocked();
   s.done_cv_.wait(lk, [this] { return pending_ == 0; });
 }
+
+bool JobSet::Start(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lk(m_);
+    running_++;
+  }
+  try {
+    Scheduler::Get().StartJob([this, fn = std::move(fn)]() mutable {
+      fn();
+      fn = nullptr;  // its captures go before Join() returns
+      std::lock_guard<std::mutex> lk(m_);
+      running_--;
+      cv_.notify_all();  // under the lock: Join() may destroy the set as soon as it is released
+    });
+    return true;
+  } catch (const std::system_error &) {
+    std::lock_guard<std::mutex> lk(m_);
+    running_--;
+    return false;
+  }
+}
+
+void JobSet::Join() {
+  std::unique_lock<std::mutex> lk(m_);
+  cv_.wait(lk, [this] { return running_ == 0; });
+}
+
+TaskGroup::~TaskGroup() { Stop(); }
 
 void TaskGroup::Finished(Task &t) {
   pending_--;

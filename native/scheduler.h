@@ -61,6 +61,7 @@ class Scheduler {
   void Enqueue(std::shared_ptr<Task> t);  // lock held
   bool RunOneLocked(std::unique_lock<std::mutex> &lk);
   void Worker();
+  bool StartWorkerLocked();
   void JobThread(std::function<void()> fn);
   unsigned TargetWorkersLocked() const;
 
@@ -111,8 +112,10 @@ class TaskGroup {
   void WaitAll();
   // Throws the first failure of a finished task, if any.
   void Check();
-  // Drops the queued tasks (running ones finish).
+  // Drops the queued tasks (they count as done, without running); running ones finish.
   void Cancel();
+  // Cancel(), then waits for the running tasks.
+  void Stop();
 
  private:
   friend class Scheduler;
@@ -123,6 +126,23 @@ class TaskGroup {
   size_t max_pending_;
   size_t pending_ = 0;  // queued or running
   std::unique_ptr<ErrorInfo> first_failure_;
+};
+
+// Job threads that one job starts beside its own and waits for before it ends.
+class JobSet {
+ public:
+  JobSet() = default;
+  ~JobSet() { Join(); }
+  JobSet(const JobSet &) = delete;
+  JobSet &operator=(const JobSet &) = delete;
+  // False when no thread could be started (`fn` did not run). `fn` must not throw.
+  bool Start(std::function<void()> fn);
+  void Join();
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  unsigned running_ = 0;
 };
 
 }  // namespace oc

@@ -46,24 +46,37 @@ void Settle(napi_env raw_env, napi_value, void *, void *data) {
 Napi::Promise PromiseWorker::Run(Napi::Env env, const char *name, Work work, Done done, Settled settled) {
   auto *job = new Job{Napi::Promise::Deferred::New(env), std::move(work), std::move(done), std::move(settled), {}};
   Napi::Promise promise = job->deferred.Promise();
+  auto live = std::make_shared<TsfnLiveness>();
+  auto *fin = new std::shared_ptr<TsfnLiveness>(live);
+  napi_finalize dead = [](napi_env, void *data, void *) {
+    auto *l = static_cast<std::shared_ptr<TsfnLiveness> *>(data);
+    {
+      std::lock_guard<std::mutex> lk((*l)->m);
+      (*l)->alive = false;
+    }
+    delete l;
+  };
   napi_threadsafe_function tsfn = nullptr;
-  napi_status st = napi_create_threadsafe_function(env, nullptr, nullptr, Napi::String::New(env, name), 0, 1, nullptr,
-                                                   nullptr, nullptr, Settle, &tsfn);
+  napi_status st = napi_create_threadsafe_function(env, nullptr, nullptr, Napi::String::New(env, name), 0, 1, fin, dead,
+                                                   nullptr, Settle, &tsfn);
   if (st != napi_ok) {
+    delete fin;
     delete job;
     NAPI_THROW_IF_FAILED(env, st, promise);
   }
   try {
-    Scheduler::Get().StartJob([job, tsfn] {
+    Scheduler::Get().StartJob([job, tsfn, live] {
       try {
         job->work(job->err);
       } catch (...) {
         job->err = CurrentExceptionInfo();
       }
-      // From here on the main thread owns `job`; when the environment is already gone the call
-      // fails and the job stays (see Settle).
-      napi_call_threadsafe_function(tsfn, job, napi_tsfn_blocking);
-      napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+      // From here on the main thread owns `job`; when the environment is already gone the job
+      // stays (see Settle).
+      std::lock_guard<std::mutex> lk(live->m);
+      if (!live->alive) return;
+      napi_status s = napi_call_threadsafe_function(tsfn, job, napi_tsfn_nonblocking);  // unbounded queue
+      if (s != napi_closing) napi_release_threadsafe_function(tsfn, napi_tsfn_release);
     });
   } catch (...) {
     napi_release_threadsafe_function(tsfn, napi_tsfn_abort);

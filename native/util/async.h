@@ -10,10 +10,19 @@
 #include <napi.h>
 
 #include <functional>
+#include <mutex>
 
 #include "util/errors.h"
 
 namespace oc {
+
+// A thread-safe function is freed when its environment is torn down (a worker thread
+// terminated), and may not be touched after that, not even released. Its finalizer clears
+// `alive` under `m`; a thread holds `m` while it calls in.
+struct TsfnLiveness {
+  std::mutex m;
+  bool alive = true;
+};
 
 class PromiseWorker {
  public:
