@@ -133,6 +133,39 @@ describe('a chunked export stays within the budget', () => {
   }
 });
 
+describe('cancellation', () => {
+  it('an export cancelled at any point rejects as cancelled; it never resolves with missing layers', async () => {
+    const repo = await openRepo(repoPath);
+    concurrency(1); // one layer after the other: most aborts land between two layers or inside one
+    try {
+      const outcomes: string[] = [];
+      for (let trial = 0; trial < 12; trial++) {
+        const out = await tmpdir('scheduler-cancel-');
+        const ac = new AbortController();
+        const layers = Array.from({ length: 24 }, (_, i) => ({
+          kind: 'chunk' as const,
+          objects: [{ checksum: files[i]!.checksum, paths: [files[i]!.path] }],
+          compression: 'none' as const,
+          output: path.join(out, `layer-${i}`),
+        }));
+        const p = tar.exportLayers(repo, layers, { signal: ac.signal });
+        setTimeout(() => ac.abort(), trial * 4);
+        try {
+          const results = await p;
+          for (const r of results) expect(r.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+          outcomes.push('done');
+        } catch (e) {
+          expect((e as Error).message).toMatch(/Operation was cancelled|aborted/);
+          outcomes.push('cancelled');
+        }
+      }
+      expect(outcomes).toContain('cancelled');
+    } finally {
+      concurrency(initial);
+    }
+  }, 120_000);
+});
+
 describe('long jobs stay off libuv\'s pool', () => {
   it('with UV_THREADPOOL_SIZE=2, four concurrent unencapsulate calls never hold up fs.stat', async () => {
     const repo = await Repo.open(repoPath);
