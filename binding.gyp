@@ -21,14 +21,12 @@
         "native/repo_read.cc",
         "native/layer_import.cc",
         "native/layer_import_js.cc",
-        "native/object_writer_pool.cc",
         "native/layer_blob.cc",
         "native/io/fd_io.cc",
         "native/io/prefetch.cc",
         "native/codec/media_type.cc",
         "native/codec/codec.cc",
         "native/codec/gzip.cc",
-        "native/codec/gzip_workers.cc",
         "native/codec/zstd.cc",
         "native/tar/writer.cc",
         "native/tar/reader.cc",
@@ -40,7 +38,10 @@
         "native/layer_derived.cc",
         "native/merge.cc",
         "native/sepolicy.cc",
-        "native/util/tempdir.cc"
+        "native/util/tempdir.cc",
+        "native/util/async.cc",
+        "native/scheduler.cc",
+        "native/scheduler_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

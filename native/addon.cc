@@ -41,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   oc::InitSysroot(env, exports);
   oc::InitLayerDerived(env, exports);
   oc::InitMerge(env, exports);
+  oc::InitScheduler(env, exports);
   return exports;
 }
 

@@ -9,11 +9,11 @@
 
 #include <atomic>
 #include <memory>
-#include <thread>
 
 #include "io/prefetch.h"
 #include "modules.h"
 #include "repo.h"
+#include "scheduler.h"
 #include "sepolicy.h"
 #include "tar/reader.h"
 #include "util/args.h"
@@ -109,7 +109,7 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
 
   DerivedResult res;
   bool in_txn = false;
-  std::thread filter;
+  JobSet filter;
   Fd pipe_in, pipe_out;
   std::atomic<bool> importer_done{false};
   FilterOutcome outcome;
@@ -117,7 +117,7 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
   auto stop_filter = [&] {
     importer_done = true;
     pipe_in.reset();
-    if (filter.joinable()) filter.join();
+    filter.Join();
   };
   std::string staging;
   try {
@@ -132,8 +132,8 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     if (pipe2(fds, O_CLOEXEC) != 0) Fail(std::string("pipe: ") + g_strerror(errno));
     pipe_in.reset(fds[0]);
     pipe_out.reset(fds[1]);
-    filter = std::thread(RunFilter, input.fd(), std::ref(pipe_out), repo_tmp.get(), std::cref(spec), c,
-                         std::cref(importer_done), std::ref(outcome));
+    if (!filter.Start([&] { RunFilter(input.fd(), pipe_out, repo_tmp.get(), spec, c, importer_done, outcome); }))
+      Fail("Cannot start the layer filter's thread");
 
     GObj<OstreeMutableTree> mtree(ostree_mutable_tree_new());
     GErr imp;

@@ -6,11 +6,10 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <system_error>
-#include <thread>
 
 #include "layer_assign.h"
 #include "repo_read.h"
+#include "scheduler.h"
 #include "tar/writer.h"
 #include "util/errors.h"
 #include "util/failure.h"
@@ -36,10 +35,34 @@ LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned thread
   return r;
 }
 
+namespace {
+
+// How an export shares the budget (scheduler.h): layers at once, and the zstd workers of each.
+// `threads` and `parallel` (0: not given) are caps; the budget caps both. A gzip layer's thread
+// plus the pool's workers fill the budget; a zstd layer needs its own workers beside its thread,
+// so at most half the budget runs zstd layers at once and the rest is shared among their workers.
+struct Plan {
+  unsigned parallel, zstd_workers;
+};
+
+Plan PlanExport(const std::vector<LayerSpec> &specs, unsigned threads, unsigned parallel) {
+  unsigned budget = Scheduler::Get().Concurrency();
+  bool zstd = std::any_of(specs.begin(), specs.end(), [](const LayerSpec &s) { return s.compression == Compression::Zstd; });
+  Plan p;
+  p.parallel = std::min(parallel ? parallel : budget, zstd ? std::max(1u, budget / 2) : budget);
+  p.parallel = static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(p.parallel, specs.size())));
+  p.zstd_workers = std::max(1u, (budget - (p.parallel - 1)) / p.parallel);
+  if (threads) p.zstd_workers = std::min(p.zstd_workers, threads);
+  return p;
+}
+
+}  // namespace
+
 void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectAssignment *assign, unsigned threads,
                   unsigned parallel, GCancellable *cancellable, std::vector<LayerResult> &results) {
   if (assign) AssignObjects(repo, *assign, specs, cancellable);
-  CompressorPool compression(threads);
+  Plan plan = PlanExport(specs, threads, parallel);
+  CompressorPool compression;
   std::atomic<size_t> next{0};
   std::mutex m;
   std::unique_ptr<Failure> first;
@@ -48,7 +71,7 @@ void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectA
       size_t i = next++;
       if (i >= specs.size() || g_cancellable_is_cancelled(cancellable)) return;
       try {
-        results[i] = ExportLayer(repo, specs[i], threads, cancellable, &compression);
+        results[i] = ExportLayer(repo, specs[i], plan.zstd_workers, cancellable, &compression);
         // Its objects were only needed for writing it.
         std::vector<ChunkObject>().swap(specs[i].objects);
       } catch (...) {
@@ -59,16 +82,18 @@ void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectA
       }
     }
   };
-  size_t n = std::min<size_t>(parallel, specs.size());
-  std::vector<std::thread> pool;
-  try {
-    for (size_t i = 1; i < n; i++) pool.emplace_back(run);
-  } catch (const std::system_error &) {
-    // fewer threads than asked for: the started ones and this one share the queue
+  {
+    // This job's own thread writes layers too; each further one holds a slot while it runs.
+    JobSet more;
+    for (unsigned i = 1; i < plan.parallel; i++) {
+      auto lease = std::make_shared<SlotLease>(1);
+      if (!lease->count() || !more.Start([&run, lease] { run(); })) break;
+    }
+    run();
   }
-  run();
-  for (auto &t : pool) t.join();
   if (first) throw Failure(first->info);
+  // Cancelled between layers: the results are incomplete, so the job fails as cancelled.
+  CheckCancelled(cancellable);
 }
 
 }  // namespace oc

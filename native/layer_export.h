@@ -31,16 +31,17 @@ struct LayerResult : BlobDigests {
 // { diffId, digest, size, uncompressedSize, mediaType, commit? }
 Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r);
 
-// Writes one layer; runs on the calling (worker) thread plus `threads` compression threads
-// (from `pool` when given, shared with the other layers of the export).
+// Writes one layer on the calling thread; gzip blocks go to the scheduler's tasks, zstd asks the
+// budget for `threads` workers (contexts from `pool` when given, shared by an export's layers).
 LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned threads, GCancellable *cancellable,
                         CompressorPool *pool = nullptr);
 
 struct ObjectAssignment;
 
-// exportLayers: fills the layers' objects from `assign` (when given), then writes the layers,
-// `parallel` at a time on threads of its own, sharing one CompressorPool of `threads`. The
-// first failure cancels the other layers and is thrown once all have stopped.
+// exportLayers: fills the layers' objects from `assign` (when given), then writes the layers
+// within the scheduler's budget: `parallel` layers at once and `threads` zstd workers per layer
+// at most (0: as the budget allows). The first failure cancels the other layers and is thrown
+// once all have stopped; a cancellation that left layers unwritten is thrown as such.
 void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectAssignment *assign, unsigned threads,
                   unsigned parallel, GCancellable *cancellable, std::vector<LayerResult> &results);
 

@@ -28,8 +28,6 @@ Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r) {
 
 namespace {
 
-unsigned NumCpus() { return std::max(1u, static_cast<unsigned>(g_get_num_processors())); }
-
 std::string Str(const Napi::Object &o, const char *key, bool required, const std::string &where) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined() || v.IsNull()) {
@@ -164,17 +162,12 @@ Napi::Value ExportLayersJs(const Napi::CallbackInfo &info) {
   Napi::Array arr = info[1].As<Napi::Array>();
   auto specs = std::make_shared<std::vector<LayerSpec>>();
   for (uint32_t i = 0; i < arr.Length(); i++) specs->push_back(ParseSpec(arr.Get(i), i));
-  unsigned parallel = NumCpus();
-  unsigned threads = 0;
+  unsigned parallel = 0, threads = 0;  // 0: as the budget allows (ExportLayers)
   if (info[2].IsObject()) {
     Napi::Object opts = info[2].As<Napi::Object>();
     threads = ThreadsArg(opts.Get("threads"), "exportLayers: threads", threads);
     parallel = ThreadsArg(opts.Get("parallel"), "exportLayers: parallel", parallel);
   }
-  // Default: every layer may use all CPUs for compression, so a large layer is not left on one
-  // core when the small ones finish (measured faster than splitting the CPUs between layers);
-  // the layers share one pool of that many compression threads. The bytes do not depend on it.
-  if (!threads) threads = NumCpus();
   std::shared_ptr<ObjectAssignment> assign;
   if (info[2].IsObject()) assign = ParseAssign(info[2].As<Napi::Object>().Get("assign"), *specs);
   auto cancel = std::make_shared<LinkedCancellable>(Cancellable::From(info[3]));

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "io/prefetch.h"
-#include "object_writer_pool.h"
 #include "repo.h"
+#include "scheduler.h"
 #include "tar/format.h"
 #include "tar/objpath.h"
 #include "tar/reader.h"
@@ -42,24 +42,29 @@ bool HasDotDot(const std::string &p) {
 constexpr uint64_t kMaxXattrsCache = 32 * 1024 * 1024;
 constexpr uint64_t kXattrsEntryCost = 640;
 
+// Small content objects are written as scheduler tasks while the reader goes on decoding the
+// stream (libostree takes concurrent writes within one transaction; pull does the same). At most
+// kMaxQueuedWrites wait (≤ 64 × 127 KiB in memory); beyond that the reader writes them itself.
+// A write's failure is rethrown by Check()/WaitAll() on the reader's thread.
+constexpr size_t kMaxQueuedWrites = 64;
+
 class Importer {
  public:
   Importer(OstreeRepo *repo, const ImportSpec &spec, TarReader &tar, GCancellable *c, ImportResult &res)
-      : repo_(repo), spec_(spec), tar_(tar), c_(c), res_(res), buf_(256 * 1024),
-        writers_(std::max(1u, static_cast<unsigned>(g_get_num_processors()))) {}
+      : repo_(repo), spec_(spec), tar_(tar), c_(c), res_(res), buf_(256 * 1024), writers_(kMaxQueuedWrites) {}
 
   void Run() {
     if (spec_.mode == ImportSpec::Mode::Commit)
       WithContext("Importing commit", [&] {
         CommitStep();
-        writers_.Wait();
+        writers_.WaitAll();
       });
     WithContext("Importing objects", [&] {
       while (NextKept()) {
         writers_.Check();
         Process();
       }
-      writers_.Wait();
+      writers_.WaitAll();
     });
     res_.objects_written += pool_written_;
     res_.bytes_written += pool_bytes_;
@@ -397,7 +402,7 @@ class Importer {
   std::string marked_partial_;
   bool was_partial_ = false;
   std::atomic<uint64_t> pool_written_{0}, pool_bytes_{0};
-  WriterPool writers_;  // last: destroyed (joined) first
+  TaskGroup writers_;  // last: stopped first
 };
 
 }  // namespace

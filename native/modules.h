@@ -11,4 +11,5 @@ void InitSeqpacket(Napi::Env env, Napi::Object exports);
 void InitSysroot(Napi::Env env, Napi::Object exports);
 void InitLayerDerived(Napi::Env env, Napi::Object exports);
 void InitMerge(Napi::Env env, Napi::Object exports);
+void InitScheduler(Napi::Env env, Napi::Object exports);
 }  // namespace oc

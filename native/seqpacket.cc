@@ -8,9 +8,9 @@
 //   socket.close()                     wakes a pending recv (which resolves null), closes the fd
 //   strerror(errno) → string           the C library's text, as Rust's io::Error prints it
 //
-// A receive blocks in poll()/recvmsg() on a thread of its own, never on the JS thread and never
-// on the libuv pool: proxy replies (FinishPipe) may wait for pipe drains and layer imports that
-// themselves occupy pool threads, so borrowing a pool thread here could deadlock.
+// A receive blocks in poll()/recvmsg() on a job thread of the scheduler, never on the JS thread
+// and never on the libuv pool: proxy replies (FinishPipe) may wait for pipe drains and layer
+// imports, so a receive must never wait for a thread other work holds.
 #include "seqpacket.h"
 
 #include <errno.h>
@@ -22,11 +22,12 @@
 
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <system_error>
 
 #include "modules.h"
+#include "scheduler.h"
 #include "util/args.h"
+#include "util/async.h"
 #include "util/classes.h"
 #include "util/errors.h"
 
@@ -169,11 +170,6 @@ class SocketWrap : public TaggedWrap<SocketWrap> {
   }
 
  private:
-  struct Liveness {
-    std::mutex m;
-    bool alive = true;
-  };
-
   // Shared with a receiving thread, so the fds outlive this object if it is collected first.
   struct State {
     Fd fd;
@@ -223,11 +219,8 @@ class SocketWrap : public TaggedWrap<SocketWrap> {
     if (!info[0].IsUndefined()) max = static_cast<size_t>(IntegerArg(info[0], "recv: maxSize", 1, kMaxRecvSize));
     auto job = std::make_unique<Job>(Job{this, Napi::Promise::Deferred::New(env), {}});
     Napi::Promise promise = job->deferred.Promise();
-    // The thread-safe function is freed when the environment is torn down (a worker thread
-    // terminated mid-receive), and may not be touched after that — not even Release(). Its
-    // finalizer runs on the JS thread just before; `live` tells the receiving thread, under a
-    // lock it holds while calling in.
-    auto live = std::make_shared<Liveness>();
+    // A worker thread may be terminated mid-receive: see TsfnLiveness.
+    auto live = std::make_shared<TsfnLiveness>();
     using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Job, &SocketWrap::CallComplete>;
     Tsfn tsfn = Tsfn::New(env, "ostree-container:seqpacket-recv", 0, 1, nullptr,
                           [live](Napi::Env, void *, std::nullptr_t *) {
@@ -237,7 +230,7 @@ class SocketWrap : public TaggedWrap<SocketWrap> {
     std::shared_ptr<State> state = state_;
     Job *raw = job.get();
     try {
-      std::thread([state, raw, tsfn, live, max]() mutable {
+      Scheduler::Get().StartJob([state, raw, tsfn, live, max]() mutable {
         std::unique_ptr<Job> job(raw);
         try {
           job->result = RecvDatagram(state->fd.get(), state->cancel.get(), max);
@@ -252,7 +245,7 @@ class SocketWrap : public TaggedWrap<SocketWrap> {
         if (s == napi_ok) job.release();  // CallComplete owns it now
         else Discard(std::move(job));
         if (s != napi_closing) tsfn.Release();  // after napi_closing the function is not ours to touch
-      }).detach();
+      });
     } catch (const std::system_error &e) {
       tsfn.Release();
       throw Napi::Error::New(env, std::string("recv: cannot start a receiving thread: ") + e.what());

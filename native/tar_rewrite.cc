@@ -1,11 +1,13 @@
 // Copies a commit-layer tar, replacing (or dropping) the `.commitmeta` entry after the commit.
 #include "tar_rewrite.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "codec/codec.h"
 #include "io/fd_io.h"
 #include "layer_export.h"
+#include "scheduler.h"
 #include "tar/objpath.h"
 #include "tar/reader.h"
 #include "tar/writer.h"
@@ -103,8 +105,9 @@ Napi::Value RewriteDetachedMetadata(const Napi::CallbackInfo &info) {
   } catch (const Failure &f) {
     throw ToJsError(env, f.info);
   }
-  job->threads = std::max(1, static_cast<int>(g_get_num_processors()));
-  job->threads = ThreadsArg(o.Get("threads"), "rewriteDetachedMetadata: threads", job->threads);
+  // zstd workers (held as slots of the budget); gzip blocks are scheduler tasks anyway.
+  unsigned budget = Scheduler::Get().Concurrency();
+  job->threads = std::min(budget, ThreadsArg(o.Get("threads"), "rewriteDetachedMetadata: threads", budget));
   if (info[1].IsTypedArray()) {
     Napi::Uint8Array a = info[1].As<Napi::Uint8Array>();
     job->has_detached = true;

@@ -3,6 +3,7 @@
 // `ostree-container/fixture` (src/fixture/index.ts).
 export { formatSize } from './format.js';
 export { ContextError } from './errors.js';
+export { concurrency, CONCURRENCY_ENV } from './concurrency.js';
 // OSTree repository (libostree)
 export type {
   RepoMode, ObjectType, MetadataObjectType, Cancelable, TransactionStats, CommitInfo, ContentObjectInfo, TreeRoot,

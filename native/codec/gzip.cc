@@ -1,33 +1,122 @@
 #include "codec/gzip.h"
 
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
+#include <cstdint>
 #include <deque>
+#include <memory>
+#include <mutex>
 #include <vector>
 
+#include "codec/deflate_scan.h"
+#include "scheduler.h"
 #include "util/failure.h"
 
 namespace oc {
 namespace {
 
+// One 1 MiB block of a gzip stream and its deflated bytes. Blocks are recycled: fresh 1 MiB
+// buffers per block cost a page fault per 4 KiB (glibc serves them by mmap), which serialises
+// the threads on the mm lock.
+struct GzipBlock {
+  std::vector<uint8_t> in, out;
+  bool last = false;
+  bool ok = false;
+  uLong crc = 0;
+};
+
+// The gzip blocks in flight in the whole process, whatever the number of streams: each holds a
+// credit; a stream with none in flight may always have one (so none waits on another).
+class GzipBlockBudget {
+ public:
+  static GzipBlockBudget &Get() {
+    static GzipBlockBudget *b = new GzipBlockBudget();  // used by detached threads until exit
+    return *b;
+  }
+  // Two blocks per thread of the budget keep every thread busy while finished ones are written.
+  static size_t Limit() { return 2 * static_cast<size_t>(Scheduler::Get().Concurrency()) + 2; }
+
+  bool TryTake() {
+    std::lock_guard<std::mutex> lk(m_);
+    if (inflight_ >= Limit()) return false;
+    inflight_++;
+    return true;
+  }
+  void Give() {
+    std::lock_guard<std::mutex> lk(m_);
+    inflight_--;
+  }
+  std::unique_ptr<GzipBlock> NewBlock(size_t reserve) {
+    std::unique_ptr<GzipBlock> b;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      if (!spare_.empty()) {
+        b = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    if (!b) {
+      b = std::make_unique<GzipBlock>();
+      b->in.reserve(reserve);
+    }
+    b->in.clear();
+    b->last = b->ok = false;
+    return b;
+  }
+  void Recycle(std::unique_ptr<GzipBlock> b) {
+    std::lock_guard<std::mutex> lk(m_);
+    if (spare_.size() < Limit()) spare_.push_back(std::move(b));
+  }
+
+ private:
+  std::mutex m_;
+  size_t inflight_ = 0;
+  std::vector<std::unique_ptr<GzipBlock>> spare_;
+};
+
+// libdeflate compressors by level, one set per thread that compresses (workers and helpers).
+libdeflate_compressor *CompressorFor(int level) {
+  struct Cache {
+    libdeflate_compressor *by_level[13] = {};
+    ~Cache() {
+      for (auto *c : by_level)
+        if (c) libdeflate_free_compressor(c);
+    }
+  };
+  thread_local Cache cache;
+  libdeflate_compressor *&c = cache.by_level[std::clamp(level, 1, 12)];
+  if (!c) c = libdeflate_alloc_compressor(level);
+  return c;
+}
+
+void DeflateBlock(GzipBlock &b, int level) {
+  libdeflate_compressor *c = CompressorFor(level);
+  if (!c) return;  // ok stays false
+  b.out.resize(libdeflate_deflate_compress_bound(c, b.in.size()));
+  size_t n = libdeflate_deflate_compress(c, b.in.data(), b.in.size(), b.out.data(), b.out.size());
+  if (n == 0) return;
+  b.out.resize(n);
+  b.crc = crc32(0L, b.in.data(), static_cast<uInt>(b.in.size()));
+  b.ok = b.last || MakeNonFinal(b.out);
+}
+
 // One gzip member, compressed in parallel: the input is cut into kBlock blocks, each deflated
-// independently by libdeflate on a worker; every block but the last is then made non-final and
-// byte-aligned (MakeNonFinal: final bit cleared, empty stored block appended, as zlib's
-// Z_SYNC_FLUSH ends a block) so the pieces join into one deflate stream. Blocks are written in
-// order and their CRCs combined. A single member matters: upstream reads layers with flate2's
-// GzDecoder, which stops after the first member.
+// independently by libdeflate as a task of the scheduler; every block but the last is then made
+// non-final and byte-aligned (MakeNonFinal: final bit cleared, empty stored block appended, as
+// zlib's Z_SYNC_FLUSH ends a block) so the pieces join into one deflate stream. Blocks are
+// written in order and their CRCs combined. A single member matters: upstream reads layers with
+// flate2's GzDecoder, which stops after the first member.
 class GzipBlockSink : public ByteSink {
  public:
-  // `shared` workers, or `threads` of its own.
-  GzipBlockSink(int level, unsigned threads, ByteSink &out, GzipWorkers *shared)
-      : level_(level), out_(out), max_inflight_(2 * threads + 1) {
-    if (!shared) own_ = std::make_unique<GzipWorkers>(threads);
-    workers_ = shared ? shared : own_.get();
-    cur_ = workers_->NewJob(kBlock);
+  GzipBlockSink(int level, ByteSink &out) : level_(level), out_(out), cur_(GzipBlockBudget::Get().NewBlock(kBlock)) {}
+  ~GzipBlockSink() override {
+    // A stream that failed: its queued blocks are dropped, running ones finish before the
+    // entries (and their credits) go.
+    tasks_.Stop();
   }
-  ~GzipBlockSink() override { workers_->Drop(order_); }
 
   void Write(const uint8_t *p, size_t n) override {
     while (n > 0) {
@@ -42,7 +131,7 @@ class GzipBlockSink : public ByteSink {
 
   void Finish() override {
     Submit(true);
-    Drain(0);
+    while (!order_.empty()) WriteFront();
     uint8_t trailer[8];
     for (int i = 0; i < 4; i++) trailer[i] = static_cast<uint8_t>(crc_ >> (8 * i));
     for (int i = 0; i < 4; i++) trailer[4 + i] = static_cast<uint8_t>(total_ >> (8 * i));
@@ -53,45 +142,57 @@ class GzipBlockSink : public ByteSink {
  private:
   static constexpr size_t kBlock = 1024 * 1024;
 
+  struct Entry {
+    std::shared_ptr<Task> task;
+    std::unique_ptr<GzipBlock> block;
+    bool credit;
+    Entry(std::shared_ptr<Task> t, std::unique_ptr<GzipBlock> b, bool c) : task(std::move(t)), block(std::move(b)), credit(c) {}
+    Entry(Entry &&) = default;
+    ~Entry() {
+      if (credit) GzipBlockBudget::Get().Give();
+      if (block) GzipBlockBudget::Get().Recycle(std::move(block));
+    }
+  };
+
   void Submit(bool last) {
-    std::shared_ptr<GzipJob> job = std::move(cur_);
-    job->last = last;
-    job->level = level_;
-    order_.push_back(job);
-    workers_->Submit(std::move(job));
-    if (!last) cur_ = workers_->NewJob(kBlock);
-    Drain(max_inflight_);
+    GzipBlockBudget &budget = GzipBlockBudget::Get();
+    bool credit = budget.TryTake();
+    while (!credit && !order_.empty()) {
+      WriteFront();
+      credit = budget.TryTake();
+    }
+    std::unique_ptr<GzipBlock> b = std::move(cur_);
+    b->last = last;
+    GzipBlock *raw = b.get();
+    int level = level_;
+    order_.emplace_back(tasks_.Submit([raw, level] { DeflateBlock(*raw, level); }), std::move(b), credit);
+    if (!last) cur_ = budget.NewBlock(kBlock);
+    while (!order_.empty() && tasks_.Done(*order_.front().task)) WriteFront();
   }
 
-  // Writes finished blocks in order until at most `keep` remain in flight.
-  void Drain(size_t keep) {
-    while (!order_.empty()) {
-      if (order_.size() <= keep && !workers_->Done(*order_.front())) return;
-      workers_->Wait(*order_.front());
-      std::shared_ptr<GzipJob> front = std::move(order_.front());
-      order_.pop_front();
-      if (front->failed) Fail("gzip: compression failed");
-      if (!header_written_) {
-        // RFC 1952 header as flate2 writes it: no name, MTIME 0, XFL by level, OS unknown (255).
-        const uint8_t xfl = level_ >= 9 ? 2 : level_ <= 1 ? 4 : 0;
-        const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff};
-        out_.Write(header, sizeof header);
-        header_written_ = true;
-      }
-      crc_ = crc32_combine64(crc_, front->crc, static_cast<z_off64_t>(front->in.size()));
-      total_ += front->in.size();
-      out_.Write(front->out.data(), front->out.size());
-      workers_->Recycle(std::move(front));
+  // Waits for the oldest block (running queued blocks meanwhile) and writes it.
+  void WriteFront() {
+    Entry &e = order_.front();
+    tasks_.Wait(*e.task);
+    if (e.task->failure || !e.block->ok) Fail("gzip: compression failed");
+    if (!header_written_) {
+      // RFC 1952 header as flate2 writes it: no name, MTIME 0, XFL by level, OS unknown (255).
+      const uint8_t xfl = level_ >= 9 ? 2 : level_ <= 1 ? 4 : 0;
+      const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff};
+      out_.Write(header, sizeof header);
+      header_written_ = true;
     }
+    crc_ = crc32_combine64(crc_, e.block->crc, static_cast<z_off64_t>(e.block->in.size()));
+    total_ += e.block->in.size();
+    out_.Write(e.block->out.data(), e.block->out.size());
+    order_.pop_front();
   }
 
   int level_;
   ByteSink &out_;
-  size_t max_inflight_;
-  std::unique_ptr<GzipWorkers> own_;
-  GzipWorkers *workers_;
-  std::shared_ptr<GzipJob> cur_;
-  std::deque<std::shared_ptr<GzipJob>> order_;  // submitted, not yet written
+  std::unique_ptr<GzipBlock> cur_;
+  std::deque<Entry> order_;  // submitted, not yet written
+  TaskGroup tasks_{SIZE_MAX};  // after order_: stopped before the blocks it points into go
   bool header_written_ = false;
   uLong crc_ = crc32(0L, Z_NULL, 0);
   uint64_t total_ = 0;
@@ -150,9 +251,7 @@ class GunzipSource : public ByteSource {
 
 }  // namespace
 
-std::unique_ptr<ByteSink> MakeGzipEncoder(int level, unsigned threads, ByteSink &out, GzipWorkers *shared) {
-  return std::make_unique<GzipBlockSink>(level, threads, out, shared);
-}
+std::unique_ptr<ByteSink> MakeGzipEncoder(int level, ByteSink &out) { return std::make_unique<GzipBlockSink>(level, out); }
 
 std::unique_ptr<ByteSource> MakeGzipDecoder(ByteSource &in) { return std::make_unique<GunzipSource>(in); }
 

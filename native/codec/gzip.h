@@ -4,14 +4,13 @@
 
 #include <memory>
 
-#include "codec/gzip_workers.h"
 #include "io/byte_stream.h"
 
 namespace oc {
 
-// One gzip member at `level` (libdeflate 1-12), compressed in blocks on `shared` workers, or on
-// `threads` workers of its own when `shared` is null; at most 2 × threads + 1 blocks in flight.
-std::unique_ptr<ByteSink> MakeGzipEncoder(int level, unsigned threads, ByteSink &out, GzipWorkers *shared);
+// One gzip member at `level` (libdeflate 1-12), compressed in 1 MiB blocks that are tasks of the
+// scheduler; blocks in flight are bounded for the whole process (2 per slot of the budget).
+std::unique_ptr<ByteSink> MakeGzipEncoder(int level, ByteSink &out);
 
 std::unique_ptr<ByteSource> MakeGzipDecoder(ByteSource &in);
 

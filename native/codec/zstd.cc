@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "scheduler.h"
 #include "util/failure.h"
 
 namespace oc {
@@ -11,16 +12,22 @@ namespace {
 class ZstdSink : public ByteSink {
  public:
   static constexpr int kJobSize = 2 * 1024 * 1024;
-  ZstdSink(int level, unsigned threads, ByteSink &out, ZstdContexts *shared)
-      : out_(out), shared_(shared), level_(level), threads_(std::max(1u, threads)) {
+  // `want` workers, as many as the budget has free slots for, and at least one (nbWorkers 0
+  // would change the output).
+  ZstdSink(int level, unsigned want, ByteSink &out, ZstdContexts *shared)
+      : out_(out), shared_(shared), level_(level), lease_(want), threads_(std::max(1u, lease_.count())) {
     if (shared_) {
       std::lock_guard<std::mutex> lk(shared_->m);
-      for (auto it = shared_->idle.begin(); it != shared_->idle.end(); ++it) {
-        if (it->level == level_ && it->threads == threads_) {
-          cctx_ = it->cctx;
-          shared_->idle.erase(it);
-          break;
-        }
+      auto same = std::find_if(shared_->idle.begin(), shared_->idle.end(),
+                               [&](const ZstdContexts::Entry &e) { return e.level == level_ && e.threads == threads_; });
+      if (same != shared_->idle.end()) {
+        cctx_ = same->cctx;
+        shared_->idle.erase(same);
+      } else if (!shared_->idle.empty()) {
+        // No fit: one context (and its workers) fewer, so idle ones never pile up beyond the
+        // number of layers running at once.
+        ZSTD_freeCCtx(shared_->idle.back().cctx);
+        shared_->idle.pop_back();
       }
     }
     if (!cctx_) cctx_ = Create();
@@ -75,6 +82,7 @@ class ZstdSink : public ByteSink {
   ByteSink &out_;
   ZstdContexts *shared_;
   int level_;
+  SlotLease lease_;
   unsigned threads_;
   ZSTD_CCtx *cctx_ = nullptr;
   bool finished_ = false;

@@ -27,8 +27,8 @@ struct ZstdContexts {
   }
 };
 
-// A zstd frame at `level` with `threads` workers (≥ 1); its context comes from and goes back to
-// `shared` when given.
+// A zstd frame at `level` with up to `threads` workers, as many as the budget has free slots
+// for and at least one; its context comes from and goes back to `shared` when given.
 std::unique_ptr<ByteSink> MakeZstdEncoder(int level, unsigned threads, ByteSink &out, ZstdContexts *shared);
 
 std::unique_ptr<ByteSource> MakeZstdDecoder(ByteSource &in);

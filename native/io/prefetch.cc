@@ -5,9 +5,9 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
-#include <thread>
 #include <vector>
 
+#include "scheduler.h"
 #include "util/errors.h"
 #include "util/sha256.h"
 
@@ -29,9 +29,12 @@ struct PrefetchSource::Impl {
   std::unique_ptr<Failure> failure;
   Sha256 hash;
   uint64_t size = 0;
-  std::thread th;
+  SlotLease lease{1};
+  JobSet thread;  // last: joined first
+  bool threaded = false;
 
-  Impl(ByteSource &i, FdSource &r) : in(i), raw(r) { th = std::thread([this] { Run(); }); }
+  // Ahead on a thread of its own when the budget has a slot for it; inline otherwise.
+  Impl(ByteSource &i, FdSource &r) : in(i), raw(r) { threaded = lease.count() && thread.Start([this] { Run(); }); }
 
   void Run() {
     try {
@@ -84,11 +87,21 @@ PrefetchSource::~PrefetchSource() {
   }
   impl_->raw.Stop();
   impl_->cv.notify_all();
-  impl_->th.join();
+  impl_->thread.Join();
 }
 
 size_t PrefetchSource::Read(uint8_t *p, size_t n) {
   Impl &s = *impl_;
+  if (!s.threaded) {
+    size_t r = s.in.Read(p, n);
+    s.hash.Update(p, r);
+    s.size += r;
+    if (r == 0 && diff_id_.empty()) {
+      diff_id_ = s.hash.Hex();
+      size_ = s.size;
+    }
+    return r;
+  }
   if (s.cur_pos == s.cur.size()) {
     std::unique_lock<std::mutex> lk(s.m);
     s.cv.wait(lk, [&] { return !s.q.empty() || s.eof || s.failure; });

@@ -1,4 +1,4 @@
-// Read-ahead on a thread of its own: the decompressor runs ahead of the tar reader.
+// Read-ahead: the decompressor runs ahead of the tar reader on a thread of its own.
 #pragma once
 
 #include <cstdint>
@@ -10,8 +10,9 @@
 
 namespace oc {
 
-// Runs `in` on its own thread, ahead of the consumer, hashing the bytes it yields (diff_id).
-// Bounded: at most a few MiB in flight. `raw` (the fd under `in`) is stopped on destruction so
+// Runs `in` on a thread of its own (holding a slot of the budget), ahead of the consumer,
+// hashing the bytes it yields (diff_id); inline when no slot is free. Bounded: at most a few
+// MiB in flight. `raw` (the fd under `in`) is stopped on destruction so
 // the thread ends even while the pipe is idle.
 class PrefetchSource : public ByteSource {
  public:

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { packageRoot } from '../native.js';
 import { messageOf } from '../errors.js';
+import { concurrencyFromEnv } from '../concurrency.js';
 import { registerDemo } from './demo.js';
 import { registerCompare } from './compare.js';
 import { registerEncapsulate } from './encapsulate.js';
@@ -52,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   // lookup); upstream's command tree also nests under `container`.
   const args = argv[0] === 'container' ? argv.slice(1) : argv;
   try {
+    concurrencyFromEnv();
     await program.parseAsync(args, { from: 'user' });
     return 0;
   } catch (e) {

@@ -61,7 +61,8 @@ export interface ConvertedLayerInfo {
  * A blocking reader sees EOF only after its own `FinishPipe` ran, and a proxy runs its
  * `FinishPipe`s in order. So blocking readers on a bounded thread pool (libuv's: 4 threads by
  * default) must not outnumber its threads, or a queued reader can starve an earlier FinishPipe
- * and deadlock. Read on dedicated threads, non-blocking, or cap the blobs in flight.
+ * and deadlock. Read on dedicated threads (the native importers run each job on a thread of its
+ * own), non-blocking (`getBlob`), or cap the blobs in flight.
  */
 export interface BlobFd {
   fd: number;

@@ -2,14 +2,14 @@
 // request at a time and is blocked for the whole of a blob transfer (FinishPipe). Each proxy gets
 // one blob at a time; further fetches wait for a free proxy, so at most `size` readers are ever
 // blocked on pipes (see BlobFd about thread pools).
-import os from 'node:os';
+import { concurrency } from '../concurrency.js';
 import { finished } from 'node:stream/promises';
 import type { ImageProxyConfig } from './config.js';
 import { requirePolicyEnforcingProxy } from './policy.js';
 import { ImageProxy, type BlobFd, type BlobStream, type OpenedImage } from './image-proxy.js';
 
 export interface ImageProxyPoolOptions {
-  /** Number of proxy processes; default min(4, available parallelism). */
+  /** Number of proxy processes; default min(4, `concurrency()`). */
   size?: number;
   config?: ImageProxyConfig;
   /** Refuse proxies that do not apply containers-policy.json when opening (ostree-image-signed). */
@@ -44,7 +44,7 @@ export class ImageProxyPool {
 
   /** Starts `size` proxies and opens `imgref` in each. */
   static async open(imgref: string | { toString(): string }, opts: ImageProxyPoolOptions = {}): Promise<ImageProxyPool> {
-    const size = opts.size ?? Math.min(4, os.availableParallelism());
+    const size = opts.size ?? Math.min(4, concurrency());
     if (!Number.isInteger(size) || size < 1) throw new Error(`Invalid proxy pool size ${size}`);
     const started = await Promise.allSettled(Array.from({ length: size }, () => ImageProxy.create(opts.config)));
     const proxies = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));

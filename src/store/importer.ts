@@ -3,8 +3,8 @@
 // pool of skopeo proxies, each layer committed with its blob ref as soon as it is complete,
 // then writes the merge commit and the image ref.
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { concurrency } from '../concurrency.js';
 import { ContextError, messageOf, withContext } from '../errors.js';
 import { CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, BOOTC_LABEL, METADATA_KEY_BOOTABLE, META_CONFIG, META_FILTERED, META_MANIFEST, META_MANIFEST_DIGEST } from '../container/constants.js';
 import { parseManifestLayout } from '../container/manifest-layout.js';
@@ -66,7 +66,7 @@ export class ImageImporter {
   private bootable = false;
   private ostreeV2024_3: boolean;
   private gc = true;
-  private parallelism = Math.min(4, os.availableParallelism());
+  private parallelism = Math.min(4, concurrency());
   private listener: ProgressListener | undefined;
   private pool: ImageProxyPool | null = null;
 
@@ -109,7 +109,7 @@ export class ImageImporter {
     return this;
   }
 
-  /** Layers fetched and imported at once (one skopeo proxy each); default min(4, CPUs). */
+  /** Layers fetched and imported at once (one skopeo proxy each); default min(4, `concurrency()`). */
   setParallelism(n: number): this {
     if (!Number.isInteger(n) || n < 1) throw new Error(`Invalid parallelism ${n}`);
     this.parallelism = n;
