@@ -208,9 +208,10 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<DerivedResult>();
+  RepoJob job(env, repo->get(), "importDerivedLayer", spec->own_transaction ? RepoUse::Read : RepoUse::CallerTxn);
   ClaimImportTransaction(env, repo->get(), spec->own_transaction, "importDerivedLayer");
-  return PromiseWorker::Run(
-      env, "ostree-container:import-derived-layer",
+  return RunRepoJob(
+      env, "ostree-container:import-derived-layer", std::move(job),
       [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
         try {
           *result = ImportDerivedLayer(repo->get(), *spec, cancellable->get());

@@ -125,8 +125,9 @@ Napi::Value WriteMergeCommitJs(const Napi::CallbackInfo &info) {
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<std::string>();
   RequireTransactionState(env, repo->get(), TxnState::Open, "writeMergeCommit");
-  return PromiseWorker::Run(
-      env, "ostree-container:write-merge-commit",
+  RepoJob job(env, repo->get(), "writeMergeCommit", RepoUse::CallerTxn);
+  return RunRepoJob(
+      env, "ostree-container:write-merge-commit", std::move(job),
       [repo, spec, cancellable, result](ErrorInfo &err) {
         try {
           *result = WriteMergeCommit(repo->get(), *spec, cancellable->get());
