@@ -83,7 +83,7 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
   InputFile input(spec.fd, spec.path);
   const int repo_dfd = ostree_repo_get_dfd(repo);
   Fd repo_tmp(openat(repo_dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!repo_tmp) Fail(std::string("Opening the repository's tmp/: ") + g_strerror(errno));
+  if (!repo_tmp) FailErrno("Opening the repository's tmp/", errno);
 
   // The modifier `ostree commit` would use: bare-user-only repos get canonical permissions and
   // no xattrs; `--selinux-policy` labels from the base's policy.
@@ -128,7 +128,7 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
       in_txn = true;
     }
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) Fail(std::string("pipe: ") + g_strerror(errno));
+    if (pipe2(fds, O_CLOEXEC) != 0) FailErrno("pipe", errno);
     pipe_in.reset(fds[0]);
     pipe_out.reset(fds[1]);
     filter = std::thread(RunFilter, input.fd(), std::ref(pipe_out), repo_tmp.get(), std::cref(spec), c,

@@ -2,6 +2,7 @@
 // entries), writing commits, checking out, and the devino cache shared by checkout and commit
 // (files checked out by hardlink are recognised again without re-hashing).
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <string>
 #include <vector>
@@ -444,8 +445,13 @@ Napi::Value RepoWrap::Checkout(const Napi::CallbackInfo &info) {
         co.bareuseronly_dirs = opts->bareuseronly_dirs;
         co.subpath = OptCStr(opts->subpath);
         co.devino_to_csum_cache = opts->devino ? opts->devino->cache.get() : nullptr;
-        return ostree_repo_checkout_at(repo.get(), &co, AT_FDCWD, dest.c_str(), commit.c_str(), cancellable.get(),
-                                       error);
+        // A failed or cancelled checkout removes the destination it created (not one that was there).
+        struct stat st;
+        bool existed = fstatat(AT_FDCWD, dest.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+        bool ok = ostree_repo_checkout_at(repo.get(), &co, AT_FDCWD, dest.c_str(), commit.c_str(), cancellable.get(),
+                                          error);
+        if (!ok && !existed) RemoveAt(AT_FDCWD, dest.c_str());
+        return ok;
       });
 }
 
