@@ -80,7 +80,8 @@ OutputFile::OutputFile(int fd, const std::string &path) : fd_(fd) {
 void OutputFile::Keep(GCancellable *cancellable) {
   GErr e;
   if (g_cancellable_set_error_if_cancelled(cancellable, e.out())) Fail(e);
-  if (!tmp_.empty() && ::rename(tmp_.c_str(), path_.c_str()) != 0) FailErrno("Renaming the output into place at " + path_, errno);
+  if (!tmp_.empty() && ::rename(tmp_.c_str(), path_.c_str()) != 0)
+    FailErrno("Renaming the output into place at " + path_, errno);
   keep_ = true;
 }
 

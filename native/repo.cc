@@ -329,7 +329,8 @@ Napi::Value RepoWrap::SetRefImmediate(const Napi::CallbackInfo &info) {
   auto csum = OptChecksumArg(info[2], "setRefImmediate: checksum");
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:set-ref", RepoJob(info.Env(), repo.get(), "setRefImmediate"), [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "setRefImmediate");
+  return RunOstreeCall(info.Env(), "ostree-container:set-ref", std::move(job), [=](GError **error) {
     return ostree_repo_set_ref_immediate(repo.get(), OptCStr(remote), ref.c_str(), OptCStr(csum), cancellable.get(),
                                          error);
   });
@@ -561,7 +562,8 @@ Napi::Value RepoWrap::SetConfig(const Napi::CallbackInfo &info) {
   std::string key = StringArg(info[1], "setConfig: key");
   auto value = OptStringArg(info[2], "setConfig: value");
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:set-config", RepoJob(info.Env(), repo.get(), "setConfig", RepoUse::Config), [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "setConfig", RepoUse::Config);
+  return RunOstreeCall(info.Env(), "ostree-container:set-config", std::move(job), [=](GError **error) {
     GKeyFile *kf = ostree_repo_copy_config(repo.get());
     std::unique_ptr<GKeyFile, void (*)(GKeyFile *)> owned(kf, g_key_file_unref);
     if (value) g_key_file_set_string(kf, group.c_str(), key.c_str(), value->c_str());
@@ -579,7 +581,8 @@ Napi::Value RepoWrap::RemoteAdd(const Napi::CallbackInfo &info) {
   bool if_not_exists = info[3].ToBoolean();
   CancelRef cancellable = CancelArg(info[4]);
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:remote-add", RepoJob(info.Env(), repo.get(), "remoteAdd", RepoUse::Config), [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "remoteAdd", RepoUse::Config);
+  return RunOstreeCall(info.Env(), "ostree-container:remote-add", std::move(job), [=](GError **error) {
     return ostree_repo_remote_change(
         repo.get(), nullptr,
         if_not_exists ? OSTREE_REPO_REMOTE_CHANGE_ADD_IF_NOT_EXISTS : OSTREE_REPO_REMOTE_CHANGE_ADD, name.c_str(),
@@ -593,7 +596,8 @@ Napi::Value RepoWrap::RemoteDelete(const Napi::CallbackInfo &info) {
   bool if_exists = info[1].ToBoolean();
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:remote-delete", RepoJob(info.Env(), repo.get(), "remoteDelete", RepoUse::Config), [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "remoteDelete", RepoUse::Config);
+  return RunOstreeCall(info.Env(), "ostree-container:remote-delete", std::move(job), [=](GError **error) {
     return ostree_repo_remote_change(
         repo.get(), nullptr, if_exists ? OSTREE_REPO_REMOTE_CHANGE_DELETE_IF_EXISTS : OSTREE_REPO_REMOTE_CHANGE_DELETE,
         name.c_str(), nullptr, nullptr, cancellable.get(), error);
@@ -679,7 +683,8 @@ Napi::Value RepoWrap::SignCommit(const Napi::CallbackInfo &info) {
   auto homedir = OptStringArg(info[2], "signCommit: homedir");
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:sign-commit", RepoJob(info.Env(), repo.get(), "signCommit"), [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "signCommit");
+  return RunOstreeCall(info.Env(), "ostree-container:sign-commit", std::move(job), [=](GError **error) {
     return ostree_repo_sign_commit(repo.get(), csum.c_str(), key.c_str(), OptCStr(homedir), cancellable.get(), error);
   });
 }
@@ -714,7 +719,8 @@ Napi::Value RepoWrap::MarkCommitPartial(const Napi::CallbackInfo &info) {
   std::string csum = ChecksumArg(info[0], "markCommitPartial: commit");
   bool partial = info[1].ToBoolean();
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:mark-partial", RepoJob(info.Env(), repo.get(), "markCommitPartial"), [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "markCommitPartial");
+  return RunOstreeCall(info.Env(), "ostree-container:mark-partial", std::move(job), [=](GError **error) {
     return ostree_repo_mark_commit_partial(repo.get(), csum.c_str(), partial, error);
   });
 }

@@ -192,7 +192,7 @@ Napi::Value RepoWrap::ReadDetachedMetadata(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto out = std::make_shared<GVar>();
   return RunOstreeCall(
-      info.Env(), "ostree-container:read-detached", RepoJob(info.Env(), repo.get(), "readDetachedMetadata"),
+      info.Env(), "ostree-container:read-detached", RepoJob(info.Env(), repo.get(), "readCommitDetachedMetadata"),
       [=](GError **error) {
         GVariant *v = nullptr;
         bool ok = ostree_repo_read_commit_detached_metadata(repo.get(), csum.c_str(), &v, cancellable.get(), error);
@@ -209,7 +209,8 @@ Napi::Value RepoWrap::WriteDetachedMetadata(const Napi::CallbackInfo &info) {
   VarRef meta = OptVariantArg(info[1], G_VARIANT_TYPE_VARDICT, "metadata");
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:write-detached", RepoJob(info.Env(), repo.get(), "writeDetachedMetadata"), [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "writeCommitDetachedMetadata");
+  return RunOstreeCall(info.Env(), "ostree-container:write-detached", std::move(job), [=](GError **error) {
     return ostree_repo_write_commit_detached_metadata(repo.get(), csum.c_str(), meta.get(), cancellable.get(), error);
   });
 }
@@ -225,7 +226,8 @@ Napi::Value LoadMetadataObject(const Napi::CallbackInfo &info, RepoRef repo, boo
   std::string csum = ChecksumArg(info[1], typed ? "loadVariant: checksum" : "loadMetadataBytes: checksum");
   auto out = std::make_shared<GVar>();
   return RunOstreeCall(
-      info.Env(), "ostree-container:load-variant", RepoJob(info.Env(), repo.get(), typed ? "loadVariant" : "loadMetadataBytes"),
+      info.Env(), "ostree-container:load-variant",
+      RepoJob(info.Env(), repo.get(), typed ? "loadVariant" : "loadMetadataBytes"),
       [=](GError **error) {
         GVariant *v = nullptr;
         bool ok = ostree_repo_load_variant(repo.get(), type, csum.c_str(), &v, error);
@@ -262,7 +264,8 @@ Napi::Value RepoWrap::WriteMetadata(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
   return RunRepoJob(
-      info.Env(), "ostree-container:write-metadata", RepoJob(info.Env(), repo.get(), "writeMetadata", RepoUse::CallerTxn),
+      info.Env(), "ostree-container:write-metadata",
+      RepoJob(info.Env(), repo.get(), "writeMetadata", RepoUse::CallerTxn),
       [=](ErrorInfo &err) {
         GErr e;
         guchar *csum = nullptr;
@@ -372,7 +375,8 @@ Napi::Value RepoWrap::WriteRegfileInline(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
   return RunOstreeCall(
-      info.Env(), "ostree-container:write-regfile-inline", RepoJob(info.Env(), repo.get(), "writeRegfileInline", RepoUse::CallerTxn),
+      info.Env(), "ostree-container:write-regfile-inline",
+      RepoJob(info.Env(), repo.get(), "writeRegfileInline", RepoUse::CallerTxn),
       [=](GError **error) {
         gsize len = 0;
         const guint8 *data = static_cast<const guint8 *>(g_bytes_get_data(bytes.get(), &len));
@@ -399,7 +403,8 @@ Napi::Value RepoWrap::WriteRegfileFromFd(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
   return RunRepoJob(
-      info.Env(), "ostree-container:write-regfile", RepoJob(info.Env(), repo.get(), "writeRegfileFromFd", RepoUse::CallerTxn),
+      info.Env(), "ostree-container:write-regfile",
+      RepoJob(info.Env(), repo.get(), "writeRegfileFromFd", RepoUse::CallerTxn),
       [=](ErrorInfo &err) {
         GErr e;
         GObj<OstreeContentWriter> writer(ostree_repo_write_regfile(
