@@ -408,11 +408,9 @@ PromiseWorker::Settled RepoJob::Settled(PromiseWorker::Settled then) && {
   };
 }
 
-int WritersInTransaction(OstreeRepo *repo) { return Book(repo).writers; }
-
 // commitTransaction/abortTransaction must not pull the staging directory from under a write.
 static void RequireNoWriters(Napi::Env env, OstreeRepo *repo, const char *call) {
-  int n = WritersInTransaction(repo);
+  int n = Book(repo).writers;
   if (n > 0) ThrowBusy(env, call, JobCount(n, "writing into the transaction"), n);
 }
 

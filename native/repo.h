@@ -69,7 +69,7 @@ enum class RepoUse {
 // only; better-sqlite3 style refusal instead of locks). Construction throws an Error with code
 // 'BUSY' naming `call` when the job would race: a config change while any job runs, any job while
 // a config change runs, a write into the caller's transaction while it is committed or aborted.
-// CommitTransaction/AbortTransaction check WritersInTransaction themselves.
+// commitTransaction/abortTransaction refuse while CallerTxn jobs run.
 class RepoJob {
  public:
   RepoJob(Napi::Env env, OstreeRepo *repo, const char *call, RepoUse use = RepoUse::Read);
@@ -86,8 +86,6 @@ inline Napi::Promise RunRepoJob(Napi::Env env, const char *name, RepoJob job, Pr
                                 PromiseWorker::Done done = nullptr, PromiseWorker::Settled settled = nullptr) {
   return PromiseWorker::Run(env, name, std::move(work), std::move(done), std::move(job).Settled(std::move(settled)));
 }
-// Jobs now writing into the caller's open transaction of `repo`.
-int WritersInTransaction(OstreeRepo *repo);
 
 // A JS Repo for an OstreeRepo obtained elsewhere (e.g. a sysroot's repo); takes a new reference.
 Napi::Object RepoToJs(Napi::Env env, OstreeRepo *repo);
