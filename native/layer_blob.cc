@@ -1,6 +1,7 @@
 #include "layer_blob.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/args.h"
@@ -60,14 +61,32 @@ InputFile::InputFile(int fd, const std::string &path) : fd_(fd) {
 
 OutputFile::OutputFile(int fd, const std::string &path) : fd_(fd) {
   if (fd_ >= 0) return;
-  owned_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!owned_) FailErrno("Creating " + path, errno);
   path_ = path;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    owned_.reset(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  } else {
+    size_t slash = path.rfind('/');
+    size_t base = slash == std::string::npos ? 0 : slash + 1;
+    tmp_ = path.substr(0, base) + ".tmp-" + path.substr(base) + "-XXXXXX";  // as src/oci/atomic.ts names them
+    // g_mkstemp_full opens with O_CREAT | O_EXCL and `mode`, so the umask applies as with open().
+    owned_.reset(g_mkstemp_full(&tmp_[0], O_WRONLY | O_CLOEXEC, 0644));
+    if (!owned_) tmp_.clear();
+  }
+  if (!owned_) FailErrno("Creating " + path, errno);
   fd_ = owned_.get();
 }
 
+void OutputFile::Keep(GCancellable *cancellable) {
+  GErr e;
+  if (g_cancellable_set_error_if_cancelled(cancellable, e.out())) Fail(e);
+  if (!tmp_.empty() && ::rename(tmp_.c_str(), path_.c_str()) != 0)
+    FailErrno("Renaming the output into place at " + path_, errno);
+  keep_ = true;
+}
+
 OutputFile::~OutputFile() {
-  if (owned_ && !keep_) ::unlink(path_.c_str());
+  if (!tmp_.empty() && !keep_) ::unlink(tmp_.c_str());
 }
 
 LayerWriter::LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable, CompressorPool *pool)

@@ -71,8 +71,10 @@ class InputFile {
   int fd_;
 };
 
-// The output of a layer: `fd` as given (not closed), or `path` created; a created file is
-// removed again unless Keep() was called (a failed layer leaves nothing behind).
+// The output of a layer: `fd` as given (not closed), or `path` created. A path is written under
+// a temporary name in its directory (".tmp-<name>-XXXXXX") and renamed over `path` by Keep(): a failed
+// or cancelled job leaves what was at `path` untouched and no temporary file. A path that exists
+// and is not a regular file (a FIFO, /dev/null, a terminal) is written in place.
 class OutputFile {
  public:
   OutputFile(int fd, const std::string &path);
@@ -80,11 +82,13 @@ class OutputFile {
   OutputFile(const OutputFile &) = delete;
   OutputFile &operator=(const OutputFile &) = delete;
   int fd() const { return fd_; }
-  void Keep() { keep_ = true; }
+  // The job succeeded: renames the file into place. Fails with CANCELLED instead (nothing
+  // renamed) when `cancellable` was cancelled, so a cancelled job never reports success.
+  void Keep(GCancellable *cancellable = nullptr);
 
  private:
   Fd owned_;
-  std::string path_;
+  std::string path_, tmp_;  // tmp_ empty: written in place
   int fd_;
   bool keep_ = false;
 };

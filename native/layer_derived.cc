@@ -84,7 +84,7 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
   InputFile input(spec.fd, spec.path);
   const int repo_dfd = ostree_repo_get_dfd(repo);
   Fd repo_tmp(openat(repo_dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!repo_tmp) Fail(std::string("Opening the repository's tmp/: ") + g_strerror(errno));
+  if (!repo_tmp) FailErrno("Opening the repository's tmp/", errno);
 
   // The modifier `ostree commit` would use: bare-user-only repos get canonical permissions and
   // no xattrs; `--selinux-policy` labels from the base's policy.
@@ -129,7 +129,7 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
       in_txn = true;
     }
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) Fail(std::string("pipe: ") + g_strerror(errno));
+    if (pipe2(fds, O_CLOEXEC) != 0) FailErrno("pipe", errno);
     pipe_in.reset(fds[0]);
     pipe_out.reset(fds[1]);
     if (!filter.Start([&] { RunFilter(input.fd(), pipe_out, repo_tmp.get(), spec, c, importer_done, outcome); }))
@@ -209,9 +209,10 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<DerivedResult>();
+  RepoJob job(env, repo->get(), "importDerivedLayer", spec->own_transaction ? RepoUse::Read : RepoUse::CallerTxn);
   ClaimImportTransaction(env, repo->get(), spec->own_transaction, "importDerivedLayer");
-  return PromiseWorker::Run(
-      env, "ostree-container:import-derived-layer",
+  return RunRepoJob(
+      env, "ostree-container:import-derived-layer", std::move(job),
       [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
         try {
           *result = ImportDerivedLayer(repo->get(), *spec, cancellable->get());

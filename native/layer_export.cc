@@ -31,7 +31,7 @@ LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned thread
   tar.Finish();
   static_cast<BlobDigests &>(r) = out.Finish();
   r.media_type = MediaTypeOf(spec.compression);
-  file.Keep();
+  file.Keep(cancellable);
   return r;
 }
 

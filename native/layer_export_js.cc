@@ -172,8 +172,9 @@ Napi::Value ExportLayersJs(const Napi::CallbackInfo &info) {
   if (info[2].IsObject()) assign = ParseAssign(info[2].As<Napi::Object>().Get("assign"), *specs);
   auto cancel = std::make_shared<LinkedCancellable>(Cancellable::From(info[3]));
   auto results = std::make_shared<std::vector<LayerResult>>(specs->size());
-  return PromiseWorker::Run(
-      env, "ostree-container:export-layers",
+  RepoJob job(env, repo->get(), "exportLayers");
+  return RunRepoJob(
+      env, "ostree-container:export-layers", std::move(job),
       [repo, specs, assign, threads, parallel, cancel, results](ErrorInfo &err) {
         try {
           ExportLayers(repo->get(), *specs, assign.get(), threads, parallel, cancel->inner.get(), *results);

@@ -40,9 +40,10 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
   spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<ImportResult>();
+  RepoJob job(env, repo->get(), "importLayer", spec->own_transaction ? RepoUse::Read : RepoUse::CallerTxn);
   ClaimImportTransaction(env, repo->get(), spec->own_transaction, "importLayer");
-  return PromiseWorker::Run(
-      env, "ostree-container:import-layer",
+  return RunRepoJob(
+      env, "ostree-container:import-layer", std::move(job),
       [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
         try {
           *result = ImportLayer(repo->get(), *spec, cancellable->get());

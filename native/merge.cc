@@ -26,10 +26,10 @@ void CleanupRoot(int root_dfd) {
     struct stat st;
     if (fstatat(root_dfd, p, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT || errno == ENOTDIR) continue;
-      Fail(std::string("Inspecting ") + p + ": " + g_strerror(errno));
+      FailErrno(std::string("Inspecting ") + p, errno);
     }
     if (S_ISREG(st.st_mode) && st.st_size == 0 && unlinkat(root_dfd, p, 0) != 0)
-      Fail(std::string("Removing ") + p + ": " + g_strerror(errno));
+      FailErrno(std::string("Removing ") + p, errno);
   }
 }
 
@@ -66,7 +66,7 @@ std::string WriteMergeCommit(OstreeRepo *repo, const MergeSpec &spec, GCancellab
     });
 
   Fd root_dfd(openat(td.fd(), root, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root_dfd) Fail(std::string("Opening the merged root: ") + g_strerror(errno));
+  if (!root_dfd) FailErrno("Opening the merged root", errno);
   CommitModifier modifier(ostree_repo_commit_modifier_new(OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CONSUME, nullptr, nullptr, nullptr));
   ostree_repo_commit_modifier_set_devino_cache(modifier.get(), devino.get());
   // A derived layer may bring its own policy: then label from the merged tree, else from the base
@@ -75,9 +75,9 @@ std::string WriteMergeCommit(OstreeRepo *repo, const MergeSpec &spec, GCancellab
   if (!spec.layers.empty()) {
     policy = SePolicyAt(root_dfd.get(), c);
   } else {
-    if (mkdirat(td.fd(), "policy", 0700) != 0) Fail(std::string("Creating policy: ") + g_strerror(errno));
+    if (mkdirat(td.fd(), "policy", 0700) != 0) FailErrno("Creating policy", errno);
     Fd scratch(openat(td.fd(), "policy", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!scratch) Fail(std::string("Opening policy: ") + g_strerror(errno));
+    if (!scratch) FailErrno("Opening policy", errno);
     policy = WithContext("setting sepolicy from commit", [&] { return SePolicyFromCommit(repo, spec.base, scratch.get(), c); });
   }
   ostree_repo_commit_modifier_set_sepolicy(modifier.get(), policy.get());
@@ -125,8 +125,9 @@ Napi::Value WriteMergeCommitJs(const Napi::CallbackInfo &info) {
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<std::string>();
   RequireTransactionState(env, repo->get(), TxnState::Open, "writeMergeCommit");
-  return PromiseWorker::Run(
-      env, "ostree-container:write-merge-commit",
+  RepoJob job(env, repo->get(), "writeMergeCommit", RepoUse::CallerTxn);
+  return RunRepoJob(
+      env, "ostree-container:write-merge-commit", std::move(job),
       [repo, spec, cancellable, result](ErrorInfo &err) {
         try {
           *result = WriteMergeCommit(repo->get(), *spec, cancellable->get());

@@ -283,7 +283,7 @@ Napi::Value RepoWrap::ResolveRev(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
   return RunOstreeCall(
-      info.Env(), "ostree-container:resolve-rev",
+      info.Env(), "ostree-container:resolve-rev", RepoJob(info.Env(), repo.get(), "resolveRev"),
       [=](GError **error) {
         char *csum = nullptr;
         bool ok = ostree_repo_resolve_rev(repo.get(), rev.c_str(), allow_noent, &csum, error);
@@ -300,8 +300,8 @@ Napi::Value RepoWrap::ListRefs(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[1]);
   auto repo = Ref();
   auto out = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:list-refs",
+  return RunRepoJob(
+      info.Env(), "ostree-container:list-refs", RepoJob(info.Env(), repo.get(), "listRefs"),
       [=](ErrorInfo &err) {
         GErr e;
         GHashTable *refs = nullptr;
@@ -329,7 +329,8 @@ Napi::Value RepoWrap::SetRefImmediate(const Napi::CallbackInfo &info) {
   auto csum = OptChecksumArg(info[2], "setRefImmediate: checksum");
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:set-ref", [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "setRefImmediate");
+  return RunOstreeCall(info.Env(), "ostree-container:set-ref", std::move(job), [=](GError **error) {
     return ostree_repo_set_ref_immediate(repo.get(), OptCStr(remote), ref.c_str(), OptCStr(csum), cancellable.get(),
                                          error);
   });
@@ -339,6 +340,9 @@ namespace {
 struct TxnBook {
   TxnState state = TxnState::None;
   std::string staging;
+  int jobs = 0;                       // native jobs in flight on this OstreeRepo
+  int writers = 0;                    // … of which write into the caller's transaction
+  const char *config_call = nullptr;  // the config change in flight, if any
 };
 
 TxnBook &Book(OstreeRepo *repo) {
@@ -354,6 +358,61 @@ TxnBook &Book(OstreeRepo *repo) {
 
 TxnState &TransactionState(OstreeRepo *repo) { return Book(repo).state; }
 std::string &TransactionStagingDir(OstreeRepo *repo) { return Book(repo).staging; }
+
+namespace {
+[[noreturn]] void ThrowBusy(Napi::Env env, const std::string &call, const std::string &why, int waiting) {
+  ErrorInfo e;
+  e.Set(call + ": repository is busy (" + why + "); wait for " + (waiting == 1 ? "it" : "them") + " to finish",
+        "BUSY");
+  throw ToJsError(env, e);
+}
+std::string JobCount(int n, const char *what) {
+  return std::to_string(n) + (n == 1 ? " job " : " jobs ") + what;
+}
+}  // namespace
+
+struct RepoJob::Count {
+  Count(OstreeRepo *r, TxnBook *b, RepoUse u) : repo(OSTREE_REPO(g_object_ref(r))), book(b), use(u) {}
+  Count(const Count &) = delete;
+  Count &operator=(const Count &) = delete;
+  GObj<OstreeRepo> repo;  // keeps the book (qdata on the repo) alive
+  TxnBook *book;
+  RepoUse use;
+  bool ended = false;
+  void End() {
+    if (ended) return;
+    ended = true;
+    book->jobs--;
+    if (use == RepoUse::CallerTxn) book->writers--;
+    if (use == RepoUse::Config) book->config_call = nullptr;
+  }
+  ~Count() { End(); }
+};
+
+RepoJob::RepoJob(Napi::Env env, OstreeRepo *repo, const char *call, RepoUse use) {
+  TxnBook &b = Book(repo);
+  if (b.config_call) ThrowBusy(env, call, std::string(b.config_call) + " is changing its config", 1);
+  if (use == RepoUse::Config && b.jobs > 0) ThrowBusy(env, call, JobCount(b.jobs, "running"), b.jobs);
+  if (use == RepoUse::CallerTxn && b.state == TxnState::Closing)
+    ThrowBusy(env, call, "its transaction is being committed or aborted", 1);
+  count_ = std::make_shared<Count>(repo, &b, use);
+  b.jobs++;
+  if (use == RepoUse::CallerTxn) b.writers++;
+  if (use == RepoUse::Config) b.config_call = call;
+}
+
+PromiseWorker::Settled RepoJob::Settled(PromiseWorker::Settled then) && {
+  return [count = std::move(count_), then = std::move(then)] {
+    count->End();
+    if (then) then();
+  };
+}
+
+// commitTransaction/abortTransaction must not pull the staging directory from under a write.
+static void RequireNoWriters(Napi::Env env, OstreeRepo *repo, const char *call) {
+  int n = Book(repo).writers;
+  if (n > 0) ThrowBusy(env, call, JobCount(n, "writing into the transaction"), n);
+}
 
 bool ParseOwnTransaction(const Napi::Object &o, const std::string &call) {
   Napi::Value txn = o.Get("transaction");
@@ -396,9 +455,10 @@ Napi::Value RepoWrap::PrepareTransaction(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto resume = std::make_shared<gboolean>(FALSE);
   auto staging = std::make_shared<std::string>();
+  RepoJob job(info.Env(), repo.get(), "prepareTransaction");
   TransactionState(repo.get()) = TxnState::Preparing;
   return RunOstreeCall(
-      info.Env(), "ostree-container:prepare-transaction",
+      info.Env(), "ostree-container:prepare-transaction", std::move(job),
       [=](GError **error) {
         return PrepareTransactionTracked(repo.get(), resume.get(), staging.get(), cancellable.get(), error);
       },
@@ -413,11 +473,13 @@ Napi::Value RepoWrap::PrepareTransaction(const Napi::CallbackInfo &info) {
 Napi::Value RepoWrap::CommitTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
   RequireTransactionState(info.Env(), repo(), TxnState::Open, "commitTransaction");
+  RequireNoWriters(info.Env(), repo(), "commitTransaction");
   auto repo = Ref();
   auto stats = std::make_shared<OstreeRepoTransactionStats>();
+  RepoJob job(info.Env(), repo.get(), "commitTransaction");
   TransactionState(repo.get()) = TxnState::Closing;
   return RunOstreeCall(
-      info.Env(), "ostree-container:commit-transaction",
+      info.Env(), "ostree-container:commit-transaction", std::move(job),
       [=](GError **error) { return ostree_repo_commit_transaction(repo.get(), stats.get(), cancellable.get(), error); },
       [stats](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
@@ -445,13 +507,15 @@ Napi::Value RepoWrap::AbortTransaction(const Napi::CallbackInfo &info) {
     return d.Promise();
   }
   RequireTransactionState(info.Env(), repo(), TxnState::Open, "abortTransaction");
+  RequireNoWriters(info.Env(), repo(), "abortTransaction");
   auto repo = Ref();
+  RepoJob job(info.Env(), repo.get(), "abortTransaction");
   TransactionState(repo.get()) = TxnState::Closing;
   std::string staging = TransactionStagingDir(repo.get());
   // libostree's abort ignores its cancellable (ostree#1491): a cancelled abort is still an abort.
   (void)cancellable;
   return RunOstreeCall(
-      info.Env(), "ostree-container:abort-transaction",
+      info.Env(), "ostree-container:abort-transaction", std::move(job),
       [=](GError **error) { return AbortTransactionAndClean(repo.get(), staging, error); }, nullptr,
       [repo](bool) {
         TransactionState(repo.get()) = TxnState::None;
@@ -480,8 +544,8 @@ Napi::Value RepoWrap::GetConfig(const Napi::CallbackInfo &info) {
   std::string key = StringArg(info[1], "getConfig: key");
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:get-config",
+  return RunRepoJob(
+      info.Env(), "ostree-container:get-config", RepoJob(info.Env(), repo.get(), "getConfig"),
       [=](ErrorInfo &err) {
         GKeyFile *kf = ostree_repo_get_config(repo.get());
         out->reset(g_key_file_get_string(kf, group.c_str(), key.c_str(), nullptr));
@@ -496,7 +560,8 @@ Napi::Value RepoWrap::SetConfig(const Napi::CallbackInfo &info) {
   std::string key = StringArg(info[1], "setConfig: key");
   auto value = OptStringArg(info[2], "setConfig: value");
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:set-config", [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "setConfig", RepoUse::Config);
+  return RunOstreeCall(info.Env(), "ostree-container:set-config", std::move(job), [=](GError **error) {
     GKeyFile *kf = ostree_repo_copy_config(repo.get());
     std::unique_ptr<GKeyFile, void (*)(GKeyFile *)> owned(kf, g_key_file_unref);
     if (value) g_key_file_set_string(kf, group.c_str(), key.c_str(), value->c_str());
@@ -514,7 +579,8 @@ Napi::Value RepoWrap::RemoteAdd(const Napi::CallbackInfo &info) {
   bool if_not_exists = info[3].ToBoolean();
   CancelRef cancellable = CancelArg(info[4]);
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:remote-add", [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "remoteAdd", RepoUse::Config);
+  return RunOstreeCall(info.Env(), "ostree-container:remote-add", std::move(job), [=](GError **error) {
     return ostree_repo_remote_change(
         repo.get(), nullptr,
         if_not_exists ? OSTREE_REPO_REMOTE_CHANGE_ADD_IF_NOT_EXISTS : OSTREE_REPO_REMOTE_CHANGE_ADD, name.c_str(),
@@ -528,7 +594,8 @@ Napi::Value RepoWrap::RemoteDelete(const Napi::CallbackInfo &info) {
   bool if_exists = info[1].ToBoolean();
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:remote-delete", [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "remoteDelete", RepoUse::Config);
+  return RunOstreeCall(info.Env(), "ostree-container:remote-delete", std::move(job), [=](GError **error) {
     return ostree_repo_remote_change(
         repo.get(), nullptr, if_exists ? OSTREE_REPO_REMOTE_CHANGE_DELETE_IF_EXISTS : OSTREE_REPO_REMOTE_CHANGE_DELETE,
         name.c_str(), nullptr, nullptr, cancellable.get(), error);
@@ -539,8 +606,8 @@ Napi::Value RepoWrap::RemoteDelete(const Napi::CallbackInfo &info) {
 Napi::Value RepoWrap::RemoteList(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto out = std::make_shared<std::vector<std::string>>();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:remote-list",
+  return RunRepoJob(
+      info.Env(), "ostree-container:remote-list", RepoJob(info.Env(), repo.get(), "remoteList"),
       [=](ErrorInfo &) {
         guint n = 0;
         char **names = ostree_repo_remote_list(repo.get(), &n);
@@ -570,7 +637,7 @@ Napi::Value RepoWrap::RemoteGpgImport(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto imported = std::make_shared<guint>(0);
   return RunOstreeCall(
-      info.Env(), "ostree-container:remote-gpg-import",
+      info.Env(), "ostree-container:remote-gpg-import", RepoJob(info.Env(), repo.get(), "remoteGpgImport"),
       [=](GError **error) {
         GObj<GInputStream> stream;
         if (keys) stream.reset(g_memory_input_stream_new_from_bytes(keys.get()));
@@ -596,7 +663,7 @@ Napi::Value RepoWrap::SignatureVerifyCommitData(const Napi::CallbackInfo &info) 
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
   return RunOstreeCall(
-      info.Env(), "ostree-container:signature-verify",
+      info.Env(), "ostree-container:signature-verify", RepoJob(info.Env(), repo.get(), "signatureVerifyCommitData"),
       [=](GError **error) {
         char *text = nullptr;
         bool ok = ostree_repo_signature_verify_commit_data(repo.get(), remote.c_str(), commit.get(), meta.get(),
@@ -614,7 +681,8 @@ Napi::Value RepoWrap::SignCommit(const Napi::CallbackInfo &info) {
   auto homedir = OptStringArg(info[2], "signCommit: homedir");
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:sign-commit", [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "signCommit");
+  return RunOstreeCall(info.Env(), "ostree-container:sign-commit", std::move(job), [=](GError **error) {
     return ostree_repo_sign_commit(repo.get(), csum.c_str(), key.c_str(), OptCStr(homedir), cancellable.get(), error);
   });
 }
@@ -630,7 +698,7 @@ Napi::Value RepoWrap::Prune(const Napi::CallbackInfo &info) {
   struct Out { gint total = 0, pruned = 0; guint64 size = 0; };
   auto out = std::make_shared<Out>();
   return RunOstreeCall(
-      info.Env(), "ostree-container:prune",
+      info.Env(), "ostree-container:prune", RepoJob(info.Env(), repo.get(), "prune"),
       [=](GError **error) {
         return ostree_repo_prune(repo.get(), static_cast<OstreeRepoPruneFlags>(flags), depth, &out->total,
                                  &out->pruned, &out->size, cancellable.get(), error);
@@ -649,7 +717,8 @@ Napi::Value RepoWrap::MarkCommitPartial(const Napi::CallbackInfo &info) {
   std::string csum = ChecksumArg(info[0], "markCommitPartial: commit");
   bool partial = info[1].ToBoolean();
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:mark-partial", [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "markCommitPartial");
+  return RunOstreeCall(info.Env(), "ostree-container:mark-partial", std::move(job), [=](GError **error) {
     return ostree_repo_mark_commit_partial(repo.get(), csum.c_str(), partial, error);
   });
 }
@@ -690,7 +759,7 @@ Napi::Value RepoWrap::Pull(const Napi::CallbackInfo &info) {
   VarRef opts = ShareVariant(g_variant_builder_end(&b));
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
-  return RunOstreeCall(env, "ostree-container:pull", [=](GError **error) {
+  return RunOstreeCall(env, "ostree-container:pull", RepoJob(env, repo.get(), "pull"), [=](GError **error) {
     return ostree_repo_pull_with_options(repo.get(), remote.c_str(), opts.get(), nullptr, cancellable.get(), error);
   });
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "util/async.h"
 #include "util/gobj.h"
 
 namespace oc {
@@ -56,6 +57,35 @@ bool ParseOwnTransaction(const Napi::Object &o, const std::string &call);
 // (caller), else an Error naming `call (transaction '…')`; with its own, the repo is marked as
 // importing until the job resets it.
 void ClaimImportTransaction(Napi::Env env, OstreeRepo *repo, bool own, const std::string &call);
+
+// How a native job uses its OstreeRepo, for the per-repository job count below.
+enum class RepoUse {
+  Read,       // reads the repo or writes outside the caller's transaction
+  CallerTxn,  // writes objects into the transaction the caller holds open
+  Config,     // rewrites and reloads the repo config (libostree frees the old one unlocked)
+};
+
+// One native job on an OstreeRepo, counted from construction until its settled step (JS thread
+// only; better-sqlite3 style refusal instead of locks). Construction throws an Error with code
+// 'BUSY' naming `call` when the job would race: a config change while any job runs, any job while
+// a config change runs, a write into the caller's transaction while it is committed or aborted.
+// commitTransaction/abortTransaction refuse while CallerTxn jobs run.
+class RepoJob {
+ public:
+  RepoJob(Napi::Env env, OstreeRepo *repo, const char *call, RepoUse use = RepoUse::Read);
+  // The job's `settled` step for PromiseWorker::Run: ends the count, then runs `then`. If it
+  // never runs (the job was not queued), the count ends when the last copy is destroyed.
+  PromiseWorker::Settled Settled(PromiseWorker::Settled then = nullptr) &&;
+
+ private:
+  struct Count;
+  std::shared_ptr<Count> count_;
+};
+// PromiseWorker::Run for a job counted by `job` (its settled step ends the count, then `settled`).
+inline Napi::Promise RunRepoJob(Napi::Env env, const char *name, RepoJob job, PromiseWorker::Work work,
+                                PromiseWorker::Done done = nullptr, PromiseWorker::Settled settled = nullptr) {
+  return PromiseWorker::Run(env, name, std::move(work), std::move(done), std::move(job).Settled(std::move(settled)));
+}
 
 // A JS Repo for an OstreeRepo obtained elsewhere (e.g. a sysroot's repo); takes a new reference.
 Napi::Object RepoToJs(Napi::Env env, OstreeRepo *repo);

@@ -82,7 +82,7 @@ Napi::Value RepoWrap::HasObject(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto out = std::make_shared<gboolean>(FALSE);
   return RunOstreeCall(
-      info.Env(), "ostree-container:has-object",
+      info.Env(), "ostree-container:has-object", RepoJob(info.Env(), repo.get(), "hasObject"),
       [=](GError **error) {
         return ostree_repo_has_object(repo.get(), type, csum.c_str(), out.get(), cancellable.get(), error);
       },
@@ -97,8 +97,8 @@ Napi::Value RepoWrap::TraverseCommit(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
   auto out = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:traverse-commit",
+  return RunRepoJob(
+      info.Env(), "ostree-container:traverse-commit", RepoJob(info.Env(), repo.get(), "traverseCommit"),
       [=](ErrorInfo &err) {
         GErr e;
         GHashTable *reachable = nullptr;
@@ -131,8 +131,8 @@ Napi::Value RepoWrap::LoadCommit(const Napi::CallbackInfo &info) {
   auto commit = std::make_shared<GVar>();
   auto state = std::make_shared<OstreeRepoCommitState>(OSTREE_REPO_COMMIT_STATE_NORMAL);
   auto content = std::make_shared<GStr>();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:load-commit",
+  return RunRepoJob(
+      info.Env(), "ostree-container:load-commit", RepoJob(info.Env(), repo.get(), "loadCommit"),
       [=](ErrorInfo &err) {
         GErr e;
         GVariant *v = nullptr;
@@ -173,7 +173,7 @@ Napi::Value RepoWrap::ReadDetachedMetadata(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto out = std::make_shared<GVar>();
   return RunOstreeCall(
-      info.Env(), "ostree-container:read-detached",
+      info.Env(), "ostree-container:read-detached", RepoJob(info.Env(), repo.get(), "readCommitDetachedMetadata"),
       [=](GError **error) {
         GVariant *v = nullptr;
         bool ok = ostree_repo_read_commit_detached_metadata(repo.get(), csum.c_str(), &v, cancellable.get(), error);
@@ -190,7 +190,8 @@ Napi::Value RepoWrap::WriteDetachedMetadata(const Napi::CallbackInfo &info) {
   VarRef meta = OptVariantArg(info[1], G_VARIANT_TYPE_VARDICT, "metadata");
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
-  return RunOstreeCall(info.Env(), "ostree-container:write-detached", [=](GError **error) {
+  RepoJob job(info.Env(), repo.get(), "writeCommitDetachedMetadata");
+  return RunOstreeCall(info.Env(), "ostree-container:write-detached", std::move(job), [=](GError **error) {
     return ostree_repo_write_commit_detached_metadata(repo.get(), csum.c_str(), meta.get(), cancellable.get(), error);
   });
 }
@@ -207,6 +208,7 @@ Napi::Value LoadMetadataObject(const Napi::CallbackInfo &info, RepoRef repo, boo
   auto out = std::make_shared<GVar>();
   return RunOstreeCall(
       info.Env(), "ostree-container:load-variant",
+      RepoJob(info.Env(), repo.get(), typed ? "loadVariant" : "loadMetadataBytes"),
       [=](GError **error) {
         GVariant *v = nullptr;
         bool ok = ostree_repo_load_variant(repo.get(), type, csum.c_str(), &v, error);
@@ -242,8 +244,9 @@ Napi::Value RepoWrap::WriteMetadata(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
-  return PromiseWorker::Run(
+  return RunRepoJob(
       info.Env(), "ostree-container:write-metadata",
+      RepoJob(info.Env(), repo.get(), "writeMetadata", RepoUse::CallerTxn),
       [=](ErrorInfo &err) {
         GErr e;
         guchar *csum = nullptr;
@@ -266,8 +269,8 @@ Napi::Value RepoWrap::QueryContent(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto finfo = std::make_shared<GObj<GFileInfo>>();
   auto xattrs = std::make_shared<GVar>();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:query-content",
+  return RunRepoJob(
+      info.Env(), "ostree-container:query-content", RepoJob(info.Env(), repo.get(), "queryContent"),
       [=](ErrorInfo &err) {
         GErr e;
         GFileInfo *fi = nullptr;
@@ -305,8 +308,8 @@ Napi::Value RepoWrap::ReadContent(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto data = std::make_shared<std::string>();
   auto copied = std::make_shared<guint64>(0);
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:read-content",
+  return RunRepoJob(
+      info.Env(), "ostree-container:read-content", RepoJob(info.Env(), repo.get(), "readContent"),
       [=](ErrorInfo &err) {
         GErr e;
         GInputStream *in = nullptr;
@@ -354,6 +357,7 @@ Napi::Value RepoWrap::WriteRegfileInline(const Napi::CallbackInfo &info) {
   auto out = std::make_shared<GStr>();
   return RunOstreeCall(
       info.Env(), "ostree-container:write-regfile-inline",
+      RepoJob(info.Env(), repo.get(), "writeRegfileInline", RepoUse::CallerTxn),
       [=](GError **error) {
         gsize len = 0;
         const guint8 *data = static_cast<const guint8 *>(g_bytes_get_data(bytes.get(), &len));
@@ -379,8 +383,9 @@ Napi::Value RepoWrap::WriteRegfileFromFd(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[7]);
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
-  return PromiseWorker::Run(
+  return RunRepoJob(
       info.Env(), "ostree-container:write-regfile",
+      RepoJob(info.Env(), repo.get(), "writeRegfileFromFd", RepoUse::CallerTxn),
       [=](ErrorInfo &err) {
         GErr e;
         GObj<OstreeContentWriter> writer(ostree_repo_write_regfile(
@@ -426,7 +431,7 @@ Napi::Value RepoWrap::WriteSymlink(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
   return RunOstreeCall(
-      info.Env(), "ostree-container:write-symlink",
+      info.Env(), "ostree-container:write-symlink", RepoJob(info.Env(), repo.get(), "writeSymlink", RepoUse::CallerTxn),
       [=](GError **error) {
         out->reset(ostree_repo_write_symlink(repo.get(), OptCStr(expected), uid, gid, xattrs.get(), target.c_str(),
                                              cancellable.get(), error));

@@ -2,10 +2,12 @@
 // entries), writing commits, checking out, and the devino cache shared by checkout and commit
 // (files checked out by hardlink are recognised again without re-hashing).
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <string>
 #include <vector>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "repo.h"
@@ -22,7 +24,13 @@
 namespace oc {
 namespace {
 
-using DevInoRef = std::shared_ptr<OstreeRepoDevInoCache>;
+// An OstreeRepoDevInoCache is a plain GHashTable that checkout fills and commit reads: jobs
+// sharing one take its mutex for their whole run (they never wait on each other otherwise).
+struct SharedDevIno {
+  DevInoCachePtr cache{ostree_repo_devino_cache_new()};
+  std::mutex mu;
+};
+using DevInoRef = std::shared_ptr<SharedDevIno>;
 
 // ---- DevInoCache: a JS handle on an OstreeRepoDevInoCache ----
 
@@ -33,21 +41,24 @@ class DevInoCache : public TaggedWrap<DevInoCache> {
     Export(env, exports);
   }
   explicit DevInoCache(const Napi::CallbackInfo &info)
-      : TaggedWrap<DevInoCache>(info), cache_(ostree_repo_devino_cache_new()) {}
-  ~DevInoCache() override { ostree_repo_devino_cache_unref(cache_); }
+      : TaggedWrap<DevInoCache>(info), cache_(std::make_shared<SharedDevIno>()) {}
 
-  // A new ref to the cache behind `v`, or null for undefined/null.
+  // The cache behind `v`, or null for undefined/null.
   static DevInoRef From(const Napi::Value &v, const char *what) {
     if (v.IsUndefined() || v.IsNull()) return nullptr;
     if (!IsInstance(v, "DevInoCache"))
       throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a DevInoCache");
-    OstreeRepoDevInoCache *c = ostree_repo_devino_cache_ref(Unwrap(v.As<Napi::Object>())->cache_);
-    return DevInoRef(c, ostree_repo_devino_cache_unref);
+    return Unwrap(v.As<Napi::Object>())->cache_;
   }
 
  private:
-  OstreeRepoDevInoCache *cache_;
+  DevInoRef cache_;
 };
+
+// Holds `devino`'s mutex (if any) while alive.
+std::unique_lock<std::mutex> LockDevIno(const DevInoRef &devino) {
+  return devino ? std::unique_lock<std::mutex>(devino->mu) : std::unique_lock<std::mutex>();
+}
 
 // ---- tree building ----
 
@@ -116,7 +127,7 @@ bool MakeModifier(OstreeRepo *repo, const ModifierSpec &spec, CommitModifier &ou
   }
   out.reset(ostree_repo_commit_modifier_new(static_cast<OstreeRepoCommitModifierFlags>(spec.flags), filter, own,
                                             [](gpointer p) { delete static_cast<Ownership *>(p); }));
-  if (spec.devino) ostree_repo_commit_modifier_set_devino_cache(out.get(), spec.devino.get());
+  if (spec.devino) ostree_repo_commit_modifier_set_devino_cache(out.get(), spec.devino->cache.get());
   if (spec.sepolicy_from_commit) {
     // Through the checked loader (sepolicy.h): libostree's own aborts on some policy trees.
     try {
@@ -300,9 +311,10 @@ Napi::Value RepoWrap::WriteMtree(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[1]);
   auto repo = Ref();
   auto out = std::make_shared<std::pair<std::string, std::string>>();
-  return PromiseWorker::Run(
-      info.Env(), "ostree-container:write-mtree",
+  return RunRepoJob(
+      info.Env(), "ostree-container:write-mtree", RepoJob(info.Env(), repo.get(), "writeMtree", RepoUse::CallerTxn),
       [=](ErrorInfo &err) {
+        auto devino_lock = LockDevIno(spec->modifier.devino);
         GErr e;
         GObj<OstreeMutableTree> mtree;
         GFile *root = nullptr;
@@ -350,8 +362,8 @@ Napi::Value RepoWrap::WriteCommit(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[1]);
   auto repo = Ref();
   auto out = std::make_shared<GStr>();
-  return PromiseWorker::Run(
-      env, "ostree-container:write-commit",
+  return RunRepoJob(
+      env, "ostree-container:write-commit", RepoJob(env, repo.get(), "writeCommit", RepoUse::CallerTxn),
       [=](ErrorInfo &err) {
         GErr e;
         GObj<OstreeMutableTree> mtree(ostree_mutable_tree_new_from_checksum(repo.get(), contents.c_str(),
@@ -419,8 +431,9 @@ Napi::Value RepoWrap::Checkout(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[3]);
   auto repo = Ref();
   return RunOstreeCall(
-      env, "ostree-container:checkout",
+      env, "ostree-container:checkout", RepoJob(env, repo.get(), "checkout"),
       [=](GError **error) {
+        auto devino_lock = LockDevIno(opts->devino);
         OstreeRepoCheckoutAtOptions co = {};
         co.mode = opts->mode;
         co.overwrite_mode = opts->overwrite;
@@ -431,9 +444,14 @@ Napi::Value RepoWrap::Checkout(const Napi::CallbackInfo &info) {
         co.force_copy_zerosized = opts->force_copy_zerosized;
         co.bareuseronly_dirs = opts->bareuseronly_dirs;
         co.subpath = OptCStr(opts->subpath);
-        co.devino_to_csum_cache = opts->devino.get();
-        return ostree_repo_checkout_at(repo.get(), &co, AT_FDCWD, dest.c_str(), commit.c_str(), cancellable.get(),
-                                       error);
+        co.devino_to_csum_cache = opts->devino ? opts->devino->cache.get() : nullptr;
+        // A failed or cancelled checkout removes the destination it created (not one that was there).
+        struct stat st;
+        bool existed = fstatat(AT_FDCWD, dest.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+        bool ok = ostree_repo_checkout_at(repo.get(), &co, AT_FDCWD, dest.c_str(), commit.c_str(), cancellable.get(),
+                                          error);
+        if (!ok && !existed) RemoveAt(AT_FDCWD, dest.c_str());
+        return ok;
       });
 }
 

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "repo.h"
 #include "util/async.h"
 #include "util/classes.h"
 #include "util/errors.h"
@@ -125,11 +126,11 @@ Napi::Value StringPairsToJs(Napi::Env env, const std::vector<std::pair<std::stri
 Napi::Value StringOrNull(Napi::Env env, const GStr &s);
 
 // Queues one libostree call that returns gboolean and sets a GError: the error rejects the
-// promise, otherwise `done` (undefined without one) resolves it.
+// promise, otherwise `done` (undefined without one) resolves it. `job` counts it on its repo.
 // `settled(ok)` (optional) runs on the main thread when the call is over.
 template <typename Call>
-Napi::Promise RunOstreeCall(Napi::Env env, const char *name, Call call, PromiseWorker::Done done = nullptr,
-                            std::function<void(bool ok)> settled = nullptr) {
+Napi::Promise RunOstreeCall(Napi::Env env, const char *name, RepoJob job, Call call,
+                            PromiseWorker::Done done = nullptr, std::function<void(bool ok)> settled = nullptr) {
   auto ok = std::make_shared<bool>(false);
   return PromiseWorker::Run(
       env, name,
@@ -138,7 +139,8 @@ Napi::Promise RunOstreeCall(Napi::Env env, const char *name, Call call, PromiseW
         if (!call(e.out())) err = e.Take();
         else *ok = true;
       },
-      std::move(done), settled ? PromiseWorker::Settled([settled, ok] { settled(*ok); }) : nullptr);
+      std::move(done),
+      std::move(job).Settled(settled ? PromiseWorker::Settled([settled, ok] { settled(*ok); }) : nullptr));
 }
 
 // The devino cache JS class (repo_tree.cc); Init registers it.

@@ -96,7 +96,7 @@ GObj<OstreeSePolicy> SePolicyFromCommit(OstreeRepo *repo, const std::string &com
   GObj<GFile> root(root_raw);
   GStr resolved(resolved_raw);
   for (const char *d : {"usr", "usr/etc"})
-    if (mkdirat(scratch_dfd, d, 0755) != 0 && errno != EEXIST) Fail(std::string("Creating ") + d + ": " + g_strerror(errno));
+    if (mkdirat(scratch_dfd, d, 0755) != 0 && errno != EEXIST) FailErrno(std::string("Creating ") + d, errno);
   GObj<GFile> policy(g_file_resolve_relative_path(root.get(), "usr/etc/selinux"));
   if (g_file_query_exists(policy.get(), c)) {
     OstreeRepoCheckoutAtOptions o = {};

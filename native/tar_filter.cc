@@ -272,7 +272,7 @@ class Filter {
       spool_.reset(openat(spool_dfd_, name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600));
       if (spool_) unlinkat(spool_dfd_, name.c_str(), 0);
     }
-    if (!spool_) Fail(std::string("Creating a temporary file for object-store files: ") + g_strerror(errno));
+    if (!spool_) FailErrno("Creating a temporary file for object-store files", errno);
     return spool_.get();
   }
 
@@ -290,7 +290,7 @@ class Filter {
       while (done < n) {
         ssize_t r = pwrite(fd, buf_.data() + done, n - done, static_cast<off_t>(spool_end_));
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) Fail(std::string("Writing a temporary file: ") + g_strerror(r < 0 ? errno : ENOSPC));
+        if (r <= 0) FailErrno("Writing a temporary file", r < 0 ? errno : ENOSPC);
         done += static_cast<size_t>(r);
         spool_end_ += static_cast<uint64_t>(r);
       }
@@ -322,7 +322,8 @@ class Filter {
         size_t want = static_cast<size_t>(std::min<uint64_t>(left, buf_.size()));
         ssize_t r = pread(spool_.get(), buf_.data(), want, static_cast<off_t>(off));
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) Fail(std::string("Reading a temporary file: ") + (r < 0 ? g_strerror(errno) : "short read"));
+        if (r < 0) FailErrno("Reading a temporary file", errno);
+        if (r == 0) Fail("Reading a temporary file: short read");
         w_.Data(buf_.data(), static_cast<size_t>(r));
         off += static_cast<uint64_t>(r);
         left -= static_cast<uint64_t>(r);

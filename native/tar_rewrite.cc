@@ -78,7 +78,7 @@ void Rewrite(RewriteJob &job) {
   w.Finish();
   static_cast<BlobDigests &>(r) = out.Finish();
   r.media_type = MediaTypeOf(job.out_comp);
-  output.Keep();
+  output.Keep(job.cancellable.get());
 }
 
 // { fd } or { path } under `key` of `o`.

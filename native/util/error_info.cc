@@ -26,13 +26,16 @@ std::string ErrnoName(int err) {
   return n ? n : std::to_string(err);
 }
 
-// The errno behind a G_IO_ERROR made from one (g_io_error_from_errno + g_strerror, as GIO and
-// libglnx's glnx_throw_errno_prefix do), or 0.
+// The errno behind a G_IO_ERROR or G_FILE_ERROR made from one (g_io_error_from_errno or
+// g_file_error_from_errno + g_strerror, as GIO, GLib's file utilities and libglnx's
+// glnx_throw_errno_prefix do), or 0.
 static int ErrnoOf(const GError *err) {
-  if (err->domain != G_IO_ERROR || !err->message) return 0;
+  if ((err->domain != G_IO_ERROR && err->domain != G_FILE_ERROR) || !err->message) return 0;
   const std::string msg = err->message;
   for (int e = 1; e < 134; e++) {
-    if (g_io_error_from_errno(e) != err->code) continue;
+    int code = err->domain == G_IO_ERROR ? static_cast<int>(g_io_error_from_errno(e))
+                                         : static_cast<int>(g_file_error_from_errno(e));
+    if (code != err->code) continue;
     const std::string text = g_strerror(e);
     if (msg.size() >= text.size() && msg.compare(msg.size() - text.size(), text.size(), text) == 0) return e;
   }

@@ -12,9 +12,7 @@
 #include "util/failure.h"
 
 namespace oc {
-namespace {
 
-// rm -rf of `name` below `dfd`, best effort (a destructor cannot report).
 void RemoveAt(int dfd, const char *name) {
   if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) return;
   int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -37,8 +35,6 @@ void RemoveAt(int dfd, const char *name) {
   unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
-}  // namespace
-
 RepoTempDir::RepoTempDir(int repo_dfd, const char *prefix) : repo_dfd_(repo_dfd) {
   static const char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   for (int attempt = 0; attempt < 100; attempt++) {
@@ -50,11 +46,11 @@ RepoTempDir::RepoTempDir(int repo_dfd, const char *prefix) : repo_dfd_(repo_dfd)
       if (!fd_) {
         int err = errno;
         unlinkat(repo_dfd, name.c_str(), AT_REMOVEDIR);
-        Fail("Opening " + name + ": " + g_strerror(err));
+        FailErrno("Opening " + name, err);
       }
       return;
     }
-    if (errno != EEXIST) Fail(std::string("Creating a directory in the repository's tmp/: ") + g_strerror(errno));
+    if (errno != EEXIST) FailErrno("Creating a directory in the repository's tmp/", errno);
   }
   Fail("Creating a directory in the repository's tmp/: too many name collisions");
 }

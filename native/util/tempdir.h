@@ -8,6 +8,9 @@
 
 namespace oc {
 
+// rm -rf of `name` below `dfd`, best effort (for cleanup paths, which cannot report).
+void RemoveAt(int dfd, const char *name);
+
 class RepoTempDir {
  public:
   // Creates `<repo>/tmp/<prefix>XXXXXX`; throws Failure.
