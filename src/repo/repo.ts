@@ -289,8 +289,23 @@ export class Repo {
       return result;
     } catch (e) {
       // The caller's error is what matters; an abort failure must not hide it.
-      await this.abortTransaction().catch(() => undefined);
+      await this.abortWhenIdle().catch(() => undefined);
       throw e;
+    }
+  }
+
+  /**
+   * abortTransaction, once jobs that `fn` left writing into the transaction are over: the
+   * binding refuses to abort under them (`BUSY`), and they finish or fail on their own.
+   */
+  private async abortWhenIdle(): Promise<void> {
+    for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
+      try {
+        return await this.abortTransaction();
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== 'BUSY') throw e;
+      }
+      await new Promise((r) => setTimeout(r, delay));
     }
   }
 

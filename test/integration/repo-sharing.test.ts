@@ -132,6 +132,26 @@ describe('transactions', () => {
     expect(await repo.hasObject('commit', COMMIT_V0)).toBe(false);
     expect(await fsck(repo.path)).toMatch(/no errors found/);
   });
+
+  it('withTransaction whose callback fails with an import still writing aborts once the import is over', async () => {
+    const repo = await newRepo();
+    const input = heldInput('with.fifo');
+    let job: Promise<unknown> | undefined;
+    const run = repo.withTransaction(async () => {
+      job = tar.importTar(repo, input.path, { transaction: 'caller' });
+      throw new Error('callback failed');
+    });
+    // the abort waits for the import, which waits for its input
+    await new Promise((r) => setTimeout(r, 100));
+    await input.feed();
+    await expect(run).rejects.toThrow('callback failed');
+    await job;
+    // aborted: nothing kept, and a new transaction can start
+    expect(await repo.hasObject('commit', COMMIT_V0)).toBe(false);
+    await repo.withTransaction(async () => undefined);
+    expect((await readdir(path.join(repo.path, 'tmp'))).filter((n) => n.startsWith('staging-'))).toEqual([]);
+    expect(await fsck(repo.path)).toMatch(/no errors found/);
+  });
 });
 
 describe('DevInoCache', () => {
