@@ -105,7 +105,7 @@ Napi::Value RewriteDetachedMetadata(const Napi::CallbackInfo &info) {
   }
   job->threads = std::max(1, static_cast<int>(g_get_num_processors()));
   job->threads = ThreadsArg(o.Get("threads"), "rewriteDetachedMetadata: threads", job->threads);
-  if (info[1].IsTypedArray()) {
+  if (IsUint8Array(info[1])) {
     Napi::Uint8Array a = info[1].As<Napi::Uint8Array>();
     job->has_detached = true;
     job->detached.assign(reinterpret_cast<const char *>(a.Data()), a.ByteLength());
