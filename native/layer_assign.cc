@@ -78,15 +78,8 @@ class Assigner {
   void Walk(const std::string &tree, std::string &path) {
     CheckCancelled(c_);
     GVar t = LoadVariant(repo_, OSTREE_OBJECT_TYPE_DIR_TREE, tree);
-    GVar files(g_variant_get_child_value(t.get(), 0));
-    GVar dirs(g_variant_get_child_value(t.get(), 1));
     size_t base = path.size();
-    GVariantIter it;
-    g_variant_iter_init(&it, files.get());
-    const char *name;
-    GVariant *csum_v;
-    while (g_variant_iter_next(&it, "(&s@ay)", &name, &csum_v)) {
-      GVar owned(csum_v);
+    ForEachTreeFile(t.get(), [&](const char *name, GVariant *csum_v) {
       gsize len = 0;
       const uint8_t *b = static_cast<const uint8_t *>(g_variant_get_fixed_array(csum_v, &len, 1));
       if (len != 32) Fail("Corrupted dirtree object " + tree);
@@ -95,15 +88,12 @@ class Assigner {
       path.resize(base);
       path.append("/").append(name);
       Add(k, path);
-    }
-    g_variant_iter_init(&it, dirs.get());
-    GVariant *tree_v, *meta_v;
-    while (g_variant_iter_next(&it, "(&s@ay@ay)", &name, &tree_v, &meta_v)) {
-      GVar owned_t(tree_v), owned_m(meta_v);
+    });
+    ForEachTreeDir(t.get(), [&](const char *name, GVariant *tree_v, GVariant *) {
       path.resize(base);
       path.append("/").append(name);
       Walk(ChecksumHex(tree_v), path);
-    }
+    });
     path.resize(base);
   }
 

@@ -2,6 +2,7 @@
 // export run off the JS thread, the results handed back.
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,14 +29,12 @@ Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r) {
 
 namespace {
 
+// Property `key` of a spec object: a string, "" when absent and not `required`.
 std::string Str(const Napi::Object &o, const char *key, bool required, const std::string &where) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) {
-    if (required) throw Napi::TypeError::New(o.Env(), where + "." + key + " is required");
-    return "";
-  }
-  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), where + "." + key + " must be a string");
-  return v.As<Napi::String>();
+  std::string what = where + "." + key;
+  std::optional<std::string> s = OptStringArg(o.Get(key), what.c_str());
+  if (!s && required) throw Napi::TypeError::New(o.Env(), what + " is required");
+  return s.value_or("");
 }
 
 Compression ParseCompressionJs(const Napi::Object &o, const std::string &where) {
@@ -112,8 +111,7 @@ std::shared_ptr<ObjectAssignment> ParseAssign(const Napi::Value &v, const std::v
   auto a = std::make_shared<ObjectAssignment>();
   a->rev = Str(o, "rev", true, "assign");
   Napi::Value cs = o.Get("checksums"), ls = o.Get("layers");
-  if (!cs.IsTypedArray() || cs.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    throw Napi::TypeError::New(env, "assign.checksums must be a Uint8Array");
+  if (!IsUint8Array(cs)) throw Napi::TypeError::New(env, "assign.checksums must be a Uint8Array");
   if (!ls.IsTypedArray() || ls.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
     throw Napi::TypeError::New(env, "assign.layers must be a Uint32Array");
   Napi::Uint8Array c = cs.As<Napi::Uint8Array>();

@@ -19,4 +19,33 @@ GVar LoadVariant(OstreeRepo *repo, OstreeObjectType t, const std::string &checks
 // The hex checksum of a binary `ay` checksum inside a commit or dirtree.
 std::string ChecksumHex(GVariant *bytes_v);
 
+// The file entries of a dirtree object, in order: f(name, checksum) with the binary checksum.
+template <typename F>
+void ForEachTreeFile(GVariant *dirtree, F &&f) {
+  GVar files(g_variant_get_child_value(dirtree, 0));
+  GVariantIter it;
+  g_variant_iter_init(&it, files.get());
+  const char *name;
+  GVariant *csum_v;
+  while (g_variant_iter_next(&it, "(&s@ay)", &name, &csum_v)) {
+    GVar owned(csum_v);
+    f(name, csum_v);
+  }
+}
+
+// The subdirectory entries of a dirtree object, in order: f(name, tree, meta) with the binary
+// dirtree and dirmeta checksums.
+template <typename F>
+void ForEachTreeDir(GVariant *dirtree, F &&f) {
+  GVar dirs(g_variant_get_child_value(dirtree, 1));
+  GVariantIter it;
+  g_variant_iter_init(&it, dirs.get());
+  const char *name;
+  GVariant *tree_v, *meta_v;
+  while (g_variant_iter_next(&it, "(&s@ay@ay)", &name, &tree_v, &meta_v)) {
+    GVar owned_t(tree_v), owned_m(meta_v);
+    f(name, tree_v, meta_v);
+  }
+}
+
 }  // namespace oc

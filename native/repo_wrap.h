@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "repo.h"
+#include "util/args.h"
 #include "util/async.h"
 #include "util/classes.h"
 #include "util/errors.h"
@@ -102,8 +103,7 @@ class RepoWrap : public TaggedWrap<RepoWrap> {
 };
 
 // Argument helpers; `what` names the argument in the TypeError ("resolveRev: rev").
-std::string StringArg(const Napi::Value &v, const char *what);
-std::optional<std::string> OptStringArg(const Napi::Value &v, const char *what);  // undefined/null → nullopt
+// (StringArg, OptStringArg: util/args.h)
 std::string ChecksumArg(const Napi::Value &v, const char *what);                    // validated sha256 hex
 std::optional<std::string> OptChecksumArg(const Napi::Value &v, const char *what);  // undefined/null → nullopt
 uint32_t Uint32Arg(const Napi::Value &v, const char *what);

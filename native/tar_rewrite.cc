@@ -108,7 +108,7 @@ Napi::Value RewriteDetachedMetadata(const Napi::CallbackInfo &info) {
   // zstd workers (held as slots of the budget); gzip blocks are scheduler tasks anyway.
   unsigned budget = Scheduler::Get().Concurrency();
   job->threads = std::min(budget, ThreadsArg(o.Get("threads"), "rewriteDetachedMetadata: threads", budget));
-  if (info[1].IsTypedArray()) {
+  if (IsUint8Array(info[1])) {
     Napi::Uint8Array a = info[1].As<Napi::Uint8Array>();
     job->has_detached = true;
     job->detached.assign(reinterpret_cast<const char *>(a.Data()), a.ByteLength());

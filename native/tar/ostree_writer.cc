@@ -11,6 +11,7 @@
 #include "tar/format.h"
 #include "tar/objpath.h"
 #include "util/failure.h"
+#include "util/hex.h"
 #include "util/sha256.h"
 
 namespace oc {
@@ -94,10 +95,9 @@ struct OstreeTarWriter::Impl {
     skeleton_done_ = true;
     for (const char *d : {"sysroot", "sysroot/ostree", "sysroot/ostree/repo", "sysroot/ostree/repo/objects"})
       tar_.Dir(d, 0755);
-    char hex[3];
     for (int i = 0; i < 256; i++) {
-      snprintf(hex, sizeof hex, "%02x", i);
-      tar_.Dir(std::string(kObjectsPrefix) + hex, 0755);
+      const uint8_t b = static_cast<uint8_t>(i);
+      tar_.Dir(std::string(kObjectsPrefix) + HexOf(&b, 1), 0755);
     }
     for (const char *d : {"extensions", "refs", "refs/heads", "refs/mirrors", "refs/remotes", "state", "tmp", "tmp/cache"})
       tar_.Dir(std::string(kRepoPrefix) + d, 0755);
@@ -112,38 +112,26 @@ struct OstreeTarWriter::Impl {
     CheckCancelled(c_);
     GVar t = LoadVariant(repo_, OSTREE_OBJECT_TYPE_DIR_TREE, tree);
     if (dirtrees_.insert(tree).second) Metadata(tree, "dirtree", t.get());
-    GVar files(g_variant_get_child_value(t.get(), 0));
-    GVar dirs(g_variant_get_child_value(t.get(), 1));
     if (with_files_) {
-      GVariantIter it;
-      g_variant_iter_init(&it, files.get());
-      const char *name;
-      GVariant *csum_v;
-      while (g_variant_iter_next(&it, "(&s@ay)", &name, &csum_v)) {
-        GVar owned(csum_v);
+      ForEachTreeFile(t.get(), [&](const char *name, GVariant *csum_v) {
         std::string csum = ChecksumHex(csum_v);
         const ObjInfo &info = Content(csum);
         OsPath(MapOsPath(Join(dir, name)), csum, info);
-      }
+      });
     }
-    GVariantIter it;
-    g_variant_iter_init(&it, dirs.get());
-    const char *name;
-    GVariant *tree_v, *meta_v;
-    while (g_variant_iter_next(&it, "(&s@ay@ay)", &name, &tree_v, &meta_v)) {
-      GVar owned_t(tree_v), owned_m(meta_v);
+    ForEachTreeDir(t.get(), [&](const char *name, GVariant *tree_v, GVariant *meta_v) {
       std::string sub_tree = ChecksumHex(tree_v), sub_meta = ChecksumHex(meta_v);
       GVar m = LoadVariant(repo_, OSTREE_OBJECT_TYPE_DIR_META, sub_meta);
       if (dirmetas_.insert(sub_meta).second) Metadata(sub_meta, "dirmeta", m.get());
       // The repo skeleton provides `sysroot`; the commit's own /sysroot is not walked (§1.4.2).
-      if (dir.empty() && strcmp(name, "sysroot") == 0) continue;
+      if (dir.empty() && strcmp(name, "sysroot") == 0) return;
       std::string path = Join(dir, name);
       if (path == "var/tmp") saw_var_tmp_ = true;
       uint32_t uid, gid, mode;
       DirMeta(m.get(), &uid, &gid, &mode);
       tar_.Dir(MapOsPath(path), mode & 07777, uid, gid);
       Walk(sub_tree, path);
-    }
+    });
   }
 
   static std::string Join(const std::string &dir, const char *name) { return dir.empty() ? name : dir + "/" + name; }

@@ -35,4 +35,8 @@ unsigned ThreadsArg(const Napi::Value &v, const char *what, unsigned dflt) {
   return static_cast<unsigned>(IntegerArg(v, what, 1, 1024));
 }
 
+bool IsUint8Array(const Napi::Value &v) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
+}
+
 }  // namespace oc

@@ -1,10 +1,12 @@
-// Numeric arguments from JavaScript: every number is checked (type, NaN, integer, range) before
-// it is converted, so no JS value reaches a C cast that is undefined or a size nobody meant.
+// Arguments from JavaScript. Every number is checked (type, NaN, integer, range) before it is
+// converted, so no JS value reaches a C cast that is undefined or a size nobody meant.
 #pragma once
 
 #include <napi.h>
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace oc {
 
@@ -23,5 +25,14 @@ uint64_t SizeArg(const Napi::Value &v, const char *what);
 
 // An optional thread count: undefined/null → `dflt`, otherwise 1 … 1024.
 unsigned ThreadsArg(const Napi::Value &v, const char *what, unsigned dflt);
+
+// A Uint8Array (a Buffer is one), not another TypedArray or a DataView.
+bool IsUint8Array(const Napi::Value &v);
+
+// A string; TypeError "<what> must be a string" otherwise. (Defined in repo.cc for now: it moves
+// to args.cc once the repo binding's branch has landed.)
+std::string StringArg(const Napi::Value &v, const char *what);
+// undefined/null → nullopt, else StringArg.
+std::optional<std::string> OptStringArg(const Napi::Value &v, const char *what);
 
 }  // namespace oc

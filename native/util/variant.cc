@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "util/args.h"
 #include "util/gobj.h"
 #include "util/variant_untrusted.h"
 
@@ -91,8 +92,7 @@ double IntegerArg(const Napi::Value &v, const GVariantType *t, const std::string
 }
 
 GVariant *BytesToVariant(const Napi::Value &v, const GVariantType *t, const std::string &path) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    Mismatch(v, t, path, "a Uint8Array");
+  if (!IsUint8Array(v)) Mismatch(v, t, path, "a Uint8Array");
   Napi::Uint8Array a = v.As<Napi::Uint8Array>();
   GBytesPtr bytes(g_bytes_new(a.Data(), a.ByteLength()));
   return g_variant_new_from_bytes(G_VARIANT_TYPE_BYTESTRING, bytes.get(), TRUE);
@@ -328,8 +328,7 @@ GVar VariantFromBytesArgs(const Napi::CallbackInfo &info) {
   std::string type = info[0].As<Napi::String>().Utf8Value();
   if (!g_variant_type_string_is_valid(type.c_str()) || !g_variant_type_is_definite(G_VARIANT_TYPE(type.c_str())))
     throw Napi::TypeError::New(env, "invalid GVariant type string '" + type + "'");
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    throw Napi::TypeError::New(env, "bytes must be a Uint8Array");
+  if (!IsUint8Array(info[1])) throw Napi::TypeError::New(env, "bytes must be a Uint8Array");
   Napi::Uint8Array a = info[1].As<Napi::Uint8Array>();
   GBytesPtr bytes(g_bytes_new(a.Data(), a.ByteLength()));
   return TakeVariant(g_variant_new_from_bytes(G_VARIANT_TYPE(type.c_str()), bytes.get(), FALSE));

@@ -1,4 +1,4 @@
-// The slice of the addon the tar entry points use (native/layer_export.cc, layer_import.cc,
+// The slice of the addon the tar entry points use (native/layer_export_js.cc, layer_import_js.cc,
 // tar_rewrite.cc). Layer bytes never cross into JS: these take file descriptors or paths.
 import { native, type NativeCancellable } from '../native.js';
 
