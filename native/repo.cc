@@ -25,16 +25,6 @@ namespace oc {
 
 // ---- argument helpers (declared in repo_wrap.h) ----
 
-std::string StringArg(const Napi::Value &v, const char *what) {
-  if (!v.IsString()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
-std::optional<std::string> OptStringArg(const Napi::Value &v, const char *what) {
-  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
-  return StringArg(v, what);
-}
-
 std::optional<std::string> OptChecksumArg(const Napi::Value &v, const char *what) {
   if (v.IsUndefined() || v.IsNull()) return std::nullopt;
   return ChecksumArg(v, what);
@@ -80,8 +70,7 @@ Napi::Value Opt(const Napi::Value &opts, const char *name) {
 }
 
 GBytesPtr BytesArg(const Napi::Value &v, const char *what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Uint8Array");
+  if (!IsUint8Array(v)) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Uint8Array");
   Napi::Uint8Array a = v.As<Napi::Uint8Array>();
   return GBytesPtr(g_bytes_new(a.Data(), a.ByteLength()));
 }

@@ -13,7 +13,7 @@
 #include "repo.h"
 #include "repo_wrap.h"
 #include "sepolicy.h"
-#include "tar_common.h"
+#include "util/failure.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/classes.h"

@@ -39,4 +39,14 @@ bool IsUint8Array(const Napi::Value &v) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
 }
 
+std::string StringArg(const Napi::Value &v, const char *what) {
+  if (!v.IsString()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::optional<std::string> OptStringArg(const Napi::Value &v, const char *what) {
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  return StringArg(v, what);
+}
+
 }  // namespace oc
