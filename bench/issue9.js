@@ -12,7 +12,7 @@
 // Inputs are made once under bench/work/ and reused (the Debian tree needs root and the mirror).
 //
 //   node bench/issue9.js [--runs 2] [--quiet-wait 20] [--os bookworm] [--heading TEXT] [--note TEXT]
-//                        [--results FILE] [--no-record]
+//                        [--results FILE] [--no-record] [--prepare (make the inputs only)]
 // Run `npm run build:ts` first (our side runs lib/).
 import { execFileSync } from 'node:child_process';
 import { appendFile } from 'node:fs/promises';
@@ -30,8 +30,24 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '2' }, 'quiet-wait': { type: 'string', default: '20' }, os: { type: 'string', default: 'bookworm' },
     heading: { type: 'string' }, note: { type: 'string' }, results: { type: 'string' }, 'no-record': { type: 'boolean' },
+    prepare: { type: 'boolean' },
   },
 });
+
+const ROWS = [
+  ...Object.keys(TARGETS).map((e) => [`${e} corpus`, [e, '--runs', values.runs]]),
+  ...Object.keys(TARGETS).map((e) => [`${e} debian`, [e, '--os', values.os, '--runs', values.runs]]),
+  // Memory rows: one run each is enough for a peak; both sides still run (the ratio is shown).
+  ...Object.keys(TARGETS).map((e) => [`${e} 2x`, [e, ...DOUBLE, '--runs', '1']]),
+];
+if (values.prepare) {
+  // Every input made once (corpora, repos, mappings, images, the Debian tree), nothing timed.
+  for (const [key, args] of ROWS) {
+    process.stderr.write(`preparing ${key}\n`);
+    await bench([...args, '--prepare']);
+  }
+  process.exit(0);
+}
 const common = ['--no-record', '--quiet-wait', values['quiet-wait']];
 const t0 = Date.now();
 const results = [];
@@ -96,11 +112,7 @@ function section(error) {
 
 let failure;
 try {
-  const runs = ['--runs', values.runs];
-  for (const entry of Object.keys(TARGETS)) await row(`${entry} corpus`, [entry, ...runs]);
-  for (const entry of Object.keys(TARGETS)) await row(`${entry} debian`, [entry, '--os', values.os, ...runs]);
-  // Memory rows: one run each is enough for a peak; both sides still run (the ratio is shown).
-  for (const entry of Object.keys(TARGETS)) await row(`${entry} 2x`, [entry, ...DOUBLE, '--runs', '1']);
+  for (const [key, args] of ROWS) await row(key, args);
 } catch (e) {
   failure = e;
   process.exitCode = 1;

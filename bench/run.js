@@ -6,7 +6,8 @@
 //   node bench/run.js export-gzip|export-zstd|import-gzip [--files N] [--size S] [--seed N] [--runs 4] [--mode bare-user] [--parallel N]
 //   node bench/run.js pull-registry [corpus options] [--runs 4] [--mode bare-user]
 //   node bench/run.js custom --ours 'CMD' --reference 'CMD' [--runs 4] [--label TEXT]
-//   common: [--no-record] [--note TEXT] [--results FILE] [--quiet-wait SECONDS]
+//   export-*/import-*/pull-registry: [--os SUITE] a Debian tree (bench/debian-tree.js) instead of the corpus
+//   common: [--no-record] [--note TEXT] [--results FILE] [--quiet-wait SECONDS] [--prepare (make the inputs only)]
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -438,7 +439,7 @@ export async function bench(argv) {
       files: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' }, tree: { type: 'string' },
       runs: { type: 'string' }, mode: { type: 'string' }, ours: { type: 'string' }, reference: { type: 'string' },
       label: { type: 'string' }, note: { type: 'string' }, results: { type: 'string' }, 'no-record': { type: 'boolean' },
-      'quiet-wait': { type: 'string' }, parallel: { type: 'string' }, os: { type: 'string' },
+      'quiet-wait': { type: 'string' }, parallel: { type: 'string' }, os: { type: 'string' }, prepare: { type: 'boolean' },
     },
   });
   const name = positionals[0];
@@ -461,6 +462,11 @@ export async function bench(argv) {
   if (o.runs % 2) process.stderr.write(`note: with an odd --runs, ours goes first ${(o.runs + 1) / 2} times of ${o.runs}\n`);
   if (!Number.isInteger(o.files) || o.files < 1) throw new Error(`--files must be a positive integer, got ${values.files}`);
   const entry = await ENTRIES[name](o);
+  // --prepare: only make the entry's inputs (kept under bench/work/), time nothing.
+  if (values.prepare) {
+    await entry.cleanup();
+    return null;
+  }
   const loadBefore = loadavg();
   const times = { ours: [], reference: [] };
   const cpu = { ours: [], reference: [] };
