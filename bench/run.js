@@ -428,8 +428,8 @@ async function appendResult(file, row) {
 
 /**
  * Runs one entry as `node bench/run.js ARGV…` would, prints and (unless --no-record) records its
- * row; resolves to the numbers: medians, ratios, peak RSS per side, the ours-side peak of the run
- * with the highest peak and its RSS with the caller's data loaded (export entries), content objects.
+ * row; resolves to the numbers: medians, ratios, peak RSS per side, content objects, and (export
+ * entries) our RSS with the caller's mapping loaded, one value per run.
  */
 export async function bench(argv) {
   const { values, positionals } = parseArgs({
@@ -472,7 +472,7 @@ export async function bench(argv) {
   const cpu = { ours: [], reference: [] };
   const other = { ours: [], reference: [] };
   const rss = { ours: 0, reference: 0 };
-  let baseRssKiB;
+  const baseRssKiB = [];
   let checked = '';
   try {
     for (let i = 0; i < o.runs; i++) {
@@ -493,7 +493,7 @@ export async function bench(argv) {
         await entry[side].after?.();
         times[side].push(r.seconds);
         cpu[side].push(r.cpuSeconds);
-        if (r.rssKiB >= rss[side] && side === 'ours' && entry.baseRssKiB) baseRssKiB = entry.baseRssKiB(r.stdout);
+        if (side === 'ours' && entry.baseRssKiB) baseRssKiB.push(entry.baseRssKiB(r.stdout));
         rss[side] = Math.max(rss[side], r.rssKiB);
         outs[side] = r.stdout;
         process.stderr.write(
