@@ -8,6 +8,7 @@
 //   node bench/run.js custom --ours 'CMD' --reference 'CMD' [--runs 4] [--label TEXT]
 //   export-*/import-*/pull-registry: [--os SUITE] a Debian tree (bench/debian-tree.js) instead of the corpus
 //   common: [--no-record] [--note TEXT] [--results FILE] [--quiet-wait SECONDS] [--prepare (make the inputs only)]
+//           [--no-reference (time our side only, e.g. for a peak-memory row)]
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -440,6 +441,7 @@ export async function bench(argv) {
       runs: { type: 'string' }, mode: { type: 'string' }, ours: { type: 'string' }, reference: { type: 'string' },
       label: { type: 'string' }, note: { type: 'string' }, results: { type: 'string' }, 'no-record': { type: 'boolean' },
       'quiet-wait': { type: 'string' }, parallel: { type: 'string' }, os: { type: 'string' }, prepare: { type: 'boolean' },
+      'no-reference': { type: 'boolean' },
     },
   });
   const name = positionals[0];
@@ -462,6 +464,7 @@ export async function bench(argv) {
   if (o.runs % 2) process.stderr.write(`note: with an odd --runs, ours goes first ${(o.runs + 1) / 2} times of ${o.runs}\n`);
   if (!Number.isInteger(o.files) || o.files < 1) throw new Error(`--files must be a positive integer, got ${values.files}`);
   const entry = await ENTRIES[name](o);
+  const noReference = Boolean(values['no-reference']);
   // --prepare: only make the entry's inputs (kept under bench/work/), time nothing.
   if (values.prepare) {
     await entry.cleanup();
@@ -477,7 +480,7 @@ export async function bench(argv) {
   try {
     for (let i = 0; i < o.runs; i++) {
       // Alternate which side goes first so drift (caches, other load) hits both alike.
-      const order = i % 2 === 0 ? ['ours', 'reference'] : ['reference', 'ours'];
+      const order = (i % 2 === 0 ? ['ours', 'reference'] : ['reference', 'ours']).filter((side) => side === 'ours' || !noReference);
       const outs = {};
       for (const side of order) {
         await entry[side].setup();
@@ -500,7 +503,7 @@ export async function bench(argv) {
           `run ${i + 1}/${o.runs} ${side}: ${fmtS(r.seconds)}, CPU ${fmtS(r.cpuSeconds)}, peak RSS ${fmtMiB(r.rssKiB)}, other load ${foreign.toFixed(2)} CPUs\n`,
         );
       }
-      checked = entry.check(outs.ours, outs.reference);
+      checked = noReference ? 'reference not run (--no-reference)' : entry.check(outs.ours, outs.reference);
     }
   } finally {
     await entry.cleanup();
@@ -511,6 +514,9 @@ export async function bench(argv) {
   // Each run's two sides ran back to back, so the median of per-run ratios resists slow load swings.
   const paired = median(times.ours.map((t, i) => t / times.reference[i]));
   const cpuRatio = c.reference > 0 ? (c.ours / c.reference).toFixed(3) : '-';
+  // With --no-reference the reference's cells read '-'.
+  const opt = (x, f) => (Number.isFinite(x) && !noReference ? f(x) : '-');
+  const fix3 = (x) => x.toFixed(3);
   const otherLoad = `ours ${other.ours.map((x) => x.toFixed(2)).join('/')}, reference ${other.reference.map((x) => x.toFixed(2)).join('/')} CPUs`;
   const loadAfter = loadavg();
   const command = `node bench/run.js ${argv.map((a) => (/[^\w./=:@-]/.test(a) ? `'${a.replaceAll("'", "'\\''")}'` : a)).join(' ')}`;
@@ -518,16 +524,16 @@ export async function bench(argv) {
     `${name}: ${entry.title}`,
     `input:     ${entry.input}`,
     `ours:      ${entry.ours.label}: median ${fmtS(m.ours)} (${times.ours.map(fmtS).join(', ')}), CPU ${fmtS(c.ours)}, peak RSS ${fmtMiB(rss.ours)}`,
-    `reference: ${entry.reference.label}: median ${fmtS(m.reference)} (${times.reference.map(fmtS).join(', ')}), CPU ${fmtS(c.reference)}, peak RSS ${fmtMiB(rss.reference)}`,
-    `ratio:     ${ratio.toFixed(3)} wall (median of per-run ratios ${paired.toFixed(3)}), ${cpuRatio} CPU (ours / reference)`,
+    `reference: ${entry.reference.label}: median ${opt(m.reference, fmtS)} (${times.reference.map(fmtS).join(', ')}), CPU ${opt(c.reference, fmtS)}, peak RSS ${opt(rss.reference, fmtMiB)}`,
+    `ratio:     ${opt(ratio, fix3)} wall (median of per-run ratios ${opt(paired, fix3)}), ${cpuRatio} CPU (ours / reference)`,
     `check:     ${checked}`,
     `load:      ${loadBefore} → ${loadAfter} (1-min average, ${os.cpus().length} CPUs); other work during the timed runs: ${otherLoad}`,
   ].join('\n');
   process.stdout.write(`${summary}\n`);
   const row = [
     new Date().toISOString().slice(0, 16).replace('T', ' '), `${name}: ${entry.title}`, entry.input, o.runs,
-    fmtS(m.ours), fmtS(m.reference), `${ratio.toFixed(3)} (paired ${paired.toFixed(3)})`, `${fmtS(c.ours)} / ${fmtS(c.reference)} (${cpuRatio})`,
-    fmtMiB(rss.ours), fmtMiB(rss.reference),
+    fmtS(m.ours), opt(m.reference, fmtS), noReference ? '-' : `${fix3(ratio)} (paired ${fix3(paired)})`, `${fmtS(c.ours)} / ${opt(c.reference, fmtS)} (${cpuRatio})`,
+    fmtMiB(rss.ours), opt(rss.reference, fmtMiB),
     `${loadBefore} → ${loadAfter}; other work per run: ${otherLoad}`, checked, values.note ?? '', `\`${command}\``,
   ];
   if (!values['no-record']) {
