@@ -1,6 +1,8 @@
 // Our side of the `export-*` benchmarks: a chunked encapsulate of REV to `oci:DIR` through the public
 // API, with the component mapping written by bench/objectmeta.js (maxLayers 64). Prints the manifest
-// digest, the layer count, the total compressed layer bytes and the seconds spent after start-up.
+// digest, the layer count, the total compressed layer bytes, the seconds spent after start-up and the
+// resident memory (KiB) once the mapping is loaded, before encapsulate() runs: the caller's own share
+// of the peak (run with `node --expose-gc` to collect the JSON's garbage first).
 //
 // Usage: node bench/encapsulate-ours.js REPO REV OBJECTMETA.json OCIDIR COMPRESSION [PARALLELISM]
 import { readFile } from 'node:fs/promises';
@@ -16,6 +18,8 @@ const { Repo, ImageReference, encapsulate } = await import(lib);
 const t0 = performance.now();
 const contentmeta = objectMetaFromJson(JSON.parse(await readFile(metaFile, 'utf8')));
 const repo = await Repo.open(repoPath);
+globalThis.gc?.();
+const baseRssKiB = Math.round(process.memoryUsage().rss / 1024);
 const opts = { contentmeta, maxLayers: 64, compression, ...(parallelism ? { parallelism: Number(parallelism) } : {}) };
 const digest = await encapsulate(repo, rev, {}, opts, ImageReference.parse(`oci:${ociDir}`));
 const seconds = (performance.now() - t0) / 1000;
@@ -23,4 +27,4 @@ const seconds = (performance.now() - t0) / 1000;
 const index = JSON.parse(await readFile(path.join(ociDir, 'index.json'), 'utf8'));
 const manifest = JSON.parse(await readFile(path.join(ociDir, 'blobs', ...index.manifests[0].digest.split(':')), 'utf8'));
 const bytes = manifest.layers.reduce((n, l) => n + l.size, 0);
-process.stdout.write(`${digest} ${manifest.layers.length} ${bytes} ${seconds.toFixed(2)}\n`);
+process.stdout.write(`${digest} ${manifest.layers.length} ${bytes} ${seconds.toFixed(2)} ${baseRssKiB}\n`);

@@ -6,14 +6,18 @@
 //   node bench/run.js export-gzip|export-zstd|import-gzip [--files N] [--size S] [--seed N] [--runs 4] [--mode bare-user] [--parallel N]
 //   node bench/run.js pull-registry [corpus options] [--runs 4] [--mode bare-user]
 //   node bench/run.js custom --ours 'CMD' --reference 'CMD' [--runs 4] [--label TEXT]
-//   common: [--no-record] [--note TEXT] [--results FILE] [--quiet-wait SECONDS]
+//   export-*/import-*/pull-registry: [--os SUITE] a Debian tree (bench/debian-tree.js) instead of the corpus
+//   common: [--no-record] [--note TEXT] [--results FILE] [--quiet-wait SECONDS] [--prepare (make the inputs only)]
+//           [--no-reference (time our side only, e.g. for a peak-memory row)]
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, DEFAULTS, corpusDir, generateCorpus, parseSize } from './corpus.js';
+import { debianTree } from './debian-tree.js';
 import { startRegistry } from './registry.js';
 
 const TIME = '/usr/bin/time';
@@ -121,33 +125,52 @@ const CLI = path.join(BENCH_DIR, '..', 'lib', 'cli', 'main.js');
 /** Runs a (setup) command to completion, failing with its stderr. */
 const run = (argv) => measure(argv).then((r) => r.stdout);
 
+/** Commits `tree` once into `dir/repo-<mode>` (ref `bench`, no bindings, timestamp 0); returns the commit. */
+async function committedTree(dir, tree, mode) {
+  const repo = path.join(dir, `repo-${mode}`);
+  if (!existsSync(path.join(repo, 'refs', 'heads', 'bench'))) {
+    process.stderr.write(`committing ${tree} into ${repo}\n`);
+    await rm(repo, { recursive: true, force: true });
+    await ostree(repo, ['init', `--mode=${mode}`]);
+    await ostree(repo, ['commit', '--branch=bench', '--no-bindings', '--timestamp=@0', `--tree=dir=${tree}`]);
+  }
+  return { repo, rev: (await ostree(repo, ['rev-parse', 'bench'])).trim() };
+}
+
 /**
- * The generated corpus committed by `ostree commit` (ref `bench`, the same commit as the `commit`
- * entry writes) into a repo of `--mode`, plus its component mapping (bench/objectmeta.js); both made
- * once and kept next to the corpus. Its objects are read once so no side pays for a cold page cache.
+ * The input of the export and import entries, committed by `ostree commit` (ref `bench`) into a repo
+ * of `--mode`, plus its component mapping (bench/objectmeta.js), both made once and kept next to
+ * the tree: the generated corpus (the same commit as the `commit` entry writes), or with `--os
+ * SUITE` a Debian tree built by debootstrap (bench/debian-tree.js; components by package). Its
+ * objects are read once so no side pays for a cold page cache.
  */
 async function committedCorpus(o) {
-  const c = await generateCorpus({ files: o.files, size: o.size, seed: o.seed, out: corpusDir(o), log: (m) => process.stderr.write(`${m}\n`) });
-  const dir = corpusDir(o);
-  const repo = path.join(dir, `repo-${o.mode}`);
-  if (!existsSync(path.join(repo, 'refs', 'heads', 'bench'))) {
-    process.stderr.write(`committing the corpus into ${repo}\n`);
-    await rm(repo, { recursive: true, force: true });
-    await ostree(repo, ['init', `--mode=${o.mode}`]);
-    await ostree(repo, ['commit', '--branch=bench', '--no-bindings', '--timestamp=@0', `--tree=dir=${c.tree}`]);
+  const log = (m) => process.stderr.write(m.endsWith('\n') ? m : `${m}\n`);
+  let dir;
+  let tree;
+  let describe;
+  const metaArgs = [];
+  if (o.os) {
+    const t = await debianTree({ suite: o.os, log });
+    ({ dir, tree } = t);
+    metaArgs.push('--dpkg', tree);
+    describe = `Debian ${t.suite} (debootstrap minbase + ${t.packages.length} packages, ${t.installed} installed): ${t.files} files, ${MiB(t.bytes)}`;
+  } else {
+    const c = await generateCorpus({ files: o.files, size: o.size, seed: o.seed, out: corpusDir(o), log });
+    dir = corpusDir(o);
+    tree = c.tree;
+    describe = `corpus seed ${o.seed}: ${c.files} files, ${(c.bytes / 1024 ** 3).toFixed(2)} GiB`;
   }
-  const rev = (await ostree(repo, ['rev-parse', 'bench'])).trim();
+  const { repo, rev } = await committedTree(dir, tree, o.mode);
   const metaFile = path.join(dir, `objectmeta-${o.mode}.json`);
   if (!existsSync(metaFile)) {
-    await run([process.execPath, path.join(BENCH_DIR, 'objectmeta.js'), repo, rev, `${metaFile}.tmp`]);
+    await run([process.execPath, path.join(BENCH_DIR, 'objectmeta.js'), repo, rev, `${metaFile}.tmp`, ...metaArgs]);
     await rename(`${metaFile}.tmp`, metaFile);
   }
   const meta = JSON.parse(await readFile(metaFile, 'utf8'));
   process.stderr.write(`warming the page cache: ${MiB(await warmTree(repo))} of repo read\n`);
-  const input =
-    `corpus seed ${o.seed}: ${c.files} files, ${(c.bytes / 1024 ** 3).toFixed(2)} GiB, committed in a ${o.mode} repo (${rev.slice(0, 12)}…); ` +
-    `${meta.components} components, ${meta.objects} content objects`;
-  return { dir, repo, rev, metaFile, input };
+  const input = `${describe}, committed in a ${o.mode} repo (${rev.slice(0, 12)}…); ${meta.components} components, ${meta.objects} content objects`;
+  return { dir, repo, rev, metaFile, input, objects: meta.objects };
 }
 
 /** Fresh, empty output locations for the two sides. */
@@ -165,10 +188,10 @@ function outputs() {
   };
 }
 
-/** `node bench/encapsulate-ours.js …` output: digest, layer count, compressed bytes, seconds after start-up. */
+/** `node bench/encapsulate-ours.js …` output: digest, layer count, compressed bytes, seconds after start-up, RSS with the mapping loaded. */
 function parseOurExport(stdout) {
-  const [digest, layers, bytes, seconds] = stdout.trim().split('\n').pop().split(' ');
-  return { digest, layers: Number(layers), bytes: Number(bytes), seconds: Number(seconds) };
+  const [digest, layers, bytes, seconds, baseRssKiB] = stdout.trim().split('\n').pop().split(' ');
+  return { digest, layers: Number(layers), bytes: Number(bytes), seconds: Number(seconds), baseRssKiB: Number(baseRssKiB) };
 }
 
 /** A chunked export to `oci:` against `ostree export REV | <compressor>` into one file. */
@@ -183,7 +206,7 @@ async function exportEntry(o, compression, compressor) {
       label: `encapsulate() to oci: (bench/encapsulate-ours.js${o.parallel ? `, parallelism ${o.parallel}` : ''})`,
       setup: () => out.fresh('ours'),
       after: () => out.drop('ours'),
-      argv: () => [process.execPath, path.join(BENCH_DIR, 'encapsulate-ours.js'), ...ourArgs],
+      argv: () => [process.execPath, '--expose-gc', path.join(BENCH_DIR, 'encapsulate-ours.js'), ...ourArgs],
     },
     reference: {
       label: `ostree export | ${compressor}`,
@@ -194,8 +217,11 @@ async function exportEntry(o, compression, compressor) {
     check: (oursOut, refOut) => {
       const ours = parseOurExport(oursOut);
       if (!(ours.layers > 1)) throw new Error(`our export is not chunked: ${oursOut.trim()}`);
-      return `ours ${ours.layers} layers, ${MiB(ours.bytes)} (${ours.seconds.toFixed(2)} s after start-up); reference one ${MiB(Number(refOut.trim()))} stream`;
+      return `ours ${ours.layers} layers, ${MiB(ours.bytes)} (${ours.seconds.toFixed(2)} s after start-up; ${(ours.baseRssKiB / 1024).toFixed(0)} MiB resident with the mapping loaded); reference one ${MiB(Number(refOut.trim()))} stream`;
     },
+    // The caller's own share of our peak RSS: the process with the content mapping loaded.
+    baseRssKiB: (oursOut) => parseOurExport(oursOut).baseRssKiB,
+    objects: c.objects,
     cleanup: out.cleanup,
   };
 }
@@ -304,6 +330,7 @@ const ENTRIES = {
         if (ours !== c.rev) throw new Error(`our import gave commit ${ours ?? oursOut.trim()}, not the source commit ${c.rev}`);
         return `ours imported the source commit ${c.rev.slice(0, 12)}…; reference committed ${refOut.trim().split('\n').pop().slice(0, 12)}… (a new commit of the same tree)`;
       },
+      objects: c.objects,
       cleanup: () => rm(work, { recursive: true, force: true }),
     };
   },
@@ -370,6 +397,11 @@ const ENTRIES = {
 const fmtS = (s) => `${s.toFixed(2)} s`;
 const fmtMiB = (kib) => `${(kib / 1024).toFixed(0)} MiB`;
 
+/** The head of a table of {@link bench} rows. */
+export const TABLE_HEADER = `| Date (UTC) | Entry | Input | Runs | Ours (median) | Reference (median) | Ratio | CPU ours / reference (ratio) | Ours peak RSS | Reference peak RSS | Load | Check | Notes | Command |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+`;
+
 const RESULTS_HEADER = `# Benchmark results
 
 Each row: one \`node bench/run.js …\` invocation (the exact command is in the last column). Both sides run
@@ -380,19 +412,27 @@ work, but system time still grows with filesystem contention. RSS is the highest
 run of that side (\`/usr/bin/time -f %M\`). "Load" is the 1-minute load average before → after on this
 shared 2-core machine, then the CPUs other processes used during each timed run (from /proc/stat).
 
-| Date (UTC) | Entry | Input | Runs | Ours (median) | Reference (median) | Ratio | CPU ours / reference (ratio) | Ours peak RSS | Reference peak RSS | Load | Check | Notes | Command |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
-`;
+${TABLE_HEADER}`;
+
+/** A markdown table row of `cells` (pipes escaped, one line). */
+export function tableRow(cells) {
+  const esc = (s) => String(s).replaceAll('|', '\\|').replaceAll('\n', ' ');
+  return `| ${cells.map(esc).join(' | ')} |\n`;
+}
 
 async function appendResult(file, row) {
   if (!existsSync(file)) {
     await writeFile(file, RESULTS_HEADER);
   }
-  const esc = (s) => String(s).replaceAll('|', '\\|').replaceAll('\n', ' ');
-  await appendFile(file, `| ${row.map(esc).join(' | ')} |\n`);
+  await appendFile(file, tableRow(row));
 }
 
-async function main(argv) {
+/**
+ * Runs one entry as `node bench/run.js ARGV…` would, prints and (unless --no-record) records its
+ * row; resolves to the numbers: medians, ratios, peak RSS per side, content objects, and (export
+ * entries) our RSS with the caller's mapping loaded, one value per run.
+ */
+export async function bench(argv) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -400,7 +440,8 @@ async function main(argv) {
       files: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' }, tree: { type: 'string' },
       runs: { type: 'string' }, mode: { type: 'string' }, ours: { type: 'string' }, reference: { type: 'string' },
       label: { type: 'string' }, note: { type: 'string' }, results: { type: 'string' }, 'no-record': { type: 'boolean' },
-      'quiet-wait': { type: 'string' }, parallel: { type: 'string' },
+      'quiet-wait': { type: 'string' }, parallel: { type: 'string' }, os: { type: 'string' }, prepare: { type: 'boolean' },
+      'no-reference': { type: 'boolean' },
     },
   });
   const name = positionals[0];
@@ -417,21 +458,29 @@ async function main(argv) {
     mode: values.mode ?? 'bare-user',
     ours: values.ours, reference: values.reference, label: values.label,
     parallel: values.parallel === undefined ? undefined : Number(values.parallel),
+    os: values.os,
   };
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
   if (o.runs % 2) process.stderr.write(`note: with an odd --runs, ours goes first ${(o.runs + 1) / 2} times of ${o.runs}\n`);
   if (!Number.isInteger(o.files) || o.files < 1) throw new Error(`--files must be a positive integer, got ${values.files}`);
   const entry = await ENTRIES[name](o);
+  const noReference = Boolean(values['no-reference']);
+  // --prepare: only make the entry's inputs (kept under bench/work/), time nothing.
+  if (values.prepare) {
+    await entry.cleanup();
+    return null;
+  }
   const loadBefore = loadavg();
   const times = { ours: [], reference: [] };
   const cpu = { ours: [], reference: [] };
   const other = { ours: [], reference: [] };
   const rss = { ours: 0, reference: 0 };
+  const baseRssKiB = [];
   let checked = '';
   try {
     for (let i = 0; i < o.runs; i++) {
       // Alternate which side goes first so drift (caches, other load) hits both alike.
-      const order = i % 2 === 0 ? ['ours', 'reference'] : ['reference', 'ours'];
+      const order = (i % 2 === 0 ? ['ours', 'reference'] : ['reference', 'ours']).filter((side) => side === 'ours' || !noReference);
       const outs = {};
       for (const side of order) {
         await entry[side].setup();
@@ -447,13 +496,14 @@ async function main(argv) {
         await entry[side].after?.();
         times[side].push(r.seconds);
         cpu[side].push(r.cpuSeconds);
+        if (side === 'ours' && entry.baseRssKiB) baseRssKiB.push(entry.baseRssKiB(r.stdout));
         rss[side] = Math.max(rss[side], r.rssKiB);
         outs[side] = r.stdout;
         process.stderr.write(
           `run ${i + 1}/${o.runs} ${side}: ${fmtS(r.seconds)}, CPU ${fmtS(r.cpuSeconds)}, peak RSS ${fmtMiB(r.rssKiB)}, other load ${foreign.toFixed(2)} CPUs\n`,
         );
       }
-      checked = entry.check(outs.ours, outs.reference);
+      checked = noReference ? 'reference not run (--no-reference)' : entry.check(outs.ours, outs.reference);
     }
   } finally {
     await entry.cleanup();
@@ -464,6 +514,9 @@ async function main(argv) {
   // Each run's two sides ran back to back, so the median of per-run ratios resists slow load swings.
   const paired = median(times.ours.map((t, i) => t / times.reference[i]));
   const cpuRatio = c.reference > 0 ? (c.ours / c.reference).toFixed(3) : '-';
+  // With --no-reference the reference's cells read '-'.
+  const opt = (x, f) => (Number.isFinite(x) && !noReference ? f(x) : '-');
+  const fix3 = (x) => x.toFixed(3);
   const otherLoad = `ours ${other.ours.map((x) => x.toFixed(2)).join('/')}, reference ${other.reference.map((x) => x.toFixed(2)).join('/')} CPUs`;
   const loadAfter = loadavg();
   const command = `node bench/run.js ${argv.map((a) => (/[^\w./=:@-]/.test(a) ? `'${a.replaceAll("'", "'\\''")}'` : a)).join(' ')}`;
@@ -471,25 +524,32 @@ async function main(argv) {
     `${name}: ${entry.title}`,
     `input:     ${entry.input}`,
     `ours:      ${entry.ours.label}: median ${fmtS(m.ours)} (${times.ours.map(fmtS).join(', ')}), CPU ${fmtS(c.ours)}, peak RSS ${fmtMiB(rss.ours)}`,
-    `reference: ${entry.reference.label}: median ${fmtS(m.reference)} (${times.reference.map(fmtS).join(', ')}), CPU ${fmtS(c.reference)}, peak RSS ${fmtMiB(rss.reference)}`,
-    `ratio:     ${ratio.toFixed(3)} wall (median of per-run ratios ${paired.toFixed(3)}), ${cpuRatio} CPU (ours / reference)`,
+    `reference: ${entry.reference.label}: median ${opt(m.reference, fmtS)} (${times.reference.map(fmtS).join(', ')}), CPU ${opt(c.reference, fmtS)}, peak RSS ${opt(rss.reference, fmtMiB)}`,
+    `ratio:     ${opt(ratio, fix3)} wall (median of per-run ratios ${opt(paired, fix3)}), ${cpuRatio} CPU (ours / reference)`,
     `check:     ${checked}`,
     `load:      ${loadBefore} → ${loadAfter} (1-min average, ${os.cpus().length} CPUs); other work during the timed runs: ${otherLoad}`,
   ].join('\n');
   process.stdout.write(`${summary}\n`);
+  const row = [
+    new Date().toISOString().slice(0, 16).replace('T', ' '), `${name}: ${entry.title}`, entry.input, o.runs,
+    fmtS(m.ours), opt(m.reference, fmtS), noReference ? '-' : `${fix3(ratio)} (paired ${fix3(paired)})`, `${fmtS(c.ours)} / ${opt(c.reference, fmtS)} (${cpuRatio})`,
+    fmtMiB(rss.ours), opt(rss.reference, fmtMiB),
+    `${loadBefore} → ${loadAfter}; other work per run: ${otherLoad}`, checked, values.note ?? '', `\`${command}\``,
+  ];
   if (!values['no-record']) {
     const file = path.resolve(values.results ?? path.join(BENCH_DIR, 'RESULTS.md'));
-    await appendResult(file, [
-      new Date().toISOString().slice(0, 16).replace('T', ' '), `${name}: ${entry.title}`, entry.input, o.runs,
-      fmtS(m.ours), fmtS(m.reference), `${ratio.toFixed(3)} (paired ${paired.toFixed(3)})`, `${fmtS(c.ours)} / ${fmtS(c.reference)} (${cpuRatio})`,
-      fmtMiB(rss.ours), fmtMiB(rss.reference),
-      `${loadBefore} → ${loadAfter}; other work per run: ${otherLoad}`, checked, values.note ?? '', `\`${command}\``,
-    ]);
+    await appendResult(file, row);
     process.stdout.write(`recorded in ${path.relative(process.cwd(), file) || file}\n`);
   }
+  return {
+    name, input: entry.input, objects: entry.objects, seconds: m, cpuSeconds: c, ratio, paired,
+    rssKiB: rss, baseRssKiB, times, row, command,
+  };
 }
 
-main(process.argv.slice(2)).catch((e) => {
-  process.stderr.write(`error: ${e.message}\n`);
-  process.exitCode = 1;
-});
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  bench(process.argv.slice(2)).catch((e) => {
+    process.stderr.write(`error: ${e.message}\n`);
+    process.exitCode = 1;
+  });
+}

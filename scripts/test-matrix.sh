@@ -25,17 +25,6 @@ mkdir -p "$cache"
 exec 9>"$cache/$dist.lock"
 flock 9
 
-# The Debian mirror the host's apt uses (this machine may reach only that one).
-host_mirror() {
-  local f uri
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    uri=$(sed -n -E 's,^(deb[[:space:]]+(\[[^]]*\][[:space:]]+)?|URIs:[[:space:]]*)(https?://[^[:space:]]+/debian)/?([[:space:]].*)?$,\3,p' "$f" | head -n1)
-    if [ -n "$uri" ]; then echo "$uri"; return; fi
-  done
-  echo http://deb.debian.org/debian
-}
-
 # Mounts a killed run (kill -9) left behind, deepest first; we hold the lock, so they are unused.
 stale_mounts() { awk -v r="$root" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/self/mounts | sort -r; }
 for m in $(stale_mounts); do umount -l "$m"; done
@@ -74,7 +63,7 @@ in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/
   LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 
 if [ ! -e "$root/.debootstrap-done" ]; then
-  mirror=$(host_mirror)
+  mirror=$("$src/scripts/debian-mirror.sh")
   echo "test-matrix.sh: debootstrap $dist from $mirror into $root"
   [ -z "$(stale_mounts)" ] || { echo "test-matrix.sh: still mounted under $root" >&2; exit 1; }
   rm -rf "$root"
