@@ -40,12 +40,12 @@ class Assigner {
     std::vector<size_t> per_layer(specs.size());
     for (size_t i = 0; i < n; i++) {
       memcpy(listed_[i].key.b, a.checksums.data() + 32 * i, 32);
-      listed_[i].slot = Slot{a.layers[i], -1};
+      listed_[i].slot = Slot{a.layers[i], ObjectList::kNone};
       per_layer[a.layers[i]]++;
     }
     // stable: of a checksum listed twice, the first entry counts
     std::stable_sort(listed_.begin(), listed_.end(), [](const Listed &x, const Listed &y) { return x.key < y.key; });
-    for (size_t l = 0; l < specs.size(); l++) specs[l].objects.reserve(per_layer[l]);
+    for (size_t l = 0; l < specs.size(); l++) specs[l].objects.Reserve(per_layer[l]);
   }
 
   void Run() {
@@ -60,15 +60,14 @@ class Assigner {
       Fail("Content mapping does not cover " + std::to_string(uncovered_.size()) +
            " content object(s) of the commit, e.g. " + Hex(first->first) + " (" + first->second + ")");
     }
-    // Hex order is byte order: the exporter writes each layer's objects in checksum order.
-    for (auto &s : specs_)
-      std::sort(s.objects.begin(), s.objects.end(), [](const ChunkObject &x, const ChunkObject &y) { return x.checksum < y.checksum; });
+    // The exporter writes each layer's objects in checksum order.
+    for (auto &s : specs_) s.objects.SortByChecksum();
   }
 
  private:
   struct Slot {
     uint32_t layer;
-    int64_t index;  // in specs_[layer].objects once seen
+    uint32_t index;  // in specs_[layer].objects once seen, else ObjectList::kNone
   };
   struct Listed {
     Csum key;
@@ -106,15 +105,12 @@ class Assigner {
       uncovered_.emplace(k, path);  // keeps the first path
       return;
     } else {
-      slot = &others_.emplace(k, Slot{static_cast<uint32_t>(a_.default_layer), -1}).first->second;
+      slot = &others_.emplace(k, Slot{static_cast<uint32_t>(a_.default_layer), ObjectList::kNone}).first->second;
     }
     Slot &s = *slot;
-    auto &objects = specs_[s.layer].objects;
-    if (s.index < 0) {
-      s.index = static_cast<int64_t>(objects.size());
-      objects.push_back(ChunkObject{Hex(k), {}});
-    }
-    objects[static_cast<size_t>(s.index)].paths.push_back(path);
+    ObjectList &objects = specs_[s.layer].objects;
+    if (s.index == ObjectList::kNone) s.index = static_cast<uint32_t>(objects.AddObject(k.b));
+    objects.AddPath(s.index, path);
   }
 
   OstreeRepo *repo_;

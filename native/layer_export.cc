@@ -73,7 +73,7 @@ void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectA
       try {
         results[i] = ExportLayer(repo, specs[i], plan.zstd_workers, cancellable, &compression);
         // Its objects were only needed for writing it.
-        std::vector<ChunkObject>().swap(specs[i].objects);
+        specs[i].objects.Release();
       } catch (...) {
         ErrorInfo info = CurrentExceptionInfo();
         std::lock_guard<std::mutex> lk(m);

@@ -17,7 +17,7 @@ namespace oc {
 struct LayerSpec {
   enum class Kind { Full, Commit, Chunk } kind = Kind::Full;
   std::string rev;                   // Full and Commit
-  std::vector<ChunkObject> objects;  // Chunk objects, or the Commit layer's remainder
+  ObjectList objects;  // Chunk objects, or the Commit layer's remainder
   Compression compression = Compression::Gzip;
   int level = 0;     // 0: the codec's default
   int fd = -1;       // written, not closed

@@ -64,28 +64,29 @@ LayerSpec ParseSpec(const Napi::Value &v, size_t index) {
     if (s.kind == LayerSpec::Kind::Full) throw Napi::TypeError::New(env, where + ": a full export takes no objects");
     if (!objs.IsArray()) throw Napi::TypeError::New(env, where + ".objects must be an array");
     Napi::Array a = objs.As<Napi::Array>();
-    s.objects.reserve(a.Length());
+    s.objects.Reserve(a.Length());
     for (uint32_t i = 0; i < a.Length(); i++) {
       std::string ow = where + ".objects[" + std::to_string(i) + "]";
       Napi::Value e = a.Get(i);
       if (!e.IsObject()) throw Napi::TypeError::New(env, ow + " must be an object");
       Napi::Object eo = e.As<Napi::Object>();
-      ChunkObject co;
-      co.checksum = Str(eo, "checksum", true, ow);
-      if (!ostree_validate_checksum_string(co.checksum.c_str(), nullptr))
-        throw Napi::TypeError::New(env, ow + ".checksum is not a sha256 checksum: " + co.checksum);
+      std::string checksum = Str(eo, "checksum", true, ow);
+      uint8_t raw[32];
+      if (!ostree_validate_checksum_string(checksum.c_str(), nullptr))
+        throw Napi::TypeError::New(env, ow + ".checksum is not a sha256 checksum: " + checksum);
+      ostree_checksum_inplace_to_bytes(checksum.c_str(), raw);
+      size_t index = s.objects.AddObject(raw);
       Napi::Value paths = eo.Get("paths");
       if (!paths.IsArray()) throw Napi::TypeError::New(env, ow + ".paths must be an array of strings");
       Napi::Array pa = paths.As<Napi::Array>();
       for (uint32_t j = 0; j < pa.Length(); j++) {
         Napi::Value p = pa.Get(j);
         if (!p.IsString()) throw Napi::TypeError::New(env, ow + ".paths must be an array of strings");
-        co.paths.push_back(p.As<Napi::String>());
+        s.objects.AddPath(index, p.As<Napi::String>().Utf8Value());
       }
-      s.objects.push_back(std::move(co));
     }
     // The writer relies on checksum order (spec §1.4.6: objects in ascending checksum order).
-    std::stable_sort(s.objects.begin(), s.objects.end(), [](const ChunkObject &x, const ChunkObject &y) { return x.checksum < y.checksum; });
+    s.objects.SortByChecksum();
   }
   s.compression = ParseCompressionJs(o, where);
   Napi::Value level = o.Get("level");

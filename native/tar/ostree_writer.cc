@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -67,18 +68,19 @@ struct OstreeTarWriter::Impl {
   // Content objects, each followed by its OS paths (chunk layers and the remainder, §1.4.6).
   // They come in checksum order (ParseSpec, AssignObjects), so a repeated checksum is adjacent:
   // no map entry per object of a large layer is needed to write each object once.
-  void Objects(const std::vector<ChunkObject> &objects) {
+  void Objects(const ObjectList &objects) {
     Skeleton();
     ObjInfo info{};
-    const std::string *prev = nullptr;
-    for (const auto &o : objects) {
-      if (!prev || *prev != o.checksum) info = WriteContent(o.checksum);
-      prev = &o.checksum;
-      for (const auto &p : o.paths) {
-        std::string rel = p;
-        while (!rel.empty() && rel[0] == '/') rel.erase(0, 1);
-        OsPath(MapOsPath(rel), o.checksum, info);
+    std::string csum;
+    for (size_t i = 0; i < objects.size(); i++) {
+      if (i == 0 || memcmp(objects.Checksum(i - 1), objects.Checksum(i), 32) != 0) {
+        csum = HexOf(objects.Checksum(i), 32);
+        info = WriteContent(csum);
       }
+      objects.ForEachPath(i, [&](std::string_view p) {
+        while (!p.empty() && p[0] == '/') p.remove_prefix(1);
+        OsPath(MapOsPath(std::string(p)), csum, info);
+      });
     }
   }
 
@@ -255,6 +257,6 @@ OstreeTarWriter::~OstreeTarWriter() = default;
 
 void OstreeTarWriter::Commit(const std::string &checksum, bool with_files) { impl_->Commit(checksum, with_files); }
 
-void OstreeTarWriter::Objects(const std::vector<ChunkObject> &objects) { impl_->Objects(objects); }
+void OstreeTarWriter::Objects(const ObjectList &objects) { impl_->Objects(objects); }
 
 }  // namespace oc

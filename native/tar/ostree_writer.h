@@ -8,16 +8,11 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
+#include "tar/object_list.h"
 #include "tar/writer.h"
 
 namespace oc {
-
-struct ChunkObject {
-  std::string checksum;
-  std::vector<std::string> paths;  // absolute tree paths ("/usr/bin/bash"), tree-walk order
-};
 
 // Writes into `tar`; one writer per layer stream (it owns that stream's dedup sets, §1.6).
 class OstreeTarWriter {
@@ -31,7 +26,7 @@ class OstreeTarWriter {
   void Commit(const std::string &checksum, bool with_files);
   // Content objects, each followed by its OS paths (chunk layers and the remainder, §1.4.6),
   // in checksum order.
-  void Objects(const std::vector<ChunkObject> &objects);
+  void Objects(const ObjectList &objects);
 
  private:
   struct Impl;
