@@ -40,7 +40,9 @@ namespace {
 // How an export shares the budget (scheduler.h): layers at once, and the zstd workers of each.
 // `threads` and `parallel` (0: not given) are caps; the budget caps both. A gzip layer's thread
 // plus the pool's workers fill the budget; a zstd layer needs its own workers beside its thread,
-// so at most half the budget runs zstd layers at once and the rest is shared among their workers.
+// so half the budget runs zstd layers at once and the rest is shared among their workers. Two at
+// least, from a budget of 2: there the layers' own threads (tar, two sha256) are the bottleneck,
+// not zstd (one layer at a time used 1.4 of 2 CPUs), so two run, each with one worker.
 struct Plan {
   unsigned parallel, zstd_workers;
 };
@@ -49,7 +51,7 @@ Plan PlanExport(const std::vector<LayerSpec> &specs, unsigned threads, unsigned 
   unsigned budget = Scheduler::Get().Concurrency();
   bool zstd = std::any_of(specs.begin(), specs.end(), [](const LayerSpec &s) { return s.compression == Compression::Zstd; });
   Plan p;
-  p.parallel = std::min(parallel ? parallel : budget, zstd ? std::max(1u, budget / 2) : budget);
+  p.parallel = std::min(parallel ? parallel : budget, zstd ? std::max(std::min(2u, budget), budget / 2) : budget);
   p.parallel = static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(p.parallel, specs.size())));
   p.zstd_workers = std::max(1u, (budget - (p.parallel - 1)) / p.parallel);
   if (threads) p.zstd_workers = std::min(p.zstd_workers, threads);
