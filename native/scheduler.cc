@@ -50,8 +50,9 @@ void Scheduler::SetConcurrency(unsigned n) {
 }
 
 unsigned Scheduler::TargetWorkersLocked() const {
-  // At least one, so queued tasks progress even when every slot is held by waiting threads.
-  return concurrency_ > held_ ? concurrency_ - held_ : 1;
+  // One beyond the free slots: threads holding slots also block (file reads, writes, waits for
+  // their own blocks), and a queued task should not wait for one of them to help.
+  return (concurrency_ > held_ ? concurrency_ - held_ : 0) + 1;
 }
 
 unsigned Scheduler::TryAcquire(unsigned want) {

@@ -3,9 +3,9 @@
 // long jobs (a whole import or export, blocking on pipes). Nothing here uses libuv's pool, so
 // a host program's fs, dns, zlib and crypto calls never wait behind our jobs.
 //
-// Budget: `Concurrency()` slots. CPU-pool workers run while free slots exist; a thread that does
-// CPU work beside them for a while (an export's second layer, an import's decompressor, zstd's
-// own workers) holds slots for that time, and the pool shrinks by as many. A job's first thread
+// Budget: `Concurrency()` slots. The CPU pool has a worker per free slot, plus one; a thread that
+// does CPU work beside them for a while (an export's second layer, an import's decompressor,
+// zstd's own workers) holds slots for that time, and the pool shrinks by as many. A job's first thread
 // holds none: long jobs may wait on each other through pipes, so they must never wait for a slot.
 // Whoever waits for a task helps: it runs queued tasks on its own thread, so work goes on when
 // every slot is taken.
