@@ -14,6 +14,11 @@ import { cleanupTmp, openRepo, tmpdir } from './tar-util.js';
 
 const execFileP = promisify(execFile);
 const threadCount = (): number => readdirSync('/proc/self/task').length;
+// Children load the normal build even under scripts/test-asan.sh: the sanitized one needs the
+// ASan runtime preloaded, which skopeo and gpg must not inherit (see test/helpers/asan-env.ts).
+const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+  ...process.env, LD_PRELOAD: '', OSTREE_CONTAINER_PREBUILD: '', ...extra,
+});
 
 interface SchedulerStats {
   workers: number;
@@ -79,10 +84,10 @@ describe('concurrency()', () => {
   it('takes its default from OSTREE_CONTAINER_CONCURRENCY; the CLI refuses a bad value', async () => {
     const lib = path.join(packageRoot, 'lib', 'index.js');
     const script = `import(${JSON.stringify(lib)}).then((m) => console.log(m.concurrency()))`;
-    const { stdout } = await execFileP(process.execPath, ['-e', script], { env: { ...process.env, OSTREE_CONTAINER_CONCURRENCY: '7' } });
+    const { stdout } = await execFileP(process.execPath, ['-e', script], { env: childEnv({ OSTREE_CONTAINER_CONCURRENCY: '7' }) });
     expect(stdout.trim()).toBe('7');
     const cli = path.join(packageRoot, 'lib', 'cli', 'main.js');
-    const bad = await execFileP(process.execPath, [cli, '--version'], { env: { ...process.env, OSTREE_CONTAINER_CONCURRENCY: 'lots' } }).catch(
+    const bad = await execFileP(process.execPath, [cli, '--version'], { env: childEnv({ OSTREE_CONTAINER_CONCURRENCY: 'lots' }) }).catch(
       (e: { code: number; stderr: string }) => e,
     );
     expect(bad).toMatchObject({ code: 1, stderr: "error: OSTREE_CONTAINER_CONCURRENCY must be an integer from 1 to 1024, got 'lots'\n" });
@@ -175,7 +180,7 @@ describe('long jobs stay off libuv\'s pool', () => {
     const lib = path.join(packageRoot, 'lib', 'index.js');
     const runDir = await tmpdir('scheduler-stall-');
     const { stdout } = await execFileP(process.execPath, [child, lib, oci, runDir, '4'], {
-      env: { ...process.env, UV_THREADPOOL_SIZE: '2' },
+      env: childEnv({ UV_THREADPOOL_SIZE: '2' }),
       maxBuffer: 1 << 20,
     });
     const r = JSON.parse(stdout) as { commits: string[]; wallMs: number; statCount: number; statMaxMs: number; loopDelayMaxMs: number };
