@@ -76,7 +76,7 @@ export interface ExportOpts {
    * makes every build's digests unique) or `image` (the image `created`, reproducible).
    */
   historyTimestamps?: 'wallclock' | 'image';
-  /** Layers written at once (default: number of CPUs). */
+  /** Layers written at once (default and cap: `concurrency()`; see `tar.exportLayers`). */
   parallelism?: number;
   signal?: AbortSignal;
 }

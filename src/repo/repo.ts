@@ -1,5 +1,5 @@
 // `Repo`: an OSTree repository through libostree (native/repo*.cc). Every method that touches
-// the disk runs on the libuv pool and returns a promise; errors are libostree's GError as a JS
+// the disk runs on a thread of the addon's scheduler (never libuv's pool) and returns a promise; errors are libostree's GError as a JS
 // Error with `.message`, `.code` and `.domain`. Option objects accept `signal` (AbortSignal,
 // cancels through a GCancellable).
 import { open as openFile } from 'node:fs/promises';
@@ -479,7 +479,7 @@ export class Repo {
 
   /**
    * Writes a regular file object. Large content should come as an fd or a path: it is read on a
-   * libuv pool thread (one of UV_THREADPOOL_SIZE) and never passes through JavaScript.
+   * thread of the addon's own (not libuv's pool) and never passes through JavaScript.
    */
   async writeRegularFile(content: FileContent, attrs: ContentAttributes = {}): Promise<string> {
     const { uid = 0, gid = 0, mode = 0o644, xattrs = null, expectedChecksum = null } = attrs;

@@ -40,9 +40,9 @@ export type LayerSpec =
 
 export interface ExportLayersOptions {
   signal?: AbortSignal;
-  /** Layers written at once (default: number of CPUs). */
+  /** Layers written at once (default and cap: the budget, `concurrency()`; half of it for zstd, two at least). */
   parallel?: number;
-  /** Compression threads per layer (default: number of CPUs). The output does not depend on it. */
+  /** zstd workers per layer, at most (default: the budget's share; gzip blocks share the budget's pool). The output does not depend on it. */
   threads?: number;
   /** Objects of a commit's tree assigned to layers by checksum, instead of per-layer `objects`. */
   assign?: ObjectAssignment;
