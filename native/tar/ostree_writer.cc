@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "repo_read.h"
+#include "repo/read.h"
 #include "tar/format.h"
 #include "tar/objpath.h"
 #include "util/failure.h"

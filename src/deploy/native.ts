@@ -1,4 +1,4 @@
-// The slice of the addon the Sysroot wrapper uses (native/sysroot.cc). Argument order mirrors
+// The slice of the addon the Sysroot wrapper uses (native/sysroot/sysroot.cc). Argument order mirrors
 // the C++ bindings; the public, option-object API is in sysroot.ts.
 import type { NativeCancellable } from '../native.js';
 import type { NativeRepo } from '../repo/native.js';

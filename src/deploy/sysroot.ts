@@ -1,4 +1,4 @@
-// `Sysroot`: an OSTree system root through libostree (native/sysroot.cc): load, lock, its
+// `Sysroot`: an OSTree system root through libostree (native/sysroot/sysroot.cc): load, lock, its
 // repository, deployments, deploying/staging a commit, writing the deployment list, origin
 // files, cleanup. Every call that touches the disk runs off the main thread; errors are
 // libostree's GError as a JS Error with `.message`, `.code` and `.domain`.

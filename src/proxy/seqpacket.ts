@@ -1,4 +1,4 @@
-// The addon's SOCK_SEQPACKET slice (native/seqpacket.cc).
+// The addon's SOCK_SEQPACKET slice (native/proxy/seqpacket.cc).
 import { native } from '../native.js';
 
 export interface SeqpacketMessage {

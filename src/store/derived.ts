@@ -1,5 +1,5 @@
 // Derived (non-ostree) layers of the store (spec §3): a layer blob → filtered tree → commit,
-// written in-process by the addon (native/layer_derived.cc) on a worker thread.
+// written in-process by the addon (native/layer/derived.cc) on a worker thread.
 import { native, withCancellable, type NativeCancellable } from '../native.js';
 import type { Repo } from '../repo/repo.js';
 import { nativeRepo, target, withByteProgress, type ByteProgressOptions, type LayerTarget } from '../tar/native.js';

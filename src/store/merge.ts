@@ -1,4 +1,4 @@
-// The merge commit of a layered image (spec §2.3 D), computed by the addon (native/merge.cc):
+// The merge commit of a layered image (spec §2.3 D), computed by the addon (native/store/merge.cc):
 // base and derived layers checked out over each other with whiteouts applied, SELinux labels
 // from the merged policy, written as one commit.
 import { native, withCancellable, type NativeCancellable } from '../native.js';

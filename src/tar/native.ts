@@ -1,5 +1,5 @@
-// The slice of the addon the tar entry points use (native/layer_export_js.cc, layer_import_js.cc,
-// tar_rewrite.cc). Layer bytes never cross into JS: these take file descriptors or paths.
+// The slice of the addon the tar entry points use (native/layer/export_js.cc, layer/import_js.cc,
+// layer/rewrite.cc). Layer bytes never cross into JS: these take file descriptors or paths.
 import { native, type NativeCancellable } from '../native.js';
 
 type C = NativeCancellable | undefined;

@@ -1,4 +1,4 @@
-// The Sysroot binding (native/sysroot.cc) in throwaway sysroots (spec §5.5), checked with the
+// The Sysroot binding (native/sysroot/sysroot.cc) in throwaway sysroots (spec §5.5), checked with the
 // `ostree admin` CLI. Runs as root.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';

@@ -19,7 +19,7 @@ import {
 const cliPath = path.resolve(import.meta.dirname, '../../lib/cli/main.js');
 const TIME = '/usr/bin/time';
 const MiB = 1024 * 1024;
-// The limits of native/tar/reader.h, native/layer_import.cc and native/util/variant_untrusted.h.
+// The limits of native/tar/reader.h, native/layer/import.cc and native/util/variant_untrusted.h.
 const EXT_TOTAL = 2 * MiB;
 const XATTRS_CACHE = 32 * MiB;
 const VARIANT_DEPTH = 64;

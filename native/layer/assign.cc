@@ -1,12 +1,12 @@
 // exportLayers' `assign`: one walk of a commit's tree hands every content object, with all its
 // tree paths, to the layer the caller chose for it.
-#include "layer_assign.h"
+#include "layer/assign.h"
 
 #include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
-#include "repo_read.h"
+#include "repo/read.h"
 #include "util/failure.h"
 #include "util/hex.h"
 

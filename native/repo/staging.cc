@@ -13,7 +13,7 @@
 #include <set>
 #include <string>
 
-#include "repo.h"
+#include "repo/repo.h"
 #include "util/gobj.h"
 
 namespace oc {

@@ -1,4 +1,4 @@
-#include "layer_blob.h"
+#include "layer/blob.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

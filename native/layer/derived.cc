@@ -1,8 +1,8 @@
 // The derived-layer job. Two threads: the filter thread reads and decompresses the layer,
-// filters it (tar_filter.h) and writes the result into a pipe; the job's own thread feeds that
+// filters it (store/filter.h) and writes the result into a pipe; the job's own thread feeds that
 // pipe to ostree_repo_write_archive_to_mtree_from_fd, the importer behind
 // `ostree commit --tree=tar=… --tar-autocreate-parents`, so commits equal upstream's.
-#include "layer_derived.h"
+#include "layer/derived.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,9 +12,9 @@
 
 #include "io/prefetch.h"
 #include "modules.h"
-#include "repo.h"
+#include "repo/repo.h"
 #include "scheduler.h"
-#include "sepolicy.h"
+#include "repo/sepolicy.h"
 #include "tar/reader.h"
 #include "util/args.h"
 #include "util/async.h"

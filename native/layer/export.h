@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "codec/codec.h"
-#include "layer_blob.h"
+#include "layer/blob.h"
 #include "tar/ostree_writer.h"
 
 namespace oc {

@@ -3,9 +3,9 @@
 #include <memory>
 #include <string>
 
-#include "layer_import.h"
+#include "layer/import.h"
 #include "modules.h"
-#include "repo.h"
+#include "repo/repo.h"
 #include "util/async.h"
 #include "util/cancellable.h"
 #include "util/failure.h"

@@ -1,14 +1,14 @@
 // Repo: open/create, refs, transactions, config, remotes, pull, signatures, prune. Every blocking
 // call runs on the thread pool through PromiseWorker; the JS object only holds a GObject ref.
-// Object reads/writes are in repo_objects.cc, trees/commits/checkout in repo_tree.cc.
-#include "repo.h"
+// Object reads/writes are in repo/objects.cc, trees/commits/checkout in repo/tree.cc.
+#include "repo/repo.h"
 
 #include <algorithm>
 #include <utility>
 #include <vector>
 
 #include "modules.h"
-#include "repo_wrap.h"
+#include "repo/wrap.h"
 #include <climits>
 #include <functional>
 #include <memory>
@@ -23,7 +23,7 @@
 
 namespace oc {
 
-// ---- argument helpers (declared in repo_wrap.h) ----
+// ---- argument helpers (declared in repo/wrap.h) ----
 
 std::optional<std::string> OptChecksumArg(const Napi::Value &v, const char *what) {
   if (v.IsUndefined() || v.IsNull()) return std::nullopt;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "codec/media_type.h"
-#include "layer_blob.h"
+#include "layer/blob.h"
 
 namespace oc {
 

@@ -1,4 +1,4 @@
-#include "sepolicy.h"
+#include "repo/sepolicy.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -41,7 +41,7 @@ TxnState &TransactionState(OstreeRepo *repo);
 // The tmp/staging-* directory of the transaction the JS side prepared ("" when unknown).
 std::string &TransactionStagingDir(OstreeRepo *repo);
 
-// repo_staging.cc: ostree_repo_prepare_transaction, noting the staging directory it locked; and
+// repo/staging.cc: ostree_repo_prepare_transaction, noting the staging directory it locked; and
 // ostree_repo_abort_transaction followed by the removal of that directory (libostree keeps it
 // for reuse, but a failed import must leave no temp files behind).
 bool PrepareTransactionTracked(OstreeRepo *repo, gboolean *resumed, std::string *staging, GCancellable *c,

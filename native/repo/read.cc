@@ -1,4 +1,4 @@
-#include "repo_read.h"
+#include "repo/read.h"
 
 #include "util/failure.h"
 

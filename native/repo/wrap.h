@@ -1,7 +1,7 @@
 // Internal to the Repo binding (repo*.cc): the ObjectWrap class and argument helpers.
 // Methods are grouped by concept: repo.cc (open/create, refs, transactions, config, remotes,
-// signatures, pull, prune), repo_objects.cc (commits, detached metadata, metadata and content
-// objects), repo_tree.cc (mutable trees, writing commits, checkout, the devino cache).
+// signatures, pull, prune), repo/objects.cc (commits, detached metadata, metadata and content
+// objects), repo/tree.cc (mutable trees, writing commits, checkout, the devino cache).
 #pragma once
 
 #include <napi.h>
@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "repo.h"
+#include "repo/repo.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/classes.h"
@@ -80,7 +80,7 @@ class RepoWrap : public TaggedWrap<RepoWrap> {
   Napi::Value Prune(const Napi::CallbackInfo &info);
   Napi::Value MarkCommitPartial(const Napi::CallbackInfo &info);
   Napi::Value Pull(const Napi::CallbackInfo &info);
-  // repo_objects.cc
+  // repo/objects.cc
   Napi::Value HasObject(const Napi::CallbackInfo &info);
   Napi::Value TraverseCommit(const Napi::CallbackInfo &info);
   Napi::Value LoadCommit(const Napi::CallbackInfo &info);
@@ -94,7 +94,7 @@ class RepoWrap : public TaggedWrap<RepoWrap> {
   Napi::Value WriteRegfileInline(const Napi::CallbackInfo &info);
   Napi::Value WriteRegfileFromFd(const Napi::CallbackInfo &info);
   Napi::Value WriteSymlink(const Napi::CallbackInfo &info);
-  // repo_tree.cc
+  // repo/tree.cc
   Napi::Value WriteMtree(const Napi::CallbackInfo &info);
   Napi::Value WriteCommit(const Napi::CallbackInfo &info);
   Napi::Value Checkout(const Napi::CallbackInfo &info);
@@ -143,7 +143,7 @@ Napi::Promise RunOstreeCall(Napi::Env env, const char *name, RepoJob job, Call c
       std::move(job).Settled(settled ? PromiseWorker::Settled([settled, ok] { settled(*ok); }) : nullptr));
 }
 
-// The devino cache JS class (repo_tree.cc); Init registers it.
+// The devino cache JS class (repo/tree.cc); Init registers it.
 void InitDevInoCache(Napi::Env env, Napi::Object exports);
 
 }  // namespace oc

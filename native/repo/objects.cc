@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "io/fd_io.h"
-#include "repo_wrap.h"
+#include "repo/wrap.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/errors.h"

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "layer_assign.h"
-#include "layer_export.h"
+#include "layer/assign.h"
+#include "layer/export.h"
 #include "modules.h"
-#include "repo.h"
-#include "tar_rewrite.h"
+#include "repo/repo.h"
+#include "layer/rewrite.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"

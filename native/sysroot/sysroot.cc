@@ -14,8 +14,8 @@
 #include <functional>
 
 #include "modules.h"
-#include "repo.h"
-#include "repo_wrap.h"
+#include "repo/repo.h"
+#include "repo/wrap.h"
 #include "util/async.h"
 #include "util/classes.h"
 #include "util/errors.h"

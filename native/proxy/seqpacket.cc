@@ -11,7 +11,7 @@
 // A receive blocks in poll()/recvmsg() on a job thread of the scheduler, never on the JS thread
 // and never on the libuv pool: proxy replies (FinishPipe) may wait for pipe drains and layer
 // imports, so a receive must never wait for a thread other work holds.
-#include "seqpacket.h"
+#include "proxy/seqpacket.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -10,9 +10,9 @@
 #include <mutex>
 #include <optional>
 
-#include "repo.h"
-#include "repo_wrap.h"
-#include "sepolicy.h"
+#include "repo/repo.h"
+#include "repo/wrap.h"
+#include "repo/sepolicy.h"
 #include "util/failure.h"
 #include "util/args.h"
 #include "util/async.h"
@@ -129,7 +129,7 @@ bool MakeModifier(OstreeRepo *repo, const ModifierSpec &spec, CommitModifier &ou
                                             [](gpointer p) { delete static_cast<Ownership *>(p); }));
   if (spec.devino) ostree_repo_commit_modifier_set_devino_cache(out.get(), spec.devino->cache.get());
   if (spec.sepolicy_from_commit) {
-    // Through the checked loader (sepolicy.h): libostree's own aborts on some policy trees.
+    // Through the checked loader (repo/sepolicy.h): libostree's own aborts on some policy trees.
     try {
       policy_dir = std::make_unique<RepoTempDir>(ostree_repo_get_dfd(repo), "sepolicy-");
       GObj<OstreeSePolicy> policy = SePolicyFromCommit(repo, *spec.sepolicy_from_commit, policy_dir->fd(), c);

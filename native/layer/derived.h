@@ -9,8 +9,8 @@
 #include <string>
 
 #include "codec/media_type.h"
-#include "layer_blob.h"
-#include "tar_filter.h"
+#include "layer/blob.h"
+#include "store/filter.h"
 
 namespace oc {
 

@@ -1,12 +1,12 @@
 // Copies a commit-layer tar, replacing (or dropping) the `.commitmeta` entry after the commit.
-#include "tar_rewrite.h"
+#include "layer/rewrite.h"
 
 #include <algorithm>
 #include <memory>
 
 #include "codec/codec.h"
 #include "io/fd_io.h"
-#include "layer_export.h"
+#include "layer/export.h"
 #include "scheduler.h"
 #include "tar/objpath.h"
 #include "tar/reader.h"

@@ -1,4 +1,4 @@
-#include "tar_filter.h"
+#include "store/filter.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 // The import data plane: one tar stream into a repo transaction, verifying every object
 // through libostree's `expected checksum` writers (spec §2.4, §2.5).
-#include "layer_import.h"
+#include "layer/import.h"
 
 #include <sys/stat.h>
 
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "io/prefetch.h"
-#include "repo.h"
+#include "repo/repo.h"
 #include "scheduler.h"
 #include "tar/format.h"
 #include "tar/objpath.h"

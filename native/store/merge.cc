@@ -1,16 +1,16 @@
 // The merge commit of a layered image (store spec §2.3 D): the base commit and the derived-layer
 // commits checked out over each other (whiteouts applied), relabelled, committed. Runs inside
 // the caller's transaction.
-#include "merge.h"
+#include "store/merge.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "modules.h"
-#include "repo.h"
-#include "repo_wrap.h"
-#include "sepolicy.h"
+#include "repo/repo.h"
+#include "repo/wrap.h"
+#include "repo/sepolicy.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"

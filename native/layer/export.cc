@@ -1,14 +1,14 @@
 // Layer export orchestration: one layer through tar → compressor → fd (ExportLayer), and the
 // layers of one exportLayers call run side by side (ExportLayers).
-#include "layer_export.h"
+#include "layer/export.h"
 
 #include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
 
-#include "layer_assign.h"
-#include "repo_read.h"
+#include "layer/assign.h"
+#include "repo/read.h"
 #include "scheduler.h"
 #include "tar/writer.h"
 #include "util/errors.h"

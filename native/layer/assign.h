@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "layer_export.h"
+#include "layer/export.h"
 
 namespace oc {
 
