@@ -229,6 +229,7 @@ export function assignComponents(
     else bySource.set(p.source, [p]);
   }
   const ownerOfPath = new Map<string, string>();
+  const shared = () => source('shared objects', 'shared', 'shared', GENERATED_FREQUENCY);
   const metadataPaths = new Set<string>();
   const sourceName = new Map<string, string>();
   for (const [src, pkgs] of bySource) {
@@ -239,7 +240,10 @@ export function assignComponents(
     for (const p of pkgs) {
       for (const f of p.files) {
         const at = inTree(tree, f);
-        if (at !== null && !ownerOfPath.has(at)) ownerOfPath.set(at, id);
+        if (at === null) continue;
+        // A path several source packages list is a shared directory (or a link to one: /bin).
+        const other = ownerOfPath.get(at);
+        ownerOfPath.set(at, other === undefined || other === id ? id : shared());
       }
       for (const f of p.metadata ?? []) metadataPaths.add(f);
     }
@@ -293,7 +297,7 @@ export function assignComponents(
       if (owners.size > 1) {
         // Paths in several components (the empty file, identical license texts): in any one of
         // them, that layer would change whenever another component adds or drops such a path.
-        id = source('shared objects', 'shared', 'shared', GENERATED_FREQUENCY);
+        id = shared();
       } else if (owners.has(undefined)) {
         const frequency = always(first) ? MAX_FREQUENCY : GENERATED_FREQUENCY;
         if (tree.size(o) >= threshold) {

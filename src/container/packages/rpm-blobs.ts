@@ -145,6 +145,16 @@ export function* readNdbPackages(db: Buffer, what: string): Generator<HeaderBlob
   const fileBlks = Math.floor(db.length / NDB_BLK);
   const minBlk = (slotPages * NDB_PAGE) / NDB_BLK;
   const seen = new Set<number>();
+  // Blobs may not overlap (as rpm checks), which also bounds the checksum work by the file size.
+  const extents: [number, number][] = [];
+  for (let at = 32; at < slotPages * NDB_PAGE; at += 16) {
+    const blkoff = db.readUInt32LE(at + 8);
+    if (blkoff !== 0) extents.push([blkoff, db.readUInt32LE(at + 12)]);
+  }
+  extents.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < extents.length; i++) {
+    if (extents[i - 1]![0] + extents[i - 1]![1] > extents[i]![0]) fail(`blobs at blocks ${extents[i - 1]![0]} and ${extents[i]![0]} overlap`);
+  }
   for (let at = 32; at < slotPages * NDB_PAGE; at += 16) {
     if (db.readUInt32LE(at) !== NDB_SLOT_MAGIC) fail(`bad slot magic at offset ${at}`);
     const pkgidx = db.readUInt32LE(at + 4);

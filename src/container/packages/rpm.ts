@@ -71,5 +71,12 @@ export function rpmPackages(blobs: Iterable<HeaderBlob>, what: string): Installe
 export function readRpmDatabase(format: RpmDbFormat, bytes: Buffer, what: string, wal?: Buffer): InstalledPackage[] {
   const blobs =
     format === 'sqlite' ? readSqlitePackages(bytes, what, wal) : format === 'ndb' ? readNdbPackages(bytes, what) : readBdbPackages(bytes, what);
-  return rpmPackages(blobs, what);
+  try {
+    return rpmPackages(blobs, what);
+  } catch (e) {
+    // Every check names the file; anything else (a bug, not a hostile byte) still gets its name.
+    const msg = e instanceof Error ? e.message : String(e);
+    if (msg.startsWith(what)) throw e;
+    throw new Error(`${what}: unreadable ${format} rpm database: ${msg}`);
+  }
 }
