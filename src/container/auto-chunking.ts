@@ -73,11 +73,11 @@ export function groupByDirectory(objects: { object: number; path: string; size: 
     e.size += o.size;
   }
   const group = new Map<number, string>();
-  const depth = (d: string) => (d === '/' ? 0 : d.split('/').length - 1);
   const dirs = [...pending.keys()];
   // Every ancestor takes part, deepest first (ties in byte order, for a stable result).
   for (const d of dirs) for (let p = d; p !== '/'; ) at((p = p.slice(0, p.lastIndexOf('/')) || '/'));
-  const order = [...pending.keys()].sort((a, b) => depth(b) - depth(a) || compareBytes(a, b));
+  const depth = new Map([...pending.keys()].map((d) => [d, d === '/' ? 0 : d.split('/').length - 1]));
+  const order = [...pending.keys()].sort((a, b) => depth.get(b)! - depth.get(a)! || compareBytes(a, b));
   for (const d of order) {
     const e = pending.get(d)!;
     if (e.size >= min && d !== '/') {

@@ -38,24 +38,39 @@ interface Unit {
   size: number;
   /** event → [its chance, P(no member changes | event)]. */
   events: Map<string, [number, number]>;
+  /** P(no event of this layer changes it). */
+  unchanged: number;
   exclusive: boolean;
   alive: boolean;
-  /** Smallest member name: deterministic tie-breaks. */
+  /** Smallest member name: the order of the result. */
   key: string;
-  /** Expected download of this layer in one update. */
-  expected: number;
 }
 
-/** P(the layer changes) × (size + overhead). */
-function expected(size: number, events: Map<string, [number, number]>): number {
-  let unchanged = 1;
-  for (const [p, stay] of events.values()) unchanged *= 1 - p * (1 - stay);
-  return (1 - unchanged) * (size + LAYER_OVERHEAD);
-}
+/** P(the layer does not change) under one event. */
+const stays = (p: number, stay: number) => 1 - p * (1 - stay);
 
 function unitOf(c: ObjectSourceMetaSized, exclusive: boolean, change: ChangeModel): Unit {
-  const events = new Map([[change.event, [changeProbability(c), 1 - change.level] as [number, number]]]);
-  return { members: [c], size: c.size, events, exclusive, alive: true, key: c.name, expected: expected(c.size, events) };
+  const p = changeProbability(c);
+  const stay = 1 - change.level;
+  return { members: [c], size: c.size, events: new Map([[change.event, [p, stay]]]), unchanged: stays(p, stay), exclusive, alive: true, key: c.name };
+}
+
+/** The expected download of a layer: P(it changes) × (size + overhead). */
+const expected = (u: { size: number; unchanged: number }) => (1 - u.unchanged) * (u.size + LAYER_OVERHEAD);
+
+/** P(a ∪ b unchanged): events they share combine (the parts of one package change together). */
+function unchangedTogether(a: Unit, b: Unit): number {
+  let u = a.unchanged * b.unchanged;
+  const [small, big] = a.events.size <= b.events.size ? [a, b] : [b, a];
+  for (const [e, [p, stay]] of small.events) {
+    const other = big.events.get(e);
+    if (other) u = (u / (stays(p, stay) * stays(other[0], other[1]) || 1)) * stays(Math.max(p, other[0]), stay * other[1]);
+  }
+  return u;
+}
+
+function mergeCost(a: Unit, b: Unit): number {
+  return expected({ size: a.size + b.size, unchanged: unchangedTogether(a, b) }) - expected(a) - expected(b);
 }
 
 function merge(a: Unit, b: Unit): Unit {
@@ -64,24 +79,22 @@ function merge(a: Unit, b: Unit): Unit {
     const mine = events.get(e);
     events.set(e, mine ? [Math.max(mine[0], p), mine[1] * stay] : [p, stay]);
   }
-  const size = a.size + b.size;
-  return { members: [...a.members, ...b.members], size, events, exclusive: false, alive: true, key: a.key < b.key ? a.key : b.key, expected: expected(size, events) };
+  let unchanged = 1;
+  for (const [p, stay] of events.values()) unchanged *= stays(p, stay);
+  const key = a.key < b.key ? a.key : b.key;
+  return { members: [...a.members, ...b.members], size: a.size + b.size, events, unchanged, exclusive: false, alive: true, key };
 }
 
-function mergeCost(a: Unit, b: Unit): number {
-  return merge(a, b).expected - a.expected - b.expected;
-}
-
-/** A binary min-heap of candidate merges (lazily invalidated when a unit is merged away). */
+/** A binary min-heap of candidate merges by cost, then unit ids (lazily invalidated when a unit is merged away). */
 class MergeHeap {
-  private items: { cost: number; a: number; b: number; tie: string }[] = [];
+  private items: { cost: number; a: number; b: number }[] = [];
   private less(i: number, j: number): boolean {
     const x = this.items[i]!;
     const y = this.items[j]!;
-    return x.cost < y.cost || (x.cost === y.cost && x.tie < y.tie);
+    return x.cost < y.cost || (x.cost === y.cost && (x.a < y.a || (x.a === y.a && x.b < y.b)));
   }
-  push(cost: number, a: number, b: number, tie: string): void {
-    this.items.push({ cost, a, b, tie });
+  push(cost: number, a: number, b: number): void {
+    this.items.push({ cost, a, b });
     for (let i = this.items.length - 1; i > 0; ) {
       const p = (i - 1) >> 1;
       if (!this.less(i, p)) break;
@@ -111,20 +124,19 @@ class MergeHeap {
 
 /**
  * Merges `units` (exclusive ones never) while a merge lowers the expected download, then until at
- * most `target` remain; returns the live ones.
+ * most `target` remain; returns the live ones. Units are numbered in name order, merged ones after,
+ * so equal costs are broken the same way every time.
  */
-function mergeDown(units: Unit[], target: number): Unit[] {
+function mergeDown(input: Unit[], target: number): Unit[] {
+  const units = [...input].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
   const fixed = units.filter((u) => u.exclusive).length;
   if (fixed + Math.min(units.length - fixed, 1) > target) {
     throw new Error(`${fixed} components with a layer of their own (user.component) need more than ${target} layers`);
   }
   const heap = new MergeHeap();
-  const tie = (a: Unit, b: Unit) => (a.key < b.key ? `${a.key}\0${b.key}` : `${b.key}\0${a.key}`);
   for (let i = 0; i < units.length; i++) {
     for (let j = i + 1; j < units.length; j++) {
-      const a = units[i]!;
-      const b = units[j]!;
-      if (!a.exclusive && !b.exclusive) heap.push(mergeCost(a, b), i, j, tie(a, b));
+      if (!units[i]!.exclusive && !units[j]!.exclusive) heap.push(mergeCost(units[i]!, units[j]!), i, j);
     }
   }
   let count = units.length;
@@ -141,7 +153,7 @@ function mergeDown(units: Unit[], target: number): Unit[] {
     const k = units.length - 1;
     for (let i = 0; i < k; i++) {
       const u = units[i]!;
-      if (u.alive && !u.exclusive) heap.push(mergeCost(u, merged), i, k, tie(u, merged));
+      if (u.alive && !u.exclusive) heap.push(mergeCost(u, merged), i, k);
     }
     count--;
   }

@@ -134,6 +134,36 @@ async function image(dir: string, tag?: string): Promise<ImageManifest> {
 
 const layerNames = (m: ImageManifest) => m.layers.slice(1).map((l) => l.annotations?.['ostree.components'] ?? '');
 
+describe('Repo.scanTree', () => {
+  it("lists what `ostree ls -R` lists, with sizes, symlink targets, ELF and the xattr; refuses bad input", async () => {
+    const dir = await tmpdir('scan-');
+    const root = path.join(dir, 'root');
+    mkdirSync(path.join(root, 'usr/bin'), { recursive: true });
+    copyFileSync('/bin/true', path.join(root, 'usr/bin/t'));
+    writeFileSync(path.join(root, 'usr/bin/text'), 'hello');
+    symlinkSync('t', path.join(root, 'usr/bin/link'));
+    const { repo, commit } = await commitTree(root, [{ path: '/usr/x', content: 'x', component: 'comp' }]);
+    const scan = await repo.scanTree(commit, 'user.component');
+    const listed = run(['ostree', `--repo=${repo.path}`, 'ls', '-R', commit]).trim().split('\n');
+    expect([...scan.files].sort()).toEqual(listed.filter((l) => !l.startsWith('d')).map((l) => l.split(/\s+/)[4]!).sort());
+    expect([...scan.dirs].sort()).toEqual(listed.filter((l) => l.startsWith('d')).map((l) => l.split(/\s+/)[4]!).sort());
+    const at = (p: string) => scan.fileObject[scan.files.indexOf(p)]!;
+    expect(scan.sizes[at('/usr/bin/text')]).toBe(5);
+    expect(scan.elf[at('/usr/bin/t')]).toBe(1);
+    expect(scan.elf[at('/usr/bin/text')]).toBe(0);
+    expect(scan.symlinkTargets).toEqual([[at('/usr/bin/link'), 't']]);
+    expect(scan.objectXattr).toEqual([[at('/usr/x'), 'comp']]);
+    await expect(repo.scanTree('0'.repeat(64), '')).rejects.toThrow(/No such metadata object 0{64}\.commit/);
+    expect(() => (repo.native.scanTree as (...a: unknown[]) => unknown)(42, '')).toThrow(TypeError);
+    const bad = await commitTree(root);
+    const raw = await bad.repo.withTransaction(async (r) => {
+      const checksum = await r.writeRegularFile(Buffer.from('z'), { xattrs: [[Buffer.from('user.component\0'), Buffer.from([0xff, 0xfe])]] });
+      return r.writeCommit({ root: await r.writeTree({ base: { commit: bad.commit }, entries: [{ path: '/usr/z', kind: 'file', checksum }] }), parent: null, timestamp: 1 });
+    });
+    await expect(bad.repo.scanTree(raw, 'user.component')).rejects.toThrow('xattr user.component of /usr/z is not a UTF-8 string');
+  });
+});
+
 const RPMS: PkgSpec[] = [
   { name: 'alpha', version: '1.0', files: { '/usr/bin/alpha': 'elf', '/usr/share/alpha/data.txt': 'alpha data' } },
   { name: 'beta', version: '1.0', files: { '/usr/bin/beta': 'elf', '/usr/lib/udev/rules.d/99-beta.rules': 'rule' } },
