@@ -26,7 +26,8 @@ import { exec } from './debian-tree.js';
 import { buildObjectMeta } from './objectmeta.js';
 import { measure, median, tableRow } from './run.js';
 
-const LIB = path.join(BENCH_DIR, '..', 'lib', 'index.js');
+const ROOT = path.resolve(BENCH_DIR, '..');
+const LIB = path.join(ROOT, 'lib', 'index.js');
 const CLI = path.join(BENCH_DIR, '..', 'lib', 'cli', 'main.js');
 const MB = (n) => `${(n / 1e6).toFixed(2)} MB`;
 
@@ -115,7 +116,7 @@ async function main() {
       const { manifest } = await (await OciDir.open(path.join(out, 'layout'))).readManifest(b.name);
       const manifestFile = path.join(out, `${b.name}.manifest.json`);
       await writeFile(manifestFile, JSON.stringify(manifest));
-      prev = { manifest, manifestFile, seconds: t.seconds, command: argv.slice(1).map((a) => a.replace(`${BENCH_DIR}/`, 'bench/')).join(' ') };
+      prev = { manifest, manifestFile, seconds: t.seconds, command: argv.slice(1).map((a) => a.replaceAll(`${ROOT}/`, '')).join(' ') };
       images.push(prev);
     }
     chains.push({ budget, images });
@@ -142,7 +143,8 @@ async function main() {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const commit = (await exec(['git', '-C', BENCH_DIR, 'rev-parse', '--short', 'HEAD']).catch(() => '?')).trim();
-  const argvText = `node bench/update-size.js ${process.argv.slice(2).join(' ')}`.trim();
+  const quote = (a) => (/^[\w./:,=@-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
+  const argvText = `node bench/update-size.js ${process.argv.slice(2).map(quote).join(' ')}`.trim();
   let md = `\n### Update size — Debian ${suite}, automatic chunking (${date} UTC, ${commit})\n\n`;
   md += `Command: \`${argvText}\` on ${cpu} (${os.cpus().length} CPUs, shared). `;
   md += `Builds: ${builds.map((b) => `${b.name} (${b.packages.size} packages, ${b.files} files, ${MB(b.bytes)})`).join('; ')}. `;
@@ -173,7 +175,7 @@ async function main() {
   const secs = (side) => median(timing[side].map((t) => t.seconds));
   md += `\nWhere the bytes go (layers the previous image lacks, largest first; a name is a layer's first components):\n\n${where.join('\n')}\n\n`;
   md += `Export time of the ${builds[0].name} build (median of ${runs}, alternating): \`--chunking auto\` ${secs('ours').toFixed(1)} s `;
-  md += `against \`--contentmeta\` (${components} components, ${path.relative(path.join(BENCH_DIR, '..'), referenceCli)}) ${secs('reference').toFixed(1)} s `;
+  md += `against \`--contentmeta\` (${components} components, ${referenceCli.startsWith(`${ROOT}/`) ? 'this checkout' : referenceCli}) ${secs('reference').toFixed(1)} s `;
   md += `(ratio ${(secs('ours') / secs('reference')).toFixed(3)}; peak RSS ${Math.max(...timing.ours.map((t) => t.rssKiB)) >> 10} / ${Math.max(...timing.reference.map((t) => t.rssKiB)) >> 10} MiB).\n`;
   process.stdout.write(md);
   if (!values['no-record']) await appendFile(values.results ?? path.join(BENCH_DIR, 'RESULTS.md'), md);

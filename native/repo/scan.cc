@@ -74,14 +74,11 @@ class Scanner {
     }
     GVar t = LoadVariant(repo_, OSTREE_OBJECT_TYPE_DIR_TREE, tree);
     size_t base = path.size();
-    ForEachTreeFile(t.get(), [&](const char *name, GVariant *csum_v) {
-      gsize len = 0;
-      const char *b = static_cast<const char *>(g_variant_get_fixed_array(csum_v, &len, 1));
-      if (len != 32) Fail("Corrupted dirtree object " + tree);
+    ForEachTreeFileRaw(t.get(), tree, [&](const char *name, const uint8_t *b) {
       path.resize(base);
       path.append("/").append(name);
       r_.files.push_back(path);
-      r_.file_object.push_back(Object(std::string(b, 32), path));
+      r_.file_object.push_back(Object(std::string(reinterpret_cast<const char *>(b), 32), path));
     });
     ForEachTreeDir(t.get(), [&](const char *name, GVariant *tree_v, GVariant *meta_v) {
       path.resize(base);

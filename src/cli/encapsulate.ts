@@ -83,6 +83,8 @@ export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ la
     ...(o.authAnonymous ? { authAnonymous: true } : {}),
   };
   if (o.authfile !== undefined && o.authAnonymous) throw new Error('Conflicting authentication options');
+  if (o.chunking !== undefined && o.contentmeta !== undefined) throw new Error('--chunking and --contentmeta cannot be combined');
+  if (o.bigFileThreshold !== undefined && o.chunking === undefined) throw new Error('--big-file-threshold needs --chunking auto');
   // commander checks the choice
   if (o.compression !== undefined) opts.compression = o.compression as Compression;
   if (o.config !== undefined) {
@@ -104,14 +106,8 @@ export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ la
     if (parsed.created !== undefined) opts.created = parsed.created;
   }
   if (o.maxLayers !== undefined) opts.maxLayers = parsePositiveInt(o.maxLayers, '--max-layers');
-  if (o.chunking !== undefined) {
-    if (o.contentmeta !== undefined) throw new Error('--chunking and --contentmeta cannot be combined');
-    opts.chunking = o.chunking;
-  }
-  if (o.bigFileThreshold !== undefined) {
-    if (o.chunking === undefined) throw new Error('--big-file-threshold needs --chunking auto');
-    opts.bigFileThreshold = parseSize(o.bigFileThreshold, '--big-file-threshold');
-  }
+  if (o.chunking !== undefined) opts.chunking = o.chunking;
+  if (o.bigFileThreshold !== undefined) opts.bigFileThreshold = parseSize(o.bigFileThreshold, '--big-file-threshold');
   if (o.previousBuildManifest !== undefined) {
     const path = o.previousBuildManifest;
     opts.priorBuild = await withContext(`Reading previous build manifest ${path}`, async () =>

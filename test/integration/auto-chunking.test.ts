@@ -287,6 +287,27 @@ function dpkgTree(dir: string, name: string, pkgs: PkgSpec[]): string {
   return root;
 }
 
+describe('CLI options', () => {
+  it('checks --chunking, --big-file-threshold and --previous-build-manifest before any work', async () => {
+    const dir = await tmpdir('cli-opts-');
+    const repo = (await Repo.create(path.join(dir, 'repo'), 'bare-user')).path;
+    const fail = async (...argv: string[]) => {
+      const r = await runCli('encapsulate', '--repo', repo, ...argv, 'nosuchref', `oci:${dir}/oci`);
+      expect(r.code).toBe(1);
+      return r.stderr;
+    };
+    expect(await fail('--chunking', 'manual')).toMatch(/option '--chunking <mode>' argument 'manual' is invalid. Allowed choices are auto/);
+    expect(await fail('--big-file-threshold', '1M')).toBe('error: --big-file-threshold needs --chunking auto\n');
+    expect(await fail('--chunking', 'auto', '--big-file-threshold', '1X')).toBe('error: Invalid --big-file-threshold: 1X\n');
+    expect(await fail('--chunking', 'auto', '--contentmeta', '/dev/null')).toBe('error: --chunking and --contentmeta cannot be combined\n');
+    expect(await fail('--chunking', 'auto', '--previous-build-manifest', `${dir}/none.json`)).toMatch(
+      new RegExp(`^error: Reading previous build manifest ${dir}/none.json: ENOENT`),
+    );
+    writeFileSync(`${dir}/bad.json`, '{"schemaVersion": 2}');
+    expect(await fail('--chunking', 'auto', '--previous-build-manifest', `${dir}/bad.json`)).toMatch(/^error: Reading previous build manifest .*bad\.json: .*config/);
+  });
+});
+
 describe('dpkg databases', () => {
   it("maps each package's files (merged /usr, /etc in /usr/etc) and its metadata; user.component overrides", async () => {
     const dir = await tmpdir('dpkg-');
