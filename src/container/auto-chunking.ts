@@ -11,7 +11,7 @@
 //   5. other unowned files: grouped by directory (three levels: `/var/lib/dpkg`, `/usr/etc/ssl`),
 //      so the dpkg status file changing does not take the certificates along.
 // A database that is present but cannot be read is an error naming it, never a silent fallback.
-import { gunzipSync } from 'node:zlib';
+import { constants as zlib, gunzipSync } from 'node:zlib';
 import type { Repo, TreeScan } from '../repo/repo.js';
 import type { ChangeModel } from './auto-packing.js';
 import { MAX_FREQUENCY, sizeObjectMeta, type ObjectMeta, type ObjectMetaSized, type ObjectSourceMeta } from './chunking.js';
@@ -41,6 +41,8 @@ const ALWAYS_CHANGING = /^\/var\/log(?:\/|$)/;
 const MAX_DPKG_FILE = 256 * 1024 * 1024;
 const MAX_RPMDB = 1024 * 1024 * 1024;
 const MAX_CHANGELOG = 16 * 1024 * 1024;
+/** The newest entries of a changelog are at its top: this much of the compressed file is read. */
+const CHANGELOG_HEAD = 64 * 1024;
 const KERNEL_FILE = /^\/usr\/lib\/modules\/([^/]+)\/(vmlinuz|initramfs\.img)$/;
 const PYC = /^(.*)\/__pycache__\/([^/.]+)\.[^/]*\.pyc$/;
 /** Files a package rebuild changes even when their source did not: man pages (dates, versions). */
@@ -162,7 +164,8 @@ export async function readPackageDatabases(repo: Repo, tree: TreeIndex, signal?:
         const log = await readTreeFile(repo, tree, path, MAX_CHANGELOG, signal).catch(() => null);
         let times: number[] = [];
         try {
-          if (log) times = debianChangelogTimes(gunzipSync(log, { maxOutputLength: 4 * MAX_CHANGELOG }).toString('utf8'));
+          const head = log?.subarray(0, CHANGELOG_HEAD);
+          if (head) times = debianChangelogTimes(gunzipSync(head, { finishFlush: zlib.Z_SYNC_FLUSH, maxOutputLength: 4 * MAX_CHANGELOG }).toString('utf8'));
         } catch {
           // A changelog is only a hint for packing: a broken one counts as no history.
         }
