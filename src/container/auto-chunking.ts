@@ -3,13 +3,19 @@
 //   1. `user.component` xattr on a file, or on a directory above it (bootc's convention): that
 //      component, with a layer of its own;
 //   2. the kernel and initramfs (`usr/lib/modules/<kver>/{vmlinuz,initramfs.img}`): one each;
-//   3. the package databases in the tree (dpkg, rpm): a component per source package (the unit a
+//   3. objects whose paths belong to several components (the empty file, shared license texts,
+//      directories several packages list): one "shared" component;
+//   4. the package databases in the tree (dpkg, rpm): a component per source package (the unit a
 //      distribution updates), owning the files its binary packages list, their dpkg metadata, and
-//      Python bytecode compiled from them;
-//   4. unowned files at or above a size threshold (1 MiB): one component each (udev's hwdb.bin, a
+//      Python bytecode compiled from them. What a rebuild changes (compiled code, checksums, the
+//      changelog, man pages) stays together; the rest (translations, modules, time zones) goes to
+//      a few directory groups of its own, so a patched package does not drag its data along;
+//   5. unowned files at or above a size threshold (1 MiB): one component each (udev's hwdb.bin, a
 //      regenerated locale archive …), so one of them changing drags nothing else along;
-//   5. other unowned files: grouped by directory (three levels: `/var/lib/dpkg`, `/usr/etc/ssl`),
+//   6. other unowned files: grouped by directory (three levels: `/var/lib/dpkg`, `/usr/etc/ssl`),
 //      so the dpkg status file changing does not take the certificates along.
+// Each component gets a change model for packing (auto-packing.ts): its chance to change from the
+// package's changelog, and which components change together.
 // A database that is present but cannot be read is an error naming it, never a silent fallback.
 import { constants as zlib, gunzipSync } from 'node:zlib';
 import type { Repo, TreeScan } from '../repo/repo.js';
@@ -191,7 +197,8 @@ export async function readPackageDatabases(repo: Repo, tree: TreeIndex, signal?:
     if (tree.objectAt(`${path}-journal`) !== undefined && tree.size(tree.objectAt(`${path}-journal`)!) > 0) {
       throw new Error(`${path}-journal: an interrupted SQLite transaction (hot journal); the rpm database cannot be read consistently`);
     }
-    const bytes = (await readTreeFile(repo, tree, path, MAX_RPMDB, signal))!;
+    const bytes = await readTreeFile(repo, tree, path, MAX_RPMDB, signal);
+    if (bytes === null) throw new Error(`${path}: a symlink to nothing, not an rpm database`);
     const wal = found.format === 'sqlite' ? await readTreeFile(repo, tree, `${path}-wal`, MAX_RPMDB, signal) : null;
     const packages = readRpmDatabase(found.format, bytes, path, wal ?? undefined);
     dbs.push({ path, format: found.format, packages });

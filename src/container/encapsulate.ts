@@ -264,7 +264,7 @@ export async function encapsulateToOciDir(
 
   // Plan: one layer per chunk, then the commit layer carrying the remainder (everything when
   // unchunked). The exporter walks the tree and places the objects itself.
-  const mapping = await withContext('Planning layers', () => planLayers(repo, info.checksum, opts));
+  const mapping = await planLayers(repo, info.checksum, opts);
   const chunks = mapping?.plan.chunks ?? [];
   const paths = [...chunks, undefined].map(() => oci.tempPath());
   const specs: LayerSpec[] = [

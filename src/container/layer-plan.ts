@@ -1,5 +1,6 @@
 // Which components go into which chunk layer of an encapsulated image: from a given content
 // mapping (`contentmeta`, upstream's packing) or found in the commit (`chunking: 'auto'`).
+import { withContext } from '../errors.js';
 import { autoContentMeta } from './auto-chunking.js';
 import { packComponents } from './auto-packing.js';
 import { packChunks, planFromBins, type ChunkPlan, type ObjectMetaSized, type PriorBuildManifest } from './chunking.js';
@@ -34,18 +35,20 @@ export async function planLayers(
 ): Promise<{ meta: ObjectMetaSized; plan: ChunkPlan } | undefined> {
   if (opts.chunking === 'auto') {
     if (opts.contentmeta) throw new Error('Automatic chunking and a content mapping (contentmeta) cannot be combined');
-    const auto = await autoContentMeta(repo, rev, {
-      ...(opts.bigFileThreshold !== undefined ? { bigFileThreshold: opts.bigFileThreshold } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
+    return withContext('Automatic chunking', async () => {
+      const auto = await autoContentMeta(repo, rev, {
+        ...(opts.bigFileThreshold !== undefined ? { bigFileThreshold: opts.bigFileThreshold } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      const max = opts.maxLayers ?? AUTO_MAX_LAYERS;
+      const bins = packComponents(auto.meta.sizes, max, {
+        ...(opts.priorBuild ? { prior: opts.priorBuild } : {}),
+        exclusive: auto.exclusive,
+        changes: auto.changes,
+      });
+      opts.onChunking?.({ databases: auto.databases, components: auto.meta.sizes.length, layers: bins.length });
+      return { meta: auto.meta, plan: planFromBins(bins, max) };
     });
-    const max = opts.maxLayers ?? AUTO_MAX_LAYERS;
-    const bins = packComponents(auto.meta.sizes, max, {
-      ...(opts.priorBuild ? { prior: opts.priorBuild } : {}),
-      exclusive: auto.exclusive,
-      changes: auto.changes,
-    });
-    opts.onChunking?.({ databases: auto.databases, components: auto.meta.sizes.length, layers: bins.length });
-    return { meta: auto.meta, plan: planFromBins(bins, max) };
   }
   if (opts.chunking !== undefined) throw new Error(`Unknown chunking mode: ${String(opts.chunking)}`);
   if (opts.bigFileThreshold !== undefined) throw new Error('bigFileThreshold needs automatic chunking');

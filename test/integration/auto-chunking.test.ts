@@ -256,7 +256,7 @@ describe('rpm databases', () => {
     const out = path.join(dir, 'oci');
     const r = await runCli('encapsulate', '--repo', repo.path, '--chunking', 'auto', commit, `oci:${out}`);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: Planning layers: \/usr\/lib\/sysimage\/rpm\/rpmdb\.sqlite: page 2: type 65 is not a table b-tree page\n$/);
+    expect(r.stderr).toMatch(/^error: Automatic chunking: \/usr\/lib\/sysimage\/rpm\/rpmdb\.sqlite: page 2: type 65 is not a table b-tree page\n$/);
     expect((await (await OciDir.open(out)).readIndex()).manifests).toEqual([]);
 
     // A database directory without any database file rpm writes.
