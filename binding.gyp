@@ -13,6 +13,7 @@
         "native/repo/repo.cc",
         "native/repo/objects.cc",
         "native/repo/tree.cc",
+        "native/repo/scan.cc",
         "native/repo/staging.cc",
         "native/layer/export.cc",
         "native/layer/export_js.cc",

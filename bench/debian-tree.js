@@ -28,7 +28,7 @@ const FORMAT_VERSION = 1; // bump when the post-processing below changes
 const MOUNT_POINTS = ['dev', 'proc', 'sys', 'run', 'tmp'];
 const APT_CACHES = ['var/cache/apt', 'var/lib/apt/lists'];
 
-function exec(argv, { log } = {}) {
+export function exec(argv, { log } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     const out = [];
@@ -50,7 +50,7 @@ function exec(argv, { log } = {}) {
 }
 
 /** Unmounts what a killed debootstrap left mounted under `dir` (deepest first), so removing it is safe. */
-async function unmountUnder(dir) {
+export async function unmountUnder(dir) {
   const mounts = (await readFile('/proc/self/mounts', 'utf8'))
     .split('\n')
     .map((l) => l.split(' ')[1])
@@ -60,7 +60,7 @@ async function unmountUnder(dir) {
   for (const m of mounts) await exec(['umount', '-l', m]);
 }
 
-async function emptyDir(dir) {
+export async function emptyDir(dir) {
   if (!existsSync(dir)) return;
   for (const name of await readdir(dir)) await rm(path.join(dir, name), { recursive: true, force: true });
 }

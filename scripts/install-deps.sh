@@ -15,6 +15,7 @@ apt_pkgs=(
   bsdutils                                         # script(1): a terminal for the progress-bar test
   clang libclang-rt-dev                            # libFuzzer + ASan/UBSan runtimes (scripts/fuzz.sh)
   libasan8 libubsan1                               # sanitizer runtimes for npm run test:asan
+  rpm sqlite3 db5.3-util dpkg                      # real rpm (rpmbuild) and dpkg databases for the automatic-chunking tests
 )
 dnf_pkgs=(
   pkgconf-pkg-config ostree-devel glib2-devel ostree
@@ -28,6 +29,7 @@ dnf_pkgs=(
   util-linux-script
   clang compiler-rt
   libasan libubsan
+  rpm-build sqlite libdb-utils dpkg
 )
 
 sudo_cmd=()

@@ -8,7 +8,7 @@ export { concurrency, CONCURRENCY_ENV } from './concurrency.js';
 export type {
   RepoMode, ObjectType, MetadataObjectType, Cancelable, TransactionStats, CommitInfo, ContentObjectInfo, TreeRoot,
   DirTree, DirMeta, CommitModifier, TreeEntry, TreeSpec, WriteCommitOptions, ContentAttributes, FileContent,
-  CheckoutOptions, PruneOptions, PruneResult, RemoteOptions, PullOptions, ObjectName, CommitPath,
+  CheckoutOptions, PruneOptions, PruneResult, RemoteOptions, PullOptions, ObjectName, CommitPath, TreeScan,
 } from './repo/repo.js';
 export { Repo, DevInoCache, vardictToBytes, vardictFromBytes } from './repo/repo.js';
 export type { TypedVariant, VariantValue, VariantDict, Xattr } from './repo/variant.js';
@@ -42,6 +42,7 @@ export {
   Chunk, Chunking, computeSizes, parseContentMetaFile, contentMetaToSized, MAX_CHUNKS, MIN_CHUNKED_LAYERS, MAX_FREQUENCY,
 } from './container/chunking.js';
 export type { Config, ExportOpts, Compression } from './container/encapsulate.js';
+export type { ChunkingSummary } from './container/layer-plan.js';
 export { encapsulate } from './container/encapsulate.js';
 export type { UnencapsulateOpts, Import } from './container/unencapsulate.js';
 export { unencapsulate } from './container/unencapsulate.js';

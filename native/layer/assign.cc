@@ -78,10 +78,7 @@ class Assigner {
     CheckCancelled(c_);
     GVar t = LoadVariant(repo_, OSTREE_OBJECT_TYPE_DIR_TREE, tree);
     size_t base = path.size();
-    ForEachTreeFile(t.get(), [&](const char *name, GVariant *csum_v) {
-      gsize len = 0;
-      const uint8_t *b = static_cast<const uint8_t *>(g_variant_get_fixed_array(csum_v, &len, 1));
-      if (len != 32) Fail("Corrupted dirtree object " + tree);
+    ForEachTreeFileRaw(t.get(), tree, [&](const char *name, const uint8_t *b) {
       Csum k;
       memcpy(k.b, b, 32);
       path.resize(base);

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "util/failure.h"
 #include "util/gobj.h"
 
 namespace oc {
@@ -31,6 +32,18 @@ void ForEachTreeFile(GVariant *dirtree, F &&f) {
     GVar owned(csum_v);
     f(name, csum_v);
   }
+}
+
+// ForEachTreeFile with the checksum as its 32 raw bytes: f(name, bytes); a checksum of another
+// length fails naming `tree` (the dirtree's hex checksum).
+template <typename F>
+void ForEachTreeFileRaw(GVariant *dirtree, const std::string &tree, F &&f) {
+  ForEachTreeFile(dirtree, [&](const char *name, GVariant *csum_v) {
+    gsize len = 0;
+    const uint8_t *b = static_cast<const uint8_t *>(g_variant_get_fixed_array(csum_v, &len, 1));
+    if (len != 32) Fail("Corrupted dirtree object " + tree);
+    f(name, b);
+  });
 }
 
 // The subdirectory entries of a dirtree object, in order: f(name, tree, meta) with the binary

@@ -180,6 +180,7 @@ void RepoWrap::Init(Napi::Env env, Napi::Object exports) {
           InstanceMethod("writeRegfileInline", &RepoWrap::WriteRegfileInline),
           InstanceMethod("writeRegfileFromFd", &RepoWrap::WriteRegfileFromFd),
           InstanceMethod("writeSymlink", &RepoWrap::WriteSymlink),
+          InstanceMethod("scanTree", &RepoWrap::ScanTree),
           InstanceMethod("writeMtree", &RepoWrap::WriteMtree),
           InstanceMethod("writeCommit", &RepoWrap::WriteCommit),
           InstanceMethod("checkout", &RepoWrap::Checkout),

@@ -1,7 +1,8 @@
 // Internal to the Repo binding (repo*.cc): the ObjectWrap class and argument helpers.
 // Methods are grouped by concept: repo.cc (open/create, refs, transactions, config, remotes,
 // signatures, pull, prune), repo/objects.cc (commits, detached metadata, metadata and content
-// objects), repo/tree.cc (mutable trees, writing commits, checkout, the devino cache).
+// objects), repo/tree.cc (mutable trees, writing commits, checkout, the devino cache),
+// repo/scan.cc (the tree scan of automatic chunking).
 #pragma once
 
 #include <napi.h>
@@ -94,6 +95,8 @@ class RepoWrap : public TaggedWrap<RepoWrap> {
   Napi::Value WriteRegfileInline(const Napi::CallbackInfo &info);
   Napi::Value WriteRegfileFromFd(const Napi::CallbackInfo &info);
   Napi::Value WriteSymlink(const Napi::CallbackInfo &info);
+  // repo/scan.cc
+  Napi::Value ScanTree(const Napi::CallbackInfo &info);
   // repo/tree.cc
   Napi::Value WriteMtree(const Napi::CallbackInfo &info);
   Napi::Value WriteCommit(const Napi::CallbackInfo &info);

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { contentMetaToSized, parseContentMetaFile } from '../container/chunking.js';
 import { encapsulate, type Compression, type ExportOpts } from '../container/encapsulate.js';
 import { withContext } from '../errors.js';
-import type { RuntimeConfig } from '../oci/types.js';
+import { parseImageManifest, type RuntimeConfig } from '../oci/types.js';
 import { ImageReference } from '../ref/image-reference.js';
 import { Repo } from '../repo/repo.js';
 import { stat } from 'node:fs/promises';
@@ -36,6 +36,14 @@ export function parseLabels(args: string[]): Map<string, string> {
   return labels;
 }
 
+/** A byte count: digits with an optional binary suffix K, M or G (`1M` = 1048576). */
+function parseSize(value: string, what: string): number {
+  const m = /^(\d+)([KMG]?)$/.exec(value);
+  const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2] || ' ') : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`Invalid ${what}: ${value}`);
+  return n;
+}
+
 function parsePositiveInt(value: string, what: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new Error(`Invalid ${what}: ${value}`);
@@ -54,6 +62,9 @@ interface EncapsulateCliOptions {
   compression?: string;
   contentmeta?: string;
   maxLayers?: string;
+  chunking?: 'auto';
+  bigFileThreshold?: string;
+  previousBuildManifest?: string;
   insecureSkipTlsVerification?: boolean;
   certDir?: string;
   authAnonymous?: boolean;
@@ -72,6 +83,8 @@ export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ la
     ...(o.authAnonymous ? { authAnonymous: true } : {}),
   };
   if (o.authfile !== undefined && o.authAnonymous) throw new Error('Conflicting authentication options');
+  if (o.chunking !== undefined && o.contentmeta !== undefined) throw new Error('--chunking and --contentmeta cannot be combined');
+  if (o.bigFileThreshold !== undefined && o.chunking === undefined) throw new Error('--big-file-threshold needs --chunking auto');
   // commander checks the choice
   if (o.compression !== undefined) opts.compression = o.compression as Compression;
   if (o.config !== undefined) {
@@ -93,6 +106,14 @@ export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ la
     if (parsed.created !== undefined) opts.created = parsed.created;
   }
   if (o.maxLayers !== undefined) opts.maxLayers = parsePositiveInt(o.maxLayers, '--max-layers');
+  if (o.chunking !== undefined) opts.chunking = o.chunking;
+  if (o.bigFileThreshold !== undefined) opts.bigFileThreshold = parseSize(o.bigFileThreshold, '--big-file-threshold');
+  if (o.previousBuildManifest !== undefined) {
+    const path = o.previousBuildManifest;
+    opts.priorBuild = await withContext(`Reading previous build manifest ${path}`, async () =>
+      parseImageManifest(await readFile(path), path),
+    );
+  }
   return { labels, opts };
 }
 
@@ -113,13 +134,20 @@ export function registerEncapsulate(program: Command): void {
     .option('--compression-fast', 'compress layers with gzip level 1')
     .addOption(new Option('--compression <type>', 'layer compression (default: gzip)').choices(COMPRESSIONS))
     .option('--contentmeta <path>', 'JSON content metadata file: splits content into layers')
-    .option('--max-layers <n>', 'layer budget for chunking (with --contentmeta)')
+    .option('--max-layers <n>', 'chunk-layer budget (default 64 with --contentmeta, 128 with --chunking auto)')
+    .addOption(new Option('--chunking <mode>', 'auto: split content into layers by the package databases, user.component xattrs and big files found in the commit').choices(['auto']))
+    .option('--big-file-threshold <size>', 'with --chunking auto: unowned files of this size or more get a layer each (bytes, or with K/M/G; default 1M)')
+    .option('--previous-build-manifest <path>', "the previous build's image manifest (JSON): keeps its layer layout")
     .option('--insecure-skip-tls-verification', 'push without TLS verification (plain-HTTP registry)')
     .option('--cert-dir <dir>', 'push with the TLS certificates in this directory (*.crt, *.cert, *.key)')
     .option('--auth-anonymous', 'push without any credentials')
     .action(async (rev: string, imgref: string, o: EncapsulateCliOptions) => {
       const dest = ImageReference.parse(imgref);
       const { labels, opts } = await encapsulateOptions(o);
+      opts.onChunking = (c) => {
+        const dbs = c.databases.map((d) => `${d.format} ${d.path} (${d.packages} packages)`).join(', ') || 'no package database';
+        process.stderr.write(`Automatic chunking: ${dbs}; ${c.components} components in ${c.layers} layers\n`);
+      };
       const repo = await openRepoArg(o.repo);
       const digest = await encapsulate(repo, rev, { labels, ...(o.cmd ? { cmd: o.cmd } : {}) }, opts, dest);
       process.stdout.write(`${digest}\n`);

@@ -264,7 +264,11 @@ export interface ChunkPlan {
 export function packChunks(meta: ObjectMetaSized, maxLayers?: number, prior?: PriorBuildManifest): ChunkPlan {
   const max = maxLayers ?? MAX_CHUNKS;
   if (!Number.isInteger(max) || max <= 0) throw new Error(`Invalid max layers: ${maxLayers}`);
-  const bins = basicPacking(meta.sizes, max, prior);
+  return planFromBins(basicPacking(meta.sizes, max, prior), max);
+}
+
+/** Named chunks for packed bins (`max`: the budget they were packed for). */
+export function planFromBins(bins: ObjectSourceMetaSized[][], max: number): ChunkPlan {
   const chunkOf = new Map<string, number>();
   const chunks = bins.map((bin, i) => {
     const chunk = new Chunk(chunkName(bin));

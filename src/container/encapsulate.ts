@@ -10,7 +10,8 @@ import { hostPlatform } from '../oci/platform.js';
 import type { Descriptor, History, ImageConfiguration, ImageManifest, RuntimeConfig } from '../oci/types.js';
 import { ImageReference, parseOciPathAndTag } from '../ref/image-reference.js';
 import { Transport } from '../ref/transport.js';
-import { componentsAnnotation, packChunks, type ChunkPlan, type ObjectMetaSized, type PriorBuildManifest } from './chunking.js';
+import { componentsAnnotation, type ChunkPlan, type ObjectMetaSized, type PriorBuildManifest } from './chunking.js';
+import { planLayers, type ChunkingSummary } from './layer-plan.js';
 import {
   ANNOTATION_VERSION,
   BOOTC_LABEL,
@@ -51,7 +52,7 @@ export interface ExportOpts {
   copyMetaKeys?: string[];
   /** Like `copyMetaKeys`, but missing keys are skipped. */
   copyMetaOptKeys?: string[];
-  /** Layer budget for chunking (default 64). */
+  /** Chunk-layer budget (default 64 with `contentmeta`, 128 with automatic chunking). */
   maxLayers?: number;
   /** Passed as `--authfile` to `skopeo copy` when pushing. */
   authfile?: string;
@@ -69,6 +70,15 @@ export interface ExportOpts {
   priorBuild?: PriorBuildManifest;
   /** Object → component mapping with sizes; enables the chunked (multi-layer) export. */
   contentmeta?: ObjectMetaSized;
+  /**
+   * `auto`: components from the commit itself (package databases, `user.component` xattrs, big
+   * files, directories), packed to keep updates small; exclusive with `contentmeta`.
+   */
+  chunking?: 'auto';
+  /** Automatic chunking: unowned files of this many bytes or more get a layer each (default 1 MiB). */
+  bigFileThreshold?: number;
+  /** Automatic chunking: called with what was found (package databases, components, layers). */
+  onChunking?: (summary: ChunkingSummary) => void;
   /** Image `created`; default the commit timestamp as `YYYY-MM-DDTHH:MM:SSZ`. */
   created?: string;
   /**
@@ -254,14 +264,14 @@ export async function encapsulateToOciDir(
 
   // Plan: one layer per chunk, then the commit layer carrying the remainder (everything when
   // unchunked). The exporter walks the tree and places the objects itself.
-  const plan = opts.contentmeta ? packChunks(opts.contentmeta, opts.maxLayers, opts.priorBuild) : undefined;
-  const chunks = plan?.chunks ?? [];
+  const mapping = await planLayers(repo, info.checksum, opts);
+  const chunks = mapping?.plan.chunks ?? [];
   const paths = [...chunks, undefined].map(() => oci.tempPath());
   const specs: LayerSpec[] = [
     ...chunks.map((_, i) => ({ kind: 'chunk' as const, compression, output: paths[i]! })),
     { kind: 'commit', rev: info.checksum, compression, output: paths.at(-1)! },
   ];
-  const assign = objectAssignment(info.checksum, opts.contentmeta && plan ? { meta: opts.contentmeta, plan } : undefined, chunks.length);
+  const assign = objectAssignment(info.checksum, mapping, chunks.length);
   let results;
   try {
     results = await withContext('Exporting layers', () =>

@@ -60,6 +60,31 @@ export interface NativeContentInfo {
  * Documented under its public name.
  * @inline
  */
+export interface NativeTreeScan {
+  /** Tree paths of the files (`/usr/bin/bash`), in walk order: files, then subdirectories. */
+  files: string[];
+  /** Index of each file's content object. */
+  fileObject: Uint32Array;
+  /** 32 raw checksum bytes per object, in first-seen order. */
+  checksums: Buffer;
+  /** Content size per object (0 for symlinks). */
+  sizes: Float64Array;
+  /** 1 per object whose content starts with ELF's magic (compiled code), else 0. */
+  elf: Uint8Array;
+  /** [object, target] of each symlink object. */
+  symlinkTargets: [number, string][];
+  /** [object, value] of each object carrying the requested xattr. */
+  objectXattr: [number, string][];
+  /** Directory paths in walk order, `/` first. */
+  dirs: string[];
+  /** [directory, value] of each directory carrying the requested xattr. */
+  dirXattr: [number, string][];
+}
+
+/**
+ * Documented under its public name.
+ * @inline
+ */
 export interface NativePruneResult {
   objectsTotal: number;
   objectsPruned: number;
@@ -171,6 +196,7 @@ export interface NativeRepo {
   loadMetadataBytes(type: string, checksum: string): Promise<Buffer>;
   writeMetadata(type: string, expected: string | null, bytes: Uint8Array, c: C): Promise<string>;
   queryContent(checksum: string, c: C): Promise<NativeContentInfo>;
+  scanTree(rev: string, xattrName: string, c: C): Promise<NativeTreeScan>;
   readContent(checksum: string, fd: undefined, c: C): Promise<Buffer>;
   readContent(checksum: string, fd: number, c: C): Promise<number>;
   writeRegfileInline(

@@ -17,6 +17,7 @@ import type {
   NativeRepo,
   NativeRepoModule,
   NativeTransactionStats,
+  NativeTreeScan,
 } from './native.js';
 import { variantFromBytes, variantToBytes, type TypedVariant, type VariantDict, type Xattr } from './variant.js';
 
@@ -41,6 +42,7 @@ export type TransactionStats = NativeTransactionStats;
 
 export type CommitInfo = NativeCommit;
 export type ContentObjectInfo = NativeContentInfo;
+export type TreeScan = NativeTreeScan;
 
 /** A tree written to the repo: the root dirtree and dirmeta checksums. */
 export interface TreeRoot {
@@ -465,6 +467,15 @@ export class Repo {
   /** Owner, mode, size, symlink target and xattrs of a content object. */
   async queryContent(checksum: string, opts: Cancelable = {}): Promise<ContentObjectInfo> {
     return withCancellable(opts.signal, (c) => this.native.queryContent(checksum, c));
+  }
+
+  /**
+   * One walk of a commit's tree (checksum or ref): every file path and its content object, each
+   * object's size and symlink target, and the value of the xattr `xattrName` (UTF-8, e.g.
+   * `user.component`) on objects and directories.
+   */
+  async scanTree(rev: string, xattrName: string, opts: Cancelable = {}): Promise<TreeScan> {
+    return withCancellable(opts.signal, (c) => this.native.scanTree(rev, xattrName, c));
   }
 
   /** A regular file object's content. */

@@ -1,0 +1,289 @@
+// Automatic chunking's pure parts: which component each content object of a scanned tree goes
+// to (packages through the tree's symlinks, xattrs, kernel, big files, groups, shared objects,
+// code apart from data), and the packing into a layer budget, kept stable by a previous build.
+// The scan here is a literal value (what Repo.scanTree returns); the real scan and databases are
+// in test/integration/auto-chunking.test.ts.
+import { describe, expect, it } from 'vitest';
+import { assignComponents, groupByDirectory } from '../../src/container/auto-chunking.js';
+import { packComponents } from '../../src/container/auto-packing.js';
+import { MAX_FREQUENCY, sizeObjectMeta, type ObjectSourceMetaSized, type PriorBuildManifest } from '../../src/container/chunking.js';
+import type { InstalledPackage } from '../../src/container/packages/types.js';
+import { TreeIndex } from '../../src/container/tree-index.js';
+import type { TreeScan } from '../../src/repo/repo.js';
+
+interface File {
+  path: string;
+  /** Content key: files with the same key share one object. */
+  object: string;
+  size?: number;
+  elf?: boolean;
+  symlink?: string;
+  component?: string;
+}
+
+/** A scan of a tree holding `files` (directories implied, `dirComponents` on some). */
+function scan(files: File[], dirComponents: Record<string, string> = {}): TreeScan {
+  const objects: File[] = [];
+  const index = new Map<string, number>();
+  const dirs = new Set<string>(['/']);
+  for (const f of files) {
+    for (let p = f.path.slice(0, f.path.lastIndexOf('/')); p; p = p.slice(0, p.lastIndexOf('/'))) dirs.add(p);
+    if (!index.has(f.object)) {
+      index.set(f.object, objects.length);
+      objects.push(f);
+    }
+  }
+  const dirList = [...dirs].sort();
+  const checksums = Buffer.alloc(32 * objects.length);
+  objects.forEach((o, i) => checksums.write(Buffer.from(o.object).toString('hex').padEnd(64, '0').slice(0, 64), 32 * i, 'hex'));
+  return {
+    files: files.map((f) => f.path),
+    fileObject: Uint32Array.from(files.map((f) => index.get(f.object)!)),
+    checksums,
+    sizes: Float64Array.from(objects.map((o) => (o.symlink ? 0 : (o.size ?? 100)))),
+    elf: Uint8Array.from(objects.map((o) => (o.elf ? 1 : 0))),
+    symlinkTargets: objects.flatMap((o, i) => (o.symlink ? [[i, o.symlink] as [number, string]] : [])),
+    objectXattr: objects.flatMap((o, i) => (o.component ? [[i, o.component] as [number, string]] : [])),
+    dirs: dirList,
+    dirXattr: Object.entries(dirComponents).map(([d, v]) => [dirList.indexOf(d), v] as [number, string]),
+  };
+}
+
+function pkg(name: string, files: string[], source = name, metadata: string[] = []): InstalledPackage {
+  return { name, identifier: `${name}_1`, source, sourceVersion: '1', files, metadata, changeTimes: [] };
+}
+
+/** path → component name, for every file of `files`. */
+function components(files: File[], packages: InstalledPackage[], opts: { threshold?: number; dirs?: Record<string, string> } = {}) {
+  const s = scan(files, opts.dirs);
+  const tree = new TreeIndex(s);
+  const meta = assignComponents(tree, packages, opts.threshold ?? 1024 * 1024, ['/var/lib/dpkg']);
+  const out: Record<string, string> = {};
+  s.files.forEach((p, i) => {
+    out[p] = meta.set.get(meta.map.get(tree.checksum(s.fileObject[i]!))!)!.name;
+  });
+  return { byPath: out, meta };
+}
+
+describe('components of a tree', () => {
+  it("maps the package database's paths through the tree's symlinks and /etc → /usr/etc", () => {
+    const files: File[] = [
+      { path: '/bin', object: 'l-bin', symlink: 'usr/bin' },
+      { path: '/usr/bin/bash', object: 'bash', elf: true },
+      { path: '/usr/bin/rbash', object: 'l-rbash', symlink: 'bash' },
+      { path: '/usr/etc/bash.bashrc', object: 'bashrc' },
+      { path: '/usr/lib/x86_64-linux-gnu/libssl.so.3', object: 'libssl', elf: true },
+      { path: '/usr/bin/openssl', object: 'openssl-bin', elf: true },
+      { path: '/var/lib/dpkg/status', object: 'status' },
+    ];
+    const { byPath } = components(files, [
+      pkg('bash', ['/bin/bash', '/bin/rbash', '/etc/bash.bashrc']),
+      pkg('libssl3', ['/usr/lib/x86_64-linux-gnu/libssl.so.3'], 'openssl'),
+      pkg('openssl', ['/usr/bin/openssl']),
+    ]);
+    expect(byPath).toEqual({
+      '/bin': 'unpackaged:/',
+      '/usr/bin/bash': 'bash',
+      '/usr/bin/rbash': 'bash',
+      '/usr/etc/bash.bashrc': 'bash',
+      // Binary packages of one source package are one component: they are updated together.
+      '/usr/lib/x86_64-linux-gnu/libssl.so.3': 'openssl',
+      '/usr/bin/openssl': 'openssl',
+      '/var/lib/dpkg/status': 'unpackaged:/var/lib/dpkg',
+    });
+  });
+
+  it('gives big unowned files, the kernel and the initramfs a component each; groups small unowned ones by directory', () => {
+    const MiB = 1024 * 1024;
+    const files: File[] = [
+      { path: '/usr/lib/udev/hwdb.bin', object: 'hwdb', size: 13 * MiB },
+      { path: '/usr/lib/modules/6.1.0-9-amd64/vmlinuz', object: 'vmlinuz', size: 8 * MiB },
+      { path: '/usr/lib/modules/6.1.0-9-amd64/initramfs.img', object: 'initramfs', size: 36 * MiB },
+      { path: '/usr/lib/modules/6.1.0-9-amd64/kernel/fs/ext4.ko', object: 'ext4', size: 2 * MiB, elf: true },
+      { path: '/var/cache/debconf/templates.dat', object: 'templates', size: MiB - 1 },
+      { path: '/var/cache/debconf/config.dat', object: 'config' },
+      { path: '/usr/etc/passwd', object: 'passwd' },
+      { path: '/usr/etc/ssl/certs/ca-certificates.crt', object: 'certs', size: 200_000 },
+    ];
+    const { byPath } = components(files, [pkg('linux-image', ['/usr/lib/modules/6.1.0-9-amd64/kernel/fs/ext4.ko', '/boot/vmlinuz-6.1.0-9-amd64'])]);
+    expect(byPath).toEqual({
+      '/usr/lib/udev/hwdb.bin': '/usr/lib/udev/hwdb.bin',
+      '/usr/lib/modules/6.1.0-9-amd64/vmlinuz': 'vmlinuz',
+      '/usr/lib/modules/6.1.0-9-amd64/initramfs.img': 'initramfs',
+      '/usr/lib/modules/6.1.0-9-amd64/kernel/fs/ext4.ko': 'linux-image',
+      '/var/cache/debconf/templates.dat': 'unpackaged:/var/cache/debconf',
+      '/var/cache/debconf/config.dat': 'unpackaged:/var/cache/debconf',
+      '/usr/etc/passwd': 'unpackaged:/usr/etc',
+      '/usr/etc/ssl/certs/ca-certificates.crt': 'unpackaged:/usr/etc/ssl',
+    });
+    // The threshold is an option.
+    expect(components(files, [], { threshold: 150_000 }).byPath['/usr/etc/ssl/certs/ca-certificates.crt']).toBe('/usr/etc/ssl/certs/ca-certificates.crt');
+  });
+
+  it('lets user.component on a file or a directory above it override the package', () => {
+    const files: File[] = [
+      { path: '/usr/bin/tool', object: 'tool', component: 'my-tool', elf: true },
+      { path: '/usr/bin/other', object: 'other', elf: true },
+      { path: '/opt/app/bin/app', object: 'app' },
+      { path: '/opt/app/lib/x.so', object: 'x' },
+      { path: '/opt/app/lib/special', object: 'special', component: 'special' },
+    ];
+    const { byPath, meta } = components(files, [pkg('tools', ['/usr/bin/tool', '/usr/bin/other'])], { dirs: { '/opt/app': 'app' } });
+    expect(byPath).toEqual({
+      '/usr/bin/tool': 'my-tool',
+      '/usr/bin/other': 'tools',
+      '/opt/app/bin/app': 'app',
+      '/opt/app/lib/x.so': 'app',
+      '/opt/app/lib/special': 'special',
+    });
+    expect([...meta.exclusive].sort()).toEqual(['app', 'my-tool', 'special']);
+  });
+
+  it('puts objects whose paths are in several components apart, and Python bytecode with its source', () => {
+    const files: File[] = [
+      { path: '/usr/share/doc/a/copyright', object: 'gpl' },
+      { path: '/usr/share/doc/b/copyright', object: 'gpl' },
+      { path: '/var/lib/apt/extended_states', object: 'empty', size: 0 },
+      { path: '/usr/share/a/empty', object: 'empty', size: 0 },
+      { path: '/usr/lib/python3/dist-packages/b/mod.py', object: 'mod' },
+      { path: '/usr/lib/python3/dist-packages/b/__pycache__/mod.cpython-311.pyc', object: 'pyc' },
+    ];
+    const { byPath } = components(files, [
+      pkg('a', ['/usr/share/doc/a/copyright', '/usr/share/a/empty']),
+      pkg('b', ['/usr/share/doc/b/copyright', '/usr/lib/python3/dist-packages/b/mod.py']),
+    ]);
+    expect(byPath).toEqual({
+      '/usr/share/doc/a/copyright': 'shared',
+      '/usr/share/doc/b/copyright': 'shared',
+      '/var/lib/apt/extended_states': 'shared',
+      '/usr/share/a/empty': 'shared',
+      '/usr/lib/python3/dist-packages/b/mod.py': 'b',
+      '/usr/lib/python3/dist-packages/b/__pycache__/mod.cpython-311.pyc': 'b',
+    });
+  });
+
+  it("keeps a package's code, metadata and man pages together and its data apart, by directory", () => {
+    const files: File[] = [
+      { path: '/usr/bin/apt', object: 'apt-bin', elf: true, size: 50_000 },
+      { path: '/var/lib/dpkg/info/apt.md5sums', object: 'md5sums' },
+      { path: '/var/lib/dpkg/info/apt.postinst', object: 'postinst', size: 70_000 },
+      { path: '/usr/share/man/man8/apt.8.gz', object: 'man', size: 9_000 },
+      ...['de', 'fr', 'ja', 'ru'].map((l) => ({ path: `/usr/share/locale/${l}/LC_MESSAGES/apt.mo`, object: `mo-${l}`, size: 300_000 })),
+      { path: '/usr/share/apt/big-table', object: 'table', size: 2_000_000 },
+    ];
+    const { byPath } = components(files, [
+      pkg('apt', files.map((f) => f.path), 'apt', ['/var/lib/dpkg/info/apt.md5sums']),
+    ]);
+    expect(byPath).toEqual({
+      '/usr/bin/apt': 'apt',
+      '/var/lib/dpkg/info/apt.md5sums': 'apt',
+      '/usr/share/man/man8/apt.8.gz': 'apt',
+      // A package's own data: at most a few directory groups (a quarter of its data or more) and the rest.
+      '/var/lib/dpkg/info/apt.postinst': 'apt:data',
+      '/usr/share/locale/de/LC_MESSAGES/apt.mo': 'apt:/usr/share/locale',
+      '/usr/share/locale/fr/LC_MESSAGES/apt.mo': 'apt:/usr/share/locale',
+      '/usr/share/locale/ja/LC_MESSAGES/apt.mo': 'apt:/usr/share/locale',
+      '/usr/share/locale/ru/LC_MESSAGES/apt.mo': 'apt:/usr/share/locale',
+      '/usr/share/apt/big-table': 'apt:/usr/share/apt',
+    });
+  });
+
+  it('escapes the separator of the components annotation in names', () => {
+    const { byPath } = components([{ path: '/x', object: 'x', component: 'a,b%c' }], []);
+    expect(byPath['/x']).toBe('a%2Cb%25c');
+  });
+
+  it('groups by directory bottom-up, independently of other packages', () => {
+    const g = groupByDirectory(
+      [
+        { object: 1, path: '/a/b/c/1', size: 300 },
+        { object: 2, path: '/a/b/2', size: 50 },
+        { object: 3, path: '/a/d/3', size: 100 },
+        { object: 4, path: '/a/d/4', size: 100 },
+        { object: 5, path: '/e/5', size: 10 },
+      ],
+      200,
+    );
+    expect(Object.fromEntries(g)).toEqual({ 1: '/a/b/c', 3: '/a/d', 4: '/a/d' });
+  });
+});
+
+function comp(name: string, size: number, freq = 1): ObjectSourceMetaSized {
+  return { identifier: `${name}-1`, name, srcid: name, change_time_offset: 0, change_frequency: freq, size };
+}
+
+function manifestOf(bins: ObjectSourceMetaSized[][]): PriorBuildManifest {
+  return { layers: [{}, ...bins.map((b) => ({ annotations: { 'ostree.components': b.map((c) => c.name).sort().join(',') } }))] };
+}
+
+const names = (bins: ObjectSourceMetaSized[][]) => bins.map((b) => b.map((c) => c.name).sort());
+
+describe('packing into a layer budget', () => {
+  it('gives every component a layer when there is room, plus the reserved last one', () => {
+    const cs = [comp('a', 100), comp('b', 300), comp('c', 200)];
+    expect(names(packComponents(cs, 64))).toEqual([['b'], ['c'], ['a'], []]);
+  });
+
+  it('merges down to the budget, cheapest first: small and co-changing things, never exclusive ones', () => {
+    const cs = [
+      comp('kernel', 400e6), comp('glibc', 14e6), comp('openssl', 7e6, 18), comp('systemd', 16e6, 26),
+      comp('tiny1', 2e3), comp('tiny2', 3e3), comp('tiny3', 1e3), comp('mine', 5e3),
+      comp('log', 1e3, MAX_FREQUENCY), comp('status', 2e3, MAX_FREQUENCY),
+    ];
+    const bins = packComponents(cs, 6, { exclusive: new Set(['mine-1']) });
+    expect(bins).toHaveLength(6);
+    expect(bins.at(-1)).toEqual([]);
+    const n = names(bins);
+    expect(n).toContainEqual(['kernel']);
+    expect(n).toContainEqual(['mine']);
+    expect(n.flat().sort()).toEqual(cs.map((c) => c.name).sort());
+    // The two always-changing files ride together, with the small stable ones, not with a big package.
+    expect(n.find((b) => b.includes('log'))).toContain('status');
+    expect(n.find((b) => b.includes('log'))!.every((x) => !['glibc', 'openssl', 'systemd', 'kernel'].includes(x))).toBe(true);
+    expect(() => packComponents(cs, 4, { exclusive: new Set(['mine-1', 'tiny1-1', 'tiny2-1', 'tiny3-1']) })).toThrow(
+      '4 components with a layer of their own (user.component) need more than 3 layers',
+    );
+    expect(() => packComponents([comp('a', 1), comp('a', 2)], 8)).toThrow('Two components named a');
+  });
+
+  it('keeps unchanged components in their layers when packages are upgraded and added, budget below the component count', () => {
+    const v1 = Array.from({ length: 40 }, (_, i) => comp(`p${i}`, 1000 + 37 * i));
+    const b1 = packComponents(v1, 10);
+    expect(b1).toHaveLength(10);
+    // v2: p3 upgraded (new identifier and size), p7 removed, two packages added.
+    const v2 = v1.filter((c) => c.name !== 'p7').map((c) => (c.name === 'p3' ? { ...c, identifier: 'p3-2', size: 5000 } : c));
+    v2.push(comp('new1', 800), comp('new2', 900));
+    const b2 = packComponents(v2, 10, { prior: manifestOf(b1) });
+    expect(b2.length).toBeLessThanOrEqual(10);
+    const old = names(b1);
+    const now = names(b2);
+    // Every layer without p3 or p7 is unchanged; the new packages went to the reserved layer (no room).
+    for (const bin of old.slice(0, -1)) {
+      if (bin.includes('p3') || bin.includes('p7')) continue;
+      expect(now).toContainEqual(bin);
+    }
+    expect(now.at(-1)).toEqual(['new1', 'new2']);
+    expect(b2.flat().find((c) => c.name === 'p3')!.identifier).toBe('p3-2');
+    // With room, new packages get layers of their own and the reserved one stays empty.
+    const b3 = packComponents(v2, 40, { prior: manifestOf(b1) });
+    expect(names(b3)).toContainEqual(['new1']);
+    expect(names(b3)).toContainEqual(['new2']);
+    expect(b3.at(-1)).toEqual([]);
+    for (const bin of old.slice(0, -1)) if (!bin.includes('p3') && !bin.includes('p7')) expect(names(b3)).toContainEqual(bin);
+  });
+
+  it('packs afresh when the previous layout no longer fits the budget', () => {
+    const v1 = Array.from({ length: 20 }, (_, i) => comp(`p${i}`, 1000 + i));
+    const prior = manifestOf(packComponents(v1, 21));
+    expect(packComponents(v1, 8, { prior })).toHaveLength(8);
+    expect(() => packComponents(v1, 8, { prior: { layers: [{}, { annotations: {} }] } })).toThrow('Missing ostree.components on prior build');
+  });
+
+  it('sizes components from their objects', () => {
+    const meta = sizeObjectMeta(
+      { set: new Map([['x', { identifier: 'x', name: 'x', srcid: 'x', change_time_offset: 0, change_frequency: 1 }]]), map: new Map([['c1', 'x'], ['c2', 'x']]) },
+      (c) => (c === 'c1' ? 5 : 7),
+    );
+    expect(meta.sizes[0]!.size).toBe(12);
+  });
+});
