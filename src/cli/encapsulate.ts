@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { contentMetaToSized, parseContentMetaFile } from '../container/chunking.js';
+import { createdFromSourceDateEpoch, historyCreated } from '../container/created.js';
 import { encapsulate, type Compression, type ExportOpts } from '../container/encapsulate.js';
 import { withContext } from '../errors.js';
 import type { RuntimeConfig } from '../oci/types.js';
@@ -57,6 +58,7 @@ interface EncapsulateCliOptions {
   insecureSkipTlsVerification?: boolean;
   certDir?: string;
   authAnonymous?: boolean;
+  created?: string;
 }
 
 /** Builds `(labels, opts)` for encapsulate() from the command-line options. */
@@ -93,6 +95,10 @@ export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ la
     if (parsed.created !== undefined) opts.created = parsed.created;
   }
   if (o.maxLayers !== undefined) opts.maxLayers = parsePositiveInt(o.maxLayers, '--max-layers');
+  // --created, else SOURCE_DATE_EPOCH, else the content metadata's time, else the commit's.
+  const created = o.created ?? createdFromSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+  if (created !== undefined) opts.created = created;
+  if (opts.created !== undefined) historyCreated(opts.created);
   return { labels, opts };
 }
 
@@ -114,6 +120,7 @@ export function registerEncapsulate(program: Command): void {
     .addOption(new Option('--compression <type>', 'layer compression (default: gzip)').choices(COMPRESSIONS))
     .option('--contentmeta <path>', 'JSON content metadata file: splits content into layers')
     .option('--max-layers <n>', 'layer budget for chunking (with --contentmeta)')
+    .option('--created <time>', 'image creation time, RFC 3339 (default: $SOURCE_DATE_EPOCH, else the commit timestamp)')
     .option('--insecure-skip-tls-verification', 'push without TLS verification (plain-HTTP registry)')
     .option('--cert-dir <dir>', 'push with the TLS certificates in this directory (*.crt, *.cert, *.key)')
     .option('--auth-anonymous', 'push without any credentials')

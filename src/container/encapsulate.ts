@@ -11,6 +11,7 @@ import type { Descriptor, History, ImageConfiguration, ImageManifest, RuntimeCon
 import { ImageReference, parseOciPathAndTag } from '../ref/image-reference.js';
 import { Transport } from '../ref/transport.js';
 import { componentsAnnotation, packChunks, type ChunkPlan, type ObjectMetaSized, type PriorBuildManifest } from './chunking.js';
+import { formatTimestamp, historyCreated } from './created.js';
 import {
   ANNOTATION_VERSION,
   BOOTC_LABEL,
@@ -69,21 +70,15 @@ export interface ExportOpts {
   priorBuild?: PriorBuildManifest;
   /** Object → component mapping with sizes; enables the chunked (multi-layer) export. */
   contentmeta?: ObjectMetaSized;
-  /** Image `created`; default the commit timestamp as `YYYY-MM-DDTHH:MM:SSZ`. */
-  created?: string;
   /**
-   * History entries' `created`: `wallclock` (upstream: the time each layer was written, which
-   * makes every build's digests unique) or `image` (the image `created`, reproducible).
+   * Image `created` (RFC 3339); default the commit timestamp as `YYYY-MM-DDTHH:MM:SSZ`. History
+   * entries get the same moment in UTC seconds. No time in the image comes from the clock: the
+   * same commit and options give the same image, byte for byte.
    */
-  historyTimestamps?: 'wallclock' | 'image';
+  created?: string;
   /** Layers written at once (default and cap: `concurrency()`; see `tar.exportLayers`). */
   parallelism?: number;
   signal?: AbortSignal;
-}
-
-/** `YYYY-MM-DDTHH:MM:SSZ` in UTC for a Unix time in seconds. */
-export function formatTimestamp(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function metaValue(info: CommitFields, key: string): unknown {
@@ -142,8 +137,6 @@ export interface BuiltLayer {
   descriptor: Descriptor;
   diffId: string;
   createdBy: string;
-  /** When the layer was written (RFC 3339 seconds). */
-  created: string;
 }
 
 /**
@@ -168,10 +161,8 @@ export function buildImage(args: {
   else if (metaCmd?.type === 'as' && Array.isArray(metaCmd.value)) runtime.Cmd = [...(metaCmd.value as string[])];
   runtime.Labels = { ...(runtime.Labels ?? {}), ...labelObj };
   const platform = hostPlatform();
-  const history: History[] = layers.map((l) => ({
-    created: opts.historyTimestamps === 'image' ? created : l.created,
-    created_by: l.createdBy,
-  }));
+  const historyTime = historyCreated(created);
+  const history: History[] = layers.map((l) => ({ created: historyTime, created_by: l.createdBy }));
   const config: ImageConfiguration = {
     architecture: platform.architecture,
     os: platform.os,
@@ -230,11 +221,6 @@ function objectAssignment(rev: string, mapping: { meta: ObjectMetaSized; plan: C
   return { rev, checksums: checksums.subarray(0, n * 32), layers: layers.subarray(0, n) };
 }
 
-/** Wall-clock time as RFC 3339 seconds with `Z`. */
-function now(): string {
-  return formatTimestamp(Math.floor(Date.now() / 1000));
-}
-
 /**
  * Writes the image for `rev` into the OCI layout `oci` and returns the manifest descriptor.
  * `tag` names it in the index (kept alongside other tags); without, the index holds only it.
@@ -251,6 +237,7 @@ export async function encapsulateToOciDir(
   const info = await repo.loadCommit(await repo.resolveRev(rev));
   const labels = commitLabels(info, config, opts);
   const created = opts.created ?? formatTimestamp(info.timestamp);
+  historyCreated(created); // an invalid time fails before any layer is written
 
   // Plan: one layer per chunk, then the commit layer carrying the remainder (everything when
   // unchunked). The exporter walks the tree and places the objects itself.
@@ -272,7 +259,6 @@ export async function encapsulateToOciDir(
     await Promise.all(paths.map((p) => rm(p, { force: true })));
     throw e;
   }
-  const written = now();
   // The native writer hashed the bytes as it wrote them: move the files into place unverified.
   await Promise.all(results.map((r, i) => oci.writeBlobFromFile(paths[i]!, { digest: r.digest, size: r.size }, { verify: false })));
   const toLayer = (i: number, createdBy: string, annotations?: Record<string, string>): BuiltLayer => {
@@ -281,7 +267,6 @@ export async function encapsulateToOciDir(
       descriptor: { mediaType: r.mediaType, digest: r.digest, size: r.size, ...(annotations ? { annotations } : {}) },
       diffId: r.diffId,
       createdBy,
-      created: written,
     };
   };
   const commitLayer = toLayer(specs.length - 1, info.subject || `ostree export of commit ${info.checksum}`);
