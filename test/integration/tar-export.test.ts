@@ -444,6 +444,19 @@ describe('a tree with long names, hardlinks and a large file', () => {
     const gz = await readFile(path.join(d, 'g1'));
     expect(inflateRawSync(gz.subarray(10, -8)).equals(await readFile(out))).toBe(true);
     expect(gz.readUInt32LE(gz.length - 4)).toBe(g1!.uncompressedSize % 2 ** 32);
+    // gzip as upstream writes it: the system zlib in one stream (what Python's zlib module, also
+    // the system's, writes), the same diff_id; zlib takes levels 1-9 only, and only for gzip.
+    const [z] = await tar.exportLayers(await openRepo(r), [{ kind: 'full', rev: 'long', output: path.join(d, 'z'), compression: 'gzip', zlib: true }]);
+    expect(z!.diffId).toBe(g1!.diffId);
+    const zb = await readFile(path.join(d, 'z'));
+    expect(zb.subarray(0, 10)).toEqual(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]));
+    const py = 'import sys, zlib\nc = zlib.compressobj(6, zlib.DEFLATED, -15, 8, 0)\nd = open(sys.argv[1], "rb").read()\nsys.stdout.write((c.compress(d) + c.flush()).hex())';
+    const { stdout: deflated } = await execFileP('python3', ['-c', py, out], { maxBuffer: 64 << 20 });
+    expect(zb.subarray(10, -8).equals(Buffer.from(deflated, 'hex'))).toBe(true);
+    expect(gunzipSync(zb).equals(await readFile(out))).toBe(true);
+    const zlibSpec = (o: object) => tar.exportLayers(repo, [{ kind: 'full', rev: TESTREF, output: path.join(d, 'bad'), ...o } as tar.LayerSpec]);
+    await expect(zlibSpec({ compression: 'gzip', zlib: true, level: 10 })).rejects.toThrow('layers[0].level must be an integer from 1 to 9 for gzip');
+    await expect(zlibSpec({ compression: 'zstd', zlib: true })).rejects.toThrow('layers[0].zlib must be a boolean, true only for gzip');
     const x = path.join(d, 'x');
     await mkdir(x);
     await execFileP('tar', ['-C', x, '-xf', out]);

@@ -1,8 +1,8 @@
 // Images upstream ostree-ext wrote from the example OS commit (test/fixtures/upstream-2026: today's
 // bootc-dev/bootc; test/fixtures/upstream-0.15.3: the last ostree-rs-ext): our layers for the same
 // commit and contentmeta are upstream's 2026 layers byte for byte (same diff_ids, and the same
-// config bytes); both formats import, through unencapsulate and the store; contentmeta upstream
-// panics on is refused with an error.
+// config bytes; with `upstreamGzip`, the same blobs and manifest); both formats import, through
+// unencapsulate and the store; contentmeta upstream panics on is refused with an error.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -68,11 +68,12 @@ async function contentmeta() {
   return contentMetaToSized(parseContentMetaFile(await readFile(CONTENTMETA, 'utf8')));
 }
 
-async function ours(name: string, chunked: boolean, compression: Compression): Promise<Image> {
+async function ours(name: string, chunked: boolean, compression: Compression, upstreamGzip = false): Promise<Image & { digest: string }> {
   const dir = path.join(work, name);
   const meta = chunked ? await contentmeta() : undefined;
-  await encapsulate(repo, fx.ref, {}, { compression, ...(meta ? { contentmeta: meta.meta, maxLayers: meta.maxLayers } : {}) }, ImageReference.parse(`oci:${dir}`));
-  return readImage(dir);
+  const opts = { compression, upstreamGzip, ...(meta ? { contentmeta: meta.meta, maxLayers: meta.maxLayers } : {}) };
+  const digest = await encapsulate(repo, fx.ref, {}, opts, ImageReference.parse(`oci:${dir}`));
+  return { ...(await readImage(dir)), digest };
 }
 
 describe('our images of the example OS commit and upstream 2026', () => {
@@ -89,6 +90,14 @@ describe('our images of the example OS commit and upstream 2026', () => {
     expect(mine.configBytes.toString()).toBe(up.configBytes.toString());
     const gz = await ours(`ours-${kind}-gzip`, chunked, 'gzip');
     expect(gz.config.rootfs.diff_ids).toEqual(up.config.rootfs.diff_ids);
+  });
+
+  it.each(['single', 'chunked'] as const)('%s, gzip as upstream writes it (system zlib, one stream): the same image, byte for byte', async (kind) => {
+    const up = upstream[`up26-${kind}`]!;
+    const mine = await ours(`ours-${kind}-upstream-gzip`, kind === 'chunked', 'gzip', true);
+    for (const [i, l] of mine.layers.entries()) expect(l.equals(up.layers[i]!), `layer ${i}`).toBe(true);
+    const index = JSON.parse(await readFile(path.join(up.dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    expect(mine.digest).toBe(index.manifests[0]!.digest);
   });
 
   it('0.15.3 layers differ exactly where the format changed (xattrs files, names)', async () => {
