@@ -307,6 +307,9 @@ export async function encapsulate(repo: Repo, rev: string, config: Config, opts:
         // Uncompressed layers stay uncompressed in an OCI archive; a registry push gets them
         // gzipped by skopeo whatever we ask (c/image has no option for it).
         ...(compression === 'none' && dest.transport === Transport.OciArchive ? { acceptUncompressedLayers: true } : {}),
+        // The registry gets this very image: c/image would otherwise swap in a blob of the same
+        // diff_id the registry already holds, and the pushed digest would depend on its past.
+        ...(compression !== 'none' && dest.transport === Transport.Registry ? { preserveDigests: true } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),
     );
