@@ -5,6 +5,7 @@
 // of the peak (run with `node --expose-gc` to collect the JSON's garbage first).
 //
 // Usage: node bench/encapsulate-ours.js REPO REV OBJECTMETA.json OCIDIR COMPRESSION [PARALLELISM]
+// (COMPRESSION `gzip-upstream`: gzip with `upstreamGzip`, zlib in one stream per layer)
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,8 @@ const contentmeta = objectMetaFromJson(JSON.parse(await readFile(metaFile, 'utf8
 const repo = await Repo.open(repoPath);
 globalThis.gc?.();
 const baseRssKiB = Math.round(process.memoryUsage().rss / 1024);
-const opts = { contentmeta, maxLayers: 64, compression, ...(parallelism ? { parallelism: Number(parallelism) } : {}) };
+const codec = compression === 'gzip-upstream' ? { compression: 'gzip', upstreamGzip: true } : { compression };
+const opts = { contentmeta, maxLayers: 64, ...codec, ...(parallelism ? { parallelism: Number(parallelism) } : {}) };
 const digest = await encapsulate(repo, rev, {}, opts, ImageReference.parse(`oci:${ociDir}`));
 const seconds = (performance.now() - t0) / 1000;
 

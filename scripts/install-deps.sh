@@ -9,6 +9,7 @@ apt_pkgs=(
   skopeo docker-registry                           # image proxy, test registry
   gnupg attr e2fsprogs util-linux                  # signing keys, xattrs, chattr, flock
   openssl                                          # test registry's self-signed TLS certificate
+  ima-evm-utils                                    # evmctl: ima-sign
   pigz zstd time                                   # reference C tools for bench/
   g++ make python3                                 # node-gyp's toolchain for the addon
   debootstrap                                      # scripts/test-matrix.sh: the suite on other Debian releases
@@ -23,6 +24,7 @@ dnf_pkgs=(
   skopeo docker-distribution
   gnupg2 attr e2fsprogs util-linux
   openssl
+  ima-evm-utils
   pigz zstd time
   gcc-c++ make python3
   debootstrap

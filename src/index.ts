@@ -50,6 +50,10 @@ export type { ManifestLayout } from './container/manifest-layout.js';
 export { parseManifestLayout, parseOstreeManifestLayout } from './container/manifest-layout.js';
 export type { UpdateDetachedMetadataOpts } from './container/update-detached-metadata.js';
 export { updateDetachedMetadata } from './container/update-detached-metadata.js';
+// The build side: container commit's check and cleanup, IMA signatures
+export { isOstreeContainer, prepareOstreeCommitIn } from './build/container-commit.js';
+export type { ImaSignOpts } from './build/ima.js';
+export { imaSign, IMA_XATTR } from './build/ima.js';
 // skopeo image proxy, auth defaults, skopeo copy
 export type { ImageProxyConfig, ProxyCommand } from './proxy/config.js';
 export type { BlobDescriptor, BlobFd, BlobStream, ConvertedLayerInfo } from './proxy/image-proxy.js';

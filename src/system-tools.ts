@@ -5,6 +5,7 @@ const PACKAGES: Record<string, { apt: string; dnf: string }> = {
   skopeo: { apt: 'skopeo', dnf: 'skopeo' },
   ostree: { apt: 'ostree', dnf: 'ostree' },
   setpriv: { apt: 'util-linux', dnf: 'util-linux' },
+  evmctl: { apt: 'ima-evm-utils', dnf: 'ima-evm-utils' },
 };
 
 /** `<command> is not installed: apt-get install <pkg> (Debian, Ubuntu) or dnf install <pkg> (Fedora)`. */

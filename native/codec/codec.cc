@@ -16,11 +16,13 @@ CompressorPool::CompressorPool() : impl_(std::make_unique<Impl>()) {}
 
 CompressorPool::~CompressorPool() = default;
 
-std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads, int level, CompressorPool *pool) {
+std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads, int level, CompressorPool *pool,
+                                         bool zlib_gzip) {
+  auto gzip = zlib_gzip ? MakeZlibGzipEncoder : MakeGzipEncoder;
   switch (c) {
     case Compression::None: return std::make_unique<PlainSink>(out);
-    case Compression::Gzip: return MakeGzipEncoder(level ? level : 6, out);
-    case Compression::GzipFast: return MakeGzipEncoder(level ? level : 1, out);
+    case Compression::Gzip: return gzip(level ? level : 6, out);
+    case Compression::GzipFast: return gzip(level ? level : 1, out);
     case Compression::Zstd:
       return MakeZstdEncoder(level ? level : 3, std::max(1u, threads), out, pool ? &pool->impl().zstd : nullptr);
   }

@@ -35,9 +35,10 @@ class CompressorPool {
 // `level` 0 = the codec's default (gzip 6, gzip-fast 1, zstd 3), else a libdeflate (1-12) or
 // zstd (1-19) level. gzip blocks are tasks of the scheduler (scheduler.h); zstd asks for
 // `threads` workers, held as slots of the budget while the stream lasts (at least one). With
-// `pool`, zstd contexts are reused across the streams of one export.
+// `pool`, zstd contexts are reused across the streams of one export. `zlib_gzip`: gzip by zlib
+// in one stream on the calling thread instead (level 1-9), byte-identical to upstream's.
 std::unique_ptr<ByteSink> MakeCompressor(Compression c, ByteSink &out, unsigned threads, int level = 0,
-                                         CompressorPool *pool = nullptr);
+                                         CompressorPool *pool = nullptr, bool zlib_gzip = false);
 
 std::unique_ptr<ByteSource> MakeDecompressor(Compression c, ByteSource &in);
 

@@ -1,5 +1,6 @@
 #include "codec/gzip.h"
 
+#include <dlfcn.h>
 #include <libdeflate.h>
 #include <zlib.h>
 
@@ -9,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "codec/deflate_scan.h"
@@ -103,6 +105,20 @@ void DeflateBlock(GzipBlock &b, int level) {
   b.ok = b.last || MakeNonFinal(b.out);
 }
 
+// RFC 1952 header as flate2 writes it: no name, MTIME 0, XFL by level, OS unknown (255).
+void WriteGzipHeader(ByteSink &out, int level) {
+  const uint8_t xfl = level >= 9 ? 2 : level <= 1 ? 4 : 0;
+  const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff};
+  out.Write(header, sizeof header);
+}
+
+void WriteGzipTrailer(ByteSink &out, uLong crc, uint64_t total) {
+  uint8_t trailer[8];
+  for (int i = 0; i < 4; i++) trailer[i] = static_cast<uint8_t>(crc >> (8 * i));
+  for (int i = 0; i < 4; i++) trailer[4 + i] = static_cast<uint8_t>(total >> (8 * i));
+  out.Write(trailer, sizeof trailer);
+}
+
 // One gzip member, compressed in parallel: the input is cut into kBlock blocks, each deflated
 // independently by libdeflate as a task of the scheduler; every block but the last is then made
 // non-final and byte-aligned (MakeNonFinal: final bit cleared, empty stored block appended, as
@@ -132,10 +148,7 @@ class GzipBlockSink : public ByteSink {
   void Finish() override {
     Submit(true);
     while (!order_.empty()) WriteFront();
-    uint8_t trailer[8];
-    for (int i = 0; i < 4; i++) trailer[i] = static_cast<uint8_t>(crc_ >> (8 * i));
-    for (int i = 0; i < 4; i++) trailer[4 + i] = static_cast<uint8_t>(total_ >> (8 * i));
-    out_.Write(trailer, sizeof trailer);
+    WriteGzipTrailer(out_, crc_, total_);
     out_.Finish();
   }
 
@@ -176,10 +189,7 @@ class GzipBlockSink : public ByteSink {
     tasks_.Wait(*e.task);
     if (e.task->failure || !e.block->ok) Fail("gzip: compression failed");
     if (!header_written_) {
-      // RFC 1952 header as flate2 writes it: no name, MTIME 0, XFL by level, OS unknown (255).
-      const uint8_t xfl = level_ >= 9 ? 2 : level_ <= 1 ? 4 : 0;
-      const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff};
-      out_.Write(header, sizeof header);
+      WriteGzipHeader(out_, level_);
       header_written_ = true;
     }
     crc_ = crc32_combine64(crc_, e.block->crc, static_cast<z_off64_t>(e.block->in.size()));
@@ -195,6 +205,90 @@ class GzipBlockSink : public ByteSink {
   TaskGroup tasks_{SIZE_MAX};  // after order_: stopped before the blocks it points into go
   bool header_written_ = false;
   uLong crc_ = crc32(0L, Z_NULL, 0);
+  uint64_t total_ = 0;
+};
+
+// The system's zlib, loaded into a link namespace of its own. Node exports its bundled zlib
+// (Chromium's, whose deflate writes other bytes) and those symbols would win over libz's, even
+// for libz's calls into itself (deflateInit2_ → deflateReset), mixing two layouts of one state.
+struct SystemZlib {
+  decltype(&deflateInit2_) init = nullptr;
+  decltype(&::deflate) run = nullptr;
+  decltype(&deflateEnd) end = nullptr;
+  decltype(&zlibVersion) version = nullptr;
+  std::string error;
+
+  static const SystemZlib &Get() {
+    static const SystemZlib *z = [] {
+      auto *s = new SystemZlib();  // lives as long as the process, like the namespace
+      void *h = dlmopen(LM_ID_NEWLM, "libz.so.1", RTLD_NOW | RTLD_LOCAL);
+      if (!h) {
+        s->error = dlerror();
+        return s;
+      }
+      s->init = reinterpret_cast<decltype(s->init)>(dlsym(h, "deflateInit2_"));
+      s->run = reinterpret_cast<decltype(s->run)>(dlsym(h, "deflate"));
+      s->end = reinterpret_cast<decltype(s->end)>(dlsym(h, "deflateEnd"));
+      s->version = reinterpret_cast<decltype(s->version)>(dlsym(h, "zlibVersion"));
+      if (!s->init || !s->run || !s->end || !s->version) s->error = "libz.so.1 lacks deflate";
+      return s;
+    }();
+    return *z;
+  }
+};
+
+// zlib's deflate in one raw stream (window 15, memLevel 8, default strategy: flate2's
+// settings), fed without flushes so the output does not depend on how the input is cut.
+class ZlibGzipSink : public ByteSink {
+ public:
+  ZlibGzipSink(int level, ByteSink &out) : z_(SystemZlib::Get()), out_(out), buf_(256 * 1024) {
+    if (!z_.error.empty()) Fail("gzip as upstream writes it needs the system zlib: " + z_.error);
+    memset(&zs_, 0, sizeof zs_);
+    if (z_.init(&zs_, level, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY, z_.version(), sizeof zs_) != Z_OK)
+      Fail("gzip: deflateInit failed");
+    WriteGzipHeader(out_, level);
+  }
+  ~ZlibGzipSink() override { z_.end(&zs_); }
+
+  void Write(const uint8_t *p, size_t n) override {
+    crc_ = libdeflate_crc32(static_cast<uint32_t>(crc_), p, n);
+    total_ += n;
+    while (n > 0) {
+      // avail_in is 32-bit
+      size_t take = std::min<size_t>(n, 1u << 30);
+      zs_.next_in = const_cast<uint8_t *>(p);
+      zs_.avail_in = static_cast<uInt>(take);
+      Deflate(Z_NO_FLUSH);
+      p += take;
+      n -= take;
+    }
+  }
+
+  void Finish() override {
+    zs_.avail_in = 0;
+    Deflate(Z_FINISH);
+    WriteGzipTrailer(out_, crc_, total_);
+    out_.Finish();
+  }
+
+ private:
+  // Runs deflate until it has taken all input (and, finishing, ended the stream).
+  void Deflate(int flush) {
+    for (;;) {
+      zs_.next_out = buf_.data();
+      zs_.avail_out = static_cast<uInt>(buf_.size());
+      int r = z_.run(&zs_, flush);
+      if (r == Z_STREAM_ERROR) Fail("gzip: deflate failed");
+      out_.Write(buf_.data(), buf_.size() - zs_.avail_out);
+      if (flush == Z_FINISH ? r == Z_STREAM_END : (zs_.avail_in == 0 && zs_.avail_out != 0)) return;
+    }
+  }
+
+  const SystemZlib &z_;
+  ByteSink &out_;
+  std::vector<uint8_t> buf_;
+  z_stream zs_;
+  uLong crc_ = 0;
   uint64_t total_ = 0;
 };
 
@@ -252,6 +346,8 @@ class GunzipSource : public ByteSource {
 }  // namespace
 
 std::unique_ptr<ByteSink> MakeGzipEncoder(int level, ByteSink &out) { return std::make_unique<GzipBlockSink>(level, out); }
+
+std::unique_ptr<ByteSink> MakeZlibGzipEncoder(int level, ByteSink &out) { return std::make_unique<ZlibGzipSink>(level, out); }
 
 std::unique_ptr<ByteSource> MakeGzipDecoder(ByteSource &in) { return std::make_unique<GunzipSource>(in); }
 

@@ -12,6 +12,10 @@ namespace oc {
 // scheduler; blocks in flight are bounded for the whole process (2 per slot of the budget).
 std::unique_ptr<ByteSink> MakeGzipEncoder(int level, ByteSink &out);
 
+// One gzip member written by zlib in one deflate stream on the calling thread, at `level` (1-9),
+// with flate2's header: the bytes upstream ostree-ext writes when it uses the same zlib.
+std::unique_ptr<ByteSink> MakeZlibGzipEncoder(int level, ByteSink &out);
+
 std::unique_ptr<ByteSource> MakeGzipDecoder(ByteSource &in);
 
 }  // namespace oc

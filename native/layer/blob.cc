@@ -89,8 +89,9 @@ OutputFile::~OutputFile() {
   if (!tmp_.empty() && !keep_) ::unlink(tmp_.c_str());
 }
 
-LayerWriter::LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable, CompressorPool *pool)
-    : sink_(fd, cancellable), comp_(MakeCompressor(c, sink_, threads, level, pool)), out_(*comp_) {}
+LayerWriter::LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable, CompressorPool *pool,
+                         bool zlib_gzip)
+    : sink_(fd, cancellable), comp_(MakeCompressor(c, sink_, threads, level, pool, zlib_gzip)), out_(*comp_) {}
 
 BlobDigests LayerWriter::Finish() {
   out_.Finish();

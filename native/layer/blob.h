@@ -96,7 +96,8 @@ class OutputFile {
 // tar bytes → LayerOutput (diff_id) → compressor → FdSink (digest) → fd.
 class LayerWriter {
  public:
-  LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable, CompressorPool *pool = nullptr);
+  LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable, CompressorPool *pool = nullptr,
+              bool zlib_gzip = false);
   // Where the tar bytes go.
   ByteSink &tar() { return out_; }
   // Flushes the compressor; the digests of what was written.

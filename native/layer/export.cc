@@ -20,7 +20,7 @@ LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned thread
                         CompressorPool *pool) {
   OutputFile file(spec.fd, spec.path);
   LayerResult r;
-  LayerWriter out(file.fd(), spec.compression, threads, spec.level, cancellable, pool);
+  LayerWriter out(file.fd(), spec.compression, threads, spec.level, cancellable, pool, spec.zlib);
   TarWriter tar(out.tar());
   OstreeTarWriter w(repo, tar, cancellable);
   if (spec.kind != LayerSpec::Kind::Chunk) {

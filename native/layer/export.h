@@ -20,6 +20,7 @@ struct LayerSpec {
   ObjectList objects;  // Chunk objects, or the Commit layer's remainder
   Compression compression = Compression::Gzip;
   int level = 0;     // 0: the codec's default
+  bool zlib = false;  // gzip by zlib in one stream (upstream's bytes), not the parallel encoder
   int fd = -1;       // written, not closed
   std::string path;  // or created (and removed again on failure)
 };

@@ -89,9 +89,16 @@ LayerSpec ParseSpec(const Napi::Value &v, size_t index) {
     s.objects.SortByChecksum();
   }
   s.compression = ParseCompressionJs(o, where);
+  Napi::Value zlib = o.Get("zlib");
+  if (!zlib.IsUndefined() && !zlib.IsNull()) {
+    bool gzip = s.compression == Compression::Gzip || s.compression == Compression::GzipFast;
+    if (!zlib.IsBoolean() || (zlib.As<Napi::Boolean>().Value() && !gzip))
+      throw Napi::TypeError::New(env, where + ".zlib must be a boolean, true only for gzip");
+    s.zlib = zlib.As<Napi::Boolean>().Value();
+  }
   Napi::Value level = o.Get("level");
   if (!level.IsUndefined() && !level.IsNull()) {
-    int max = s.compression == Compression::Zstd ? 19 : 12;
+    int max = s.compression == Compression::Zstd ? 19 : s.zlib ? 9 : 12;
     // NaN fails every comparison, so it is refused here too
     double d = level.IsNumber() ? level.As<Napi::Number>().DoubleValue() : 0;
     if (!(d >= 1 && d <= max) || std::trunc(d) != d || s.compression == Compression::None)

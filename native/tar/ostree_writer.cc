@@ -13,7 +13,6 @@
 #include "tar/objpath.h"
 #include "util/failure.h"
 #include "util/hex.h"
-#include "util/sha256.h"
 
 namespace oc {
 namespace {
@@ -67,19 +66,21 @@ struct OstreeTarWriter::Impl {
 
   // Content objects, each followed by its OS paths (chunk layers and the remainder, §1.4.6).
   // They come in checksum order (ParseSpec, AssignObjects), so a repeated checksum is adjacent:
-  // no map entry per object of a large layer is needed to write each object once.
+  // no map entry per object of a large layer is needed to write each object once. Every path
+  // starts from the object's header, as upstream's chunk writer does (§1.10).
   void Objects(const ObjectList &objects) {
     Skeleton();
     ObjInfo info{};
+    uint8_t header[512];
     std::string csum;
     for (size_t i = 0; i < objects.size(); i++) {
       if (i == 0 || memcmp(objects.Checksum(i - 1), objects.Checksum(i), 32) != 0) {
         csum = HexOf(objects.Checksum(i), 32);
-        info = WriteContent(csum);
+        info = WriteContent(csum, header);
       }
       objects.ForEachPath(i, [&](std::string_view p) {
         while (!p.empty() && p[0] == '/') p.remove_prefix(1);
-        OsPath(MapOsPath(std::string(p)), csum, info);
+        OsPath(MapOsPath(std::string(p)), csum, info, header);
       });
     }
   }
@@ -117,8 +118,16 @@ struct OstreeTarWriter::Impl {
     if (with_files_) {
       ForEachTreeFile(t.get(), [&](const char *name, GVariant *csum_v) {
         std::string csum = ChecksumHex(csum_v);
-        const ObjInfo &info = Content(csum);
-        OsPath(MapOsPath(Join(dir, name)), csum, info);
+        // Upstream's walk writes the first path of a new object from the object's header and
+        // later paths from a fresh one (§1.10).
+        uint8_t header[512];
+        auto found = files_.find(csum);
+        if (found != files_.end()) {
+          OsPath(MapOsPath(Join(dir, name)), csum, found->second, nullptr);
+        } else {
+          const ObjInfo &info = files_.emplace(csum, WriteContent(csum, header)).first->second;
+          OsPath(MapOsPath(Join(dir, name)), csum, info, header);
+        }
       });
     }
     ForEachTreeDir(t.get(), [&](const char *name, GVariant *tree_v, GVariant *meta_v) {
@@ -138,15 +147,9 @@ struct OstreeTarWriter::Impl {
 
   static std::string Join(const std::string &dir, const char *name) { return dir.empty() ? name : dir + "/" + name; }
 
-  // Writes the content object once per stream (§1.4.3); returns what its OS paths need.
-  const ObjInfo &Content(const std::string &csum) {
-    auto found = files_.find(csum);
-    if (found != files_.end()) return found->second;
-    return files_.emplace(csum, WriteContent(csum)).first->second;
-  }
-
-  // Writes the content object (§1.4.3); returns what its OS paths need.
-  ObjInfo WriteContent(const std::string &csum) {
+  // Writes the content object (§1.4.3); returns what its OS paths need, and its tar header
+  // block in `header` (512 bytes).
+  ObjInfo WriteContent(const std::string &csum, uint8_t *header) {
     CheckCancelled(c_);
     GInputStream *in_raw = nullptr;
     GFileInfo *info_raw = nullptr;
@@ -158,18 +161,10 @@ struct OstreeTarWriter::Impl {
     GObj<GInputStream> in(in_raw);
     GObj<GFileInfo> info(info_raw);
     GVar xattrs = xattrs_raw ? TakeVariant(xattrs_raw) : TakeVariant(g_variant_new_array(G_VARIANT_TYPE("(ayay)"), nullptr, 0));
-    const uint8_t *xbytes = static_cast<const uint8_t *>(g_variant_get_data(xattrs.get()));
-    size_t xlen = g_variant_get_size(xattrs.get());
-    std::string xsum = Sha256::Of(xbytes, xlen);
-    std::string xpath = ObjectPath(xsum, "file-xattrs");
-    if (xattrs_.insert(xsum).second) tar_.File(xpath, 0644, xbytes, xlen);
-    {
-      TarEntryHeader link;
-      link.path = ObjectPath(csum, "file-xattrs-link");
-      link.type = '1';
-      link.link = xpath;
-      tar_.Header(link);
-    }
+    // Each object's xattrs in a regular file of its own (upstream since 2025): hardlinks to one
+    // shared `.file-xattrs` would exceed a filesystem's link limit (65,000 on ext4) in a layer
+    // whose objects share one xattrs set, and then nothing can unpack it.
+    tar_.File(ObjectPath(csum, "file-xattrs-link"), 0644, g_variant_get_data(xattrs.get()), g_variant_get_size(xattrs.get()));
     std::vector<std::pair<std::string, std::string>> pax;
     {
       GVariantIter it;
@@ -202,13 +197,13 @@ struct OstreeTarWriter::Impl {
       oi.empty = false;
       h.type = '2';
       h.link = g_file_info_get_symlink_target(info.get());  // literal bytes (spec §1.4.3 recommendation)
-      tar_.Header(h);
+      tar_.Header(h, header);
     } else {
       oi.type = '0';
       uint64_t size = static_cast<uint64_t>(g_file_info_get_size(info.get()));
       oi.empty = size == 0;
       h.size = size;
-      tar_.Header(h);
+      tar_.Header(h, header);
       uint64_t left = size;
       while (left > 0) {
         GErr e;
@@ -223,9 +218,11 @@ struct OstreeTarWriter::Impl {
     return oi;
   }
 
-  // §1.4.5: hardlink to the object, or an empty regular file for empty regular objects.
-  void OsPath(const std::string &path, const std::string &csum, const ObjInfo &oi) {
+  // §1.4.5: hardlink to the object, or an empty regular file for empty regular objects; from
+  // the object's header block `base` when given (§1.10).
+  void OsPath(const std::string &path, const std::string &csum, const ObjInfo &oi, const uint8_t *base) {
     TarEntryHeader h;
+    h.base = base;
     h.path = path;
     h.uid = oi.uid;
     h.gid = oi.gid;
@@ -246,7 +243,7 @@ struct OstreeTarWriter::Impl {
   bool with_files_ = true;
   bool skeleton_done_ = false;
   bool saw_var_tmp_ = false;
-  std::unordered_set<std::string> dirtrees_, dirmetas_, xattrs_;
+  std::unordered_set<std::string> dirtrees_, dirmetas_;
   std::unordered_map<std::string, ObjInfo> files_;
 };
 

@@ -1,6 +1,9 @@
 // Tar writer for the ostree-ext layer format (spec §1.3): GNU headers, tar-rs field encoding
 // (zero-padded octal + NUL, 7-digit checksum + NUL, mtime 0), GNU `L`/`K` long names, and
-// ustar PAX `x` headers with an empty name for xattr records.
+// ustar PAX `x` headers with an empty name for xattr records. Name and link name fields are
+// filled the way tar-rs fills them (spec §1.10), so layers hash like upstream's: a field keeps
+// the bytes past the new value's NUL, and a value too long for it leaves the path components
+// that fit (names are then overwritten with their first 100 bytes, link names are not).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +22,9 @@ struct TarEntryHeader {
   uint32_t uid = 0, gid = 0;
   uint64_t size = 0;
   std::string link;
+  // The header block to start from instead of a blank one (upstream writes an object's OS paths
+  // with the object's own header, whose old name shows past the new one's NUL); 512 bytes.
+  const uint8_t *base = nullptr;
 };
 
 class TarWriter {
@@ -26,7 +32,8 @@ class TarWriter {
   explicit TarWriter(ByteSink &out) : out_(out) {}
 
   // Header (with `L`/`K` extensions as needed); data, if any, follows via Data() + Pad().
-  void Header(const TarEntryHeader &h);
+  // `written`, when given, receives the 512-byte header block as emitted.
+  void Header(const TarEntryHeader &h, uint8_t *written = nullptr);
   void Data(const void *p, size_t n) { out_.Write(static_cast<const uint8_t *>(p), n); }
   void Pad(uint64_t size);
   // A complete regular entry with in-memory data.

@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { contentMetaToSized, parseContentMetaFile } from '../container/chunking.js';
+import { createdFromSourceDateEpoch, historyCreated } from '../container/created.js';
 import { encapsulate, type Compression, type ExportOpts } from '../container/encapsulate.js';
 import { withContext } from '../errors.js';
 import { parseImageManifest, type RuntimeConfig } from '../oci/types.js';
@@ -68,6 +69,8 @@ interface EncapsulateCliOptions {
   insecureSkipTlsVerification?: boolean;
   certDir?: string;
   authAnonymous?: boolean;
+  created?: string;
+  upstreamGzip?: boolean;
 }
 
 /** Builds `(labels, opts)` for encapsulate() from the command-line options. */
@@ -81,6 +84,7 @@ export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ la
     ...(o.insecureSkipTlsVerification ? { insecureSkipTlsVerification: true } : {}),
     ...(o.certDir !== undefined ? { certDir: o.certDir } : {}),
     ...(o.authAnonymous ? { authAnonymous: true } : {}),
+    ...(o.upstreamGzip ? { upstreamGzip: true } : {}),
   };
   if (o.authfile !== undefined && o.authAnonymous) throw new Error('Conflicting authentication options');
   if (o.chunking !== undefined && o.contentmeta !== undefined) throw new Error('--chunking and --contentmeta cannot be combined');
@@ -114,6 +118,10 @@ export async function encapsulateOptions(o: EncapsulateCliOptions): Promise<{ la
       parseImageManifest(await readFile(path), path),
     );
   }
+  // --created, else SOURCE_DATE_EPOCH, else the content metadata's time, else the commit's.
+  const created = o.created ?? createdFromSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+  if (created !== undefined) opts.created = created;
+  if (opts.created !== undefined) historyCreated(opts.created);
   return { labels, opts };
 }
 
@@ -138,6 +146,8 @@ export function registerEncapsulate(program: Command): void {
     .addOption(new Option('--chunking <mode>', 'auto: split content into layers by the package databases, user.component xattrs and big files found in the commit').choices(['auto']))
     .option('--big-file-threshold <size>', 'with --chunking auto: unowned files of this size or more get a layer each (bytes, or with K/M/G; default 1M)')
     .option('--previous-build-manifest <path>', "the previous build's image manifest (JSON): keeps its layer layout")
+    .option('--upstream-gzip', "gzip layers as upstream does (zlib, one stream per layer): upstream's blobs from the same zlib, about half as fast")
+    .option('--created <time>', 'image creation time, RFC 3339 (default: $SOURCE_DATE_EPOCH, else the commit timestamp)')
     .option('--insecure-skip-tls-verification', 'push without TLS verification (plain-HTTP registry)')
     .option('--cert-dir <dir>', 'push with the TLS certificates in this directory (*.crt, *.cert, *.key)')
     .option('--auth-anonymous', 'push without any credentials')

@@ -16,6 +16,7 @@ import { registerDeploy } from './deploy.js';
 import { registerTar } from './tar.js';
 import { registerInfo } from './info.js';
 import { registerInstallOstreeExt } from './install-ostree-ext.js';
+import { registerBuild } from './build.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerTar(program);
   registerInfo(program);
   registerInstallOstreeExt(program);
+  registerBuild(program);
   program
     .command('help-all')
     .description('Print the help of every command')

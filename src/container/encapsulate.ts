@@ -11,6 +11,7 @@ import type { Descriptor, History, ImageConfiguration, ImageManifest, RuntimeCon
 import { ImageReference, parseOciPathAndTag } from '../ref/image-reference.js';
 import { Transport } from '../ref/transport.js';
 import { componentsAnnotation, type ChunkPlan, type ObjectMetaSized, type PriorBuildManifest } from './chunking.js';
+import { formatTimestamp, historyCreated } from './created.js';
 import { planLayers, type ChunkingSummary } from './layer-plan.js';
 import {
   ANNOTATION_VERSION,
@@ -48,6 +49,12 @@ export interface ExportOpts {
   skipCompression?: boolean;
   /** Layer compression; default `gzip` (or `gzip-fast` with `skipCompression`). */
   compression?: Compression;
+  /**
+   * gzip layers by zlib in one stream per layer, as upstream ostree-ext writes them: the same
+   * blobs (and digests) as upstream's from the same zlib, at one thread per layer (zlib level 6 is
+   * about half as fast as the default parallel encoder).
+   */
+  upstreamGzip?: boolean;
   /** Commit metadata keys (string-typed) copied to labels; a missing one is an error. */
   copyMetaKeys?: string[];
   /** Like `copyMetaKeys`, but missing keys are skipped. */
@@ -79,21 +86,15 @@ export interface ExportOpts {
   bigFileThreshold?: number;
   /** Automatic chunking: called with what was found (package databases, components, layers). */
   onChunking?: (summary: ChunkingSummary) => void;
-  /** Image `created`; default the commit timestamp as `YYYY-MM-DDTHH:MM:SSZ`. */
-  created?: string;
   /**
-   * History entries' `created`: `wallclock` (upstream: the time each layer was written, which
-   * makes every build's digests unique) or `image` (the image `created`, reproducible).
+   * Image `created` (RFC 3339); default the commit timestamp as `YYYY-MM-DDTHH:MM:SSZ`. History
+   * entries get the same moment in UTC seconds. No time in the image comes from the clock: the
+   * same commit and options give the same image, byte for byte.
    */
-  historyTimestamps?: 'wallclock' | 'image';
+  created?: string;
   /** Layers written at once (default and cap: `concurrency()`; see `tar.exportLayers`). */
   parallelism?: number;
   signal?: AbortSignal;
-}
-
-/** `YYYY-MM-DDTHH:MM:SSZ` in UTC for a Unix time in seconds. */
-export function formatTimestamp(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function metaValue(info: CommitFields, key: string): unknown {
@@ -152,8 +153,6 @@ export interface BuiltLayer {
   descriptor: Descriptor;
   diffId: string;
   createdBy: string;
-  /** When the layer was written (RFC 3339 seconds). */
-  created: string;
 }
 
 /**
@@ -178,10 +177,8 @@ export function buildImage(args: {
   else if (metaCmd?.type === 'as' && Array.isArray(metaCmd.value)) runtime.Cmd = [...(metaCmd.value as string[])];
   runtime.Labels = { ...(runtime.Labels ?? {}), ...labelObj };
   const platform = hostPlatform();
-  const history: History[] = layers.map((l) => ({
-    created: opts.historyTimestamps === 'image' ? created : l.created,
-    created_by: l.createdBy,
-  }));
+  const historyTime = historyCreated(created);
+  const history: History[] = layers.map((l) => ({ created: historyTime, created_by: l.createdBy }));
   const config: ImageConfiguration = {
     architecture: platform.architecture,
     os: platform.os,
@@ -240,11 +237,6 @@ function objectAssignment(rev: string, mapping: { meta: ObjectMetaSized; plan: C
   return { rev, checksums: checksums.subarray(0, n * 32), layers: layers.subarray(0, n) };
 }
 
-/** Wall-clock time as RFC 3339 seconds with `Z`. */
-function now(): string {
-  return formatTimestamp(Math.floor(Date.now() / 1000));
-}
-
 /**
  * Writes the image for `rev` into the OCI layout `oci` and returns the manifest descriptor.
  * `tag` names it in the index (kept alongside other tags); without, the index holds only it.
@@ -261,15 +253,17 @@ export async function encapsulateToOciDir(
   const info = await repo.loadCommit(await repo.resolveRev(rev));
   const labels = commitLabels(info, config, opts);
   const created = opts.created ?? formatTimestamp(info.timestamp);
+  historyCreated(created); // an invalid time fails before any layer is written
 
   // Plan: one layer per chunk, then the commit layer carrying the remainder (everything when
   // unchunked). The exporter walks the tree and places the objects itself.
   const mapping = await planLayers(repo, info.checksum, opts);
   const chunks = mapping?.plan.chunks ?? [];
   const paths = [...chunks, undefined].map(() => oci.tempPath());
+  const zlib = opts.upstreamGzip && compression.startsWith('gzip') ? { zlib: true } : {};
   const specs: LayerSpec[] = [
-    ...chunks.map((_, i) => ({ kind: 'chunk' as const, compression, output: paths[i]! })),
-    { kind: 'commit', rev: info.checksum, compression, output: paths.at(-1)! },
+    ...chunks.map((_, i) => ({ kind: 'chunk' as const, compression, ...zlib, output: paths[i]! })),
+    { kind: 'commit', rev: info.checksum, compression, ...zlib, output: paths.at(-1)! },
   ];
   const assign = objectAssignment(info.checksum, mapping, chunks.length);
   let results;
@@ -282,7 +276,6 @@ export async function encapsulateToOciDir(
     await Promise.all(paths.map((p) => rm(p, { force: true })));
     throw e;
   }
-  const written = now();
   // The native writer hashed the bytes as it wrote them: move the files into place unverified.
   await Promise.all(results.map((r, i) => oci.writeBlobFromFile(paths[i]!, { digest: r.digest, size: r.size }, { verify: false })));
   const toLayer = (i: number, createdBy: string, annotations?: Record<string, string>): BuiltLayer => {
@@ -291,7 +284,6 @@ export async function encapsulateToOciDir(
       descriptor: { mediaType: r.mediaType, digest: r.digest, size: r.size, ...(annotations ? { annotations } : {}) },
       diffId: r.diffId,
       createdBy,
-      created: written,
     };
   };
   const commitLayer = toLayer(specs.length - 1, info.subject || `ostree export of commit ${info.checksum}`);
@@ -325,6 +317,9 @@ export async function encapsulate(repo: Repo, rev: string, config: Config, opts:
         // Uncompressed layers stay uncompressed in an OCI archive; a registry push gets them
         // gzipped by skopeo whatever we ask (c/image has no option for it).
         ...(compression === 'none' && dest.transport === Transport.OciArchive ? { acceptUncompressedLayers: true } : {}),
+        // The registry gets this very image: c/image would otherwise swap in a blob of the same
+        // diff_id the registry already holds, and the pushed digest would depend on its past.
+        ...(compression !== 'none' && dest.transport === Transport.Registry ? { preserveDigests: true } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),
     );

@@ -25,8 +25,13 @@ interface LayerBase {
   output: LayerTarget;
   /** Default `gzip`. */
   compression?: LayerCompression;
-  /** Codec level instead of the default (gzip 6, gzip-fast 1, zstd 3): libdeflate 1-12 or zstd 1-19. */
+  /** Codec level instead of the default (gzip 6, gzip-fast 1, zstd 3): libdeflate 1-12 (zlib 1-9) or zstd 1-19. */
   level?: number;
+  /**
+   * gzip by zlib in one stream, on one thread, instead of the parallel encoder: the bytes upstream
+   * ostree-ext writes (flate2 over zlib) when both use the same zlib.
+   */
+  zlib?: boolean;
 }
 
 /** What to write into one layer. */
@@ -68,6 +73,7 @@ export async function exportLayers(repo: RepoHandle, layers: LayerSpec[], opts: 
       ...(objects ? { objects } : {}),
       compression: l.compression ?? 'gzip',
       ...(l.level === undefined ? {} : { level: l.level }),
+      ...(l.zlib === undefined ? {} : { zlib: l.zlib }),
       ...target(l.output, `layers[${i}].output`),
     };
   });

@@ -18,6 +18,7 @@ export interface NativeLayerSpec {
   objects?: NativeChunkObject[];
   compression: LayerCompression;
   level?: number;
+  zlib?: boolean;
   fd?: number;
   path?: string;
 }

@@ -17,7 +17,7 @@ describe('CLI help', () => {
   it('covers the commands of the README', () => {
     expect(all.map((c) => c.path.join(' '))).toEqual(expect.arrayContaining([
       'demo', 'compare', 'encapsulate', 'unencapsulate', 'image replace-detached-metadata', 'tar import', 'tar export', 'info',
-      'install-ostree-ext', 'help-all',
+      'install-ostree-ext', 'commit', 'ima-sign', 'help-all',
     ]));
   });
 

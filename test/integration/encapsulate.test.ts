@@ -73,7 +73,7 @@ describe('single-layer image', () => {
     expect(config.rootfs.diff_ids).toHaveLength(1);
     expect(config.history).toHaveLength(1);
     expect(config.history![0]!.created_by).toBe(`ostree export of commit ${COMMIT_V0}`);
-    expect(config.history![0]!.created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(config.history![0]!.created).toBe('1997-08-29T18:30:42Z');
     // Canonical JSON, as ocidir writes it.
     const raw = await readFile(path.join(dir, 'blobs/sha256', digest.slice(7)), 'utf8');
     expect(raw).toBe(canonicalJson(JSON.parse(raw)));
@@ -104,8 +104,8 @@ describe('single-layer image', () => {
     expect(await tags()).toEqual([[undefined, c]]);
   });
 
-  it('history timestamps can be the image creation time (reproducible digests)', async () => {
-    const opts: ExportOpts = { historyTimestamps: 'image', created: '2025-03-10T13:42:57Z' };
+  it('a given creation time stamps the config and the history (reproducible digests)', async () => {
+    const opts: ExportOpts = { created: '2025-03-10T13:42:57Z' };
     const d1 = await encapsulate(repo, fx.ref, {}, opts, ImageReference.parse(`oci:${path.join(work, 'repro1')}`));
     const d2 = await encapsulate(repo, fx.ref, {}, opts, ImageReference.parse(`oci:${path.join(work, 'repro2')}`));
     expect(d2).toBe(d1);

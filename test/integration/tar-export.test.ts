@@ -4,7 +4,7 @@
 import { constants as fsc } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile, symlink, link } from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMIT_V0, CONTENTS_CHECKSUM_V0, TESTREF, cliShowCommit, ostreeCli, type ExampleOs } from '../../src/fixture/index.js';
@@ -13,10 +13,10 @@ import {
   cleanupTmp, execFileP, exampleOs, fsck, openRepo, parseTar, sha256File, tmpdir, OBJ, objPath, type RawEntry,
 } from './tar-util.js';
 
-const USR_T_XATTRS = '441b535f1bc3c84e38233519e251966272be22c448908dc10f4cac68301214ca';
 const ARPING = 'b048a4f451e9fdfaaec911c1fe07d5d1d39be02f932b827c25458d3b15ae589e';
 const EMPTY = '21270f911f1a1db58379515e0dcfa8309d8904ce278280861db236ea7001346e';
 const PKGDB = '790c7e29372cd7d6c26b67a0c92647c060a6ba5a61e20113034c9affc2d85ae5';
+const HARDLINK = '75535ce3946cbb9a33fe840d37c77ac760276ac13e50fe49b672c6c162024dd5';
 
 let fx: ExampleOs;
 let repo: object;
@@ -85,6 +85,13 @@ describe('full export of the example OS', () => {
     }
     const root = entries[0]!;
     expect(root.header.subarray(100, 108).toString()).toBe('0000755\0');
+    // tar-rs never clears a name field: the first OS path of an object comes from the object's
+    // header and keeps its name past the path's NUL; later paths of it in the walk start blank.
+    const field = (under: string, over: string) => Buffer.concat([Buffer.from(`${over}\0`), Buffer.from(under.slice(over.length + 1)), Buffer.alloc(100)]).subarray(0, 100);
+    const name = (n: string) => entries.find((e) => e.name === n)!.header.subarray(0, 100);
+    expect(name('usr/bin/hardlink-a')).toEqual(field(objPath(HARDLINK, 'file'), 'usr/bin/hardlink-a'));
+    expect(name('usr/bin/hardlink-b')).toEqual(field('', 'usr/bin/hardlink-b'));
+    expect(name('usr/lib/emptyfile')).toEqual(field(objPath(EMPTY, 'file'), 'usr/lib/emptyfile'));
   });
 
   it('has the entries of upstream test_tar_export_structure', () => {
@@ -119,20 +126,21 @@ describe('full export of the example OS', () => {
     expect([...byName.keys()].some((n) => n.startsWith('usr/etc'))).toBe(false);
   });
 
-  it('writes xattrs blobs, links and the PAX capability record (spec §1.8)', () => {
+  it('writes each object\'s xattrs in its .file-xattrs-link file, and the PAX capability record (spec §1.8)', () => {
     const i = entries.findIndex((e) => e.name === objPath(ARPING, 'file'));
     const obj = entries[i]!;
     expect(obj.ext.subarray(0, 512).subarray(257, 265).toString('latin1')).toBe('ustar\x0000');
     expect(obj.ext.subarray(512, 512 + 67).toString('latin1')).toBe('67 SCHILY.xattr.security.capability=0sAAAAAgAgAAAAAAAAAAAAAAAAAAA=\n');
+    // Upstream since 2025: a regular file per object, no hardlinks to a shared .file-xattrs.
     const link = entries[i - 1]!;
     expect(link.name).toBe(`${OBJ}b0/48a4f451e9fdfaaec911c1fe07d5d1d39be02f932b827c25458d3b15ae589e.file-xattrs-link`);
-    expect(link.type).toBe('1');
-    expect(link.linkname).toBe(`${OBJ}70/9747743f0b846d0968d305942bfbc7129d5522a47fc30518e7356edacfe7f8.file-xattrs`);
-    const blob = entries.find((e) => e.name === link.linkname)!;
-    expect(blob.data.length).toBe(97);
-    expect(entries.filter((e) => e.name.endsWith('.file-xattrs')).map((e) => e.name.slice(OBJ.length, OBJ.length + 9)).sort())
-      .toEqual(['44/1b535f', '70/974774']);
-    // usr_t labels only in .file-xattrs, not as PAX records
+    expect([link.type, link.linkname, link.data.length]).toEqual(['0', '', 97]);
+    expect(createHash('sha256').update(link.data).digest('hex')).toBe('709747743f0b846d0968d305942bfbc7129d5522a47fc30518e7356edacfe7f8');
+    expect(entries.filter((e) => e.name.endsWith('.file-xattrs'))).toEqual([]);
+    const links = entries.filter((e) => e.name.endsWith('.file-xattrs-link'));
+    expect(links.length).toBe(entries.filter((e) => e.name.endsWith('.file')).length);
+    expect(links.every((e) => e.type === '0')).toBe(true);
+    // usr_t labels only in the xattrs files, not as PAX records
     expect(entries.filter((e) => e.pax.size > 0).map((e) => e.name)).toEqual([obj.name]);
     // empty objects get plain empty files at their OS paths, others hardlinks
     expect(entries.filter((e) => e.name === objPath(EMPTY, 'file')).length).toBe(1);
@@ -217,9 +225,11 @@ describe('layers', () => {
     expect(commitLayer.find((e) => e.name === 'usr/lib/pkgdb/pkgdb')?.type).toBe('1');
     expect(commitLayer.some((e) => e.name === 'usr/bin/bash')).toBe(false);
     expect(commitLayer.find((e) => e.name === 'etc/polkit.conf')?.type).toBe('1');
-    // objects from the chunk reuse the xattrs blob: every layer carries the blobs it needs
-    expect(commitLayer.some((e) => e.name === objPath(USR_T_XATTRS, 'file-xattrs'))).toBe(true);
-    expect(c1.some((e) => e.name === objPath(USR_T_XATTRS, 'file-xattrs'))).toBe(true);
+    // every object carries its own xattrs, whichever layer it is in
+    for (const layer of [c1, commitLayer]) {
+      const files = layer.filter((e) => e.name.endsWith('.file')).map((e) => e.name.replace(/\.file$/, '.file-xattrs-link'));
+      expect(layer.filter((e) => e.name.endsWith('.file-xattrs-link') && e.type === '0').map((e) => e.name)).toEqual(files);
+    }
   });
 
   it('assign: the exporter places objects by checksum with their tree paths, as explicit lists would', async () => {
@@ -384,6 +394,12 @@ describe('a tree with long names, hardlinks and a large file', () => {
     await writeFile(path.join(tree, 'usr/share/random'), randomBytes(5 << 19));
     await link(path.join(tree, 'usr/share/big'), path.join(tree, 'usr/share/big2'));
     await symlink(`../${'t'.repeat(150)}`, path.join(tree, 'usr/share/longlink'));
+    // long names whose first 100 bytes end in a `.` component or inside a UTF-8 character
+    const dotCut = `usr/share/${'d'.repeat(88)}/.hidden-${'h'.repeat(20)}`;
+    const utf8Cut = `usr/share/${'e'.repeat(89)}\u00e9-${'u'.repeat(20)}`;
+    await mkdir(path.join(tree, path.dirname(dotCut)));
+    await writeFile(path.join(tree, dotCut), 'dot');
+    await writeFile(path.join(tree, utf8Cut), 'utf8');
     await writeFile(path.join(tree, 'usr/etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
     // the commit's own (empty, as in real OS commits) /sysroot is not walked: the skeleton provides
     // it, and other empty dirs carry the empty dirtree (spec §1.4.2 QUIRK)
@@ -402,8 +418,16 @@ describe('a tree with long names, hardlinks and a large file', () => {
     const e = entries.find((x) => x.name === long)!;
     expect(e.ext.subarray(0, 13).toString()).toBe('././@LongLink');
     expect(e.header.subarray(0, 100).toString()).toBe(long.slice(0, 100));
+    // The field of a long name or target holds what tar-rs leaves there (spec §1.10): a name is
+    // re-copied component by component from its first 100 bytes (cut back to whole UTF-8
+    // characters; a trailing `.` component dropped), a target keeps the components that fit.
+    const nameField = (n: string) => entries.find((x) => x.name === Buffer.from(n).toString('latin1'))!.header.subarray(0, 100);
+    expect(nameField(dotCut)).toEqual(Buffer.from(`${dotCut.slice(0, 98)}\0\0`));
+    expect(nameField(utf8Cut)).toEqual(Buffer.concat([Buffer.from(utf8Cut).subarray(0, 99), Buffer.alloc(1)]));
     const sym = entries.find((x) => x.linkname === `../${'t'.repeat(150)}`)!;
     expect(sym.type).toBe('2');
+    expect(sym.ext.subarray(156, 157).toString()).toBe('K');
+    expect(sym.header.subarray(157, 257)).toEqual(Buffer.concat([Buffer.from('../'), Buffer.alloc(97)]));
     expect(sym.header.subarray(108, 116)).toEqual(Buffer.from([0x80, 0, 0, 0, 0, 0x2d, 0xc6, 0xc0]));
     expect(sym.header.subarray(116, 124)).toEqual(Buffer.from([0x80, 0, 0, 0, 0, 0x2d, 0xc6, 0xc1]));
     expect(entries.filter((x) => x.name === 'sysroot').length).toBe(1);
@@ -420,12 +444,27 @@ describe('a tree with long names, hardlinks and a large file', () => {
     const gz = await readFile(path.join(d, 'g1'));
     expect(inflateRawSync(gz.subarray(10, -8)).equals(await readFile(out))).toBe(true);
     expect(gz.readUInt32LE(gz.length - 4)).toBe(g1!.uncompressedSize % 2 ** 32);
+    // gzip as upstream writes it: the system zlib in one stream (what Python's zlib module, also
+    // the system's, writes), the same diff_id; zlib takes levels 1-9 only, and only for gzip.
+    const [z] = await tar.exportLayers(await openRepo(r), [{ kind: 'full', rev: 'long', output: path.join(d, 'z'), compression: 'gzip', zlib: true }]);
+    expect(z!.diffId).toBe(g1!.diffId);
+    const zb = await readFile(path.join(d, 'z'));
+    expect(zb.subarray(0, 10)).toEqual(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]));
+    const py = 'import sys, zlib\nc = zlib.compressobj(6, zlib.DEFLATED, -15, 8, 0)\nd = open(sys.argv[1], "rb").read()\nsys.stdout.write((c.compress(d) + c.flush()).hex())';
+    const { stdout: deflated } = await execFileP('python3', ['-c', py, out], { maxBuffer: 64 << 20 });
+    expect(zb.subarray(10, -8).equals(Buffer.from(deflated, 'hex'))).toBe(true);
+    expect(gunzipSync(zb).equals(await readFile(out))).toBe(true);
+    const zlibSpec = (o: object) => tar.exportLayers(repo, [{ kind: 'full', rev: TESTREF, output: path.join(d, 'bad'), ...o } as tar.LayerSpec]);
+    await expect(zlibSpec({ compression: 'gzip', zlib: true, level: 10 })).rejects.toThrow('layers[0].level must be an integer from 1 to 9 for gzip');
+    await expect(zlibSpec({ compression: 'zstd', zlib: true })).rejects.toThrow('layers[0].zlib must be a boolean, true only for gzip');
     const x = path.join(d, 'x');
     await mkdir(x);
     await execFileP('tar', ['-C', x, '-xf', out]);
     expect(await fsck(path.join(x, 'sysroot/ostree/repo'))).toMatch(/no errors found/);
     expect((await ostreeCli(path.join(x, 'sysroot/ostree/repo'), ['rev-parse', commit])).trim()).toBe(commit);
     expect(await readFile(path.join(x, long), 'utf8')).toBe('long');
+    expect(await readFile(path.join(x, dotCut), 'utf8')).toBe('dot');
+    expect(await readFile(path.join(x, utf8Cut), 'utf8')).toBe('utf8');
     expect((await stat(path.join(x, 'usr/share/big'))).ino).toBe((await stat(path.join(x, 'usr/share/big2'))).ino);
     expect(await readFile(path.join(x, 'etc/passwd'), 'utf8')).toMatch(/^root/);
     await rm(x, { recursive: true });

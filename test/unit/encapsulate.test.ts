@@ -4,10 +4,10 @@ import {
   buildImage,
   commitLabels,
   effectiveCompression,
-  formatTimestamp,
   type BuiltLayer,
   type CommitFields,
 } from '../../src/container/encapsulate.js';
+import { createdFromSourceDateEpoch, formatTimestamp, historyCreated } from '../../src/container/created.js';
 import { ImageReference } from '../../src/ref/image-reference.js';
 import { canonicalJson } from '../../src/oci/canonical-json.js';
 
@@ -90,7 +90,6 @@ describe('encapsulate image documents', () => {
     },
     diffId: `sha256:${String(n + 1).repeat(64)}`,
     createdBy,
-    created: '2025-03-10T13:42:57Z',
   });
 
   it('builds config and manifest', () => {
@@ -111,16 +110,34 @@ describe('encapsulate image documents', () => {
       Labels: { base: 'yes', ...img.labels },
     });
     expect(img.config.rootfs.diff_ids).toEqual(layers.map((l) => l.diffId));
-    expect(img.config.history).toEqual(layers.map((l) => ({ created: l.created, created_by: l.createdBy })));
+    // Every history entry gets the image's time (upstream since 2025), never the clock.
+    expect(img.config.history).toEqual(layers.map((l) => ({ created: '1997-08-29T18:30:42Z', created_by: l.createdBy })));
     expect(Object.keys(JSON.parse(canonicalJson(img.config))).sort()).toEqual(['architecture', 'config', 'created', 'history', 'os', 'rootfs']);
     const cfgDesc = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'a'.repeat(64)}`, size: 5 };
     const manifest = img.manifest(cfgDesc);
     expect(canonicalJson(manifest)).toMatch(/^\{"annotations":\{.*\},"config":\{"digest":"sha256:a+","mediaType":"application\/vnd.oci.image.config.v1\+json","size":5\},"layers":\[.*\],"schemaVersion":2\}$/);
     expect(manifest.annotations).toEqual(img.labels);
 
-    const fixed = buildImage({ info: info(), labels, layers, config: { cmd: ['/bin/sh', '-c'] }, opts: { historyTimestamps: 'image' }, created: 'C' });
-    expect(fixed.config.config?.Cmd).toEqual(['/bin/sh', '-c']);
-    expect(fixed.config.history?.map((h) => h.created)).toEqual(['C', 'C', 'C']);
+    const other = buildImage({ info: info(), labels, layers, config: { cmd: ['/bin/sh', '-c'] }, opts: {}, created: '2025-03-10T15:42:57.25+02:00' });
+    expect(other.config.config?.Cmd).toEqual(['/bin/sh', '-c']);
+    expect(other.config.created).toBe('2025-03-10T15:42:57.25+02:00');
+    expect(other.config.history?.map((h) => h.created)).toEqual(Array(3).fill('2025-03-10T13:42:57Z'));
+  });
+
+  it('image times: RFC 3339 in, UTC seconds out; SOURCE_DATE_EPOCH', () => {
+    expect(historyCreated('1997-08-29T18:30:42Z')).toBe('1997-08-29T18:30:42Z');
+    expect(historyCreated('2024-02-29t23:30:00.999-01:15')).toBe('2024-03-01T00:45:00Z');
+    expect(historyCreated('2024-01-01 00:00:00+00:30')).toBe('2023-12-31T23:30:00Z');
+    for (const bad of ['2023-02-29T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T00:00:00', '1700000000', '', 'yesterday']) {
+      expect(() => historyCreated(bad)).toThrow(`Invalid created time '${bad}': expected RFC 3339, e.g. 2024-01-31T12:00:00Z`);
+    }
+    expect(createdFromSourceDateEpoch(undefined)).toBeUndefined();
+    expect(createdFromSourceDateEpoch('')).toBeUndefined();
+    expect(createdFromSourceDateEpoch('0')).toBe('1970-01-01T00:00:00Z');
+    expect(createdFromSourceDateEpoch('1700000000')).toBe('2023-11-14T22:13:20Z');
+    for (const bad of ['-1', '1.5', ' 1', '1e9', '99999999999999']) {
+      expect(() => createdFromSourceDateEpoch(bad)).toThrow(`Invalid SOURCE_DATE_EPOCH '${bad}': expected seconds since 1970-01-01 (up to year 9999)`);
+    }
   });
 });
 
