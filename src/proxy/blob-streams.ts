@@ -122,10 +122,13 @@ export class BlobStreams {
         );
       } catch (e) {
         spooling = false;
+        const finishedEarly = stream.finishing;
         // The proxy's writer gets EPIPE, so its FinishPipe answers.
         closeFd();
         const finishing = stream.finish();
-        if (failedEarly) throw await finishing.then(() => e, (f: unknown) => f);
+        // An early FinishPipe closed the pipe (the spool saw it end) or stopped the spool: the
+        // proxy's verdict tells what went wrong.
+        if (finishedEarly || failedEarly) throw await finishing.then(() => e, (f: unknown) => f);
         return await joinFetch<never>(Promise.reject(e), finishing);
       }
       spooling = false;

@@ -27,6 +27,7 @@ import type { Repo } from '../repo/repo.js';
 import type { TypedVariant } from '../repo/variant.js';
 import { importTar, importTarObjects } from '../tar/import.js';
 import { importDerivedLayer } from './derived.js';
+import { DEFAULT_FETCH_CONCURRENCY } from './fetch-concurrency.js';
 import { checkFreeSpace } from './free-space.js';
 import { recordReusedLayers, storedLayersByDiffId, type DiffIdIndex } from './layer-reuse.js';
 import { gcImageLayers } from './maintenance.js';
@@ -39,9 +40,6 @@ import { queryImage, queryImageCommit, refForImage, refForLayer, type LayeredIma
 
 /** The library version recorded as `ostree.importer.version`. */
 export const IMPORTER_VERSION: string = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
-
-/** Layers fetched at once, by default: enough to keep a distant registry's link busy. */
-export const DEFAULT_FETCH_CONCURRENCY = 8;
 
 /** Layer media types an ostree layer may have (spec references §2). */
 const OSTREE_LAYER_MEDIA_TYPES: readonly string[] = [
@@ -82,6 +80,16 @@ async function settleAll<T>(ps: Promise<T>[]): Promise<T[]> {
 interface BaseResult {
   commit: string | null;
   verifyText: string | null;
+}
+
+/** How a pull fetches; each field is also a setter of ImageImporter. */
+export interface PullSettings {
+  /** {@link ImageImporter.setFetchConcurrency} */
+  fetchConcurrency?: number;
+  /** {@link ImageImporter.setOffline} */
+  offline?: boolean;
+  /** false: {@link ImageImporter.disableSpaceCheck} */
+  spaceCheck?: boolean;
 }
 
 export class ImageImporter {
@@ -168,6 +176,14 @@ export class ImageImporter {
   /** Do not compare the layers to fetch with the repository's free space before fetching. */
   disableSpaceCheck(): this {
     this.spaceCheck = false;
+    return this;
+  }
+
+  /** Applies {@link PullSettings} (fields left out keep their current value). */
+  applySettings(s: PullSettings): this {
+    if (s.fetchConcurrency !== undefined) this.setFetchConcurrency(s.fetchConcurrency);
+    if (s.offline) this.setOffline();
+    if (s.spaceCheck === false) this.disableSpaceCheck();
     return this;
   }
 
@@ -318,10 +334,19 @@ export class ImageImporter {
    */
   private async withPipeline<T>(prepared: PreparedImport, signal: AbortSignal | undefined, fn: (pipeline: LayerPipeline | null, fail: (e: unknown) => never) => Promise<T>): Promise<T> {
     const todo = prepared.layersToFetch();
+    const bytesToFetch = todo.reduce((n, l) => n + Math.max(0, l.layer.layer.size), 0);
     const stop = new AbortController();
     const forward = () => stop.abort(signal?.reason);
     signal?.addEventListener('abort', forward, { once: true });
-    const progress = this.listener ? new ProgressTracker(this.listener, todo.reduce((n, l) => n + Math.max(0, l.layer.layer.size), 0)) : null;
+    const progress = this.listener ? new ProgressTracker(this.listener, bytesToFetch) : null;
+    this.listener?.({
+      type: 'import-started',
+      manifestDigest: prepared.manifestDigest,
+      layers: prepared.manifest.layers.length,
+      layersToFetch: todo.length,
+      bytes: prepared.manifest.layers.reduce((n, l) => n + Math.max(0, l.size), 0),
+      bytesToFetch,
+    });
     let failed = false;
     // The first failure in time is the story; the others are mostly its cancellations.
     let first: { error: unknown } | undefined;
@@ -330,9 +355,7 @@ export class ImageImporter {
       if (todo.length > 0 && this.offline) {
         throw new Error(`Offline: ${todo.length} layers to fetch: ${todo.map((l) => l.layer.layer.digest).join(', ')}`);
       }
-      if (todo.length > 0 && this.spaceCheck) {
-        await checkFreeSpace(this.repo, todo.reduce((n, l) => n + Math.max(0, l.layer.layer.size), 0), `${todo.length} layers of ${this.imgref.imgref.toString()}`);
-      }
+      if (todo.length > 0 && this.spaceCheck) await checkFreeSpace(this.repo, bytesToFetch, `${todo.length} layers of ${this.imgref.imgref.toString()}`);
       let pipeline: LayerPipeline | null = null;
       if (todo.length > 0) {
         const streams = await this.openSource();

@@ -8,6 +8,8 @@ import type { LayerTask, PipelineObserver } from './pipeline.js';
 export type LayerKind = 'ostree-chunk' | 'derived';
 
 export type ImportProgress =
+  /** First of an import: the image, its layers and bytes, and how many of them are fetched. */
+  | { type: 'import-started'; manifestDigest: string; layers: number; layersToFetch: number; bytes: number; bytesToFetch: number }
   | { type: 'layer-started'; kind: LayerKind; layer: Descriptor; layerIndex: number }
   /** `fetched` never exceeds `total` (the descriptor size). */
   | { type: 'layer-progress'; layerIndex: number; fetched: number; total: number }
