@@ -14,6 +14,11 @@ export enum JournalPriority {
 
 const DEFAULT_SOCKET = '/run/systemd/journal/socket';
 
+/** The journal named by OSTREE_CONTAINER_JOURNAL_SOCKET, if any. */
+export function explicitJournal(): boolean {
+  return process.env.OSTREE_CONTAINER_JOURNAL_SOCKET !== undefined;
+}
+
 interface JournalNative {
   journalSend(socketPath: string, entry: Uint8Array): boolean;
 }

@@ -106,7 +106,7 @@ export function registerDeploy(program: Command): void {
           });
           progress?.done();
         } finally {
-          progress?.stop();
+          await progress?.close();
         }
         const commitPath = o.writeCommitidTo;
         if (commitPath !== undefined) {

@@ -66,7 +66,7 @@ export function registerImagePull(image: Command): void {
       fdWriter?.done();
     } finally {
       renderer.stop();
-      fdWriter?.stop();
+      await fdWriter?.close();
     }
     if (state === null) {
       process.stdout.write(`Downloaded: ${imgref.toString()} ${p.manifestDigest} (not applied)\n`);

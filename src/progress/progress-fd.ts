@@ -7,8 +7,7 @@
 // reader lags; the rest are always written.
 import { createWriteStream } from 'node:fs';
 import { canonicalJson } from '../oci/canonical-json.js';
-import type { ImportProgress, LayerKind } from '../store/progress.js';
-import type { ProgressRenderer } from './render.js';
+import type { ImportProgress, LayerKind, ProgressListener } from '../store/progress.js';
 
 export const PROGRESS_API_VERSION = '0.1.0';
 const REFRESH_MS = 200;
@@ -24,9 +23,12 @@ interface SubTaskBytes {
   bytesTotal: number;
 }
 
-export interface ProgressFdWriter extends ProgressRenderer {
+export interface ProgressFdWriter {
+  listener: ProgressListener;
   /** The import succeeded: the final `importing` step. */
   done(): void;
+  /** Resolves once everything written has reached the descriptor. */
+  close(): Promise<void>;
 }
 
 /** A progress-v0 writer on `fd` (left open: the caller owns it). */
@@ -135,6 +137,6 @@ export function progressFdWriter(fd: number): ProgressFdWriter {
   return {
     listener,
     done: () => importing(true),
-    stop: () => out.end(),
+    close: () => new Promise<void>((resolve) => out.end(resolve)),
   };
 }

@@ -15,7 +15,7 @@ import { MediaType } from '../oci/media-types.js';
 import { hostOciArch } from '../oci/platform.js';
 import type { Descriptor, ImageConfiguration, ImageManifest } from '../oci/types.js';
 import { formatSize } from '../format.js';
-import { journalSend, JournalPriority } from '../journal.js';
+import { explicitJournal, journalSend, JournalPriority } from '../journal.js';
 import { mergeDefaultContainerProxyOpts, mergeDefaultContainerProxyOptsWithIsolation } from '../proxy/auth.js';
 import { BlobStreams } from '../proxy/blob-streams.js';
 import type { ImageProxyConfig } from '../proxy/config.js';
@@ -239,9 +239,12 @@ export class ImageImporter {
     }
   }
 
-  /** Journal messages as upstream's importer writes them: for the system repository only. */
+  /**
+   * Journal messages as upstream's importer writes them: for the system repository only, or for
+   * any when OSTREE_CONTAINER_JOURNAL_SOCKET names a journal.
+   */
   private journal(message: string): void {
-    if (this.repo.isSystem) journalSend(JournalPriority.Info, message);
+    if (this.repo.isSystem || explicitJournal()) journalSend(JournalPriority.Info, message);
   }
 
   private async prepareInternal(): Promise<PrepareResult> {
