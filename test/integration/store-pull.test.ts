@@ -2,7 +2,6 @@
 // offline pulls that never start skopeo, updates downloaded now and applied later without the
 // network, the free-space check before any byte is written, bootc's progress-v0 JSON on a file
 // descriptor, and the importer's journal messages.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -11,7 +10,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { journalSend, JournalPriority } from '../../src/journal.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { OciDir } from '../../src/oci/layout.js';
@@ -24,6 +22,7 @@ import { listImages, queryImage, refForLayer } from '../../src/store/state.js';
 import { runCli } from '../helpers/cli.js';
 import { editOciImage } from '../helpers/sysroot.js';
 import { childProcesses } from '../helpers/process.js';
+import { journalReceiver, until } from '../helpers/journal.js';
 import { chunkedExampleWork, cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
 import { layerTar, repoTmpLeftovers, type LayerEntry } from './store-util.js';
 import { fsck } from './tar-util.js';
@@ -280,58 +279,8 @@ describe('--progress-fd: bootc progress-v0 JSON lines', () => {
 });
 
 describe('journal', () => {
-  /** A stand-in journald socket (test/helpers/journal-receiver.py); `entries` fills as datagrams arrive. */
-  async function journal(): Promise<{ socket: string; entries: { fields: Record<string, string>; memfd: boolean; seals: number | null }[]; stop(): void }> {
-    const socket = path.join(await tmpdir('journal-'), 'socket');
-    const child = spawn('python3', [path.join(import.meta.dirname, '..', 'helpers', 'journal-receiver.py'), socket], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const entries: { fields: Record<string, string>; memfd: boolean; seals: number | null }[] = [];
-    let buf = '';
-    await new Promise<void>((resolve, reject) => {
-      child.once('error', (e) => reject(new Error(`python3 is needed for the journal test: ${e.message}`)));
-      child.stdout.on('data', (b: Buffer) => {
-        buf += b.toString();
-        for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) {
-          const line = buf.slice(0, nl);
-          if (line === 'ready') resolve();
-          else entries.push(JSON.parse(line) as (typeof entries)[number]);
-        }
-      });
-    });
-    return { socket, entries, stop: () => child.kill() };
-  }
-
-  const until = async (cond: () => boolean) => {
-    for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
-  };
-
-  it('the native protocol: small entries as datagrams, a big one as a sealed memfd, multi-line values with their length', async () => {
-    const j = await journal();
-    process.env.OSTREE_CONTAINER_JOURNAL_SOCKET = j.socket;
-    try {
-      expect(journalSend(JournalPriority.Warning, 'two\nlines', { OSTREE_CONTAINER_TEST: 'x' })).toBe(true);
-      const big = 'b'.repeat(512 * 1024);
-      expect(journalSend(JournalPriority.Info, big)).toBe(true);
-      await until(() => j.entries.length === 2);
-      expect(j.entries[0]).toEqual({ fields: { MESSAGE: 'two\nlines', PRIORITY: '4', SYSLOG_IDENTIFIER: 'ostree-container', OSTREE_CONTAINER_TEST: 'x' }, memfd: false, seals: null });
-      expect(j.entries[1]!.memfd).toBe(true);
-      // F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
-      expect(j.entries[1]!.seals).toBe(0xf);
-      expect(j.entries[1]!.fields.MESSAGE).toBe(big);
-    } finally {
-      delete process.env.OSTREE_CONTAINER_JOURNAL_SOCKET;
-      j.stop();
-    }
-    // No journal there: nothing sent, nothing thrown.
-    process.env.OSTREE_CONTAINER_JOURNAL_SOCKET = path.join(work, 'no-such-socket');
-    try {
-      expect(journalSend(JournalPriority.Info, 'lost')).toBe(false);
-    } finally {
-      delete process.env.OSTREE_CONTAINER_JOURNAL_SOCKET;
-    }
-  });
-
   it("a pull logs upstream's messages: Fetching <imgref>, then the layers present and needed", async () => {
-    const j = await journal();
+    const j = await journalReceiver();
     process.env.OSTREE_CONTAINER_JOURNAL_SOCKET = j.socket;
     try {
       const repo = await freshRepo();
