@@ -13,7 +13,7 @@ import { META_MANIFEST, META_MANIFEST_DIGEST } from './constants.js';
 export interface UnencapsulateOpts {
   /** How to run the skopeo image proxy; auth defaults are applied on top. */
   proxyConfig?: ImageProxyConfig;
-  /** Layers fetched and imported at once (one skopeo proxy each); default min(4, CPUs). */
+  /** Layers imported at once (fetching has its own bound, `DEFAULT_FETCH_CONCURRENCY`); default min(4, CPUs). */
   parallelism?: number;
   signal?: AbortSignal;
   /** Typed progress: each ostree layer's start, bytes and completion. */

@@ -32,9 +32,9 @@ import { checkFreeSpace } from './free-space.js';
 import { recordReusedLayers, storedLayersByDiffId, type DiffIdIndex } from './layer-reuse.js';
 import { gcImageLayers } from './maintenance.js';
 import { writeMergeCommit } from './merge.js';
-import { layerSources, LayerPipeline, type ImportedLayer, type LayerImport, type LayerSource, type LayerTask } from './pipeline.js';
+import { layerSources, LayerPipeline, type ImportedLayer, type LayerSource, type LayerTask } from './pipeline.js';
 import { PreparedImport, type ManifestLayerState, type PrepareResult } from './prepared.js';
-import { ProgressTracker, type LayerKind, type ProgressListener } from './progress.js';
+import { ProgressTracker, type ProgressListener } from './progress.js';
 import { rootIsTransient } from './prepare-root.js';
 import { queryImage, queryImageCommit, refForImage, refForLayer, type LayeredImageState } from './state.js';
 
@@ -404,18 +404,15 @@ export class ImageImporter {
     }
   }
 
-  /** A manifest layer as a pipeline task. */
-  private static task<R extends ImportedLayer>(prepared: PreparedImport, l: ManifestLayerState, kind: LayerKind, ref: string | null, run: LayerImport<R>, after?: Promise<unknown>): LayerTask<R> {
+  /** A manifest layer as a pipeline task: its kind, blob ref (or none), import and what the import waits for. */
+  private static task<R extends ImportedLayer>(prepared: PreparedImport, l: ManifestLayerState, how: Pick<LayerTask<R>, 'kind' | 'ref' | 'import' | 'after'>): LayerTask<R> {
     const index = ImageImporter.indexOf(prepared, l.layer);
     return {
+      ...how,
       index,
       layer: l.layer,
-      kind,
-      context: kind === 'derived' ? `Parsing layer blob ${l.layer.digest}` : `Layer ${l.layer.digest}`,
-      ref,
+      context: how.kind === 'derived' ? `Parsing layer blob ${l.layer.digest}` : `Layer ${l.layer.digest}`,
       diffId: prepared.config.rootfs.diff_ids[index],
-      ...(after ? { after } : {}),
-      import: run,
     };
   }
 
@@ -443,12 +440,15 @@ export class ImageImporter {
         ? Promise.resolve({ commit: commitLayer.commit, verifyText: null })
         : pipeline!
             .run(
-              ImageImporter.task(prepared, commitLayer, 'ostree-chunk', ref(commitLayer), (repo, fd, source, signal) =>
-                importTar(repo, fd, { mediaType: source.mediaType, transaction: 'caller', signal, ...(remote !== undefined ? { remote } : {}) }).then((r) => {
-                  imported = r.commit;
-                  return r;
-                }),
-              ),
+              ImageImporter.task(prepared, commitLayer, {
+                kind: 'ostree-chunk',
+                ref: ref(commitLayer),
+                import: (repo, fd, source, signal) =>
+                  importTar(repo, fd, { mediaType: source.mediaType, transaction: 'caller', signal, ...(remote !== undefined ? { remote } : {}) }).then((r) => {
+                    imported = r.commit;
+                    return r;
+                  }),
+              }),
             )
             .then((r) => ({ commit: r.commit, verifyText: r.verifyText ?? null }), fail);
     const chunkJobs = prepared.ostreeLayers
@@ -456,9 +456,11 @@ export class ImageImporter {
       .map((l) =>
         pipeline!
           .run(
-            ImageImporter.task(prepared, l, 'ostree-chunk', ref(l), (repo, fd, source, signal) =>
-              importTarObjects(repo, fd, { mediaType: source.mediaType, transaction: 'caller', finish: writeRefs, signal }),
-            ),
+            ImageImporter.task(prepared, l, {
+              kind: 'ostree-chunk',
+              ref: ref(l),
+              import: (repo, fd, source, signal) => importTarObjects(repo, fd, { mediaType: source.mediaType, transaction: 'caller', finish: writeRefs, signal }),
+            }),
           )
           .catch(fail),
       );
@@ -497,12 +499,11 @@ export class ImageImporter {
         if (l.commit !== null) return l.commit;
         const r = await pipeline!
           .run(
-            ImageImporter.task(
-              prepared,
-              l,
-              'derived',
-              l.ostreeRef,
-              async (repo, fd, source, signal) => {
+            ImageImporter.task(prepared, l, {
+              kind: 'derived',
+              ref: l.ostreeRef,
+              after: baseReady,
+              import: async (repo, fd, source, signal) => {
                 const b = await baseReady;
                 return importDerivedLayer(repo, fd, {
                   mediaType: source.mediaType,
@@ -515,8 +516,7 @@ export class ImageImporter {
                   signal,
                 });
               },
-              baseReady,
-            ),
+            }),
           )
           .catch(fail);
         if (Object.keys(r.filtered).length > 0) filtered.set(l.layer.digest, new Map(Object.entries(r.filtered)));

@@ -9,10 +9,9 @@
 //           caller's transaction holds everything),
 // and observers (progress, the journal) hear of each step. What differs between layer kinds is
 // only the native import and what the import waits for.
-import { closeSync, openSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import { unlinkSync } from 'node:fs';
 import { withContext } from '../errors.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';
 import type { BlobStreams } from '../proxy/blob-streams.js';
