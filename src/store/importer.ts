@@ -7,14 +7,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { concurrency } from '../concurrency.js';
 import { ContextError, messageOf, withContext } from '../errors.js';
-import { CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, BOOTC_LABEL, DOCKER_TYPE_LAYER_TAR, METADATA_KEY_BOOTABLE, META_CONFIG, META_FILTERED, META_MANIFEST, META_MANIFEST_DIGEST } from '../container/constants.js';
-import { parseManifestLayout } from '../container/manifest-layout.js';
-import { labelsOf } from '../container/version.js';
+import { CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, DOCKER_TYPE_LAYER_TAR, META_CONFIG, META_FILTERED, META_MANIFEST, META_MANIFEST_DIGEST } from '../container/constants.js';
 import { native, packageRoot } from '../native.js';
 import { MediaType } from '../oci/media-types.js';
-import { hostOciArch } from '../oci/platform.js';
 import type { Descriptor, ImageConfiguration, ImageManifest } from '../oci/types.js';
-import { formatSize } from '../format.js';
 import { explicitJournal, journalSend, JournalPriority } from '../journal.js';
 import { mergeDefaultContainerProxyOpts, mergeDefaultContainerProxyOptsWithIsolation } from '../proxy/auth.js';
 import { BlobStreams } from '../proxy/blob-streams.js';
@@ -29,14 +25,15 @@ import { importTar, importTarObjects } from '../tar/import.js';
 import { importDerivedLayer } from './derived.js';
 import { DEFAULT_FETCH_CONCURRENCY } from './fetch-concurrency.js';
 import { checkFreeSpace } from './free-space.js';
-import { recordReusedLayers, storedLayersByDiffId, type DiffIdIndex } from './layer-reuse.js';
+import { recordReusedLayers } from './layer-reuse.js';
 import { gcImageLayers } from './maintenance.js';
 import { writeMergeCommit } from './merge.js';
 import { layerSources, LayerPipeline, type ImportedLayer, type LayerSource, type LayerTask } from './pipeline.js';
-import { PreparedImport, type ManifestLayerState, type PrepareResult } from './prepared.js';
+import { planImport, planOffline } from './plan.js';
+import type { PreparedImport, ManifestLayerState, PrepareResult } from './prepared.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
 import { rootIsTransient } from './prepare-root.js';
-import { queryImage, queryImageCommit, refForImage, refForLayer, type LayeredImageState } from './state.js';
+import { queryImage, queryImageCommit, refForImage, type LayeredImageState } from './state.js';
 
 /** The library version recorded as `ostree.importer.version`. */
 export const IMPORTER_VERSION: string = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -49,11 +46,6 @@ const OSTREE_LAYER_MEDIA_TYPES: readonly string[] = [
   DOCKER_TYPE_LAYER_TAR,
   MediaType.DockerLayerGzip,
 ];
-
-/** `@sha256:…` pinned in an image name, or null. */
-function pinnedDigest(name: string): string | null {
-  return /@(sha256:[0-9a-f]{64})$/.exec(name)?.[1] ?? null;
-}
 
 /** Annotation of the image creation time, the merge commit's timestamp when present. */
 const ANNOTATION_CREATED = 'org.opencontainers.image.created';
@@ -256,7 +248,7 @@ export class ImageImporter {
     } catch (e) {
       process.stderr.write(`error: failed to query image commit: ${messageOf(e)}\n`);
     }
-    if (this.offline) return this.prepareOffline(previous);
+    if (this.offline) return planOffline(previous, this.imgref.imgref, (update) => this.plan(update.manifestDigest, update.manifest, update.config, previous));
     const { proxy, image } = await this.openSource();
     const { digest, manifest } = await proxy.fetchManifest(image);
     if (previous && (previous.manifestDigest === digest || previous.manifest.config.digest === manifest.config.digest)) {
@@ -279,55 +271,9 @@ export class ImageImporter {
     return { kind: 'ready', prepared: await this.plan(digest, manifest, config, previous) };
   }
 
-  /**
-   * prepare() without the network: the stored image (already present), or the update recorded
-   * beside it (cached manifest and configuration) when every layer of it is stored.
-   */
-  private async prepareOffline(previous: LayeredImageState | null): Promise<PrepareResult> {
-    const name = this.imgref.imgref.toString();
-    const pinned = pinnedDigest(this.imgref.imgref.name);
-    const pending = previous?.cachedUpdate;
-    if (previous && pending && pending.manifestDigest !== previous.manifestDigest && pending.manifest.config.digest !== previous.manifest.config.digest && (pinned === null || pinned === pending.manifestDigest)) {
-      const prepared = await this.plan(pending.manifestDigest, pending.manifest, pending.config, previous);
-      const missing = prepared.layersToFetch().map((l) => l.layer.layer);
-      if (missing.length > 0) {
-        const size = missing.reduce((n, l) => n + l.size, 0);
-        throw new Error(`Offline: ${missing.length} layers (${formatSize(size)}) of the update ${pending.manifestDigest} of ${name} are not stored: ${missing.map((l) => l.digest).join(', ')}`);
-      }
-      return { kind: 'ready', prepared };
-    }
-    if (previous && (pinned === null || pinned === previous.manifestDigest)) return { kind: 'already-present', state: previous };
-    throw new Error(`Offline: ${name}${previous ? ` is stored as ${previous.manifestDigest}, not ${pinned}, and no update of it was downloaded` : ' is not stored and no update of it was downloaded'}; its manifest must be fetched`);
-  }
-
-  /** The import plan: the layout, and per layer the stored commit (by digest, else by diff_id) or null. */
-  private async plan(digest: string, manifest: ImageManifest, config: ImageConfiguration, previous: LayeredImageState | null): Promise<PreparedImport> {
-    if (this.bootable) {
-      const labels = labelsOf(config) ?? {};
-      if (!Object.hasOwn(labels, METADATA_KEY_BOOTABLE) && !Object.hasOwn(labels, BOOTC_LABEL)) {
-        throw new Error(`Target image does not have ${METADATA_KEY_BOOTABLE} label`);
-      }
-      const host = hostOciArch();
-      if (config.architecture !== host) throw new Error(`Image has architecture ${config.architecture}; expected ${host}`);
-    }
-    const layout = parseManifestLayout(manifest, config);
-    // A commit to be verified through an ostree remote is verified as its layer is imported:
-    // only the very same blob counts as stored then (as upstream).
-    const verifyCommit = this.imgref.sigverify.type === 'OstreeRemote';
-    let byDiffId: DiffIdIndex | undefined;
-    const state = async (layer: Descriptor): Promise<ManifestLayerState> => {
-      const ostreeRef = refForLayer(layer);
-      let commit = await this.repo.resolveRev(ostreeRef, { allowNoent: true });
-      const diffId = config.rootfs.diff_ids[manifest.layers.indexOf(layer)];
-      if (commit === null && diffId !== undefined && !(verifyCommit && layer === layout.commitLayer)) {
-        commit = (byDiffId ??= await storedLayersByDiffId(this.repo)).get(diffId) ?? null;
-      }
-      return { layer, ostreeRef, commit };
-    };
-    const all: ManifestLayerState[] = [];
-    for (const l of manifest.layers) all.push(await state(l));
-    const of = (ls: Descriptor[]) => ls.map((l) => all[manifest.layers.indexOf(l)]!);
-    return new PreparedImport(digest, manifest, config, previous, layout.commitLayer ? of([layout.commitLayer])[0]! : null, of(layout.chunkLayers), of(layout.derivedLayers));
+  /** The plan of importing this image (`plan.ts`), with this importer's checks. */
+  private plan(digest: string, manifest: ImageManifest, config: ImageConfiguration, previous: LayeredImageState | null): Promise<PreparedImport> {
+    return planImport(this.repo, { digest, manifest, config, previous }, { bootable: this.bootable, verifyCommit: this.imgref.sigverify.type === 'OstreeRemote' });
   }
 
   /**

@@ -18,7 +18,9 @@ import type { BlobStreams } from '../proxy/blob-streams.js';
 import { Transport } from '../ref/transport.js';
 import { Repo } from '../repo/repo.js';
 import { openUnnamedFile } from '../unnamed-file.js';
-import type { LayerKind } from './progress.js';
+
+/** `ostree-chunk`: the commit layer or a chunk layer; `derived`: a non-ostree layer. */
+export type LayerKind = 'ostree-chunk' | 'derived';
 
 /** What is actually fetched for a manifest layer. */
 export type LayerSource = Pick<Descriptor, 'digest' | 'size' | 'mediaType'>;

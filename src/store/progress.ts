@@ -2,10 +2,9 @@
 // finished, how many compressed bytes of each have been fetched, and the overall count. The
 // tracker observes the pull pipeline (./pipeline.ts).
 import type { Descriptor } from '../oci/types.js';
-import type { LayerTask, PipelineObserver } from './pipeline.js';
+import type { LayerKind, LayerTask, PipelineObserver } from './pipeline.js';
 
-/** `ostree-chunk`: the commit layer or a chunk layer; `derived`: a non-ostree layer. */
-export type LayerKind = 'ostree-chunk' | 'derived';
+export type { LayerKind } from './pipeline.js';
 
 export type ImportProgress =
   /** First of an import: the image, its layers and bytes, and how many of them are fetched. */
