@@ -3,8 +3,9 @@
 //   fetch   its blob from the one skopeo proxy into a spool file in the repo's tmp/ (network I/O:
 //           at most `fetchConcurrency` layers fetched or waiting with their bytes spooled),
 //   verify  the spooled bytes against the descriptor's digest and size,
-//   import  a native job reading the spool (at most `importConcurrency` at once: the CPU budget),
-//           the tar's diff_id checked against the configuration's,
+//   import  a native job reading the spool (at most `importConcurrency` at once: the CPU budget;
+//           started in the order the layers were handed in), the tar's diff_id checked against
+//           the configuration's,
 //   record  the blob ref, in the layer's own transaction (or, without a ref, nothing: the
 //           caller's transaction holds everything),
 // and observers (progress, the journal) hear of each step. What differs between layer kinds is
@@ -99,6 +100,32 @@ class Slots {
 }
 
 /**
+ * Imports start in the order the tasks were handed in (manifest order: the commit layer first),
+ * whatever order their fetches finished in: task `seq` waits until every earlier one has started
+ * its import, or failed.
+ */
+class Turns {
+  private next = 0;
+  private readonly passed = new Set<number>();
+  private readonly waiting = new Map<number, () => void>();
+
+  wait(seq: number): Promise<void> {
+    if (seq <= this.next) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.set(seq, resolve));
+  }
+
+  /** `seq` has had its turn (idempotent). */
+  pass(seq: number): void {
+    if (seq < this.next || this.passed.has(seq)) return;
+    this.passed.add(seq);
+    while (this.passed.delete(this.next)) this.next++;
+    const wake = this.waiting.get(this.next);
+    this.waiting.delete(this.next);
+    wake?.();
+  }
+}
+
+/**
  * Extra handles on one repository, for transactions side by side (libostree has one
  * transaction per handle). Opened on demand, reused, at most as many as imports at once.
  */
@@ -149,6 +176,8 @@ export class LayerPipeline {
   private readonly fetchSlots: Slots;
   private readonly importSlots: Slots;
   private readonly handles: RepoHandles;
+  private readonly turns = new Turns();
+  private tasks = 0;
 
   constructor(private readonly o: PipelineOptions) {
     this.fetchSlots = new Slots(o.fetchConcurrency);
@@ -156,18 +185,24 @@ export class LayerPipeline {
     this.handles = new RepoHandles(o.repo);
   }
 
-  /** Runs one layer through the pipeline; layers take their fetch slots in the order run() is called. */
+  /**
+   * Runs one layer through the pipeline. Layers take their fetch slots, and start their imports,
+   * in the order run() is called.
+   */
   run<R extends ImportedLayer>(task: LayerTask<R>): Promise<R> {
+    const seq = this.tasks++;
     return withContext(task.context, async () => {
-      this.o.signal.throwIfAborted();
-      this.notify((ob) => ob.started?.(task));
       try {
-        const result = await this.fetchAndImport(task);
+        this.o.signal.throwIfAborted();
+        this.notify((ob) => ob.started?.(task));
+        const result = await this.fetchAndImport(task, seq);
         this.notify((ob) => ob.completed?.(task, result.size));
         return result;
       } catch (e) {
         this.notify((ob) => ob.failed?.(task));
         throw e;
+      } finally {
+        this.turns.pass(seq);
       }
     });
   }
@@ -176,7 +211,7 @@ export class LayerPipeline {
     for (const ob of this.o.observers) f(ob);
   }
 
-  private async fetchAndImport<R extends ImportedLayer>(task: LayerTask<R>): Promise<R> {
+  private async fetchAndImport<R extends ImportedLayer>(task: LayerTask<R>, seq: number): Promise<R> {
     const { signal } = this.o;
     await this.fetchSlots.acquire();
     let fetchSlot = true;
@@ -193,7 +228,9 @@ export class LayerPipeline {
       if (fetched.digest !== source.digest) throw new Error(`Corrupted blob: expected digest ${source.digest}, got ${fetched.digest}`);
       if (source.size >= 0 && fetched.size !== source.size) throw new Error(`Corrupted blob ${source.digest}: expected ${source.size} bytes, got ${fetched.size}`);
       await task.after;
+      await this.turns.wait(seq);
       await this.importSlots.acquire();
+      this.turns.pass(seq);
       // The spool is being consumed: the next fetch may start.
       this.fetchSlots.release();
       fetchSlot = false;

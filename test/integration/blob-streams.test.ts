@@ -168,16 +168,18 @@ describe('LayerPipeline: fetches bounded apart from imports', () => {
         },
       });
       const runs = blobs().map((_, i) => pipeline.run(task(i)));
-      // One import (of whichever layer came first) holds its slot; three more layers are
-      // fetched (spooled) meanwhile, no more: fetch slots go in the order asked.
+      // The first layer's import holds the one slot (imports start in the order handed in,
+      // whichever fetch finished first); three more layers are fetched (spooled) meanwhile, no
+      // more: fetch slots go in the order asked.
       await new Promise((r) => setTimeout(r, 1500));
-      expect(importing).toHaveLength(1);
+      expect(importing).toEqual([0]);
       expect(fetching).toEqual([0, 1, 2, 3]);
       release();
       const results = await Promise.all(runs);
       streams.close();
       expect(results.map((r) => r.digest)).toEqual(blobs().map((d) => d.digest));
       expect(fetching).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(importing).toEqual([0, 1, 2, 3, 4, 5]);
     });
   });
 });
