@@ -42,7 +42,9 @@
         "native/util/tempdir.cc",
         "native/util/async.cc",
         "native/scheduler.cc",
-        "native/scheduler_js.cc"
+        "native/scheduler_js.cc",
+        "native/layer/spool.cc",
+        "native/util/journal.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -4,7 +4,7 @@
 //
 //   node bench/run.js commit [--files 50000] [--size 1G] [--seed 1] [--tree DIR] [--runs 4] [--mode bare-user]
 //   node bench/run.js export-gzip|export-zstd|import-gzip [--files N] [--size S] [--seed N] [--runs 4] [--mode bare-user] [--parallel N]
-//   node bench/run.js pull-registry [corpus options] [--runs 4] [--mode bare-user]
+//   node bench/run.js pull-registry [corpus options] [--runs 4] [--mode bare-user] [--reference-cli OTHER/lib/cli/main.js]
 //   node bench/run.js custom --ours 'CMD' --reference 'CMD' [--runs 4] [--label TEXT]
 //   export-*/import-*/pull-registry: [--os SUITE] a Debian tree (bench/debian-tree.js) instead of the corpus
 //   common: [--no-record] [--note TEXT] [--results FILE] [--quiet-wait SECONDS] [--prepare (make the inputs only)]
@@ -357,16 +357,24 @@ const ENTRIES = {
         after: () => drop('ours'),
         argv: () => [process.execPath, CLI, 'image', 'pull', repoFor('ours'), `ostree-unverified-registry:${image}`, '--insecure-skip-tls-verification', '--quiet'],
       },
-      reference: {
-        label: 'skopeo copy docker://… oci:DIR, then ostree-container image pull from oci:DIR',
-        setup: () => fresh('reference'),
-        after: () => drop('reference'),
-        argv: () =>
-          sh(
-            `skopeo copy -q --src-tls-verify=false docker://${image} oci:${q(fetched)} && ` +
-              `node ${q(CLI)} image pull ${q(repoFor('reference'))} ostree-unverified-image:oci:${q(fetched)} --quiet`,
-          ),
-      },
+      // --reference-cli: the same pull by another build (e.g. main's lib/cli/main.js): before/after.
+      reference: o.referenceCli
+        ? {
+            label: `ostree-container image pull by ${o.referenceCli}`,
+            setup: () => fresh('reference'),
+            after: () => drop('reference'),
+            argv: () => [process.execPath, o.referenceCli, 'image', 'pull', repoFor('reference'), `ostree-unverified-registry:${image}`, '--insecure-skip-tls-verification', '--quiet'],
+          }
+        : {
+            label: 'skopeo copy docker://… oci:DIR, then ostree-container image pull from oci:DIR',
+            setup: () => fresh('reference'),
+            after: () => drop('reference'),
+            argv: () =>
+              sh(
+                `skopeo copy -q --src-tls-verify=false docker://${image} oci:${q(fetched)} && ` +
+                  `node ${q(CLI)} image pull ${q(repoFor('reference'))} ostree-unverified-image:oci:${q(fetched)} --quiet`,
+              ),
+          },
       // The manifest is the same on both sides, so the merge commits must be too.
       check: (oursOut, refOut) => {
         const a = merge(oursOut);
@@ -441,7 +449,7 @@ export async function bench(argv) {
       runs: { type: 'string' }, mode: { type: 'string' }, ours: { type: 'string' }, reference: { type: 'string' },
       label: { type: 'string' }, note: { type: 'string' }, results: { type: 'string' }, 'no-record': { type: 'boolean' },
       'quiet-wait': { type: 'string' }, parallel: { type: 'string' }, os: { type: 'string' }, prepare: { type: 'boolean' },
-      'no-reference': { type: 'boolean' },
+      'no-reference': { type: 'boolean' }, 'reference-cli': { type: 'string' },
     },
   });
   const name = positionals[0];
@@ -459,6 +467,7 @@ export async function bench(argv) {
     ours: values.ours, reference: values.reference, label: values.label,
     parallel: values.parallel === undefined ? undefined : Number(values.parallel),
     os: values.os,
+    referenceCli: values['reference-cli'] && path.resolve(values['reference-cli']),
   };
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
   if (o.runs % 2) process.stderr.write(`note: with an odd --runs, ours goes first ${(o.runs + 1) / 2} times of ${o.runs}\n`);

@@ -42,6 +42,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   oc::InitLayerDerived(env, exports);
   oc::InitMerge(env, exports);
   oc::InitScheduler(env, exports);
+  oc::InitLayerSpool(env, exports);
+  oc::InitJournal(env, exports);
   return exports;
 }
 

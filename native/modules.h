@@ -12,4 +12,6 @@ void InitSysroot(Napi::Env env, Napi::Object exports);
 void InitLayerDerived(Napi::Env env, Napi::Object exports);
 void InitMerge(Napi::Env env, Napi::Object exports);
 void InitScheduler(Napi::Env env, Napi::Object exports);
+void InitLayerSpool(Napi::Env env, Napi::Object exports);
+void InitJournal(Napi::Env env, Napi::Object exports);
 }  // namespace oc

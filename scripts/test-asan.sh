@@ -23,6 +23,7 @@ if [ ${#files[@]} -eq 0 ]; then
     test/integration/scheduler.test.ts test/integration/repo-sharing.test.ts test/integration/outcomes.test.ts
     test/integration/auto-chunking.test.ts
     test/unit/proxy-seqpacket.test.ts test/unit/tar-api.test.ts test/unit/variant.test.ts
+    test/integration/blob-streams.test.ts test/integration/journal.test.ts
   )
 fi
 

@@ -79,6 +79,8 @@ export { queryImage, queryImageCommit, listImages, manifestDigestFromCommit, ref
 export type { ManifestLayerState, PrepareResult } from './store/prepared.js';
 export { PreparedImport } from './store/prepared.js';
 export { ImageImporter, IMPORTER_VERSION } from './store/importer.js';
+export type { PullSettings } from './store/importer.js';
+export { DEFAULT_FETCH_CONCURRENCY } from './store/fetch-concurrency.js';
 export type { ImportProgress, LayerKind, ProgressListener } from './store/progress.js';
 export { removeImage, removeImages, gcImageLayers, countLayerReferences, imageFilteredContentWarning, clearCachedUpdate } from './store/maintenance.js';
 export { copy } from './store/copy.js';

@@ -12,9 +12,11 @@ import { ImageReference, OstreeImageReference, SignatureSource } from '../ref/im
 import { parseTransport } from '../ref/transport.js';
 import { gcImageLayers, imageFilteredContentWarning } from '../store/maintenance.js';
 import { imageCommand } from './image.js';
+import { progressFdWriter } from '../progress/progress-fd.js';
 import { addProxyOptions, proxyConfigOf, type ProxyCliOptions } from './proxy-options.js';
+import { addPullOptions, pullSettingsOf, type PullCliOptions } from './pull-options.js';
 
-interface DeployCliOptions extends ProxyCliOptions {
+interface DeployCliOptions extends ProxyCliOptions, PullCliOptions {
   sysroot?: string;
   stateroot?: string;
   imgref?: string;
@@ -66,7 +68,7 @@ async function withLockedSysroot<R>(path: string | undefined, fn: (s: Sysroot) =
 export function registerDeploy(program: Command): void {
   const image = imageCommand(program);
 
-  addProxyOptions(
+  addPullOptions(addProxyOptions(
     image
       .command('deploy')
       .description('Pull a container image into an ostree sysroot and deploy it as the next boot')
@@ -80,7 +82,7 @@ export function registerDeploy(program: Command): void {
       )
       .option('--enforce-container-sigpolicy', "verify --image with containers-policy.json (or --ostree-remote's keys)")
       .option('--ostree-remote <remote>', 'with --enforce-container-sigpolicy: verify through this ostree remote'),
-  )
+  ))
     .option('--target-imgref <ostree-imgref>', 'record and store the image under this reference instead')
     .addOption(literalNoFlag('--no-imgref', 'do not write the image ref (the deployment alone keeps the commit)'))
     .option('--karg <arg>', 'kernel argument (repeatable); default: those of the merge deployment', (v: string, prev: string[] = []) => [...prev, v])
@@ -91,12 +93,21 @@ export function registerDeploy(program: Command): void {
       const targetImgref = o.targetImgref !== undefined ? OstreeImageReference.parse(o.targetImgref) : null;
       await withLockedSysroot(o.sysroot, async (sysroot) => {
         const stateroot = o.stateroot ?? (await sysroot.bootedDeployment())?.osname ?? STATEROOT_DEFAULT;
-        const state = await deploy(sysroot, stateroot, imgref, {
-          kargs: o.karg ?? null,
-          targetImgref,
-          proxyCfg: proxyConfigOf(o),
-          noImgref: !!o.noImgref,
-        });
+        const progress = o.progressFd !== undefined ? progressFdWriter(o.progressFd) : null;
+        let state;
+        try {
+          state = await deploy(sysroot, stateroot, imgref, {
+            kargs: o.karg ?? null,
+            targetImgref,
+            proxyCfg: proxyConfigOf(o),
+            noImgref: !!o.noImgref,
+            ...pullSettingsOf(o),
+            ...(progress ? { onProgress: progress.listener } : {}),
+          });
+          progress?.done();
+        } finally {
+          await progress?.close();
+        }
         const commitPath = o.writeCommitidTo;
         if (commitPath !== undefined) {
           await withContext(`Failed to write commitid to ${commitPath}`, () => writeFile(commitPath, state.mergeCommit));

@@ -1,18 +1,21 @@
 // `image pull REPO IMGREF` (spec store §6): prepare, report what changes, fetch with progress,
-// write the merge commit.
+// write the merge commit (or, with --download-only, stop before it).
 import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { writeFileAtomic } from '../oci/atomic.js';
+import { progressFdWriter } from '../progress/progress-fd.js';
 import { progressRenderer, type ProgressMode } from '../progress/render.js';
 import { ImageImporter } from '../store/importer.js';
 import { imageFilteredContentWarning } from '../store/maintenance.js';
 import { openRepoArg } from './encapsulate.js';
 import { parseImgrefArg } from './imgref-arg.js';
 import { addProxyOptions, proxyConfigOf, type ProxyCliOptions } from './proxy-options.js';
+import { addPullOptions, pullSettingsOf, type PullCliOptions } from './pull-options.js';
 
-interface PullOptions extends ProxyCliOptions {
+interface PullOptions extends ProxyCliOptions, PullCliOptions {
   quiet?: boolean;
   check?: string;
+  downloadOnly?: boolean;
   progress: 'auto' | ProgressMode;
 }
 
@@ -28,11 +31,14 @@ export function registerImagePull(image: Command): void {
       new Option('--progress <mode>', 'progress display: bars on a terminal, plain lines elsewhere, or JSON lines on stdout')
         .choices(['auto', 'bars', 'plain', 'json', 'none'])
         .default('auto'),
+    )
+    .addOption(
+      new Option('--download-only', 'fetch and store every layer of the update, but leave the image as it is: a later pull (also --offline) or image deploy applies it').conflicts(['check', 'offline']),
     );
-  addProxyOptions(cmd).action(async (repoArg: string, imgrefArg: string, o: PullOptions) => {
+  addPullOptions(addProxyOptions(cmd)).action(async (repoArg: string, imgrefArg: string, o: PullOptions) => {
     const repo = await openRepoArg(repoArg);
     const imgref = parseImgrefArg(imgrefArg);
-    const importer = new ImageImporter(repo, imgref, proxyConfigOf(o));
+    const importer = new ImageImporter(repo, imgref, proxyConfigOf(o)).applySettings(pullSettingsOf(o));
     const prepared = await importer.prepare();
     if (prepared.kind === 'already-present') {
       process.stdout.write(`No changes in ${imgref.toString()} => ${prepared.state.mergeCommit}\n`);
@@ -52,12 +58,19 @@ export function registerImagePull(image: Command): void {
     const mode: ProgressMode = o.quiet ? 'none' : o.progress === 'auto' ? (process.stderr.isTTY ? 'bars' : 'plain') : o.progress;
     // Bars draw on the terminal (stderr); lines and JSON events go with the rest of the output.
     const renderer = progressRenderer(mode, mode === 'bars' ? process.stderr : process.stdout);
-    importer.onProgress(renderer.listener);
+    const fdWriter = o.progressFd !== undefined ? progressFdWriter(o.progressFd) : null;
+    importer.onProgress(fdWriter ? (e) => (renderer.listener(e), fdWriter.listener(e)) : renderer.listener);
     let state;
     try {
-      state = await importer.import(p);
+      state = o.downloadOnly ? await importer.download(p) : await importer.import(p);
+      fdWriter?.done();
     } finally {
       renderer.stop();
+      await fdWriter?.close();
+    }
+    if (state === null) {
+      process.stdout.write(`Downloaded: ${imgref.toString()} ${p.manifestDigest} (not applied)\n`);
+      return;
     }
     const target = imgref.toString();
     const warning = await imageFilteredContentWarning(repo, imgref.imgref).catch(() => null);

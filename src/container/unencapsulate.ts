@@ -13,9 +13,11 @@ import { META_MANIFEST, META_MANIFEST_DIGEST } from './constants.js';
 export interface UnencapsulateOpts {
   /** How to run the skopeo image proxy; auth defaults are applied on top. */
   proxyConfig?: ImageProxyConfig;
-  /** Layers fetched and imported at once (one skopeo proxy each); default min(4, CPUs). */
+  /** Layers imported at once (fetching has its own bound, `DEFAULT_FETCH_CONCURRENCY`); default min(4, CPUs). */
   parallelism?: number;
   signal?: AbortSignal;
+  /** false: do not compare the layers with the repository's free space before fetching. */
+  spaceCheck?: boolean;
   /** Typed progress: each ostree layer's start, bytes and completion. */
   progress?: ProgressListener;
 }
@@ -62,6 +64,7 @@ export async function unencapsulate(repo: Repo, imgref: OstreeImageReference, op
   const importer = new ImageImporter(repo, imgref, opts.proxyConfig ?? {});
   if (opts.parallelism !== undefined) importer.setParallelism(opts.parallelism);
   if (opts.progress) importer.onProgress(opts.progress);
+  if (opts.spaceCheck === false) importer.disableSpaceCheck();
   try {
     const prepared = await importer.prepare();
     if (prepared.kind === 'already-present') {

@@ -4,7 +4,7 @@ import { ORIGIN_CONTAINER } from '../container/constants.js';
 import { withContext } from '../errors.js';
 import type { ImageProxyConfig } from '../proxy/config.js';
 import { ImageReference, OstreeImageReference } from '../ref/image-reference.js';
-import { ImageImporter } from '../store/importer.js';
+import { ImageImporter, type PullSettings } from '../store/importer.js';
 import { gcImageLayers, removeImage } from '../store/maintenance.js';
 import type { ProgressListener } from '../store/progress.js';
 import type { LayeredImageState } from '../store/state.js';
@@ -20,7 +20,8 @@ export const ORIGIN_GROUP = 'origin';
  */
 export type CompletionHook = (sysrootPath: string, stateroot: string) => Promise<void> | void;
 
-export interface DeployOpts {
+/** How the image is pulled (fetch concurrency, offline, the free-space check) and deployed. */
+export interface DeployOpts extends PullSettings {
   /** Kernel arguments of the new deployment; null: inherit the merge deployment's. */
   kargs?: string[] | null;
   /** Store and record the image under this reference instead of the source (e.g. a mirror's). */
@@ -63,7 +64,7 @@ export async function deploy(
   return withContext('Performing deployment', async () => {
     const repo = await sysroot.repo();
     const merge = await sysroot.mergeDeployment(stateroot);
-    const importer = new ImageImporter(repo, imgref, opts.proxyCfg ?? {});
+    const importer = new ImageImporter(repo, imgref, opts.proxyCfg ?? {}).applySettings(opts);
     importer.requireBootable();
     if (opts.targetImgref) importer.setTarget(opts.targetImgref);
     if (opts.noImgref) importer.setNoImgref();

@@ -13,6 +13,7 @@ import { AUTH_DATA_CHILD_FD, proxyArgs, proxyDebug, type ImageProxyConfig, type 
 import { pipeReadable, readPipe } from './pipes.js';
 import { seqpacket, type SeqpacketSocket } from './seqpacket.js';
 import { notInstalled } from '../system-tools.js';
+import { openUnnamedFile } from '../unnamed-file.js';
 
 /** Datagram size limit of both ends (skopeo's `maxMsgSize`). */
 export const MAX_MSG_SIZE = 32 * 1024;
@@ -156,9 +157,6 @@ function defaultCommand(): ProxyCommand {
   return { program: 'setpriv', args: ['--pdeathsig', 'TERM', '--', skopeo] };
 }
 
-// Linux O_TMPFILE (with O_DIRECTORY; not in fs.constants): a file that never has a name.
-const O_TMPFILE = 0o20000000 | fs.constants.O_DIRECTORY;
-
 /**
  * Copies auth contents into a private file for the child: unnamed (O_TMPFILE, so no other
  * process can open it by path, and nothing is left behind), mode 0600, owned by the user the
@@ -169,9 +167,9 @@ function authDataFd(data: Buffer | number, uid: number | undefined): number {
   const contents = typeof data === 'number' ? readFromOffset(data) : data;
   let fd: number;
   try {
-    fd = fs.openSync(os.tmpdir(), O_TMPFILE | fs.constants.O_RDWR, 0o600);
+    fd = openUnnamedFile(os.tmpdir());
   } catch {
-    fd = fs.openSync('/dev/shm', O_TMPFILE | fs.constants.O_RDWR, 0o600);
+    fd = openUnnamedFile('/dev/shm');
   }
   try {
     if (uid !== undefined) fs.fchownSync(fd, uid, -1);

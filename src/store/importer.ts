@@ -1,37 +1,51 @@
-// ImageImporter (spec store §2): prepare() reads the manifest and configuration and decides per
-// layer whether the store holds it; import() fetches the missing layers side by side through a
-// pool of skopeo proxies, each layer committed with its blob ref as soon as it is complete,
-// then writes the merge commit and the image ref.
+// ImageImporter (spec store §2): prepare() reads the manifest and configuration (or, offline,
+// the update recorded in the store) and decides per layer whether the store holds it, by digest
+// or by diff_id; import() runs the missing layers through the pull pipeline (./pipeline.ts: one
+// skopeo proxy, several layers in flight), each layer committed with its blob ref as soon as it
+// is complete, then writes the merge commit and the image ref; download() stops before that.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { concurrency } from '../concurrency.js';
 import { ContextError, messageOf, withContext } from '../errors.js';
-import { CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, BOOTC_LABEL, METADATA_KEY_BOOTABLE, META_CONFIG, META_FILTERED, META_MANIFEST, META_MANIFEST_DIGEST } from '../container/constants.js';
-import { parseManifestLayout } from '../container/manifest-layout.js';
-import { labelsOf } from '../container/version.js';
+import { CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, DOCKER_TYPE_LAYER_TAR, META_CONFIG, META_FILTERED, META_MANIFEST, META_MANIFEST_DIGEST } from '../container/constants.js';
 import { native, packageRoot } from '../native.js';
-import { hostOciArch } from '../oci/platform.js';
+import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfiguration, ImageManifest } from '../oci/types.js';
+import { explicitJournal, journalSend, JournalPriority } from '../journal.js';
 import { mergeDefaultContainerProxyOpts, mergeDefaultContainerProxyOptsWithIsolation } from '../proxy/auth.js';
+import { BlobStreams } from '../proxy/blob-streams.js';
 import type { ImageProxyConfig } from '../proxy/config.js';
-import { requireSecureContainerPolicy } from '../proxy/policy.js';
-import { ImageProxyPool } from '../proxy/pool.js';
+import { ImageProxy } from '../proxy/image-proxy.js';
+import { requireSecureContainerPolicy, requirePolicyEnforcingProxy } from '../proxy/policy.js';
 import type { OstreeImageReference } from '../ref/image-reference.js';
 import { Transport } from '../ref/transport.js';
 import type { Repo } from '../repo/repo.js';
 import type { TypedVariant } from '../repo/variant.js';
 import { importTar, importTarObjects } from '../tar/import.js';
 import { importDerivedLayer } from './derived.js';
-import { fetchLayer, layerSources, LayerSlots, OSTREE_LAYER_MEDIA_TYPES, RepoHandles, type LayerFetchContext, type LayerSource } from './layer-fetch.js';
+import { DEFAULT_FETCH_CONCURRENCY } from './fetch-concurrency.js';
+import { checkFreeSpace } from './free-space.js';
+import { recordReusedLayers } from './layer-reuse.js';
 import { gcImageLayers } from './maintenance.js';
 import { writeMergeCommit } from './merge.js';
-import { PreparedImport, type ManifestLayerState, type PrepareResult } from './prepared.js';
+import { layerSources, LayerPipeline, type ImportedLayer, type LayerSource, type LayerTask } from './pipeline.js';
+import { planImport, planOffline } from './plan.js';
+import type { PreparedImport, ManifestLayerState, PrepareResult } from './prepared.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
 import { rootIsTransient } from './prepare-root.js';
-import { queryImage, queryImageCommit, refForImage, refForLayer, type LayeredImageState } from './state.js';
+import { queryImage, queryImageCommit, refForImage, type LayeredImageState } from './state.js';
 
 /** The library version recorded as `ostree.importer.version`. */
 export const IMPORTER_VERSION: string = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** Layer media types an ostree layer may have (spec references §2). */
+const OSTREE_LAYER_MEDIA_TYPES: readonly string[] = [
+  MediaType.ImageLayerGzip,
+  MediaType.ImageLayerZstd,
+  MediaType.ImageLayer,
+  DOCKER_TYPE_LAYER_TAR,
+  MediaType.DockerLayerGzip,
+];
 
 /** Annotation of the image creation time, the merge commit's timestamp when present. */
 const ANNOTATION_CREATED = 'org.opencontainers.image.created';
@@ -60,6 +74,16 @@ interface BaseResult {
   verifyText: string | null;
 }
 
+/** How a pull fetches; each field is also a setter of ImageImporter. */
+export interface PullSettings {
+  /** {@link ImageImporter.setFetchConcurrency} */
+  fetchConcurrency?: number;
+  /** {@link ImageImporter.setOffline} */
+  offline?: boolean;
+  /** false: {@link ImageImporter.disableSpaceCheck} */
+  spaceCheck?: boolean;
+}
+
 export class ImageImporter {
   private target: OstreeImageReference | null = null;
   private noImgref = false;
@@ -67,8 +91,12 @@ export class ImageImporter {
   private ostreeV2024_3: boolean;
   private gc = true;
   private parallelism = Math.min(4, concurrency());
+  private fetchConcurrency = DEFAULT_FETCH_CONCURRENCY;
+  private offline = false;
+  private spaceCheck = true;
   private listener: ProgressListener | undefined;
-  private pool: ImageProxyPool | null = null;
+  /** The skopeo proxy with the image open, from prepare() until import() is done. */
+  private source: BlobStreams | null = null;
 
   constructor(
     readonly repo: Repo,
@@ -109,10 +137,45 @@ export class ImageImporter {
     return this;
   }
 
-  /** Layers fetched and imported at once (one skopeo proxy each); default min(4, `concurrency()`). */
+  /** Layers imported at once (decompressed and written: CPU work); default min(4, `concurrency()`). */
   setParallelism(n: number): this {
     if (!Number.isInteger(n) || n < 1) throw new Error(`Invalid parallelism ${n}`);
     this.parallelism = n;
+    return this;
+  }
+
+  /**
+   * Layers fetched at once, or fetched and waiting (spooled in the repo's tmp/) for their
+   * import; default {@link DEFAULT_FETCH_CONCURRENCY}. Fetching is I/O: this bound is apart from
+   * the CPU budget.
+   */
+  setFetchConcurrency(n: number): this {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`Invalid fetch concurrency ${n}`);
+    this.fetchConcurrency = n;
+    return this;
+  }
+
+  /**
+   * Never contact the network: prepare() answers from the store (the stored image, or the update
+   * recorded beside it by an earlier prepare() or download()) without starting skopeo, and
+   * fails, naming what is missing, when that needs anything fetched.
+   */
+  setOffline(): this {
+    this.offline = true;
+    return this;
+  }
+
+  /** Do not compare the layers to fetch with the repository's free space before fetching. */
+  disableSpaceCheck(): this {
+    this.spaceCheck = false;
+    return this;
+  }
+
+  /** Applies {@link PullSettings} (fields left out keep their current value). */
+  applySettings(s: PullSettings): this {
+    if (s.fetchConcurrency !== undefined) this.setFetchConcurrency(s.fetchConcurrency);
+    if (s.offline) this.setOffline();
+    if (s.spaceCheck === false) this.disableSpaceCheck();
     return this;
   }
 
@@ -122,11 +185,13 @@ export class ImageImporter {
     return this;
   }
 
-  /** Stops the proxies (import() does this itself; needed when a prepared import is dropped). */
+  /** Stops the proxy (import() does this itself; needed when a prepared import is dropped). */
   async close(): Promise<void> {
-    const pool = this.pool;
-    this.pool = null;
-    await pool?.close();
+    const source = this.source;
+    this.source = null;
+    if (!source) return;
+    source.close();
+    await source.proxy.closeImage(source.image).finally(() => source.proxy.finalize());
   }
 
   /** Reads manifest and configuration and plans the import (spec §2.2). */
@@ -140,19 +205,23 @@ export class ImageImporter {
     }
   }
 
-  private async openPool(): Promise<ImageProxyPool> {
-    if (this.pool) return this.pool;
+  /** Starts the skopeo proxy and opens the image in it. */
+  private async openSource(): Promise<BlobStreams> {
+    if (this.source) return this.source;
     const transport = this.imgref.imgref.transport;
     const config =
       transport === Transport.ContainerStorage
         ? await mergeDefaultContainerProxyOptsWithIsolation(this.proxyConfig, undefined)
         : await mergeDefaultContainerProxyOpts(this.proxyConfig);
-    this.pool = await ImageProxyPool.open(this.imgref.imgref.toString(), {
-      size: 1,
-      config,
-      enforcePolicy: this.imgref.sigverify.type === 'ContainerPolicy',
-    });
-    return this.pool;
+    const proxy = await ImageProxy.create(config);
+    try {
+      if (this.imgref.sigverify.type === 'ContainerPolicy') requirePolicyEnforcingProxy(proxy);
+      this.source = new BlobStreams(proxy, await proxy.openImage(this.imgref.imgref.toString()));
+      return this.source;
+    } catch (e) {
+      await proxy.finalize().catch(() => undefined);
+      throw e;
+    }
   }
 
   /** libostree cannot check out (for the merge) from an archive repo: refuse before any work. */
@@ -162,17 +231,26 @@ export class ImageImporter {
     }
   }
 
+  /**
+   * Journal messages as upstream's importer writes them: for the system repository only, or for
+   * any when OSTREE_CONTAINER_JOURNAL_SOCKET names a journal.
+   */
+  private journal(message: string): void {
+    if (this.repo.isSystem || explicitJournal()) journalSend(JournalPriority.Info, message);
+  }
+
   private async prepareInternal(): Promise<PrepareResult> {
+    this.journal(`Fetching ${this.imgref.toString()}`);
     if (this.imgref.sigverify.type === 'ContainerPolicy') await requireSecureContainerPolicy();
-    const pool = await this.openPool();
-    const { proxy, image } = pool.primary;
-    const { digest, manifest } = await proxy.fetchManifest(image);
     let previous: LayeredImageState | null = null;
     try {
       previous = await queryImage(this.repo, this.imgref.imgref);
     } catch (e) {
       process.stderr.write(`error: failed to query image commit: ${messageOf(e)}\n`);
     }
+    if (this.offline) return planOffline(previous, this.imgref.imgref, (update) => this.plan(update.manifestDigest, update.manifest, update.config, previous));
+    const { proxy, image } = await this.openSource();
+    const { digest, manifest } = await proxy.fetchManifest(image);
     if (previous && (previous.manifestDigest === digest || previous.manifest.config.digest === manifest.config.digest)) {
       await this.close();
       return { kind: 'already-present', state: previous };
@@ -190,57 +268,59 @@ export class ImageImporter {
         ),
       );
     }
-    if (this.bootable) {
-      const labels = labelsOf(config) ?? {};
-      if (!Object.hasOwn(labels, METADATA_KEY_BOOTABLE) && !Object.hasOwn(labels, BOOTC_LABEL)) {
-        throw new Error(`Target image does not have ${METADATA_KEY_BOOTABLE} label`);
-      }
-      const host = hostOciArch();
-      if (config.architecture !== host) throw new Error(`Image has architecture ${config.architecture}; expected ${host}`);
-    }
-    const layout = parseManifestLayout(manifest, config);
-    const state = async (layer: Descriptor): Promise<ManifestLayerState> => {
-      const ostreeRef = refForLayer(layer);
-      return { layer, ostreeRef, commit: await this.repo.resolveRev(ostreeRef, { allowNoent: true }) };
-    };
-    const all = async (ls: Descriptor[]) => Promise.all(ls.map(state));
-    return {
-      kind: 'ready',
-      prepared: new PreparedImport(
-        digest,
-        manifest,
-        config,
-        previous,
-        layout.commitLayer ? await state(layout.commitLayer) : null,
-        await all(layout.chunkLayers),
-        await all(layout.derivedLayers),
-      ),
-    };
+    return { kind: 'ready', prepared: await this.plan(digest, manifest, config, previous) };
+  }
+
+  /** The plan of importing this image (`plan.ts`), with this importer's checks. */
+  private plan(digest: string, manifest: ImageManifest, config: ImageConfiguration, previous: LayeredImageState | null): Promise<PreparedImport> {
+    return planImport(this.repo, { digest, manifest, config, previous }, { bootable: this.bootable, verifyCommit: this.imgref.sigverify.type === 'OstreeRemote' });
   }
 
   /**
-   * Runs `fn` with the proxies grown to the parallelism, a tracker and a stop signal (the
-   * caller's or the first failure's); closes the proxies afterwards, reporting their errors only
-   * when everything else succeeded.
+   * Runs `fn` with the pull pipeline (when anything is to be fetched: the proxy, a progress
+   * tracker, a stop signal that is the caller's or the first failure's); closes the proxy
+   * afterwards, reporting its errors only when everything else succeeded.
    */
-  private async fetching<T>(prepared: PreparedImport, signal: AbortSignal | undefined, fn: (ctx: LayerFetchContext, fail: (e: unknown) => never) => Promise<T>): Promise<T> {
-    if (!this.pool) throw new Error('import() needs a prepare() that returned ready');
-    const pool = this.pool;
+  private async withPipeline<T>(prepared: PreparedImport, signal: AbortSignal | undefined, fn: (pipeline: LayerPipeline | null, fail: (e: unknown) => never) => Promise<T>): Promise<T> {
+    const todo = prepared.layersToFetch();
+    const bytesToFetch = todo.reduce((n, l) => n + Math.max(0, l.layer.layer.size), 0);
     const stop = new AbortController();
     const forward = () => stop.abort(signal?.reason);
     signal?.addEventListener('abort', forward, { once: true });
-    const todo = prepared.layersToFetch();
-    const progress = new ProgressTracker(this.listener, todo.reduce((n, l) => n + Math.max(0, l.layer.layer.size), 0));
+    const progress = this.listener ? new ProgressTracker(this.listener, bytesToFetch) : null;
+    this.listener?.({
+      type: 'import-started',
+      manifestDigest: prepared.manifestDigest,
+      layers: prepared.manifest.layers.length,
+      layersToFetch: todo.length,
+      bytes: prepared.manifest.layers.reduce((n, l) => n + Math.max(0, l.size), 0),
+      bytesToFetch,
+    });
     let failed = false;
     // The first failure in time is the story; the others are mostly its cancellations.
     let first: { error: unknown } | undefined;
     try {
       signal?.throwIfAborted();
-      if (todo.length > 0) await pool.grow(Math.min(this.parallelism, todo.length));
-      const { proxy, image } = pool.primary;
-      const sourceOf = await layerSources(proxy, image, this.imgref.imgref.transport, prepared.manifest);
-      const ctx: LayerFetchContext = { repo: this.repo, handles: new RepoHandles(this.repo), pool, slots: new LayerSlots(this.parallelism), sourceOf, signal: stop.signal, progress };
-      return await fn(ctx, (e: unknown) => {
+      if (todo.length > 0 && this.offline) {
+        throw new Error(`Offline: ${todo.length} layers to fetch: ${todo.map((l) => l.layer.layer.digest).join(', ')}`);
+      }
+      if (todo.length > 0 && this.spaceCheck) await checkFreeSpace(this.repo, bytesToFetch, `${todo.length} layers of ${this.imgref.imgref.toString()}`);
+      let pipeline: LayerPipeline | null = null;
+      if (todo.length > 0) {
+        const streams = await this.openSource();
+        const sourceOf = await layerSources(streams, this.imgref.imgref.transport, prepared.manifest);
+        ImageImporter.checkOstreeMediaTypes(prepared, sourceOf);
+        pipeline = new LayerPipeline({
+          repo: this.repo,
+          streams,
+          sourceOf,
+          fetchConcurrency: this.fetchConcurrency,
+          importConcurrency: this.parallelism,
+          signal: stop.signal,
+          observers: progress ? [progress] : [],
+        });
+      }
+      return await fn(pipeline, (e: unknown) => {
         first ??= { error: e };
         stop.abort();
         throw e;
@@ -249,10 +329,9 @@ export class ImageImporter {
       failed = true;
       throw first ? first.error : e;
     } finally {
-      progress.stop();
+      progress?.stop();
       signal?.removeEventListener('abort', forward);
-      this.pool = null;
-      const closing = pool.close();
+      const closing = this.close();
       if (failed) await closing.catch(() => undefined);
       else await closing;
     }
@@ -271,6 +350,18 @@ export class ImageImporter {
     }
   }
 
+  /** A manifest layer as a pipeline task: its kind, blob ref (or none), import and what the import waits for. */
+  private static task<R extends ImportedLayer>(prepared: PreparedImport, l: ManifestLayerState, how: Pick<LayerTask<R>, 'kind' | 'ref' | 'import' | 'after'>): LayerTask<R> {
+    const index = ImageImporter.indexOf(prepared, l.layer);
+    return {
+      ...how,
+      index,
+      layer: l.layer,
+      context: how.kind === 'derived' ? `Parsing layer blob ${l.layer.digest}` : `Layer ${l.layer.digest}`,
+      diffId: prepared.config.rootfs.diff_ids[index],
+    };
+  }
+
   /**
    * Step A: the commit layer and the chunk layers, side by side; the commit layer takes the
    * first slot. With `writeRefs` each layer is its own transaction with its blob ref (chunk
@@ -281,7 +372,7 @@ export class ImageImporter {
    * interrupted pull), without, the caller does it once its transaction is committed.
    * `imported` names the commit once its layer was read, for `dropStalePartial`.
    */
-  private importBase(prepared: PreparedImport, ctx: LayerFetchContext, writeRefs: boolean, fail: (e: unknown) => never): { all: Promise<BaseResult>; imported: () => string | null } {
+  private importBase(prepared: PreparedImport, pipeline: LayerPipeline | null, writeRefs: boolean, fail: (e: unknown) => never): { all: Promise<BaseResult>; imported: () => string | null } {
     const commitLayer = prepared.ostreeCommitLayer;
     if (!commitLayer) {
       const none = Promise.resolve({ commit: null, verifyText: null });
@@ -293,18 +384,31 @@ export class ImageImporter {
     const commit: Promise<BaseResult> =
       commitLayer.commit !== null
         ? Promise.resolve({ commit: commitLayer.commit, verifyText: null })
-        : fetchLayer(ctx, commitLayer.layer, ImageImporter.indexOf(prepared, commitLayer.layer), 'ostree-chunk', `Layer ${commitLayer.layer.digest}`, ref(commitLayer), (repo, fd, source, signal) =>
-            importTar(repo, fd, { mediaType: source.mediaType, transaction: 'caller', signal, ...(remote !== undefined ? { remote } : {}) }).then((r) => {
-              imported = r.commit;
-              return r;
-            }),
-          ).then((r) => ({ commit: r.commit, verifyText: r.verifyText ?? null }), fail);
+        : pipeline!
+            .run(
+              ImageImporter.task(prepared, commitLayer, {
+                kind: 'ostree-chunk',
+                ref: ref(commitLayer),
+                import: (repo, fd, source, signal) =>
+                  importTar(repo, fd, { mediaType: source.mediaType, transaction: 'caller', signal, ...(remote !== undefined ? { remote } : {}) }).then((r) => {
+                    imported = r.commit;
+                    return r;
+                  }),
+              }),
+            )
+            .then((r) => ({ commit: r.commit, verifyText: r.verifyText ?? null }), fail);
     const chunkJobs = prepared.ostreeLayers
       .filter((l) => l.commit === null)
       .map((l) =>
-        fetchLayer(ctx, l.layer, ImageImporter.indexOf(prepared, l.layer), 'ostree-chunk', `Layer ${l.layer.digest}`, ref(l), (repo, fd, source, signal) =>
-          importTarObjects(repo, fd, { mediaType: source.mediaType, transaction: 'caller', finish: writeRefs, signal }),
-        ).catch(fail),
+        pipeline!
+          .run(
+            ImageImporter.task(prepared, l, {
+              kind: 'ostree-chunk',
+              ref: ref(l),
+              import: (repo, fd, source, signal) => importTarObjects(repo, fd, { mediaType: source.mediaType, transaction: 'caller', finish: writeRefs, signal }),
+            }),
+          )
+          .catch(fail),
       );
     const all = settleAll<unknown>([commit, ...chunkJobs]).then(async () => {
       const b = await commit;
@@ -323,45 +427,64 @@ export class ImageImporter {
   }
 
   /**
-   * Fetches the layers the store lacks and writes the merge commit (spec §2.3). Layers that
-   * completed stay stored (with their blob refs) even when the import fails; the image ref is
-   * written only with the merge commit.
+   * Every layer of the image into the store, each with its blob ref (layers stored under another
+   * digest get theirs too); returns what the merge commit is made of.
+   */
+  private async storeLayers(prepared: PreparedImport, signal: AbortSignal | undefined): Promise<{ base: BaseResult; derived: string[]; filtered: Map<string, Map<string, number>> }> {
+    const status = prepared.formatLayerStatus();
+    if (status !== null) this.journal(status);
+    return this.withPipeline(prepared, signal, async (pipeline, fail) => {
+      await recordReusedLayers(this.repo, prepared);
+      const base = this.importBase(prepared, pipeline, true, fail);
+      // Derived layers need the base commit (its SELinux policy, whether its root is
+      // transient), read from files that may come in any chunk layer: they are fetched
+      // meanwhile, and imported once the whole base is stored.
+      const baseReady = base.all.then(async (b) => ({ ...b, transient: b.commit === null ? true : await rootIsTransient(this.repo, b.commit) }));
+      const filtered = new Map<string, Map<string, number>>();
+      const derivedJobs = prepared.layers.map(async (l): Promise<string> => {
+        if (l.commit !== null) return l.commit;
+        const r = await pipeline!
+          .run(
+            ImageImporter.task(prepared, l, {
+              kind: 'derived',
+              ref: l.ostreeRef,
+              after: baseReady,
+              import: async (repo, fd, source, signal) => {
+                const b = await baseReady;
+                return importDerivedLayer(repo, fd, {
+                  mediaType: source.mediaType,
+                  base: b.commit,
+                  selinux: true,
+                  allowNonusr: b.transient,
+                  retainVar: this.ostreeV2024_3,
+                  importerVersion: IMPORTER_VERSION,
+                  transaction: 'caller',
+                  signal,
+                });
+              },
+            }),
+          )
+          .catch(fail);
+        if (Object.keys(r.filtered).length > 0) filtered.set(l.layer.digest, new Map(Object.entries(r.filtered)));
+        return r.commit;
+      });
+      const [b, ...commits] = await settleAll<unknown>([baseReady, ...derivedJobs]).catch(async (e: unknown) => {
+        await this.dropStalePartial(base.imported()).catch(() => undefined);
+        throw e;
+      });
+      return { base: b as BaseResult, derived: commits as string[], filtered };
+    });
+  }
+
+  /**
+   * Fetches the layers the store lacks (none when every layer is stored) and writes the merge
+   * commit (spec §2.3). Layers that completed stay stored (with their blob refs) even when the
+   * import fails; the image ref is written only with the merge commit.
    */
   async import(prepared: PreparedImport, opts: { signal?: AbortSignal } = {}): Promise<LayeredImageState> {
     return withContext('Importing', async () => {
       this.checkRepoMode();
-      const { base, derived, filtered } = await this.fetching(prepared, opts.signal, async (ctx, fail) => {
-        ImageImporter.checkOstreeMediaTypes(prepared, ctx.sourceOf);
-        const base = this.importBase(prepared, ctx, true, fail);
-        // Derived layers need the base commit (its SELinux policy, whether its root is
-        // transient), read from files that may come in any chunk layer: they start once the
-        // whole base is stored.
-        const baseReady = base.all.then(async (b) => ({ ...b, transient: b.commit === null ? true : await rootIsTransient(this.repo, b.commit) }));
-        const filtered = new Map<string, Map<string, number>>();
-        const derivedJobs = prepared.layers.map(async (l): Promise<string> => {
-          if (l.commit !== null) return l.commit;
-          const b = await baseReady;
-          const r = await fetchLayer(ctx, l.layer, ImageImporter.indexOf(prepared, l.layer), 'derived', `Parsing layer blob ${l.layer.digest}`, l.ostreeRef, (repo, fd, source, signal) =>
-            importDerivedLayer(repo, fd, {
-              mediaType: source.mediaType,
-              base: b.commit,
-              selinux: true,
-              allowNonusr: b.transient,
-              retainVar: this.ostreeV2024_3,
-              importerVersion: IMPORTER_VERSION,
-              transaction: 'caller',
-              signal,
-            }),
-          ).catch(fail);
-          if (Object.keys(r.filtered).length > 0) filtered.set(l.layer.digest, new Map(Object.entries(r.filtered)));
-          return r.commit;
-        });
-        const [b, ...commits] = await settleAll<unknown>([baseReady, ...derivedJobs]).catch(async (e: unknown) => {
-          await this.dropStalePartial(base.imported()).catch(() => undefined);
-          throw e;
-        });
-        return { base: b as BaseResult, derived: commits as string[], filtered };
-      });
+      const { base, derived, filtered } = await this.storeLayers(prepared, opts.signal);
       prepared.verifyText = base.verifyText;
       // Filtered counts of layers imported earlier are not known here; keep the previous
       // image's record for the layers it shares with this one.
@@ -402,17 +525,32 @@ export class ImageImporter {
   }
 
   /**
+   * Fetches and stores every layer of the image (as import() does) but writes no merge commit
+   * and leaves the image ref where it is: the update stays recorded beside the stored image
+   * (prepare() cached its manifest and configuration there), and a later prepare() and import()
+   * apply it without fetching anything, offline too. With no stored image there is nothing to
+   * keep, and the image is imported as import() does; its state is returned then, else null.
+   */
+  async download(prepared: PreparedImport, opts: { signal?: AbortSignal } = {}): Promise<LayeredImageState | null> {
+    if (!prepared.previousState) return this.import(prepared, opts);
+    return withContext('Downloading', async () => {
+      this.checkRepoMode();
+      await this.storeLayers(prepared, opts.signal);
+      return null;
+    });
+  }
+
+  /**
    * unencapsulate's base step: the commit layer and the chunk layers' objects in one transaction
    * (all or nothing), no ref and no chunk commit written, the commit marked complete once that
    * transaction is committed; returns the ostree commit.
    */
   async importBaseOnly(prepared: PreparedImport, opts: { signal?: AbortSignal } = {}): Promise<{ commit: string; verifyText: string | null }> {
     return withContext('Importing', () =>
-      this.fetching(prepared, opts.signal, async (ctx, fail) => {
-        ImageImporter.checkOstreeMediaTypes(prepared, ctx.sourceOf);
+      this.withPipeline(prepared, opts.signal, async (pipeline, fail) => {
         let step: ReturnType<ImageImporter['importBase']> | undefined;
         const base = await this.repo
-          .withTransaction(() => (step = this.importBase(prepared, ctx, false, fail)).all, opts.signal ? { signal: opts.signal } : {})
+          .withTransaction(() => (step = this.importBase(prepared, pipeline, false, fail)).all, opts.signal ? { signal: opts.signal } : {})
           .catch(async (e: unknown) => {
             await this.dropStalePartial(step?.imported() ?? null).catch(() => undefined);
             throw e;

@@ -6,7 +6,7 @@ import type { ImageManifest } from '../oci/types.js';
 import type { ImageReference } from '../ref/image-reference.js';
 import { unprefixUnescapeRef } from '../ref/refescape.js';
 import type { Repo } from '../repo/repo.js';
-import { manifestFromCommit, refForImage } from './state.js';
+import { manifestFromCommit, queryCachedUpdate, refForImage } from './state.js';
 
 /** Deletes the image ref of `imgref` (layers untouched); false when it did not exist. */
 export async function removeImage(repo: Repo, imgref: ImageReference | string): Promise<boolean> {
@@ -35,8 +35,9 @@ async function layersOfCommit(repo: Repo, commit: string, required: boolean): Pr
 }
 
 /**
- * Deletes every layer ref (`ostree/container/blob/…`) no stored image, deployment or base-image
- * ref uses; returns how many were deleted. Must not run inside a transaction.
+ * Deletes every layer ref (`ostree/container/blob/…`) no stored image (nor the update recorded
+ * beside it), deployment or base-image ref uses; returns how many were deleted. Must not run
+ * inside a transaction.
  */
 export async function gcImageLayers(repo: Repo, opts: { keep?: ImageManifest } = {}): Promise<number> {
   return withContext('Pruning image layers', async () => {
@@ -44,6 +45,9 @@ export async function gcImageLayers(repo: Repo, opts: { keep?: ImageManifest } =
     const referenced = new Set<string>(opts.keep?.layers.map((l) => l.digest) ?? []);
     for (const commit of (await repo.listRefs(IMAGE_PREFIX)).values()) {
       for (const d of await layersOfCommit(repo, commit, true)) referenced.add(d);
+      // An update fetched ahead (ImageImporter.download()) keeps its layers until applied.
+      const pending = await queryCachedUpdate(repo, commit).catch(() => null);
+      for (const l of pending?.manifest.layers ?? []) referenced.add(l.digest);
     }
     for (const prefix of GC_ROOT_PREFIXES) {
       for (const commit of (await repo.listRefs(prefix)).values()) {

@@ -102,8 +102,13 @@ export async function queryImageCommit(repo: Repo, commit: string): Promise<Laye
   const baseRef = refForLayer(first);
   const baseCommit = await repo.resolveRev(baseRef, { allowNoent: true });
   if (baseCommit === null) throw new Error(`Missing base image ref ${baseRef}`);
-  const cachedUpdate = cachedUpdateFrom(await repo.readCommitDetachedMetadata(commit), commit);
+  const cachedUpdate = await queryCachedUpdate(repo, commit);
   return { baseCommit, mergeCommit: commit, manifestDigest, manifest, configuration, cachedUpdate, verifyText: null };
+}
+
+/** The update cached on merge commit `commit` (its detached metadata), or null. */
+export async function queryCachedUpdate(repo: Repo, commit: string): Promise<CachedUpdate | null> {
+  return cachedUpdateFrom(await repo.readCommitDetachedMetadata(commit), commit);
 }
 
 /** The stored image `imgref`, or null when the store does not hold it. */

@@ -11,6 +11,7 @@ import { SYSROOT_LOCK_WAITING } from '../../src/deploy/lock.js';
 import { Sysroot } from '../../src/deploy/sysroot.js';
 import type { ExampleOs } from '../../src/fixture/exampleos.js';
 import { packageRoot } from '../../src/native.js';
+import { OciDir } from '../../src/oci/layout.js';
 import { hostOciArch } from '../../src/oci/platform.js';
 import { containerPolicyIsDefaultInsecure } from '../../src/proxy/policy.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
@@ -261,6 +262,30 @@ describe('image deploy', () => {
       `ostree-unverified-image:oci:${base}`,
     ]);
     expect(await listImages(await sysroot.repo())).toEqual([`oci:${base}`]);
+  });
+
+  it('--offline deploys an update fetched earlier by image pull --download-only, with skopeo nowhere on PATH', async () => {
+    const dir = await freshSysroot();
+    // One image location, first holding `base`, then `derived` (what a moving tag is).
+    const tag = path.join(tmp, 'tagged');
+    await fsp.cp(base, tag, { recursive: true });
+    await deployCli(dir, '--imgref', ociRef(tag));
+    await fsp.rm(tag, { recursive: true });
+    await fsp.cp(derived, tag, { recursive: true });
+    const repoPath = path.join(dir, 'ostree/repo');
+    expect((await runCli('image', 'pull', '--download-only', '--quiet', repoPath, ociRef(tag))).code).toBe(0);
+    await fsp.rm(tag, { recursive: true });
+    const saved = process.env.PATH;
+    process.env.PATH = path.join(tmp, 'empty-path');
+    try {
+      await deployCli(dir, '--imgref', ociRef(tag), '--offline');
+    } finally {
+      process.env.PATH = saved;
+    }
+    const state = (await queryImage(await sysrootRepo(dir), `oci:${tag}`))!;
+    expect(state.manifestDigest).toBe((await OciDir.open(derived).then((o) => o.readManifest())).descriptor.digest);
+    const [newest] = await (await Sysroot.load(dir)).deployments();
+    expect(newest?.csum).toBe(state.mergeCommit);
   });
 
   it('refuses a non-bootable image and a foreign architecture; nothing is deployed or stored', async () => {
