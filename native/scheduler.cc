@@ -9,7 +9,7 @@
 #include <system_error>
 #include <thread>
 
-#include "util/errors.h"
+#include "util/error_info.h"
 
 namespace oc {
 namespace {

@@ -11,7 +11,7 @@
 #include "repo/read.h"
 #include "scheduler.h"
 #include "tar/writer.h"
-#include "util/errors.h"
+#include "util/error_info.h"
 #include "util/failure.h"
 
 namespace oc {

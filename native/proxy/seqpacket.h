@@ -2,12 +2,16 @@
 // skopeo image proxy (one JSON message per datagram, pipe fds attached to replies).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "util/gobj.h"
 
 namespace oc {
+
+// Room for more fds than any proxy reply carries (≤2), so surplus is detected, not lost.
+inline constexpr size_t kMaxDatagramFds = 16;
 
 // One received datagram. `fds` are owned by the receiver (opened with O_CLOEXEC).
 struct Datagram {

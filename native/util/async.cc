@@ -33,7 +33,7 @@ void Settle(napi_env raw_env, napi_value, void *, void *data) {
       try {
         job->deferred.Resolve(job->done ? job->done(env) : env.Undefined());
       } catch (...) {
-        job->deferred.Reject(ToJsError(env, CurrentExceptionInfo()).Value());
+        job->deferred.Reject(ToJsError(env, CurrentJsExceptionInfo()).Value());
       }
     }
   } catch (...) {
@@ -67,7 +67,7 @@ Napi::Promise PromiseWorker::Run(Napi::Env env, const char *name, Work work, Don
   try {
     Scheduler::Get().StartJob([job, tsfn, live] {
       try {
-        job->work(job->err);
+        job->work();
       } catch (...) {
         job->err = CurrentExceptionInfo();
       }

@@ -2,8 +2,8 @@
 //
 // Blocking libostree calls never run on the main thread: a binding method gathers its
 // arguments into plain C++ values (holding GObject refs so nothing is freed under the job),
-// then queues `work` here. `work` runs on a job thread and reports failure through the
-// ErrorInfo; `done` runs back on the main thread and builds the resolved JS value. The result
+// then queues `work` here. `work` runs on a job thread and throws a Failure when it fails;
+// `done` runs back on the main thread and builds the resolved JS value. The result
 // comes back through a thread-safe function, which also keeps the event loop alive meanwhile.
 #pragma once
 
@@ -26,7 +26,7 @@ struct TsfnLiveness {
 
 class PromiseWorker {
  public:
-  using Work = std::function<void(ErrorInfo &)>;
+  using Work = std::function<void()>;
   using Done = std::function<Napi::Value(Napi::Env)>;
   using Settled = std::function<void()>;
 
