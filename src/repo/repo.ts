@@ -17,6 +17,7 @@ import type {
   NativeRepo,
   NativeRepoModule,
   NativeTransactionStats,
+  NativeTreeEntry,
 } from './native.js';
 import { variantFromBytes, variantToBytes, type TypedVariant, type VariantDict, type Xattr } from './variant.js';
 
@@ -67,10 +68,7 @@ export interface CommitModifier extends Omit<NativeModifier, 'devinoCache'> {
 }
 
 /** One change of a tree edit: a file by checksum, a directory (with its dirmeta), or a removal. */
-export type TreeEntry =
-  | { path: string; kind: 'file'; checksum: string }
-  | { path: string; kind: 'dir'; metadata?: string }
-  | { path: string; kind: 'remove' };
+export type TreeEntry = NativeTreeEntry;
 
 /**
  * A tree to build: start from `base` (a tree or a commit), add host directories, then single
