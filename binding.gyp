@@ -15,6 +15,7 @@
         "native/util/variant.cc",
         "native/util/variant_untrusted.cc",
         "native/io/fd_io.cc",
+        "native/io/fd_watch.cc",
         "native/io/prefetch.cc",
         "native/codec/codec.cc",
         "native/codec/deflate_scan.cc",

@@ -1,6 +1,9 @@
 #include "layer/blob_js.h"
 
+#include <atomic>
+
 #include "util/args.h"
+#include "util/classes.h"
 #include "util/errors.h"
 
 namespace oc {
@@ -30,17 +33,59 @@ Compression ParseMediaType(const Napi::Object &o, const std::string &where) {
   return RethrowAsJs(o.Env(), [&] { return CompressionOfMediaType(mt.As<Napi::String>()); });
 }
 
+namespace {
+
+// A progress counter: the JS array's external memory and the jobs' share of it.
+struct Counter {
+  uint64_t value = 0;  // first: the ArrayBuffer's data pointer is the block's address
+  std::atomic<int> refs{1};
+  void Unref() {
+    if (--refs == 0) delete this;
+  }
+};
+const napi_type_tag kCounterTag = TypeTagOf("ProgressCounter");
+
+// progressCounter() → BigUint64Array of one element, 0; element 0 is written by the jobs it is
+// given to. Its memory is freed when neither the array nor a job holds it any more.
+Napi::Value ProgressCounterJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto *c = new Counter();
+  Napi::ArrayBuffer buf;
+  try {
+    buf = Napi::ArrayBuffer::New(env, &c->value, sizeof c->value,
+                                 [](Napi::Env, void *, Counter *counter) { counter->Unref(); }, c);
+  } catch (...) {
+    delete c;
+    throw;
+  }
+  if (napi_type_tag_object(env, buf, &kCounterTag) != napi_ok)
+    throw Napi::Error::New(env, "progressCounter: cannot tag the counter");
+  return Napi::TypedArrayOf<uint64_t>::New(env, 1, buf, 0, napi_biguint64_array);
+}
+
+}  // namespace
+
 ProgressSlot ParseProgressSlot(const Napi::Object &o, const std::string &where) {
   ProgressSlot p;
   Napi::Value v = o.Get("progress");
   if (v.IsUndefined() || v.IsNull()) return p;
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
-      v.As<Napi::TypedArray>().ElementLength() < 1)
-    throw Napi::TypeError::New(o.Env(), where + ": progress must be a BigUint64Array");
-  Napi::TypedArray a = v.As<Napi::TypedArray>();
-  p.slot = reinterpret_cast<uint64_t *>(static_cast<uint8_t *>(a.ArrayBuffer().Data()) + a.ByteOffset());
-  p.keep = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(v));
+  bool ours = false;
+  Napi::ArrayBuffer buf;
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_biguint64_array) {
+    buf = v.As<Napi::TypedArray>().ArrayBuffer();
+    ours = napi_check_object_type_tag(o.Env(), buf, &kCounterTag, &ours) == napi_ok && ours;
+  }
+  if (!ours || buf.ByteLength() != sizeof(uint64_t) || v.As<Napi::TypedArray>().ByteOffset() != 0)
+    throw Napi::TypeError::New(o.Env(), where + ": progress must be a counter from progressCounter()");
+  auto *c = reinterpret_cast<Counter *>(buf.Data());
+  c->refs++;
+  p.slot = &c->value;
+  p.keep = std::shared_ptr<void>(c, [](void *counter) { static_cast<Counter *>(counter)->Unref(); });
   return p;
+}
+
+void InitProgressCounter(Napi::Env env, Napi::Object exports) {
+  exports.Set("progressCounter", Napi::Function::New(env, ProgressCounterJs, "progressCounter"));
 }
 
 Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r) {

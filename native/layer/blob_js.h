@@ -26,13 +26,18 @@ void ParseFdOrPath(const Napi::Object &o, const std::string &where, int *fd, std
 // string, the JS form of CompressionOfMediaType's error when it names no layer type.
 Compression ParseMediaType(const Napi::Object &o, const std::string &where);
 
-// `progress` of a JS options object: a BigUint64Array whose element 0 a job publishes its input
-// byte count into (FdSource::PublishSizeTo). `keep` holds the array alive until the job's
-// worker is deleted (on the main thread); `slot` is null without one.
+// `progress` of a JS options object: a counter from progressCounter(), whose element 0 a job
+// publishes its input byte count into (FdSource::PublishSizeTo). The counter's memory is the
+// addon's, shared by the JS array and every job given it: `keep` is the job's share, so `slot`
+// stays valid for the job's whole life whatever JS does with the array (a transfer, a
+// terminated worker). `slot` is null without one.
 struct ProgressSlot {
   uint64_t *slot = nullptr;
-  std::shared_ptr<Napi::Reference<Napi::Value>> keep;
+  std::shared_ptr<void> keep;
 };
 ProgressSlot ParseProgressSlot(const Napi::Object &o, const std::string &where);
+
+// Registers progressCounter() → BigUint64Array(1) over such memory.
+void InitProgressCounter(Napi::Env env, Napi::Object exports);
 
 }  // namespace oc

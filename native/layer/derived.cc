@@ -188,10 +188,6 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   RepoJob job = spec->own_transaction
                     ? RepoJob(env, repo->get(), "importDerivedLayer (transaction 'own')", RepoUse::OwnTxn)
                     : RepoJob(env, repo->get(), "importDerivedLayer (transaction 'caller')", RepoUse::CallerTxn);
-  if (!spec->own_transaction)
-    RethrowAsJs(env, [&] {
-      RequireTransactionState(repo->get(), TxnState::Open, "importDerivedLayer (transaction 'caller')");
-    });
   return RunRepoJob(
       env, "ostree-container:import-derived-layer", std::move(job),
       [repo, spec, cancellable, result, keep = progress.keep] {
@@ -205,7 +201,8 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
         o.Set("filtered", filtered);
         SetBlobDigests(env, o, *result);
         return o;
-      });
+      },
+      nullptr, JobKind::Job);
 }
 
 // normalizeLayerPath(path, { allowNonusr?, retainVar? }) → { path } | { filtered }: §3.2 for

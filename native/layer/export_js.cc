@@ -173,7 +173,8 @@ Napi::Value ExportLayersJs(const Napi::CallbackInfo &info) {
         Napi::Array a = Napi::Array::New(env, results->size());
         for (size_t i = 0; i < results->size(); i++) a.Set(i, LayerResultToJs(env, (*results)[i]));
         return a;
-      });
+      },
+      nullptr, JobKind::Job);
 }
 
 }  // namespace

@@ -44,8 +44,6 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
   RepoJob job = spec->own_transaction
                     ? RepoJob(env, repo->get(), "importLayer (transaction 'own')", RepoUse::OwnTxn)
                     : RepoJob(env, repo->get(), "importLayer (transaction 'caller')", RepoUse::CallerTxn);
-  if (!spec->own_transaction)
-    RethrowAsJs(env, [&] { RequireTransactionState(repo->get(), TxnState::Open, "importLayer (transaction 'caller')"); });
   return RunRepoJob(
       env, "ostree-container:import-layer", std::move(job),
       [repo, spec, cancellable, result, keep = progress.keep] {
@@ -61,13 +59,15 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
         if (r.has_verify_text) o.Set("verifyText", r.verify_text);
         SetBlobDigests(env, o, r);
         return o;
-      });
+      },
+      nullptr, JobKind::Job);
 }
 
 }  // namespace
 
 void InitLayerImport(Napi::Env env, Napi::Object exports) {
   exports.Set("importLayer", Napi::Function::New(env, ImportLayerJs, "importLayer"));
+  InitProgressCounter(env, exports);
 }
 
 }  // namespace oc

@@ -52,7 +52,7 @@ Napi::Value RewriteDetachedMetadataJs(const Napi::CallbackInfo &info) {
   return PromiseWorker::Run(
       env, "ostree-container:rewrite-detached-metadata",
       [job, cancellable, result] { *result = RewriteDetachedMetadata(*job, cancellable->get()); },
-      [result](Napi::Env env) -> Napi::Value { return LayerResultToJs(env, *result); });
+      [result](Napi::Env env) -> Napi::Value { return LayerResultToJs(env, *result); }, nullptr, JobKind::Job);
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 #include "proxy/seqpacket.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,22 +42,11 @@ int SendDatagram(int fd, const std::string &data, const std::vector<int> &fds) {
   }
 }
 
-RecvResult RecvDatagram(int fd, int cancel_fd, size_t max_size) {
+RecvResult RecvDatagram(int fd, size_t max_size) {
   RecvResult r;
   std::string buf(max_size, '\0');
   std::vector<char> control(CMSG_SPACE(sizeof(int) * kMaxDatagramFds), 0);
   for (;;) {
-    struct pollfd p[2] = {{fd, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
-    if (poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      r.err = errno;
-      r.err_context = "poll";
-      return r;
-    }
-    if (p[1].revents) {
-      r.kind = RecvResult::kCancelled;
-      return r;
-    }
     struct iovec iov = {buf.data(), buf.size()};
     struct msghdr msg = {};
     msg.msg_iov = &iov;
@@ -67,7 +55,11 @@ RecvResult RecvDatagram(int fd, int cancel_fd, size_t max_size) {
     msg.msg_controllen = control.size();
     ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        r.kind = RecvResult::kAgain;
+        return r;
+      }
       r.err = errno;
       r.err_context = "recvmsg";
       return r;

@@ -8,20 +8,19 @@
 //   socket.close()                     wakes a pending recv (which resolves null), closes the fd
 //   strerror(errno) → string           the C library's text, as Rust's io::Error prints it
 //
-// A receive blocks in poll()/recvmsg() on a job thread of the scheduler, never on the JS thread
-// and never on the libuv pool: proxy replies (FinishPipe) may wait for pipe drains and layer
-// imports, so a receive must never wait for a thread other work holds.
+// A pending receive holds no thread: the fd watcher (io/fd_watch.h) waits on every socket at once
+// and runs the recvmsg() when one is readable, never on the JS thread and never on the libuv
+// pool. Proxy replies (FinishPipe) may wait for pipe drains and layer imports, so a receive must
+// never wait for a thread other work holds, and thousands may be pending.
 #include <errno.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <memory>
 #include <mutex>
-#include <system_error>
 
+#include "io/fd_watch.h"
 #include "modules.h"
 #include "proxy/seqpacket.h"
-#include "scheduler.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/classes.h"
@@ -58,32 +57,29 @@ class SocketWrap : public TaggedWrap<SocketWrap> {
   }
 
   explicit SocketWrap(const Napi::CallbackInfo &info) : TaggedWrap<SocketWrap>(info) {
-    Napi::Env env = info.Env();
     int fd = FdArg(info[0], "Socket: fd");
-    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (efd < 0) throw ErrnoError(env, "eventfd", errno);
     state_ = std::make_shared<State>();
     state_->fd.reset(fd);
-    state_->cancel.reset(efd);
   }
 
   // Reached with a receive pending only when the environment is torn down (a pending receive
-  // holds a reference): wake the thread so it lets go of the shared fds.
+  // holds a reference): the receive is dropped; if it is already running, it finds the
+  // environment gone and discards its result.
   ~SocketWrap() override {
-    if (pending_) WakeReceiver();
+    if (pending_ && FdWatcher::Get().Cancel(watch_)) delete job_;
   }
 
  private:
-  // Shared with a receiving thread, so the fds outlive this object if it is collected first.
+  // Shared with the watcher, so the fd outlives this object if it is collected first.
   struct State {
     Fd fd;
-    Fd cancel;
   };
 
   struct Job {
     SocketWrap *self;
     Napi::Promise::Deferred deferred;
     RecvResult result;
+    napi_threadsafe_function tsfn = nullptr;  // released by whoever settles the job
   };
 
   Napi::Value GetFd(const Napi::CallbackInfo &info) {
@@ -131,32 +127,49 @@ class SocketWrap : public TaggedWrap<SocketWrap> {
                             std::lock_guard<std::mutex> lk(live->m);
                             live->alive = false;
                           });
+    job->tsfn = tsfn;
     std::shared_ptr<State> state = state_;
     Job *raw = job.get();
-    try {
-      Scheduler::Get().StartJob([state, raw, tsfn, live, max]() mutable {
-        std::unique_ptr<Job> job(raw);
+    // On the watcher thread once the socket is readable. Until it runs, the job is this
+    // object's (a successful Cancel() means it never will); once it runs, it is the closure's.
+    auto ready = [state, raw, tsfn, live, max](bool cancelled) mutable {
+      RecvResult r;
+      if (cancelled) {
+        r.kind = RecvResult::kCancelled;
+      } else {
         try {
-          job->result = RecvDatagram(state->fd.get(), state->cancel.get(), max);
+          r = RecvDatagram(state->fd.get(), max);
         } catch (...) {  // bad_alloc for the buffer
-          job->result.kind = RecvResult::kError;
-          job->result.err = ENOMEM;
-          job->result.err_context = "recv";
+          r.kind = RecvResult::kError;
+          r.err = ENOMEM;
+          r.err_context = "recv";
         }
-        std::lock_guard<std::mutex> lk(live->m);
-        if (!live->alive) return Discard(std::move(job));
-        napi_status s = tsfn.NonBlockingCall(job.get());
-        if (s == napi_ok) job.release();  // CallComplete owns it now
-        else Discard(std::move(job));
-        if (s != napi_closing) tsfn.Release();  // after napi_closing the function is not ours to touch
-      });
-    } catch (const std::system_error &e) {
+        if (r.kind == RecvResult::kAgain) return false;
+      }
+      std::unique_ptr<Job> job(raw);
+      job->result = std::move(r);
+      std::lock_guard<std::mutex> lk(live->m);
+      if (!live->alive) {
+        Discard(std::move(job));
+        return true;
+      }
+      napi_status s = tsfn.NonBlockingCall(job.get());
+      if (s == napi_ok) job.release();  // CallComplete owns it now
+      else Discard(std::move(job));
+      if (s != napi_closing) tsfn.Release();  // after napi_closing the function is not ours to touch
+      return true;
+    };
+    try {
+      watch_ = FdWatcher::Get().Watch(state->fd.get(), std::move(ready));
+    } catch (const Failure &f) {
       tsfn.Release();
-      throw Napi::Error::New(env, std::string("recv: cannot start a receiving thread: ") + e.what());
+      ErrorInfo e = f.info;
+      e.Prefix("recv");
+      throw ToJsError(env, e);
     }
-    job.release();  // the thread owns it
+    job_ = job.release();
     pending_ = true;
-    Ref();  // keep this object (and so the socket) alive until the job completes
+    Ref();  // keep this object (and so the socket) alive until the receive completes
     return promise;
   }
 
@@ -171,65 +184,83 @@ class SocketWrap : public TaggedWrap<SocketWrap> {
   static void CallComplete(Napi::Env env, Napi::Function, std::nullptr_t *, Job *raw) {
     std::unique_ptr<Job> job(raw);
     if (static_cast<napi_env>(env) == nullptr) return Discard(std::move(job));
+    job->self->Finished();
     try {
-      Complete(env, job.get());
+      Napi::HandleScope scope(env);
+      Settle(env, *job);
     } catch (...) {  // the environment is terminating: the promise cannot settle any more
       Discard(std::move(job));
     }
   }
 
-  // Main thread: settle the promise and apply a close requested while the receive was pending.
-  static void Complete(Napi::Env env, Job *job) {
-    SocketWrap *self = job->self;
-    self->pending_ = false;
-    if (self->closed_) self->ReleaseFds();
-    self->Unref();
-    RecvResult &r = job->result;
-    switch (r.kind) {
-      case RecvResult::kMessage: {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("data", Napi::Buffer<char>::Copy(env, r.msg.data.data(), r.msg.data.size()));
-        Napi::Array fds = Napi::Array::New(env, r.msg.fds.size());
-        for (size_t i = 0; i < r.msg.fds.size(); i++) fds.Set(static_cast<uint32_t>(i), r.msg.fds[i]);
-        o.Set("fds", fds);
-        job->deferred.Resolve(o);
-        break;
+  // Main thread, the receive over: apply a close requested meanwhile.
+  void Finished() {
+    pending_ = false;
+    job_ = nullptr;
+    if (closed_) ReleaseFds();
+    Unref();
+  }
+
+  // Main thread: settles the promise once with what the receive got; building the value may
+  // fail (no memory for the Buffer), and then that error rejects it.
+  static void Settle(Napi::Env env, Job &job) {
+    RecvResult &r = job.result;
+    Napi::Value value;
+    bool ok = true;
+    try {
+      switch (r.kind) {
+        case RecvResult::kMessage: {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("data", Napi::Buffer<char>::Copy(env, r.msg.data.data(), r.msg.data.size()));
+          Napi::Array fds = Napi::Array::New(env, r.msg.fds.size());
+          for (size_t i = 0; i < r.msg.fds.size(); i++) fds.Set(static_cast<uint32_t>(i), r.msg.fds[i]);
+          o.Set("fds", fds);
+          value = o;
+          break;
+        }
+        case RecvResult::kEof:
+        case RecvResult::kAgain:
+        case RecvResult::kCancelled:
+          value = env.Null();
+          break;
+        case RecvResult::kError:
+          ok = false;
+          value = ErrnoError(env, r.err_context, r.err).Value();
+          break;
       }
-      case RecvResult::kEof:
-      case RecvResult::kCancelled:
-        job->deferred.Resolve(env.Null());
-        break;
-      case RecvResult::kError:
-        job->deferred.Reject(ErrnoError(env, r.err_context, r.err).Value());
-        break;
+    } catch (...) {
+      for (int f : r.msg.fds) close(f);  // nobody will see them
+      ok = false;
+      value = ToJsError(env, CurrentJsExceptionInfo()).Value();
     }
+    if (ok) job.deferred.Resolve(value);
+    else job.deferred.Reject(value);
   }
 
   Napi::Value Close(const Napi::CallbackInfo &info) {
     if (closed_) return info.Env().Undefined();
     closed_ = true;
-    if (pending_) {
-      WakeReceiver();
-    } else {
-      ReleaseFds();
+    // A receive that has not started never will: it resolves null here. One that is running
+    // completes on its own (or as cancelled) and releases the fd then.
+    if (pending_ && FdWatcher::Get().Cancel(watch_)) {
+      std::unique_ptr<Job> job(job_);
+      napi_release_threadsafe_function(job->tsfn, napi_tsfn_release);
+      Finished();
+      job->result.kind = RecvResult::kCancelled;
+      Settle(info.Env(), *job);
+      return info.Env().Undefined();
     }
+    if (!pending_) ReleaseFds();
     return info.Env().Undefined();
   }
 
-  void WakeReceiver() {
-    uint64_t one = 1;
-    ssize_t n = write(state_->cancel.get(), &one, sizeof one);
-    (void)n;  // the eventfd counter cannot overflow from a single write
-  }
-
-  void ReleaseFds() {
-    state_->fd.reset();
-    state_->cancel.reset();
-  }
+  void ReleaseFds() { state_->fd.reset(); }
 
   std::shared_ptr<State> state_;
   bool pending_ = false;
   bool closed_ = false;
+  uint64_t watch_ = 0;   // the pending receive's watch
+  Job *job_ = nullptr;   // … and its job, until the watcher runs it
 };
 
 Napi::Value SocketPair(const Napi::CallbackInfo &info) {
@@ -249,6 +280,7 @@ Napi::Value StrError(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void InitSeqpacket(Napi::Env env, Napi::Object exports) {
+  FdWatcher::Get();  // its epoll fd is the process's from the start, not a leak of the first receive
   Napi::Object o = Napi::Object::New(env);
   o.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
   o.Set("strerror", Napi::Function::New(env, StrError, "strerror"));

@@ -282,7 +282,8 @@ Napi::Value RepoWrap::ReadContent(const Napi::CallbackInfo &info) {
         if (!p || len == 0) return Napi::Buffer<uint8_t>::New(env, 0);
         GBytes *owner = data->release();
         return Napi::Buffer<uint8_t>::New(env, p, len, [](Napi::Env, uint8_t *, GBytes *b) { g_bytes_unref(b); }, owner);
-      });
+      },
+      nullptr, fd >= 0 ? JobKind::Job : JobKind::Call);  // a pipe may wait for its reader
 }
 
 // writeRegfileInline(expectedChecksum | null, uid, gid, mode, xattrs | null, bytes, cancellable?)
@@ -332,7 +333,8 @@ Napi::Value RepoWrap::WriteRegfileFromFd(const Napi::CallbackInfo &info) {
         RegfileAttrs attrs{expected, uid, gid, mode, xattrs.get()};
         *out = oc::WriteRegfileFromFd(repo.get(), attrs, size, fd, cancellable.get());
       },
-      [out](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *out); });
+      [out](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *out); }, nullptr,
+      JobKind::Job);  // a pipe may wait for its writer
 }
 
 // writeSymlink(expectedChecksum | null, uid, gid, xattrs | null, target, cancellable?) → Promise<string>

@@ -40,8 +40,10 @@ class RepoJob {
 };
 // PromiseWorker::Run for a job counted by `job` (its settled step ends the count, then `settled`).
 inline Napi::Promise RunRepoJob(Napi::Env env, const char *name, RepoJob job, PromiseWorker::Work work,
-                                PromiseWorker::Done done = nullptr, PromiseWorker::Settled settled = nullptr) {
-  return PromiseWorker::Run(env, name, std::move(work), std::move(done), std::move(job).Settled(std::move(settled)));
+                                PromiseWorker::Done done = nullptr, PromiseWorker::Settled settled = nullptr,
+                                JobKind kind = JobKind::Call) {
+  return PromiseWorker::Run(env, name, std::move(work), std::move(done), std::move(job).Settled(std::move(settled)),
+                            kind);
 }
 
 }  // namespace oc

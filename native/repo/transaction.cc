@@ -77,8 +77,12 @@ RepoJobCount::RepoJobCount(OstreeRepo *repo, const char *call, RepoUse use) : re
   Book &b = *book_;
   if (b.config_call) FailBusy(call, std::string(b.config_call) + " is changing its config", 1);
   if (use == RepoUse::Config && b.jobs > 0) FailBusy(call, JobCount(b.jobs, "running"), b.jobs);
-  if (use == RepoUse::CallerTxn && b.state == TxnState::Closing)
-    FailBusy(call, "its transaction is being committed or aborted", 1);
+  if (use == RepoUse::CallerTxn) {
+    if (b.state == TxnState::Closing) FailBusy(call, "its transaction is being committed or aborted", 1);
+    // Never into a native import's own transaction (its abort would drop what was reported
+    // written), nor outside one.
+    RequireTransactionState(repo, TxnState::Open, call);
+  }
   if (use == RepoUse::OwnTxn) {
     RequireTransactionState(repo, TxnState::None, call);
     b.state = TxnState::Import;

@@ -31,7 +31,8 @@ void RequireNoWriters(OstreeRepo *repo, const std::string &call);
 // How a native job uses its OstreeRepo, for the per-repository job count below.
 enum class RepoUse {
   Read,       // reads the repo or writes outside the caller's transaction
-  CallerTxn,  // writes objects into the transaction the caller holds open
+  CallerTxn,  // writes objects into the transaction the caller holds open: refused (TRANSACTION_STATE)
+              // unless one is open, so nothing lands in an import's own transaction
   OwnTxn,     // runs a transaction of its own (an import): the repo must have none open, and is
               // marked TxnState::Import until the job ends
   Config,     // rewrites and reloads the repo config (libostree frees the old one unlocked)

@@ -32,7 +32,6 @@ Napi::Value WriteMergeCommitJs(const Napi::CallbackInfo &info) {
   spec->timestamp = SizeArg(ts, "writeMergeCommit: timestamp");
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<std::string>();
-  RethrowAsJs(env, [&] { RequireTransactionState(repo->get(), TxnState::Open, "writeMergeCommit"); });
   RepoJob job(env, repo->get(), "writeMergeCommit", RepoUse::CallerTxn);
   return RunRepoJob(
       env, "ostree-container:write-merge-commit", std::move(job),

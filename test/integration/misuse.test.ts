@@ -145,6 +145,7 @@ await probe('unionIdenticalOk', () => repo.checkout(c, tmp + '/co', { overwrite:
     const run = await runNativeChild(`
 const repo = await addon.Repo.create(tmp + '/repo', 'bare-user');
 const bytes = new Uint8Array([1]);
+await repo.prepareTransaction();
 await probe('dirMode', () => repo.writeRegfileInline(null, 0, 0, 0o40755, null, bytes));
 await probe('symlinkMode', () => repo.writeRegfileFromFd(null, 0, 0, 0o120777, null, 1, 0));
 await probe('highBits', () => repo.writeRegfileInline(null, 0, 0, 0o1000000, null, bytes));
@@ -245,41 +246,44 @@ sock.close();
 });
 
 describe('native exceptions never reach std::terminate', () => {
-  it('threads that cannot start (address space exhausted) make a JS error with the errno', async () => {
-    // With a 3 GiB address-space limit about 380 threads (8 MiB stacks) can start: once 2000
-    // pending receives hold every thread there is, a new receive or job cannot start and says why.
+  it('jobs whose thread cannot start (address space exhausted) reject naming why, and leave the repository as it was', async () => {
+    // With a 3 GiB address-space limit, 1 GiB of it taken by an ArrayBuffer, a few dozen threads
+    // (8 MiB stacks) can start: 300 jobs waiting on one FIFO run out before the job limit (256),
+    // and the ones left reject with the errno; an import with its own transaction among them
+    // leaves the repo free.
     const run = await runNativeChild(
       `
 const { execFileSync } = await import('node:child_process');
 const fs = (await import('node:fs')).default;
-fs.mkdirSync(tmp + '/tree/usr', { recursive: true });
-fs.writeFileSync(tmp + '/tree/usr/f', 'content');
-execFileSync('ostree', ['--repo=' + tmp + '/repo', 'init', '--mode=bare-user']);
-execFileSync('ostree', ['--repo=' + tmp + '/repo', 'commit', '-b', 'x', '--tree=dir=' + tmp + '/tree']);
-const repo = await addon.Repo.open(tmp + '/repo');
-const socks = [];
-await probe('recvThreads', async () => {
-  for (let i = 0; i < 2000; i++) {
-    const [x, y] = addon.seqpacket.socketpair();
-    const s = new addon.seqpacket.Socket(x);
-    socks.push([s, y]);
-    s.recv();
-  }
-  return 'all started';
-});
-await probe('export', () => addon.exportLayers(repo, [{ kind: 'full', rev: 'x', compression: 'gzip', path: tmp + '/o.gz' }]));
-for (const [s, y] of socks) { s.close(); fs.closeSync(y); }
+execFileSync('mkfifo', [tmp + '/fifo']);
+const fd = fs.openSync(tmp + '/fifo', 'r+'); // O_RDWR: never an end of input, reads just wait
+const repo = await addon.Repo.create(tmp + '/repo', 'bare-user');
+globalThis.ballast = new ArrayBuffer(2 ** 30);
+const c = new addon.Cancellable();
+const tar = 'application/vnd.oci.image.layer.v1.tar';
+const outcomes = {};
+const jobs = [];
+for (let i = 0; i < 300; i++)
+  jobs.push(addon.rewriteDetachedMetadata({ input: { fd }, inputMediaType: tar, output: { path: '/dev/null' }, compression: 'none' }, null, c)
+    .then(() => 'resolved', (e) => e.code + ': ' + e.message.replace(/[0-9]+ running/, 'N running')));
+await new Promise((r) => setTimeout(r, 1000));
+await probe('importOwn', () => addon.importLayer(repo, { fd, mediaType: tar, mode: 'objects' }, c));
+c.cancel();
+for (const o of await Promise.all(jobs)) outcomes[o] = (outcomes[o] ?? 0) + 1;
+await probe('outcomes', () => outcomes);
+await probe('repoFree', async () => { await repo.prepareTransaction(); await repo.abortTransaction(); return 'free'; });
 `,
       // Unsanitized even under scripts/test-asan.sh: ASan's shadow memory needs terabytes of
       // address space, so this child uses the normal build without the preloaded runtimes.
       { prefix: ['prlimit', `--as=${3 * 1024 ** 3}`, '--'], env: { LD_PRELOAD: '', OSTREE_CONTAINER_PREBUILD: '' } },
     );
     expectAlive(run);
-    const recv = err(run.results.recvThreads);
-    expect(recv.message).toMatch(/^recv: cannot start a receiving thread: /);
-    const e = err(run.results.export);
-    expect(e.code).toBe('EAGAIN');
-    expect(e.message).toMatch(/^Native system error \(a thread could not start, or a system call failed\): /);
+    const outcomes = (run.results.outcomes as { ok: Record<string, number> }).ok;
+    const noThread = 'EAGAIN: Cannot start a native thread (N running): Resource temporarily unavailable';
+    expect(Object.keys(outcomes).sort()).toEqual(['CANCELLED: Operation was cancelled', noThread]);
+    expect(outcomes[noThread]).toBeGreaterThan(0);
+    expect(err(run.results.importOwn)).toMatchObject({ code: 'EAGAIN', message: expect.stringMatching(/^Cannot start a native thread/) });
+    expect(run.results.repoFree).toEqual({ ok: 'free' });
   });
 });
 
