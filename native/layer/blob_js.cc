@@ -75,7 +75,7 @@ ProgressSlot ParseProgressSlot(const Napi::Object &o, const std::string &where) 
     buf = v.As<Napi::TypedArray>().ArrayBuffer();
     ours = napi_check_object_type_tag(o.Env(), buf, &kCounterTag, &ours) == napi_ok && ours;
   }
-  if (!ours || buf.ByteLength() != sizeof(uint64_t) || v.As<Napi::TypedArray>().ByteOffset() != 0)
+  if (!ours || buf.ByteLength() != sizeof(uint64_t) || v.As<Napi::TypedArray>().ElementLength() != 1)
     throw Napi::TypeError::New(o.Env(), where + ": progress must be a counter from progressCounter()");
   auto *c = reinterpret_cast<Counter *>(buf.Data());
   c->refs++;
