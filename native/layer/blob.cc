@@ -48,14 +48,21 @@ OutputFile::~OutputFile() {
 LayerWriter::LayerWriter(int fd, Compression c, unsigned threads, int level, GCancellable *cancellable, CompressorPool *pool)
     : sink_(fd, cancellable), comp_(MakeCompressor(c, sink_, threads, level, pool)), out_(*comp_) {}
 
+namespace {
+BlobDigests DigestsOf(const std::string &diff_id_hex, uint64_t uncompressed_size, const std::string &digest_hex,
+                      uint64_t size) {
+  BlobDigests d;
+  d.diff_id = "sha256:" + diff_id_hex;
+  d.uncompressed_size = uncompressed_size;
+  d.digest = "sha256:" + digest_hex;
+  d.size = size;
+  return d;
+}
+}  // namespace
+
 BlobDigests LayerWriter::Finish() {
   out_.Finish();
-  BlobDigests d;
-  d.diff_id = "sha256:" + out_.DiffId();
-  d.uncompressed_size = out_.size();
-  d.digest = "sha256:" + sink_.Digest();
-  d.size = sink_.size();
-  return d;
+  return DigestsOf(out_.DiffId(), out_.size(), sink_.Digest(), sink_.size());
 }
 
 LayerInput::LayerInput(int fd, Compression c, GCancellable *cancellable, uint64_t *progress)
@@ -63,14 +70,7 @@ LayerInput::LayerInput(int fd, Compression c, GCancellable *cancellable, uint64_
   raw_.PublishSizeTo(progress);
 }
 
-BlobDigests LayerInput::Digests() {
-  BlobDigests d;
-  d.diff_id = "sha256:" + pre_.DiffId();
-  d.uncompressed_size = pre_.size();
-  d.digest = "sha256:" + raw_.Digest();
-  d.size = raw_.size();
-  return d;
-}
+BlobDigests LayerInput::Digests() { return DigestsOf(pre_.DiffId(), pre_.size(), raw_.Digest(), raw_.size()); }
 
 void LayerOutput::Write(const uint8_t *p, size_t n) {
   if (n >= kBuf) {
