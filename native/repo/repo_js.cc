@@ -348,16 +348,17 @@ Napi::Value RepoWrap::PrepareTransaction(const Napi::CallbackInfo &info) {
   auto staging = std::make_shared<std::string>();
   RepoJob job(info.Env(), repo.get(), "prepareTransaction");
   TransactionState(repo.get()) = TxnState::Preparing;
-  return RunOstreeCall(
+  auto ok = std::make_shared<bool>(false);
+  return RunRepoJob(
       info.Env(), "ostree-container:prepare-transaction", std::move(job),
-      [=](GError **) {
+      [=] {
         PrepareTransactionTracked(repo.get(), resume.get(), staging.get(), cancellable.get());
-        return true;
+        *ok = true;
       },
       [resume](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *resume); },
-      [repo, staging](bool ok) {
-        TransactionState(repo.get()) = ok ? TxnState::Open : TxnState::None;
-        TransactionStagingDir(repo.get()) = ok ? *staging : "";
+      [repo, staging, ok] {
+        TransactionState(repo.get()) = *ok ? TxnState::Open : TxnState::None;
+        TransactionStagingDir(repo.get()) = *ok ? *staging : "";
       });
 }
 
@@ -410,14 +411,10 @@ Napi::Value RepoWrap::AbortTransaction(const Napi::CallbackInfo &info) {
   std::string staging = TransactionStagingDir(repo.get());
   // libostree's abort ignores its cancellable (ostree#1491): a cancelled abort is still an abort.
   (void)cancellable;
-  return RunOstreeCall(
+  return RunRepoJob(
       info.Env(), "ostree-container:abort-transaction", std::move(job),
-      [=](GError **) {
-        AbortTransactionAndClean(repo.get(), staging);
-        return true;
-      },
-      nullptr,
-      [repo](bool) {
+      [=] { AbortTransactionAndClean(repo.get(), staging); }, nullptr,
+      [repo] {
         TransactionState(repo.get()) = TxnState::None;
         TransactionStagingDir(repo.get()).clear();
       });

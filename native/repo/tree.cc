@@ -111,7 +111,7 @@ GObj<OstreeMutableTree> BuildMtree(OstreeRepo *repo, const MtreeSpec &spec, GCan
   return root;
 }
 
-GObj<GFile> WriteMtree(OstreeRepo *repo, OstreeMutableTree *mtree, GCancellable *c) {
+GObj<GFile> WriteTreeRoot(OstreeRepo *repo, OstreeMutableTree *mtree, GCancellable *c) {
   GErr e;
   GFile *root = nullptr;
   if (!ostree_repo_write_mtree(repo, mtree, &root, c, e.out())) Fail(e);
@@ -123,13 +123,13 @@ GObj<GFile> WriteMtree(OstreeRepo *repo, OstreeMutableTree *mtree, GCancellable 
 std::pair<std::string, std::string> WriteMtreeSpec(OstreeRepo *repo, const MtreeSpec &spec, GCancellable *c) {
   auto devino_lock = LockDevIno(spec.modifier.devino);
   GObj<OstreeMutableTree> mtree = BuildMtree(repo, spec, c);
-  GObj<GFile> root = WriteMtree(repo, mtree.get(), c);
+  GObj<GFile> root = WriteTreeRoot(repo, mtree.get(), c);
   return {ostree_repo_file_tree_get_contents_checksum(OSTREE_REPO_FILE(root.get())),
           ostree_repo_file_tree_get_metadata_checksum(OSTREE_REPO_FILE(root.get()))};
 }
 
 std::string CommitTree(OstreeRepo *repo, OstreeMutableTree *mtree, const CommitFields &f, GCancellable *c) {
-  GObj<GFile> root = WriteMtree(repo, mtree, c);
+  GObj<GFile> root = WriteTreeRoot(repo, mtree, c);
   auto str = [](const std::optional<std::string> &s) { return s ? s->c_str() : nullptr; };
   GErr e;
   char *csum = nullptr;

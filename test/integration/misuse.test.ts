@@ -246,36 +246,42 @@ sock.close();
 });
 
 describe('native exceptions never reach std::terminate', () => {
-  it('jobs whose thread cannot start (address space exhausted) reject naming why, and leave the repository as it was', async () => {
-    // With a 3 GiB address-space limit, 1 GiB of it taken by an ArrayBuffer, a few dozen threads
-    // (8 MiB stacks) can start: 300 jobs waiting on one FIFO run out before the job limit (256),
-    // and the ones left reject with the errno; an import with its own transaction among them
-    // leaves the repo free.
+  it('jobs whose thread cannot start (no more threads allowed) reject naming why, and leave the repository as it was', async () => {
+    // The child runs as a user of its own with at most 48 tasks (RLIMIT_NPROC, which root would
+    // bypass): node's own threads and a few dozen of ours fit, so 300 jobs waiting on one FIFO
+    // run out of threads before the job limit (256), and the ones left reject with the errno; an
+    // import with its own transaction among them leaves the repo free.
     const run = await runNativeChild(
       `
 const { execFileSync } = await import('node:child_process');
 const fs = (await import('node:fs')).default;
-execFileSync('mkfifo', [tmp + '/fifo']);
-const fd = fs.openSync(tmp + '/fifo', 'r+'); // O_RDWR: never an end of input, reads just wait
-const repo = await addon.Repo.create(tmp + '/repo', 'bare-user');
-globalThis.ballast = new ArrayBuffer(2 ** 30);
-const c = new addon.Cancellable();
-const tar = 'application/vnd.oci.image.layer.v1.tar';
-const outcomes = {};
-const jobs = [];
-for (let i = 0; i < 300; i++)
-  jobs.push(addon.rewriteDetachedMetadata({ input: { fd }, inputMediaType: tar, output: { path: '/dev/null' }, compression: 'none' }, null, c)
-    .then(() => 'resolved', (e) => e.code + ': ' + e.message.replace(/[0-9]+ running/, 'N running')));
-await new Promise((r) => setTimeout(r, 1000));
-await probe('importOwn', () => addon.importLayer(repo, { fd, mediaType: tar, mode: 'objects' }, c));
-c.cancel();
-for (const o of await Promise.all(jobs)) outcomes[o] = (outcomes[o] ?? 0) + 1;
-await probe('outcomes', () => outcomes);
-await probe('repoFree', async () => { await repo.prepareTransaction(); await repo.abortTransaction(); return 'free'; });
+const dir = fs.mkdtempSync('/tmp/ostree-container-nproc-'); // the child's own user writes here
+try {
+  execFileSync('mkfifo', [dir + '/fifo']);
+  const fd = fs.openSync(dir + '/fifo', 'r+'); // O_RDWR: never an end of input, reads just wait
+  const repo = await addon.Repo.create(dir + '/repo', 'bare-user');
+  const c = new addon.Cancellable();
+  const tar = 'application/vnd.oci.image.layer.v1.tar';
+  const outcomes = {};
+  const jobs = [];
+  for (let i = 0; i < 300; i++)
+    jobs.push(addon.rewriteDetachedMetadata({ input: { fd }, inputMediaType: tar, output: { path: '/dev/null' }, compression: 'none' }, null, c)
+      .then(() => 'resolved', (e) => e.code + ': ' + e.message.replace(/[0-9]+ running/, 'N running')));
+  await new Promise((r) => setTimeout(r, 500));
+  await probe('importOwn', () => addon.importLayer(repo, { fd, mediaType: tar, mode: 'objects' }, c));
+  c.cancel();
+  for (const o of await Promise.all(jobs)) outcomes[o] = (outcomes[o] ?? 0) + 1;
+  await probe('outcomes', () => outcomes);
+  await probe('repoFree', async () => { await repo.prepareTransaction(); await repo.abortTransaction(); return 'free'; });
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
 `,
-      // Unsanitized even under scripts/test-asan.sh: ASan's shadow memory needs terabytes of
-      // address space, so this child uses the normal build without the preloaded runtimes.
-      { prefix: ['prlimit', `--as=${3 * 1024 ** 3}`, '--'], env: { LD_PRELOAD: '', OSTREE_CONTAINER_PREBUILD: '' } },
+      // Unsanitized even under scripts/test-asan.sh (ASan's own threads would count too).
+      {
+        prefix: ['prlimit', '--nproc=48', '--', 'setpriv', '--reuid=54321', '--regid=54321', '--clear-groups', '--'],
+        env: { LD_PRELOAD: '', OSTREE_CONTAINER_PREBUILD: '' },
+      },
     );
     expectAlive(run);
     const outcomes = (run.results.outcomes as { ok: Record<string, number> }).ok;
