@@ -656,9 +656,13 @@ Napi::Value RepoWrap::Pull(const Napi::CallbackInfo &info) {
   VarRef opts = ShareVariant(g_variant_builder_end(&b));
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
-  return RunOstreeCall(env, "ostree-container:pull", RepoJob(env, repo.get(), "pull"), [=](GError **error) {
-    return ostree_repo_pull_with_options(repo.get(), remote.c_str(), opts.get(), nullptr, cancellable.get(), error);
-  });
+  // A job, not a call: it waits on a network peer for as long as that peer takes.
+  return RunOstreeCall(
+      env, "ostree-container:pull", RepoJob(env, repo.get(), "pull"),
+      [=](GError **error) {
+        return ostree_repo_pull_with_options(repo.get(), remote.c_str(), opts.get(), nullptr, cancellable.get(), error);
+      },
+      nullptr, nullptr, JobKind::Job);
 }
 
 Napi::Object RepoToJs(Napi::Env env, OstreeRepo *repo) { return RepoWrap::Wrap(env, repo); }

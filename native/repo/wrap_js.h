@@ -132,7 +132,8 @@ Napi::Value StringOrNull(Napi::Env env, const GStr &s);
 // when the call is over.
 template <typename Call>
 Napi::Promise RunOstreeCall(Napi::Env env, const char *name, RepoJob job, Call call,
-                            PromiseWorker::Done done = nullptr, std::function<void(bool ok)> settled = nullptr) {
+                            PromiseWorker::Done done = nullptr, std::function<void(bool ok)> settled = nullptr,
+                            JobKind kind = JobKind::Call) {
   auto ok = std::make_shared<bool>(false);
   return PromiseWorker::Run(
       env, name,
@@ -142,7 +143,7 @@ Napi::Promise RunOstreeCall(Napi::Env env, const char *name, RepoJob job, Call c
         *ok = true;
       },
       std::move(done),
-      std::move(job).Settled(settled ? PromiseWorker::Settled([settled, ok] { settled(*ok); }) : nullptr));
+      std::move(job).Settled(settled ? PromiseWorker::Settled([settled, ok] { settled(*ok); }) : nullptr), kind);
 }
 
 // The devino cache JS class (repo/tree.cc); Init registers it.
