@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <new>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -104,7 +105,15 @@ void Scheduler::Spawn(Item *item) {
   auto *raw = new Item(std::move(*item));
   try {
     std::thread([this, raw] { ThreadMain(std::unique_ptr<Item>(raw)); }).detach();
-  } catch (const std::system_error &e) {
+  } catch (...) {
+    int err = EAGAIN;
+    try {
+      throw;
+    } catch (const std::system_error &e) {
+      if (e.code().value()) err = e.code().value();
+    } catch (const std::bad_alloc &) {
+      err = ENOMEM;
+    }
     *item = std::move(*raw);
     delete raw;
     unsigned running;
@@ -112,8 +121,7 @@ void Scheduler::Spawn(Item *item) {
       std::lock_guard<std::mutex> lk(m_);
       running = --threads_;
     }
-    FailErrno("Cannot start a native thread (" + std::to_string(running) + " running)",
-              e.code().value() ? e.code().value() : EAGAIN);
+    FailErrno("Cannot start a native thread (" + std::to_string(running) + " running)", err);
   }
 }
 

@@ -52,20 +52,21 @@ class FdSink : public ByteSink {
 // noticed even while a pipe writer is idle.
 class FdSource : public ByteSource {
  public:
-  FdSource(int fd, GCancellable *cancellable) : fd_(fd), cancellable_(cancellable) {}
+  // `published` (or null): where the byte count is published for a reader on another thread
+  // (progress); set here, before any read, since a read-ahead thread may start reading at once.
+  FdSource(int fd, GCancellable *cancellable, uint64_t *published = nullptr)
+      : fd_(fd), cancellable_(cancellable), published_(published) {}
   size_t Read(uint8_t *p, size_t n) override;
   std::string Digest() { return hash_.Hex(); }
   uint64_t size() const { return size_; }
   void Stop() { stop_ = true; }
-  // Where the byte count is published for a reader on another thread (progress), or null.
-  void PublishSizeTo(uint64_t *slot) { published_ = slot; }
 
  private:
   int fd_;
   GCancellable *cancellable_;
   Sha256 hash_;
+  uint64_t *published_;
   uint64_t size_ = 0;
-  uint64_t *published_ = nullptr;
   std::atomic<bool> stop_{false};
 };
 

@@ -66,9 +66,7 @@ BlobDigests LayerWriter::Finish() {
 }
 
 LayerInput::LayerInput(int fd, Compression c, GCancellable *cancellable, uint64_t *progress)
-    : raw_(fd, cancellable), dec_(MakeDecompressor(c, raw_)), pre_(*dec_, raw_), tar_(pre_, cancellable) {
-  raw_.PublishSizeTo(progress);
-}
+    : raw_(fd, cancellable, progress), dec_(MakeDecompressor(c, raw_)), pre_(*dec_, raw_), tar_(pre_, cancellable) {}
 
 BlobDigests LayerInput::Digests() { return DigestsOf(pre_.DiffId(), pre_.size(), raw_.Digest(), raw_.size()); }
 

@@ -27,7 +27,7 @@ void ParseFdOrPath(const Napi::Object &o, const std::string &where, int *fd, std
 Compression ParseMediaType(const Napi::Object &o, const std::string &where);
 
 // `progress` of a JS options object: a counter from progressCounter(), whose element 0 a job
-// publishes its input byte count into (FdSource::PublishSizeTo). The counter's memory is the
+// publishes its input byte count into (FdSource). The counter's memory is the
 // addon's, shared by the JS array and every job given it: `keep` is the job's share, so `slot`
 // stays valid for the job's whole life whatever JS does with the array (a transfer, a
 // terminated worker). `slot` is null without one.
