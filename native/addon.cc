@@ -37,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   oc::InitRepo(env, exports);
   oc::InitLayerExport(env, exports);
   oc::InitLayerImport(env, exports);
+  oc::InitLayerRewrite(env, exports);
   oc::InitSeqpacket(env, exports);
   oc::InitSysroot(env, exports);
   oc::InitLayerDerived(env, exports);

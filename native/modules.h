@@ -7,6 +7,7 @@ namespace oc {
 void InitRepo(Napi::Env env, Napi::Object exports);
 void InitLayerExport(Napi::Env env, Napi::Object exports);
 void InitLayerImport(Napi::Env env, Napi::Object exports);
+void InitLayerRewrite(Napi::Env env, Napi::Object exports);
 void InitSeqpacket(Napi::Env env, Napi::Object exports);
 void InitSysroot(Napi::Env env, Napi::Object exports);
 void InitLayerDerived(Napi::Env env, Napi::Object exports);

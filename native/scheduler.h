@@ -1,14 +1,26 @@
 // The data plane's one scheduler: a process-wide budget of CPU threads (`concurrency`), the
-// short CPU tasks that share it (gzip blocks, small object writes), and the threads that run
-// long jobs (a whole import or export, blocking on pipes). Nothing here uses libuv's pool, so
-// a host program's fs, dns, zlib and crypto calls never wait behind our jobs.
+// short CPU tasks that share it (gzip blocks, small object writes), and the bounded set of
+// threads everything runs on. Nothing here uses libuv's pool, so a host program's fs, dns, zlib
+// and crypto calls never wait behind our jobs. Node-free.
 //
 // Budget: `Concurrency()` slots. The CPU pool has a worker per free slot, plus one; a thread that
 // does CPU work beside them for a while (an export's second layer, an import's decompressor,
-// zstd's own workers) holds slots for that time, and the pool shrinks by as many. A job's first thread
-// holds none: long jobs may wait on each other through pipes, so they must never wait for a slot.
-// Whoever waits for a task helps: it runs queued tasks on its own thread, so work goes on when
-// every slot is taken.
+// zstd's own workers) holds slots for that time, and the pool shrinks by as many. Whoever waits
+// for a task helps: it runs queued tasks on its own thread, so work goes on when every slot is
+// taken.
+//
+// Threads, by role, each role bounded:
+// - calls (QueueCall): repo and sysroot calls, which never wait on another job: at most
+//   CallLimit() run at once, the rest wait in order;
+// - jobs (StartJob): work that may wait on pipes or sockets other jobs feed (layer imports and
+//   exports, fd reads and writes) and their helper threads: each starts at once on a thread of
+//   its own (none may wait behind another: they may feed each other), at most kMaxJobs at once;
+//   beyond, StartJob fails with a JOB_LIMIT error that names the limit. A job's thread holds no
+//   slot: long jobs must never wait for one;
+// - CPU workers: one per free slot, plus one.
+// A thread whose role ends idles and takes the next role; it leaves after 5 s without one. A
+// thread's role ends in the same step as it becomes idle, so the threads alive never exceed the
+// roles' bounds. Threads are created, and task closures destroyed, outside the scheduler's lock.
 #pragma once
 
 #include <condition_variable>
@@ -17,12 +29,15 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "util/error_info.h"
 
 namespace oc {
 
 class TaskGroup;
+class JobSet;
 
 // One queued CPU task. Done/failed are read under the scheduler's lock (TaskGroup::Wait).
 struct Task {
@@ -44,51 +59,89 @@ class Scheduler {
 
   // Takes up to `want` free slots without waiting; returns how many it got.
   unsigned TryAcquire(unsigned want);
+  // Up to `want` free slots, and at least `min` even when that goes beyond the budget (a zstd
+  // frame needs one worker: its bytes would differ without); held slots count them either way.
+  unsigned AcquireAtLeast(unsigned want, unsigned min);
   void Release(unsigned n);
 
-  // Runs `fn` on a job thread (an idle one, or a new one). `fn` must not throw.
-  void StartJob(std::function<void()> fn);
+  // Jobs that may wait on pipes or sockets: runs `fn` on a thread of its own now. Throws a
+  // Failure when it cannot: JOB_LIMIT at kMaxJobs running, the errno when no thread starts.
+  // `fn` must not throw. `slots` (held by the caller) are handed over: released as the job's
+  // role ends, in the same step (on failure the caller still holds them); then, in that step
+  // too, the job counts out of `set`.
+  static constexpr unsigned kMaxJobs = 256;
+  void StartJob(std::function<void()> fn, unsigned slots = 0, JobSet *set = nullptr);
 
-  // For tests and `concurrency()` callers: threads alive now.
+  // Calls that never wait on another job: runs `fn` on one of at most CallLimit() threads,
+  // queued in order while all are busy. Throws a Failure only when no call thread runs and none
+  // can start. `fn` must not throw.
+  void QueueCall(std::function<void()> fn);
+  unsigned CallLimit();
+
+  // For tests and diagnostics: threads by role now, and how many threads ended so far (a thread
+  // that ended may linger in /proc/self/task for a moment).
   struct Stats {
-    unsigned workers, idle_workers, job_threads, idle_job_threads, held_slots, queued_tasks;
+    unsigned threads, idle_threads, exited;
+    unsigned workers, idle_workers, held_slots, queued_tasks;
+    unsigned jobs, calls, queued_calls;
   };
   Stats GetStats();
 
  private:
   friend class TaskGroup;
+  friend class JobSet;
+  enum class Role { Job, Call, Worker };
+  struct Item {
+    Role role;
+    std::function<void()> fn;  // Job and Call
+    unsigned slots = 0;        // Job: released when its role ends
+    JobSet *set = nullptr;     // Job: counted out of it when its role ends
+  };
+
   Scheduler();
-  void Enqueue(std::shared_ptr<Task> t);  // lock held
+  // A thread for `item`, whose role is already counted: an idle one, or a new one. Throws
+  // (item back in `*item`) when no thread can start. Lock not held.
+  void Spawn(Item *item);
+  void ThreadMain(std::unique_ptr<Item> item);
+  // Role bodies, entered and left with the lock held; they end their role's count.
+  void RunCalls(std::unique_lock<std::mutex> &lk, Item &item);
+  void RunWorker(std::unique_lock<std::mutex> &lk);
+  void SpawnWorkers(unsigned n);  // lock not held; each already counted in workers_
+
+  // Lock held:
+  bool EnqueueLocked(std::shared_ptr<Task> t);  // true: a worker must be spawned (counted)
   bool RunOneLocked(std::unique_lock<std::mutex> &lk);
-  void Worker();
-  bool StartWorkerLocked();
-  void JobThread(std::function<void()> fn);
   unsigned TargetWorkersLocked() const;
+  unsigned CallLimitLocked() const;
 
   std::mutex m_;
   std::condition_variable work_cv_;  // tasks queued, or the target shrank
   std::condition_variable done_cv_;  // a task finished
+  std::condition_variable idle_cv_;  // an item was handed to the idle threads
+  std::condition_variable sets_cv_;  // a JobSet's job ended
   std::deque<std::shared_ptr<Task>> queue_;
+  std::deque<Item> handoff_;  // items waiting for an idle thread (no more than idle_)
+  std::deque<std::function<void()>> call_queue_;
   unsigned concurrency_;
   unsigned held_ = 0;
   unsigned workers_ = 0, idle_workers_ = 0;
-
-  std::mutex jobs_m_;
-  std::condition_variable jobs_cv_;
-  std::deque<std::function<void()>> job_queue_;
-  unsigned job_threads_ = 0, idle_job_threads_ = 0;
+  unsigned jobs_ = 0, calls_ = 0;
+  unsigned threads_ = 0, idle_threads_ = 0, exited_ = 0;
 };
 
-// Slots held for the lifetime of the object (zero when none were free).
+// Slots held for the lifetime of the object (zero when none were free, unless `min`).
 class SlotLease {
  public:
-  explicit SlotLease(unsigned want) : n_(want ? Scheduler::Get().TryAcquire(want) : 0) {}
+  explicit SlotLease(unsigned want, unsigned min = 0)
+      : n_(want ? Scheduler::Get().AcquireAtLeast(want, min) : 0) {}
   ~SlotLease() {
     if (n_) Scheduler::Get().Release(n_);
   }
   SlotLease(const SlotLease &) = delete;
   SlotLease &operator=(const SlotLease &) = delete;
   unsigned count() const { return n_; }
+  // Hands the slots over (to Scheduler::StartJob): this lease no longer releases them.
+  unsigned Transfer() { return std::exchange(n_, 0); }
 
  private:
   unsigned n_;
@@ -119,30 +172,32 @@ class TaskGroup {
 
  private:
   friend class Scheduler;
-  // Scheduler lock held:
+  // Scheduler lock held: marks the queued tasks done and hands their closures to `dropped`,
+  // destroyed by the caller once the lock is released.
   void Finished(Task &t);
-  void DropQueuedLocked();
+  void DropQueuedLocked(std::vector<std::function<void()>> &dropped);
 
   size_t max_pending_;
   size_t pending_ = 0;  // queued or running
   std::unique_ptr<ErrorInfo> first_failure_;
 };
 
-// Job threads that one job starts beside its own and waits for before it ends.
+// Job threads that one job starts beside its own and waits for before it ends: once Join()
+// returns, their roles have ended and their slots are back.
 class JobSet {
  public:
   JobSet() = default;
   ~JobSet() { Join(); }
   JobSet(const JobSet &) = delete;
   JobSet &operator=(const JobSet &) = delete;
-  // False when no thread could be started (`fn` did not run). `fn` must not throw.
-  bool Start(std::function<void()> fn);
+  // False when no thread could be started (`fn` did not run; `lease` keeps its slots). `fn` must
+  // not throw. The slots of `lease`, if given, are the thread's until its role ends.
+  bool Start(std::function<void()> fn, SlotLease *lease = nullptr);
   void Join();
 
  private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  unsigned running_ = 0;
+  friend class Scheduler;
+  unsigned running_ = 0;  // under the scheduler's lock
 };
 
 }  // namespace oc

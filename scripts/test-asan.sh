@@ -22,6 +22,7 @@ if [ ${#files[@]} -eq 0 ]; then
     test/integration/tar-detached.test.ts test/integration/disk-full.test.ts
     test/integration/scheduler.test.ts test/integration/repo-sharing.test.ts test/integration/outcomes.test.ts
     test/integration/auto-chunking.test.ts
+    test/integration/no-silent-loss.test.ts test/integration/thread-bounds.test.ts
     test/unit/proxy-seqpacket.test.ts test/unit/tar-api.test.ts test/unit/variant.test.ts
     test/integration/blob-streams.test.ts test/integration/journal.test.ts
   )

@@ -72,11 +72,35 @@ class GzipBlockBudget {
     std::lock_guard<std::mutex> lk(m_);
     if (spare_.size() < Limit()) spare_.push_back(std::move(b));
   }
+  // Encoders alive: spare blocks are kept while one is, and freed when the last one ends (up to
+  // 2 MiB each, 2 × budget + 2 of them: ~68 MiB at 16 CPUs would otherwise stay for good).
+  void StreamStarted() {
+    std::lock_guard<std::mutex> lk(m_);
+    streams_++;
+  }
+  void StreamEnded() {
+    std::vector<std::unique_ptr<GzipBlock>> freed;  // freed after the lock is released
+    std::lock_guard<std::mutex> lk(m_);
+    if (--streams_ == 0) freed.swap(spare_);
+  }
+  size_t SpareBlocks() {
+    std::lock_guard<std::mutex> lk(m_);
+    return spare_.size();
+  }
 
  private:
   std::mutex m_;
   size_t inflight_ = 0;
+  size_t streams_ = 0;
   std::vector<std::unique_ptr<GzipBlock>> spare_;
+};
+
+// One encoder's share in the budget's spare blocks (GzipBlockBudget::StreamStarted/Ended).
+struct GzipStream {
+  GzipStream() { GzipBlockBudget::Get().StreamStarted(); }
+  ~GzipStream() { GzipBlockBudget::Get().StreamEnded(); }
+  GzipStream(const GzipStream &) = delete;
+  GzipStream &operator=(const GzipStream &) = delete;
 };
 
 // libdeflate compressors by level, one set per thread that compresses (workers and helpers).
@@ -198,6 +222,7 @@ class GzipBlockSink : public ByteSink {
     order_.pop_front();
   }
 
+  GzipStream stream_;  // first: its blocks are recycled before it ends
   int level_;
   ByteSink &out_;
   std::unique_ptr<GzipBlock> cur_;
@@ -348,6 +373,7 @@ class GunzipSource : public ByteSource {
 std::unique_ptr<ByteSink> MakeGzipEncoder(int level, ByteSink &out) { return std::make_unique<GzipBlockSink>(level, out); }
 
 std::unique_ptr<ByteSink> MakeZlibGzipEncoder(int level, ByteSink &out) { return std::make_unique<ZlibGzipSink>(level, out); }
+size_t GzipSpareBlocks() { return GzipBlockBudget::Get().SpareBlocks(); }
 
 std::unique_ptr<ByteSource> MakeGzipDecoder(ByteSource &in) { return std::make_unique<GunzipSource>(in); }
 

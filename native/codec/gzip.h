@@ -2,6 +2,7 @@
 // concatenated members.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "io/byte_stream.h"
@@ -17,5 +18,8 @@ std::unique_ptr<ByteSink> MakeGzipEncoder(int level, ByteSink &out);
 std::unique_ptr<ByteSink> MakeZlibGzipEncoder(int level, ByteSink &out);
 
 std::unique_ptr<ByteSource> MakeGzipDecoder(ByteSource &in);
+
+// Recycled 1 MiB blocks kept for the encoders alive now (none once the last one ended).
+size_t GzipSpareBlocks();
 
 }  // namespace oc

@@ -1,6 +1,7 @@
 #include "codec/zstd.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 
 #include "scheduler.h"
@@ -9,13 +10,45 @@
 namespace oc {
 namespace {
 
+// libzstd's worker threads alive now, in contexts in use or kept in a ZstdContexts.
+std::atomic<unsigned> g_workers{0};
+
+ZSTD_CCtx *NewContext(int level, unsigned threads, int job_size) {
+  ZSTD_CCtx *c = ZSTD_createCCtx();
+  if (!c) Fail("zstd: out of memory");
+  ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+  // nbWorkers ≥ 1 always: the output is then the same for any worker count.
+  ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, static_cast<int>(threads));
+  // Fixed job size: bounds memory (the default for level 3 is 8 MiB per job and buffer) and,
+  // being fixed, keeps the output independent of everything but the input.
+  ZSTD_CCtx_setParameter(c, ZSTD_c_jobSize, job_size);
+  g_workers += threads;
+  return c;
+}
+
+}  // namespace
+
+void FreeZstdContext(ZSTD_CCtx *c, unsigned threads) {
+  ZSTD_freeCCtx(c);  // joins its workers
+  g_workers -= threads;
+}
+
+unsigned ZstdWorkerThreads() { return g_workers; }
+
+ZstdContexts::~ZstdContexts() {
+  for (auto &e : idle) FreeZstdContext(e.cctx, e.threads);
+}
+
+namespace {
+
 class ZstdSink : public ByteSink {
  public:
   static constexpr int kJobSize = 2 * 1024 * 1024;
   // `want` workers, as many as the budget has free slots for, and at least one (nbWorkers 0
-  // would change the output).
+  // would change the output): held as slots either way, so the CPU pool makes room for them.
   ZstdSink(int level, unsigned want, ByteSink &out, ZstdContexts *shared)
-      : out_(out), shared_(shared), level_(level), lease_(want), threads_(std::max(1u, lease_.count())) {
+      : out_(out), shared_(shared), level_(level), lease_(want, 1), threads_(lease_.count()) {
     if (shared_) {
       std::lock_guard<std::mutex> lk(shared_->m);
       auto same = std::find_if(shared_->idle.begin(), shared_->idle.end(),
@@ -26,11 +59,11 @@ class ZstdSink : public ByteSink {
       } else if (!shared_->idle.empty()) {
         // No fit: one context (and its workers) fewer, so idle ones never pile up beyond the
         // number of layers running at once.
-        ZSTD_freeCCtx(shared_->idle.back().cctx);
+        FreeZstdContext(shared_->idle.back().cctx, shared_->idle.back().threads);
         shared_->idle.pop_back();
       }
     }
-    if (!cctx_) cctx_ = Create();
+    if (!cctx_) cctx_ = NewContext(level_, threads_, kJobSize);
     outbuf_.resize(ZSTD_CStreamOutSize());
   }
   ~ZstdSink() override {
@@ -40,7 +73,7 @@ class ZstdSink : public ByteSink {
       std::lock_guard<std::mutex> lk(shared_->m);
       shared_->idle.push_back({cctx_, level_, threads_});
     } else {
-      ZSTD_freeCCtx(cctx_);
+      FreeZstdContext(cctx_, threads_);
     }
   }
 
@@ -58,19 +91,6 @@ class ZstdSink : public ByteSink {
   }
 
  private:
-  ZSTD_CCtx *Create() {
-    ZSTD_CCtx *c = ZSTD_createCCtx();
-    if (!c) Fail("zstd: out of memory");
-    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level_);
-    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
-    // nbWorkers ≥ 1 always: the output is then the same for any worker count.
-    ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, static_cast<int>(threads_));
-    // Fixed job size: bounds memory (the default for level 3 is 8 MiB per job and buffer) and,
-    // being fixed, keeps the output independent of everything but the input.
-    ZSTD_CCtx_setParameter(c, ZSTD_c_jobSize, kJobSize);
-    return c;
-  }
-
   size_t Step(ZSTD_inBuffer *in, ZSTD_EndDirective mode) {
     ZSTD_outBuffer out{outbuf_.data(), outbuf_.size(), 0};
     size_t r = ZSTD_compressStream2(cctx_, &out, in, mode);

@@ -22,13 +22,17 @@ struct ZstdContexts {
   };
   std::mutex m;
   std::vector<Entry> idle;
-  ~ZstdContexts() {
-    for (auto &e : idle) ZSTD_freeCCtx(e.cctx);
-  }
+  ~ZstdContexts();
 };
 
+// Frees a context and its `threads` workers (counted in ZstdWorkerThreads()).
+void FreeZstdContext(ZSTD_CCtx *c, unsigned threads);
+// libzstd worker threads alive now (in use, or idle in a ZstdContexts).
+unsigned ZstdWorkerThreads();
+
 // A zstd frame at `level` with up to `threads` workers, as many as the budget has free slots
-// for and at least one; its context comes from and goes back to `shared` when given.
+// for and at least one, each holding a slot while the frame lasts; its context comes from and
+// goes back to `shared` when given.
 std::unique_ptr<ByteSink> MakeZstdEncoder(int level, unsigned threads, ByteSink &out, ZstdContexts *shared);
 
 std::unique_ptr<ByteSource> MakeZstdDecoder(ByteSource &in);

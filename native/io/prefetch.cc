@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "scheduler.h"
-#include "util/errors.h"
+#include "util/error_info.h"
 #include "util/sha256.h"
 
 namespace oc {

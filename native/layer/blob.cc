@@ -4,53 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/args.h"
-#include "util/errors.h"
 #include "util/failure.h"
 
 namespace oc {
-
-void SetBlobDigests(Napi::Env env, Napi::Object o, const BlobDigests &d) {
-  o.Set("diffId", d.diff_id);
-  o.Set("digest", d.digest);
-  o.Set("size", Napi::Number::New(env, static_cast<double>(d.size)));
-  o.Set("uncompressedSize", Napi::Number::New(env, static_cast<double>(d.uncompressed_size)));
-}
-
-void ParseFdOrPath(const Napi::Object &o, const std::string &where, int *fd, std::string *path) {
-  Napi::Value f = o.Get("fd");
-  if (f.IsNumber()) {
-    *fd = FdArg(f, (where + ".fd").c_str());
-    return;
-  }
-  Napi::Value p = o.Get("path");
-  if (!p.IsString() || p.As<Napi::String>().Utf8Value().empty())
-    throw Napi::TypeError::New(o.Env(), where + " needs an fd or a path");
-  *path = p.As<Napi::String>();
-}
-
-Compression ParseMediaType(const Napi::Object &o, const std::string &where) {
-  Napi::Value mt = o.Get("mediaType");
-  if (!mt.IsString()) throw Napi::TypeError::New(o.Env(), where + ": mediaType must be a string");
-  try {
-    return CompressionOfMediaType(mt.As<Napi::String>());
-  } catch (const Failure &f) {
-    throw ToJsError(o.Env(), f.info);
-  }
-}
-
-ProgressSlot ParseProgressSlot(const Napi::Object &o, const std::string &where) {
-  ProgressSlot p;
-  Napi::Value v = o.Get("progress");
-  if (v.IsUndefined() || v.IsNull()) return p;
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
-      v.As<Napi::TypedArray>().ElementLength() < 1)
-    throw Napi::TypeError::New(o.Env(), where + ": progress must be a BigUint64Array");
-  Napi::TypedArray a = v.As<Napi::TypedArray>();
-  p.slot = reinterpret_cast<uint64_t *>(static_cast<uint8_t *>(a.ArrayBuffer().Data()) + a.ByteOffset());
-  p.keep = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(v));
-  return p;
-}
 
 InputFile::InputFile(int fd, const std::string &path) : fd_(fd) {
   if (fd_ >= 0) return;
@@ -93,15 +49,27 @@ LayerWriter::LayerWriter(int fd, Compression c, unsigned threads, int level, GCa
                          bool zlib_gzip)
     : sink_(fd, cancellable), comp_(MakeCompressor(c, sink_, threads, level, pool, zlib_gzip)), out_(*comp_) {}
 
-BlobDigests LayerWriter::Finish() {
-  out_.Finish();
+namespace {
+BlobDigests DigestsOf(const std::string &diff_id_hex, uint64_t uncompressed_size, const std::string &digest_hex,
+                      uint64_t size) {
   BlobDigests d;
-  d.diff_id = "sha256:" + out_.DiffId();
-  d.uncompressed_size = out_.size();
-  d.digest = "sha256:" + sink_.Digest();
-  d.size = sink_.size();
+  d.diff_id = "sha256:" + diff_id_hex;
+  d.uncompressed_size = uncompressed_size;
+  d.digest = "sha256:" + digest_hex;
+  d.size = size;
   return d;
 }
+}  // namespace
+
+BlobDigests LayerWriter::Finish() {
+  out_.Finish();
+  return DigestsOf(out_.DiffId(), out_.size(), sink_.Digest(), sink_.size());
+}
+
+LayerInput::LayerInput(int fd, Compression c, GCancellable *cancellable, uint64_t *progress)
+    : raw_(fd, cancellable, progress), dec_(MakeDecompressor(c, raw_)), pre_(*dec_, raw_), tar_(pre_, cancellable) {}
+
+BlobDigests LayerInput::Digests() { return DigestsOf(pre_.DiffId(), pre_.size(), raw_.Digest(), raw_.size()); }
 
 void LayerOutput::Write(const uint8_t *p, size_t n) {
   if (n >= kBuf) {

@@ -1,9 +1,8 @@
 // What the layer pipelines share: the digests and sizes of a blob, the files behind a layer
-// (an fd as given, or a path opened/created here), and the writing pipeline
-// tar → diff_id → compressor → digest → fd.
+// (an fd as given, or a path opened/created here), the writing pipeline
+// tar → diff_id → compressor → digest → fd and the reading one fd → digest → decompressor →
+// diff_id → tar. Node-free; their JS side is layer/blob_js.h.
 #pragma once
-
-#include <napi.h>
 
 #include <cstdint>
 #include <memory>
@@ -12,6 +11,8 @@
 
 #include "codec/codec.h"
 #include "io/fd_io.h"
+#include "io/prefetch.h"
+#include "tar/reader.h"
 #include "util/gobj.h"
 #include "util/sha256.h"
 
@@ -21,6 +22,12 @@ namespace oc {
 struct BlobDigests {
   std::string diff_id, digest;  // "sha256:<hex>"
   uint64_t size = 0, uncompressed_size = 0;
+};
+
+// A written layer: its digests, media type, and the commit it carries (full exports and commit
+// layers; rewrites).
+struct LayerResult : BlobDigests {
+  std::string commit, media_type;
 };
 
 // The uncompressed side of an output layer: buffers small writes, hashes them (diff_id).
@@ -40,25 +47,6 @@ class LayerOutput : public ByteSink {
   Sha256 hash_;
   uint64_t size_ = 0;
 };
-
-// Sets diffId, digest, size and uncompressedSize on `o`.
-void SetBlobDigests(Napi::Env env, Napi::Object o, const BlobDigests &d);
-
-// `{ fd }` or `{ path }` of a JS options object (`where` names it in TypeErrors).
-void ParseFdOrPath(const Napi::Object &o, const std::string &where, int *fd, std::string *path);
-
-// The compression named by `mediaType` of a JS options object: a TypeError when it is not a
-// string, the JS form of CompressionOfMediaType's error when it names no layer type.
-Compression ParseMediaType(const Napi::Object &o, const std::string &where);
-
-// `progress` of a JS options object: a BigUint64Array whose element 0 a job publishes its input
-// byte count into (FdSource::PublishSizeTo). `keep` holds the array alive until the job's
-// worker is deleted (on the main thread); `slot` is null without one.
-struct ProgressSlot {
-  uint64_t *slot = nullptr;
-  std::shared_ptr<Napi::Reference<Napi::Value>> keep;
-};
-ProgressSlot ParseProgressSlot(const Napi::Object &o, const std::string &where);
 
 // The input of a layer: `fd` as given (not closed), or `path` opened for reading.
 class InputFile {
@@ -107,6 +95,22 @@ class LayerWriter {
   FdSink sink_;
   std::unique_ptr<ByteSink> comp_;
   LayerOutput out_;
+};
+
+// The reading side of every layer job: fd → FdSource (blob digest, bytes read published to
+// `progress`) → decompressor → PrefetchSource (diff_id; decompresses ahead) → TarReader.
+class LayerInput {
+ public:
+  LayerInput(int fd, Compression c, GCancellable *cancellable, uint64_t *progress = nullptr);
+  TarReader &tar() { return tar_; }
+  // The blob's digests and sizes; valid once the tar reader has drained the stream.
+  BlobDigests Digests();
+
+ private:
+  FdSource raw_;
+  std::unique_ptr<ByteSource> dec_;
+  PrefetchSource pre_;  // after raw_: stops it and joins its thread first
+  TarReader tar_;
 };
 
 }  // namespace oc

@@ -9,16 +9,18 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
-#include "io/prefetch.h"
+#include "layer/blob_js.h"
 #include "modules.h"
-#include "repo/repo.h"
-#include "scheduler.h"
+#include "repo/repo_js.h"
 #include "repo/sepolicy.h"
-#include "tar/reader.h"
+#include "repo/tree.h"
+#include "scheduler.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"
+#include "util/errors.h"
 #include "util/failure.h"
 #include "util/tempdir.h"
 
@@ -36,19 +38,12 @@ struct FilterOutcome {
 void RunFilter(int input_fd, Fd &pipe_out, int spool_dfd, const DerivedSpec &spec, GCancellable *c,
                const std::atomic<bool> &importer_done, FilterOutcome &out) {
   try {
-    FdSource raw(input_fd, c);
-    raw.PublishSizeTo(spec.bytes_read);
-    std::unique_ptr<ByteSource> dec = MakeDecompressor(spec.compression, raw);
-    PrefetchSource pre(*dec, raw);
-    TarReader tar(pre);
+    LayerInput in(input_fd, spec.compression, c, spec.bytes_read);
     FdSink sink(pipe_out.get(), c);
-    out.filtered = FilterLayerTar(tar, sink, spec.filter, spool_dfd);
+    out.filtered = FilterLayerTar(in.tar(), sink, spec.filter, spool_dfd);
     pipe_out.reset();  // end of the filtered tar: the importer can finish while we drain
-    tar.Drain();
-    out.digests.diff_id = "sha256:" + pre.DiffId();
-    out.digests.uncompressed_size = pre.size();
-    out.digests.digest = "sha256:" + raw.Digest();
-    out.digests.size = raw.size();
+    in.tar().Drain();
+    out.digests = in.Digests();
   } catch (...) {
     // Nothing may escape a thread (std::terminate): every failure is reported to the job.
     out.error = CurrentExceptionInfo();
@@ -57,25 +52,16 @@ void RunFilter(int input_fd, Fd &pipe_out, int spool_dfd, const DerivedSpec &spe
   pipe_out.reset();
 }
 
-std::string WriteCommit(OstreeRepo *repo, OstreeMutableTree *mtree, const DerivedSpec &spec, GCancellable *c) {
-  GErr e;
-  GFile *root_raw = nullptr;
-  if (!ostree_repo_write_mtree(repo, mtree, &root_raw, c, e.out())) Fail(e);
-  GObj<GFile> root(root_raw);
+std::string CommitLayerTree(OstreeRepo *repo, OstreeMutableTree *mtree, const DerivedSpec &spec, GCancellable *c) {
   // As `--add-metadata-string=ostree.importer.version=<v> --no-bindings`.
   GVariantBuilder b;
   g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add(&b, "{sv}", "ostree.importer.version", g_variant_new_string(spec.importer_version.c_str()));
   GVar metadata = TakeVariant(g_variant_builder_end(&b));
-  char *csum = nullptr;
-  bool ok = spec.timestamp
-                ? ostree_repo_write_commit_with_time(repo, nullptr, nullptr, nullptr, metadata.get(),
-                                                     OSTREE_REPO_FILE(root.get()), *spec.timestamp, &csum, c, e.out())
-                : ostree_repo_write_commit(repo, nullptr, nullptr, nullptr, metadata.get(), OSTREE_REPO_FILE(root.get()),
-                                           &csum, c, e.out());
-  if (!ok) Fail(e);
-  GStr owned(csum);
-  return csum;
+  CommitFields fields;
+  fields.metadata = metadata.get();
+  fields.timestamp = spec.timestamp;
+  return CommitTree(repo, mtree, fields, c);
 }
 
 }  // namespace
@@ -108,7 +94,7 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
   }
 
   DerivedResult res;
-  bool in_txn = false;
+  std::optional<OwnTransaction> txn;
   JobSet filter;
   Fd pipe_in, pipe_out;
   std::atomic<bool> importer_done{false};
@@ -119,15 +105,9 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     pipe_in.reset();
     filter.Join();
   };
-  std::string staging;
   try {
     // The transaction state was checked and set on the JS thread (ImportDerivedLayerJs).
-    if (spec.own_transaction) {
-      GErr e;
-      gboolean resumed = FALSE;
-      if (!PrepareTransactionTracked(repo, &resumed, &staging, c, e.out())) Fail(e);
-      in_txn = true;
-    }
+    if (spec.own_transaction) txn.emplace(repo, c);
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) FailErrno("pipe", errno);
     pipe_in.reset(fds[0]);
@@ -146,19 +126,15 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     if (!imported) Fail(imp);
     if (outcome.error) throw Failure(outcome.error);
 
-    res.commit = WithContext("Writing commit", [&] { return WriteCommit(repo, mtree.get(), spec, c); });
+    res.commit = WithContext("Writing commit", [&] { return CommitLayerTree(repo, mtree.get(), spec, c); });
     if (!spec.ref.empty()) ostree_repo_transaction_set_ref(repo, nullptr, spec.ref.c_str(), res.commit.c_str());
-    if (in_txn) {
-      GErr e;
-      if (!ostree_repo_commit_transaction(repo, nullptr, c, e.out())) Fail(e);
-      in_txn = false;
-    }
+    if (txn) txn->Commit(c);
     res.filtered = std::move(outcome.filtered);
     static_cast<BlobDigests &>(res) = outcome.digests;
     return res;
   } catch (...) {
     stop_filter();
-    if (in_txn) AbortTransactionAndClean(repo, staging, nullptr);
+    txn.reset();
     throw;
   }
 }
@@ -209,16 +185,13 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
   spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<DerivedResult>();
-  RepoJob job(env, repo->get(), "importDerivedLayer", spec->own_transaction ? RepoUse::Read : RepoUse::CallerTxn);
-  ClaimImportTransaction(env, repo->get(), spec->own_transaction, "importDerivedLayer");
+  RepoJob job = spec->own_transaction
+                    ? RepoJob(env, repo->get(), "importDerivedLayer (transaction 'own')", RepoUse::OwnTxn)
+                    : RepoJob(env, repo->get(), "importDerivedLayer (transaction 'caller')", RepoUse::CallerTxn);
   return RunRepoJob(
       env, "ostree-container:import-derived-layer", std::move(job),
-      [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
-        try {
-          *result = ImportDerivedLayer(repo->get(), *spec, cancellable->get());
-        } catch (const Failure &f) {
-          err = f.info;
-        }
+      [repo, spec, cancellable, result, keep = progress.keep] {
+        *result = ImportDerivedLayer(repo->get(), *spec, cancellable->get());
       },
       [result](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
@@ -229,9 +202,7 @@ Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
         SetBlobDigests(env, o, *result);
         return o;
       },
-      [repo, spec] {
-        if (spec->own_transaction) TransactionState(repo->get()) = TxnState::None;
-      });
+      nullptr, JobKind::Job);
 }
 
 // normalizeLayerPath(path, { allowNonusr?, retainVar? }) → { path } | { filtered }: §3.2 for

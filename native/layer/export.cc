@@ -11,7 +11,7 @@
 #include "repo/read.h"
 #include "scheduler.h"
 #include "tar/writer.h"
-#include "util/errors.h"
+#include "util/error_info.h"
 #include "util/failure.h"
 
 namespace oc {
@@ -88,8 +88,8 @@ void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectA
     // This job's own thread writes layers too; each further one holds a slot while it runs.
     JobSet more;
     for (unsigned i = 1; i < plan.parallel; i++) {
-      auto lease = std::make_shared<SlotLease>(1);
-      if (!lease->count() || !more.Start([&run, lease] { run(); })) break;
+      SlotLease lease(1);
+      if (!lease.count() || !more.Start(run, &lease)) break;
     }
     run();
   }

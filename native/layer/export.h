@@ -2,7 +2,6 @@
 // → fd, one layer (ExportLayer) or many at once (ExportLayers).
 #pragma once
 
-#include <napi.h>
 #include <ostree.h>
 
 #include <string>
@@ -24,13 +23,6 @@ struct LayerSpec {
   int fd = -1;       // written, not closed
   std::string path;  // or created (and removed again on failure)
 };
-
-struct LayerResult : BlobDigests {
-  std::string commit, media_type;  // commit: full exports and commit layers
-};
-
-// { diffId, digest, size, uncompressedSize, mediaType, commit? }
-Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r);
 
 // Writes one layer on the calling thread; gzip blocks go to the scheduler's tasks, zstd asks the
 // budget for `threads` workers (contexts from `pool` when given, shared by an export's layers).

@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "layer/assign.h"
+#include "layer/blob_js.h"
 #include "layer/export.h"
 #include "modules.h"
-#include "repo/repo.h"
-#include "layer/rewrite.h"
+#include "repo/repo_js.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"
@@ -18,14 +18,6 @@
 #include "util/failure.h"
 
 namespace oc {
-
-Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r) {
-  Napi::Object o = Napi::Object::New(env);
-  SetBlobDigests(env, o, r);
-  o.Set("mediaType", r.media_type);
-  if (!r.commit.empty()) o.Set("commit", r.commit);
-  return o;
-}
 
 namespace {
 
@@ -181,25 +173,21 @@ Napi::Value ExportLayersJs(const Napi::CallbackInfo &info) {
   RepoJob job(env, repo->get(), "exportLayers");
   return RunRepoJob(
       env, "ostree-container:export-layers", std::move(job),
-      [repo, specs, assign, threads, parallel, cancel, results](ErrorInfo &err) {
-        try {
-          ExportLayers(repo->get(), *specs, assign.get(), threads, parallel, cancel->inner.get(), *results);
-        } catch (Failure &f) {
-          err = f.info;
-        }
+      [repo, specs, assign, threads, parallel, cancel, results] {
+        ExportLayers(repo->get(), *specs, assign.get(), threads, parallel, cancel->inner.get(), *results);
       },
       [results](Napi::Env env) -> Napi::Value {
         Napi::Array a = Napi::Array::New(env, results->size());
         for (size_t i = 0; i < results->size(); i++) a.Set(i, LayerResultToJs(env, (*results)[i]));
         return a;
-      });
+      },
+      nullptr, JobKind::Job);
 }
 
 }  // namespace
 
 void InitLayerExport(Napi::Env env, Napi::Object exports) {
   exports.Set("exportLayers", Napi::Function::New(env, ExportLayersJs, "exportLayers"));
-  InitTarRewrite(env, exports);
 }
 
 }  // namespace oc

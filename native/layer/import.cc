@@ -13,8 +13,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "io/prefetch.h"
-#include "repo/repo.h"
+#include "repo/transaction.h"
+#include "repo/tree.h"
 #include "scheduler.h"
 #include "tar/format.h"
 #include "tar/objpath.h"
@@ -90,15 +90,9 @@ class Importer {
     ostree_mutable_tree_set_metadata_checksum(mtree.get(), dirmeta_csum.get());
     for (const auto &c : recorded_)
       if (!ostree_mutable_tree_replace_file(mtree.get(), c.c_str(), c.c_str(), e.out())) Fail(e);
-    GFile *root_raw = nullptr;
-    if (!ostree_repo_write_mtree(repo_, mtree.get(), &root_raw, c_, e.out())) Fail(e);
-    GObj<GFile> root(root_raw);
-    char *commit_raw = nullptr;
-    if (!ostree_repo_write_commit_with_time(repo_, nullptr, nullptr, nullptr, nullptr, OSTREE_REPO_FILE(root.get()), 0,
-                                            &commit_raw, c_, e.out()))
-      Fail(e);
-    GStr commit(commit_raw);
-    return commit.get();
+    CommitFields fields;
+    fields.timestamp = 0;
+    return CommitTree(repo_, mtree.get(), fields, c_);
   }
 
   // Commit checksum once the commit was written (and marked partial).
@@ -165,10 +159,10 @@ class Importer {
         res_.verify_text = t ? t.get() : "";
         res_.has_verify_text = true;
       });
-      WriteCommit(commit, commit_v.get());
+      WriteCommitObject(commit, commit_v.get());
       WriteDetached(commit, meta.get());
     } else {
-      WriteCommit(commit, commit_v.get());
+      WriteCommitObject(commit, commit_v.get());
       if (next.kind == ObjKind::CommitMeta) {
         GVar meta = VariantOf(ReadMetadata(), "a{sv}");
         WriteDetached(commit, meta.get());
@@ -178,7 +172,8 @@ class Importer {
     }
   }
 
-  void WriteCommit(const std::string &commit, GVariant *v) {
+  // The commit object, marked partial until its layer (or the caller's transaction) completes.
+  void WriteCommitObject(const std::string &commit, GVariant *v) {
     GErr e;
     OstreeRepoCommitState state;
     GVariant *existing = nullptr;
@@ -410,35 +405,17 @@ class Importer {
 ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable *cancellable) {
   InputFile input(spec.fd, spec.path);
   ImportResult res;
-  bool in_txn = false;
-  std::string staging;
-  std::unique_ptr<Importer> imp;
+  LayerInput in(input.fd(), spec.compression, cancellable, spec.bytes_read);
+  std::optional<OwnTransaction> txn;
+  if (spec.own_transaction) txn.emplace(repo, cancellable);
+  Importer imp(repo, spec, in.tar(), cancellable, res);
   try {
-    FdSource raw(input.fd(), cancellable);
-    raw.PublishSizeTo(spec.bytes_read);
-    std::unique_ptr<ByteSource> dec = MakeDecompressor(spec.compression, raw);
-    PrefetchSource pre(*dec, raw);
-    TarReader tar(pre, cancellable);
-    if (spec.own_transaction) {
-      GErr e;
-      gboolean resumed = FALSE;
-      if (!PrepareTransactionTracked(repo, &resumed, &staging, cancellable, e.out())) Fail(e);
-      in_txn = true;
-    }
-    imp = std::make_unique<Importer>(repo, spec, tar, cancellable, res);
-    imp->Run();
-    tar.Drain();
+    imp.Run();
+    in.tar().Drain();
     if (spec.mode == ImportSpec::Mode::Objects && spec.finish)
-      res.commit = WithContext("Writing object-set commit", [&] { return imp->FinishObjectSet(); });
-    res.diff_id = "sha256:" + pre.DiffId();
-    res.uncompressed_size = pre.size();
-    res.digest = "sha256:" + raw.Digest();
-    res.size = raw.size();
-    if (in_txn) {
-      GErr e;
-      if (!ostree_repo_commit_transaction(repo, nullptr, cancellable, e.out())) Fail(e);
-      in_txn = false;
-    }
+      res.commit = WithContext("Writing object-set commit", [&] { return imp.FinishObjectSet(); });
+    static_cast<BlobDigests &>(res) = in.Digests();
+    if (txn) txn->Commit(cancellable);
     // Complete only once its transaction is committed: in the caller's transaction other
     // layers may still be missing objects, so there the caller marks it when they are all in.
     if (spec.mode == ImportSpec::Mode::Commit && spec.own_transaction) {
@@ -447,11 +424,12 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
     }
     return res;
   } catch (...) {
-    if (imp) imp->StopWriters();
-    if (in_txn) AbortTransactionAndClean(repo, staging, nullptr);
+    // No write may still be running when the transaction is aborted.
+    imp.StopWriters();
+    txn.reset();
     // Undo the partial marker unless the commit was already partial before we started.
-    if (imp && !imp->marked_partial().empty() && !imp->was_partial())
-      ostree_repo_mark_commit_partial(repo, imp->marked_partial().c_str(), FALSE, nullptr);
+    if (!imp.marked_partial().empty() && !imp.was_partial())
+      ostree_repo_mark_commit_partial(repo, imp.marked_partial().c_str(), FALSE, nullptr);
     throw;
   }
 }

@@ -3,12 +3,13 @@
 #include <memory>
 #include <string>
 
+#include "layer/blob_js.h"
 #include "layer/import.h"
 #include "modules.h"
-#include "repo/repo.h"
+#include "repo/repo_js.h"
 #include "util/async.h"
 #include "util/cancellable.h"
-#include "util/failure.h"
+#include "util/errors.h"
 
 namespace oc {
 
@@ -40,16 +41,13 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
   spec->bytes_read = progress.slot;
   auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
   auto result = std::make_shared<ImportResult>();
-  RepoJob job(env, repo->get(), "importLayer", spec->own_transaction ? RepoUse::Read : RepoUse::CallerTxn);
-  ClaimImportTransaction(env, repo->get(), spec->own_transaction, "importLayer");
+  RepoJob job = spec->own_transaction
+                    ? RepoJob(env, repo->get(), "importLayer (transaction 'own')", RepoUse::OwnTxn)
+                    : RepoJob(env, repo->get(), "importLayer (transaction 'caller')", RepoUse::CallerTxn);
   return RunRepoJob(
       env, "ostree-container:import-layer", std::move(job),
-      [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
-        try {
-          *result = ImportLayer(repo->get(), *spec, cancellable->get());
-        } catch (Failure &f) {
-          err = f.info;
-        }
+      [repo, spec, cancellable, result, keep = progress.keep] {
+        *result = ImportLayer(repo->get(), *spec, cancellable->get());
       },
       [result](Napi::Env env) -> Napi::Value {
         const ImportResult &r = *result;
@@ -62,15 +60,14 @@ Napi::Value ImportLayerJs(const Napi::CallbackInfo &info) {
         SetBlobDigests(env, o, r);
         return o;
       },
-      [repo, spec] {
-        if (spec->own_transaction) TransactionState(repo->get()) = TxnState::None;
-      });
+      nullptr, JobKind::Job);
 }
 
 }  // namespace
 
 void InitLayerImport(Napi::Env env, Napi::Object exports) {
   exports.Set("importLayer", Napi::Function::New(env, ImportLayerJs, "importLayer"));
+  InitProgressCounter(env, exports);
 }
 
 }  // namespace oc

@@ -9,6 +9,7 @@
 
 #include "io/fd_io.h"
 #include "layer/blob.h"
+#include "layer/blob_js.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/cancellable.h"
@@ -27,21 +28,8 @@ struct SpoolJob {
   uint64_t read = 0;
 };
 
-void WriteAll(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      FailErrno("Writing spool file", errno);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
 void Spool(SpoolJob &job) {
-  FdSource in(job.in_fd, job.cancellable.get());
-  if (job.progress.slot) in.PublishSizeTo(job.progress.slot);
+  FdSource in(job.in_fd, job.cancellable.get(), job.progress.slot);
   std::vector<uint8_t> buf(256 * 1024);
   for (;;) {
     size_t want = buf.size();
@@ -56,7 +44,7 @@ void Spool(SpoolJob &job) {
         Fail("Blob ended after " + std::to_string(in.size()) + " of " + std::to_string(job.size) + " bytes");
       break;
     }
-    WriteAll(job.out_fd, buf.data(), n);
+    WriteAll(job.out_fd, buf.data(), n, 0, job.cancellable.get(), "Writing spool file");
   }
   if (::lseek(job.out_fd, 0, SEEK_SET) < 0) FailErrno("Rewinding spool file", errno);
   job.digest = "sha256:" + in.Digest();
@@ -77,19 +65,14 @@ Napi::Value SpoolBlobJs(const Napi::CallbackInfo &info) {
   job->cancellable = Cancellable::From(info[3]);
   return PromiseWorker::Run(
       env, "ostree-container:spool-blob",
-      [job](ErrorInfo &err) {
-        try {
-          Spool(*job);
-        } catch (Failure &f) {
-          err = f.info;
-        }
-      },
+      [job] { Spool(*job); },
       [job](Napi::Env env) -> Napi::Value {
         Napi::Object r = Napi::Object::New(env);
         r.Set("digest", job->digest);
         r.Set("size", Napi::Number::New(env, static_cast<double>(job->read)));
         return r;
-      });
+      },
+      nullptr, JobKind::Job);
 }
 
 }  // namespace

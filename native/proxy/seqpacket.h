@@ -2,6 +2,7 @@
 // skopeo image proxy (one JSON message per datagram, pipe fds attached to replies).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -9,18 +10,22 @@
 
 namespace oc {
 
+// Room for more fds than any proxy reply carries (≤2), so surplus is detected, not lost.
+inline constexpr size_t kMaxDatagramFds = 16;
+
 // One received datagram. `fds` are owned by the receiver (opened with O_CLOEXEC).
 struct Datagram {
   std::string data;
   std::vector<int> fds;
 };
 
-// Outcome of a receive: a datagram, end of stream (peer closed), cancellation, or an errno.
+// Outcome of a receive: a datagram, end of stream (peer closed), nothing there yet (kAgain),
+// cancellation (set by the caller), or an errno.
 struct RecvResult {
-  enum Kind { kMessage, kEof, kCancelled, kError } kind = kError;
+  enum Kind { kMessage, kEof, kAgain, kCancelled, kError } kind = kError;
   Datagram msg;
   int err = 0;              // errno for kError (EMSGSIZE when the datagram or its fds were truncated)
-  std::string err_context;  // "recvmsg", "poll", …
+  std::string err_context;  // "recvmsg", …
 };
 
 // socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC). Returns false and sets errno on failure.
@@ -30,8 +35,7 @@ bool SeqpacketPair(Fd *a, Fd *b);
 // (MSG_DONTWAIT) and never raises SIGPIPE. Returns 0 or an errno.
 int SendDatagram(int fd, const std::string &data, const std::vector<int> &fds);
 
-// Blocks until a datagram of at most `max_size` bytes arrives on `fd`, the peer closes, or
-// `cancel_fd` (an eventfd) becomes readable. Meant for a thread other than the JS thread.
-RecvResult RecvDatagram(int fd, int cancel_fd, size_t max_size);
+// One datagram of at most `max_size` bytes from `fd`, without waiting (io/fd_watch waits).
+RecvResult RecvDatagram(int fd, size_t max_size);
 
 }  // namespace oc

@@ -6,7 +6,9 @@
 #include <unordered_map>
 
 #include "repo/read.h"
-#include "repo/wrap.h"
+#include "repo/wrap_js.h"
+#include "util/args.h"
+#include "util/async.h"
 #include "util/failure.h"
 
 namespace oc {
@@ -155,7 +157,7 @@ Napi::Value RepoWrap::ScanTree(const Napi::CallbackInfo &info) {
   auto r = std::make_shared<ScanResult>();
   return RunRepoJob(
       info.Env(), "ostree-container:scan-tree", RepoJob(info.Env(), repo.get(), "scanTree"),
-      [=](ErrorInfo &) { Scanner(repo.get(), xattr, cancellable.get(), *r).Run(rev); },
+      [=] { Scanner(repo.get(), xattr, cancellable.get(), *r).Run(rev); },
       [r](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
         o.Set("files", Strings(env, r->files));

@@ -7,13 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "modules.h"
 #include "repo/repo.h"
-#include "repo/wrap.h"
 #include "repo/sepolicy.h"
-#include "util/args.h"
-#include "util/async.h"
-#include "util/cancellable.h"
+#include "repo/tree.h"
 #include "util/failure.h"
 #include "util/tempdir.h"
 
@@ -87,61 +83,10 @@ std::string WriteMergeCommit(OstreeRepo *repo, const MergeSpec &spec, GCancellab
   WithContext("Writing merged filesystem to mtree", [&] {
     if (!ostree_repo_write_dfd_to_mtree(repo, td.fd(), root, mtree.get(), modifier.get(), c, e.out())) Fail(e);
   });
-  GFile *root_raw = nullptr;
-  WithContext("Writing mtree", [&] {
-    if (!ostree_repo_write_mtree(repo, mtree.get(), &root_raw, c, e.out())) Fail(e);
-  });
-  GObj<GFile> merged_root(root_raw);
-  char *csum = nullptr;
-  WithContext("Writing commit", [&] {
-    if (!ostree_repo_write_commit_with_time(repo, nullptr, nullptr, nullptr, spec.metadata.get(),
-                                            OSTREE_REPO_FILE(merged_root.get()), spec.timestamp, &csum, c, e.out()))
-      Fail(e);
-  });
-  GStr owned(csum);
-  return csum;
-}
-
-namespace {
-
-// writeMergeCommit(repo, { base: string | null, layers: string[], metadata: a{sv}, timestamp },
-//                  cancellable?) → Promise<string>; inside the caller's open transaction.
-Napi::Value WriteMergeCommitJs(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  auto repo = std::make_shared<GObj<OstreeRepo>>(RepoFromJs(info[0]));
-  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "writeMergeCommit: options must be an object");
-  Napi::Object o = info[1].As<Napi::Object>();
-  auto spec = std::make_shared<MergeSpec>();
-  auto base = OptChecksumArg(o.Get("base"), "writeMergeCommit: base");
-  if (base) spec->base = *base;
-  Napi::Value layers = o.Get("layers");
-  if (!layers.IsArray()) throw Napi::TypeError::New(env, "writeMergeCommit: layers must be an array of commits");
-  Napi::Array a = layers.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); i++) spec->layers.push_back(ChecksumArg(a.Get(i), "writeMergeCommit: layers[]"));
-  VarRef meta = OptVariantArg(o.Get("metadata"), G_VARIANT_TYPE_VARDICT, "writeMergeCommit: metadata");
-  spec->metadata.reset(meta ? g_variant_ref(meta.get()) : nullptr);
-  Napi::Value ts = o.Get("timestamp");
-  spec->timestamp = SizeArg(ts, "writeMergeCommit: timestamp");
-  auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
-  auto result = std::make_shared<std::string>();
-  RequireTransactionState(env, repo->get(), TxnState::Open, "writeMergeCommit");
-  RepoJob job(env, repo->get(), "writeMergeCommit", RepoUse::CallerTxn);
-  return RunRepoJob(
-      env, "ostree-container:write-merge-commit", std::move(job),
-      [repo, spec, cancellable, result](ErrorInfo &err) {
-        try {
-          *result = WriteMergeCommit(repo->get(), *spec, cancellable->get());
-        } catch (const Failure &f) {
-          err = f.info;
-        }
-      },
-      [result](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *result); });
-}
-
-}  // namespace
-
-void InitMerge(Napi::Env env, Napi::Object exports) {
-  exports.Set("writeMergeCommit", Napi::Function::New(env, WriteMergeCommitJs, "writeMergeCommit"));
+  CommitFields fields;
+  fields.metadata = spec.metadata.get();
+  fields.timestamp = spec.timestamp;
+  return WithContext("Writing commit", [&] { return CommitTree(repo, mtree.get(), fields, c); });
 }
 
 }  // namespace oc

@@ -29,8 +29,7 @@ unsigned ThreadsArg(const Napi::Value &v, const char *what, unsigned dflt);
 // A Uint8Array (a Buffer is one), not another TypedArray or a DataView.
 bool IsUint8Array(const Napi::Value &v);
 
-// A string; TypeError "<what> must be a string" otherwise. (Defined in repo.cc for now: it moves
-// to args.cc once the repo binding's branch has landed.)
+// A string; TypeError "<what> must be a string" otherwise.
 std::string StringArg(const Napi::Value &v, const char *what);
 // undefined/null → nullopt, else StringArg.
 std::optional<std::string> OptStringArg(const Napi::Value &v, const char *what);

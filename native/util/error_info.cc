@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include <new>
+#include <system_error>
+
 namespace oc {
 
 static std::string IoErrorName(int code) {
@@ -74,5 +77,27 @@ void ErrorInfo::Set(const std::string &msg, const char *c) {
 void ErrorInfo::SetErrno(const std::string &context, int err) { Set(context + ": " + g_strerror(err), ErrnoName(err).c_str()); }
 
 void ErrorInfo::Prefix(const std::string &context) { message = context + ": " + message; }
+
+ErrorInfo CurrentExceptionInfo() {
+  ErrorInfo info;
+  try {
+    throw;
+  } catch (const Failure &f) {
+    info = f.info;
+  } catch (const std::bad_alloc &) {
+    info.SetErrno("Out of memory in native code", ENOMEM);
+  } catch (const std::system_error &e) {
+    if (e.code().category() == std::generic_category() || e.code().category() == std::system_category())
+      info.Set(std::string("Native system error (a thread could not start, or a system call failed): ") + e.what(),
+               ErrnoName(e.code().value()).c_str());
+    else
+      info.Set(e.what());
+  } catch (const std::exception &e) {
+    info.Set(std::string("Native exception: ") + e.what());
+  } catch (...) {
+    info.Set("Native exception of unknown type");
+  }
+  return info;
+}
 
 }  // namespace oc

@@ -1,5 +1,7 @@
-// A GError captured as plain data, so worker threads and Node-free code (the fuzz harnesses)
-// can carry it; util/errors.h turns it into a JS Error.
+// The one error convention of the native code: core functions throw a Failure (util/failure.h
+// raises them), which carries an ErrorInfo: a GError, errno or our own message as plain data, so
+// worker threads and Node-free code (the fuzz harnesses) can carry it; util/errors.h turns it
+// into a JS Error. libostree's GError out-parameters are turned into Failures where they are called.
 #pragma once
 
 #include <glib.h>
@@ -35,6 +37,11 @@ struct Failure : std::exception {
 
 // "ENOSPC" for ENOSPC; the number for errnos without a name.
 std::string ErrnoName(int err);
+
+// The exception being handled, as an ErrorInfo (call only inside a catch block): a Failure keeps
+// its own message and code, bad_alloc is ENOMEM, a system_error carries its errno name, anything
+// else its what(), so a catch-all never loses what went wrong. (util/errors.h adds JS errors.)
+ErrorInfo CurrentExceptionInfo();
 
 // Owned GError* out-parameter: `GErr err; fn(..., err.out())`.
 class GErr {

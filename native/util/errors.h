@@ -1,4 +1,5 @@
-// GError handling: errors captured on worker threads (util/error_info.h) become JS Errors here.
+// Errors crossing into JavaScript: an ErrorInfo (util/error_info.h) becomes a JS Error with
+// `.code` and `.domain`.
 #pragma once
 
 #include <napi.h>
@@ -7,12 +8,21 @@
 
 namespace oc {
 
-// The exception being handled, as an ErrorInfo (call only inside a catch block): a Failure or
-// Napi::Error keeps its own message and code, bad_alloc is ENOMEM, a system_error carries its
-// errno name, anything else its what() — so a catch-all never loses what went wrong.
-ErrorInfo CurrentExceptionInfo();
+// CurrentExceptionInfo(), also keeping the message of a Napi::Error (a JS exception raised while
+// building a result). Call only inside a catch block.
+ErrorInfo CurrentJsExceptionInfo();
 
 Napi::Error ToJsError(Napi::Env env, const ErrorInfo &info);
-[[noreturn]] void ThrowGError(Napi::Env env, GError *err);  // frees err
+
+// Runs `f` on the JS thread; a Failure escaping it (a core check) is thrown as the JS Error it
+// describes, with its code.
+template <typename F>
+auto RethrowAsJs(Napi::Env env, F &&f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Failure &e) {
+    throw ToJsError(env, e.info);
+  }
+}
 
 }  // namespace oc

@@ -18,6 +18,12 @@ namespace oc {
   throw Failure(std::move(i));
 }
 [[noreturn]] inline void Fail(GErr &e) { throw Failure(e.Take()); }
+// A GIO error of our own (domain G_IO_ERROR, as libostree's), e.g. G_IO_ERROR_INVALID_ARGUMENT.
+[[noreturn]] inline void FailIo(GIOErrorEnum code, const std::string &msg) {
+  ErrorInfo i;
+  i.Capture(g_error_new_literal(G_IO_ERROR, code, msg.c_str()));
+  throw Failure(std::move(i));
+}
 // "context: <strerror>" with the errno name ("ENOSPC") as code.
 [[noreturn]] inline void FailErrno(const std::string &context, int err) {
   ErrorInfo i;

@@ -13,26 +13,27 @@
 
 namespace oc {
 
-void RemoveAt(int dfd, const char *name) {
-  if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) return;
+bool RemoveTree(int dfd, const char *name) {
+  if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) return true;
   int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (sub < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
     sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (sub < 0) return;
+  if (sub < 0) return false;
   fchmod(sub, 0700);  // a checked-out directory may have no write permission
   DIR *d = fdopendir(sub);
   if (!d) {
     close(sub);
-    return;
+    return false;
   }
   std::vector<std::string> names;
   while (struct dirent *ent = readdir(d)) {
     std::string n = ent->d_name;
     if (n != "." && n != "..") names.push_back(n);
   }
-  for (const auto &n : names) RemoveAt(dirfd(d), n.c_str());
+  bool ok = true;
+  for (const auto &n : names) ok = RemoveTree(dirfd(d), n.c_str()) && ok;
   closedir(d);
-  unlinkat(dfd, name, AT_REMOVEDIR);
+  return unlinkat(dfd, name, AT_REMOVEDIR) == 0 && ok;
 }
 
 RepoTempDir::RepoTempDir(int repo_dfd, const char *prefix) : repo_dfd_(repo_dfd) {
@@ -57,7 +58,7 @@ RepoTempDir::RepoTempDir(int repo_dfd, const char *prefix) : repo_dfd_(repo_dfd)
 
 RepoTempDir::~RepoTempDir() {
   fd_.reset();
-  RemoveAt(repo_dfd_, name_.c_str());
+  RemoveTree(repo_dfd_, name_.c_str());
 }
 
 }  // namespace oc

@@ -8,8 +8,10 @@
 
 namespace oc {
 
-// rm -rf of `name` below `dfd`, best effort (for cleanup paths, which cannot report).
-void RemoveAt(int dfd, const char *name);
+// rm -rf of `name` below `dfd`, never following symlinks; directories without write permission
+// (checked out read-only) are made writable first. Best effort, for cleanup paths that cannot
+// report: true when `name` is gone.
+bool RemoveTree(int dfd, const char *name);
 
 class RepoTempDir {
  public:

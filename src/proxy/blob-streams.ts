@@ -28,6 +28,8 @@ export interface SpooledBlob {
 
 interface SpoolNative {
   spoolBlob(inFd: number, outFd: number, opts: { size?: number; progress?: BigUint64Array }, c: NativeCancellable | undefined): Promise<SpooledBlob>;
+  /** The only counters a job accepts: their memory is the addon's, so it outlives the job. */
+  progressCounter(): BigUint64Array;
 }
 
 /** A stream without a new byte for this long, while the proxy is idle, gets its FinishPipe early. */
@@ -71,13 +73,14 @@ export class BlobStreams {
 
   /**
    * Fetches blob `digest` into `out` (a regular file, left at offset 0) and resolves once skopeo
-   * has verified it (size and digest) and the pipe has ended. `bytes[0]` counts the bytes
+   * has verified it (size and digest) and the pipe has ended. `bytes[0]` (a counter from
+   * `progressCounter()`) counts the bytes
    * received so far. An abort of `signal` stops the transfer.
    */
   async fetch(digest: string, size: number, out: number, opts: { signal: AbortSignal; bytes?: BigUint64Array }): Promise<SpooledBlob> {
     opts.signal.throwIfAborted();
     const blob = await this.request(() => this.proxy.getBlobFd(this.image, digest, size));
-    const bytes = opts.bytes ?? new BigUint64Array(1);
+    const bytes = opts.bytes ?? native<SpoolNative>().progressCounter();
     // Stops the spool job: the caller's abort, or an early FinishPipe that failed.
     const stop = new AbortController();
     const forward = () => stop.abort(opts.signal.reason);

@@ -1,7 +1,6 @@
 // The slice of the addon the Repo wrapper uses (native/repo*.cc). Argument order mirrors the
 // C++ bindings; the public, option-object API is in repo.ts.
 import type { NativeCancellable } from '../native.js';
-import type { TreeEntry } from './repo.js';
 import type { TypedVariant, VariantDict, Xattr } from './variant.js';
 
 type C = NativeCancellable | undefined;
@@ -108,7 +107,14 @@ export interface NativeModifier {
   devinoCache?: NativeDevInoCache;
 }
 
-export type NativeTreeEntry = TreeEntry;
+/**
+ * Documented under its public name.
+ * @inline
+ */
+export type NativeTreeEntry =
+  | { path: string; kind: 'file'; checksum: string }
+  | { path: string; kind: 'dir'; metadata?: string }
+  | { path: string; kind: 'remove' };
 
 export interface NativeMtreeSpec {
   base?: { contents: string; metadata: string };

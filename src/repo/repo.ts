@@ -1,7 +1,8 @@
 // `Repo`: an OSTree repository through libostree (native/repo*.cc). Every method that touches
 // the disk runs on a thread of the addon's scheduler (never libuv's pool) and returns a promise; errors are libostree's GError as a JS
 // Error with `.message`, `.code` and `.domain`. Option objects accept `signal` (AbortSignal,
-// cancels through a GCancellable).
+// cancels through a GCancellable). Object, tree and commit writes need an open transaction
+// (`withTransaction`); outside one they reject with code TRANSACTION_STATE.
 import { open as openFile } from 'node:fs/promises';
 
 import { native, withCancellable } from '../native.js';
@@ -18,6 +19,7 @@ import type {
   NativeRepoModule,
   NativeTransactionStats,
   NativeTreeScan,
+  NativeTreeEntry,
 } from './native.js';
 import { variantFromBytes, variantToBytes, type TypedVariant, type VariantDict, type Xattr } from './variant.js';
 
@@ -69,10 +71,7 @@ export interface CommitModifier extends Omit<NativeModifier, 'devinoCache'> {
 }
 
 /** One change of a tree edit: a file by checksum, a directory (with its dirmeta), or a removal. */
-export type TreeEntry =
-  | { path: string; kind: 'file'; checksum: string }
-  | { path: string; kind: 'dir'; metadata?: string }
-  | { path: string; kind: 'remove' };
+export type TreeEntry = NativeTreeEntry;
 
 /**
  * A tree to build: start from `base` (a tree or a commit), add host directories, then single
@@ -345,12 +344,12 @@ export class Repo {
     await this.native.markCommitPartial(checksum, partial);
   }
 
-  /** Builds and writes a tree; returns its root checksums. */
+  /** Builds and writes a tree (in the open transaction); returns its root checksums. */
   async writeTree(spec: TreeSpec, opts: Cancelable = {}): Promise<TreeRoot> {
     return withCancellable(opts.signal, (c) => this.native.writeMtree(specToNative(spec), c));
   }
 
-  /** Writes a commit (does not set a ref). */
+  /** Writes a commit in the open transaction (does not set a ref). */
   async writeCommit(opts: WriteCommitOptions): Promise<string> {
     const root = isTreeRoot(opts.root) ? opts.root : await this.writeTree(opts.root, opts);
     const ts = opts.timestamp instanceof Date ? Math.floor(opts.timestamp.getTime() / 1000) : opts.timestamp;
@@ -429,7 +428,7 @@ export class Repo {
     return this.native.loadMetadataBytes(type, checksum);
   }
 
-  /** Writes a commit, dirtree or dirmeta from its serialized bytes; verifies `expectedChecksum`. */
+  /** Writes a commit, dirtree or dirmeta from its serialized bytes, in the open transaction; verifies `expectedChecksum`. */
   async writeMetadata(
     type: 'commit' | 'dirtree' | 'dirmeta',
     bytes: Uint8Array,
@@ -489,8 +488,9 @@ export class Repo {
   }
 
   /**
-   * Writes a regular file object. Large content should come as an fd or a path: it is read on a
-   * thread of the addon's own (not libuv's pool) and never passes through JavaScript.
+   * Writes a regular file object, in the open transaction. Large content should come as an fd or
+   * a path: it is read on a thread of the addon's own (not libuv's pool) and never passes through
+   * JavaScript.
    */
   async writeRegularFile(content: FileContent, attrs: ContentAttributes = {}): Promise<string> {
     const { uid = 0, gid = 0, mode = 0o644, xattrs = null, expectedChecksum = null } = attrs;

@@ -18,6 +18,7 @@ import type { Descriptor, ImageManifest } from '../oci/types.js';
 import type { BlobStreams } from '../proxy/blob-streams.js';
 import { Transport } from '../ref/transport.js';
 import { Repo } from '../repo/repo.js';
+import { tarNative } from '../tar/native.js';
 import { openUnnamedFile } from '../unnamed-file.js';
 
 /** `ostree-chunk`: the commit layer or a chunk layer; `derived`: a non-ostree layer. */
@@ -221,7 +222,7 @@ export class LayerPipeline {
       const source = this.o.sourceOf(task.index);
       spool = openSpool(this.o.repo);
       // fetch
-      const bytes = new BigUint64Array(1);
+      const bytes = tarNative().progressCounter();
       this.notify((ob) => ob.fetching?.(task, source.size, bytes));
       const fetched = await this.o.streams.fetch(source.digest, source.size, spool, { signal, bytes });
       // verify

@@ -60,7 +60,7 @@ export interface NativeImportOptions {
   remote?: string;
   finish?: boolean;
   transaction?: 'own' | 'caller';
-  /** Element 0: input bytes read so far, published by the job. */
+  /** From `progressCounter()`; element 0: input bytes read so far, published by the job. */
   progress?: BigUint64Array;
 }
 
@@ -101,6 +101,8 @@ export interface TarNative {
   ): Promise<LayerResult[]>;
   importLayer(repo: object, opts: NativeImportOptions, c: C): Promise<NativeImportResult>;
   rewriteDetachedMetadata(opts: NativeRewriteOptions, detached: Uint8Array | null, c: C): Promise<LayerResult & { commit: string }>;
+  /** A one-element counter the layer jobs publish their progress into; its memory is the addon's. */
+  progressCounter(): BigUint64Array;
 }
 
 export const tarNative = (): TarNative => native<TarNative>();
@@ -136,13 +138,14 @@ export interface ByteProgressOptions {
 }
 
 /**
- * Runs a native layer job that publishes its byte count into `slot` (a BigUint64Array it is
- * given), reporting the count to `onProgress` on a timer: no callback crosses threads.
+ * Runs a native layer job that publishes its byte count into `slot` (a counter from the addon,
+ * whose memory outlives the job whatever happens to the array), reporting the count to
+ * `onProgress` on a timer: no callback crosses threads.
  */
 export async function withByteProgress<R>(o: ByteProgressOptions, job: (slot: BigUint64Array | undefined) => Promise<R>): Promise<R> {
   const { onProgress } = o;
   if (!onProgress) return job(undefined);
-  const slot = new BigUint64Array(1);
+  const slot = tarNative().progressCounter();
   let reported = -1;
   const report = () => {
     const n = Number(Atomics.load(slot, 0));

@@ -2,6 +2,7 @@
 // failures leave nothing behind.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { afterEach, beforeEach, expect } from 'vitest';
+import { native } from '../../src/native.js';
 
 /** Open fds of this process, as `fd -> target`. */
 export function openFds(): Map<number, string> {
@@ -40,6 +41,7 @@ export interface Snapshot {
 }
 
 export function snapshot(): Snapshot {
+  native(); // loaded first: the addon's own fd (the proxy receives' epoll) is the process's, not a leak
   return { fds: openFds(), children: childProcesses() };
 }
 

@@ -12,6 +12,7 @@ import { ImageProxy, type OpenedImage } from '../../src/proxy/image-proxy.js';
 import { pipeReadable } from '../../src/proxy/pipes.js';
 import { Transport } from '../../src/ref/transport.js';
 import { LayerPipeline, layerSources, type LayerTask } from '../../src/store/pipeline.js';
+import { tarNative } from '../../src/tar/native.js';
 import { buildDirImage, type BuiltImage } from '../helpers/images.js';
 import { childProcesses } from '../helpers/process.js';
 import { cliRepo } from './store-util.js';
@@ -103,7 +104,7 @@ describe('BlobStreams: spooled blobs from one proxy', () => {
       const streams = new BlobStreams(proxy, img);
       const ac = new AbortController();
       const files = blobs().map((_, i) => openSync(path.join(dir, `s${i}`), 'w+'));
-      const counters = blobs().map(() => new BigUint64Array(1));
+      const counters = blobs().map(() => tarNative().progressCounter());
       const got = await Promise.all(blobs().map((d, i) => streams.fetch(d.digest, d.size, files[i]!, { signal: ac.signal, bytes: counters[i]! })));
       streams.close();
       files.forEach(closeSync);

@@ -2,7 +2,12 @@
 // process (test/helpers/native-child.ts): a libostree g_assert (SIGABRT), a wrong unwrap
 // (SIGSEGV) or std::terminate kills only the child, and the test sees a signal instead of a
 // clean exit. Each probe must end in a JS error with a message that says what was wrong.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { packageRoot } from '../../src/native.js';
 import { runNativeChild, type ChildRun, type Outcome } from '../helpers/native-child.js';
 
 /** The child exited normally (no signal, status 0) and left its results. */
@@ -145,6 +150,7 @@ await probe('unionIdenticalOk', () => repo.checkout(c, tmp + '/co', { overwrite:
     const run = await runNativeChild(`
 const repo = await addon.Repo.create(tmp + '/repo', 'bare-user');
 const bytes = new Uint8Array([1]);
+await repo.prepareTransaction();
 await probe('dirMode', () => repo.writeRegfileInline(null, 0, 0, 0o40755, null, bytes));
 await probe('symlinkMode', () => repo.writeRegfileFromFd(null, 0, 0, 0o120777, null, 1, 0));
 await probe('highBits', () => repo.writeRegfileInline(null, 0, 0, 0o1000000, null, bytes));
@@ -245,41 +251,69 @@ sock.close();
 });
 
 describe('native exceptions never reach std::terminate', () => {
-  it('threads that cannot start (address space exhausted) make a JS error with the errno', async () => {
-    // With a 3 GiB address-space limit about 380 threads (8 MiB stacks) can start: once 2000
-    // pending receives hold every thread there is, a new receive or job cannot start and says why.
-    const run = await runNativeChild(
-      `
-const { execFileSync } = await import('node:child_process');
-const fs = (await import('node:fs')).default;
-fs.mkdirSync(tmp + '/tree/usr', { recursive: true });
-fs.writeFileSync(tmp + '/tree/usr/f', 'content');
-execFileSync('ostree', ['--repo=' + tmp + '/repo', 'init', '--mode=bare-user']);
-execFileSync('ostree', ['--repo=' + tmp + '/repo', 'commit', '-b', 'x', '--tree=dir=' + tmp + '/tree']);
-const repo = await addon.Repo.open(tmp + '/repo');
-const socks = [];
-await probe('recvThreads', async () => {
-  for (let i = 0; i < 2000; i++) {
-    const [x, y] = addon.seqpacket.socketpair();
-    const s = new addon.seqpacket.Socket(x);
-    socks.push([s, y]);
-    s.recv();
-  }
-  return 'all started';
-});
-await probe('export', () => addon.exportLayers(repo, [{ kind: 'full', rev: 'x', compression: 'gzip', path: tmp + '/o.gz' }]));
-for (const [s, y] of socks) { s.close(); fs.closeSync(y); }
+  it('jobs whose thread cannot start (no more threads allowed) reject naming why, and leave the repository as it was', () => {
+    // The child runs as a user of its own with at most 48 tasks (RLIMIT_NPROC, which root would
+    // bypass): node's own threads and a few dozen of ours fit, so 300 jobs waiting on one FIFO
+    // run out of threads before the job limit (256), and the ones left reject with the errno; an
+    // import with its own transaction among them leaves the repo free. That user may not read the
+    // checkout, so the child and a copy of the addon live in a scratch directory of its own; the
+    // normal build, even under scripts/test-asan.sh (ASan's runtime is not in this child).
+    const addonPath = execFileSync(process.execPath, ['-p', `require('node-gyp-build').path(${JSON.stringify(packageRoot)})`], {
+      cwd: packageRoot,
+      env: { ...process.env, OSTREE_CONTAINER_PREBUILD: '', LD_PRELOAD: '' },
+      encoding: 'utf8',
+    }).trim();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ostree-container-nproc-'));
+    try {
+      chmodSync(dir, 0o777);
+      copyFileSync(addonPath, path.join(dir, 'addon.node'));
+      writeFileSync(
+        path.join(dir, 'child.mjs'),
+        `
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+const addon = createRequire(import.meta.url)('./addon.node');
+const dir = ${JSON.stringify(dir)};
+const results = {};
+const probe = async (name, fn) => {
+  try { results[name] = { ok: await fn() }; } catch (e) { results[name] = { error: { name: e.constructor.name, message: e.message, code: e.code } }; }
+};
+execFileSync('mkfifo', [dir + '/fifo']);
+const fd = fs.openSync(dir + '/fifo', 'r+'); // O_RDWR: never an end of input, reads just wait
+const repo = await addon.Repo.create(dir + '/repo', 'bare-user');
+const c = new addon.Cancellable();
+const tar = 'application/vnd.oci.image.layer.v1.tar';
+const jobs = [];
+for (let i = 0; i < 300; i++)
+  jobs.push(addon.rewriteDetachedMetadata({ input: { fd }, inputMediaType: tar, output: { path: '/dev/null' }, compression: 'none' }, null, c)
+    .then(() => 'resolved', (e) => e.code + ': ' + e.message.replace(/[0-9]+ running/, 'N running')));
+await new Promise((r) => setTimeout(r, 500));
+await probe('importOwn', () => addon.importLayer(repo, { fd, mediaType: tar, mode: 'objects' }, c));
+c.cancel();
+const outcomes = {};
+for (const o of await Promise.all(jobs)) outcomes[o] = (outcomes[o] ?? 0) + 1;
+results.outcomes = { ok: outcomes };
+await probe('repoFree', async () => { await repo.prepareTransaction(); await repo.abortTransaction(); return 'free'; });
+process.stdout.write(JSON.stringify(results));
 `,
-      // Unsanitized even under scripts/test-asan.sh: ASan's shadow memory needs terabytes of
-      // address space, so this child uses the normal build without the preloaded runtimes.
-      { prefix: ['prlimit', `--as=${3 * 1024 ** 3}`, '--'], env: { LD_PRELOAD: '', OSTREE_CONTAINER_PREBUILD: '' } },
-    );
-    expectAlive(run);
-    const recv = err(run.results.recvThreads);
-    expect(recv.message).toMatch(/^recv: cannot start a receiving thread: /);
-    const e = err(run.results.export);
-    expect(e.code).toBe('EAGAIN');
-    expect(e.message).toMatch(/^Native system error \(a thread could not start, or a system call failed\): /);
+      );
+      const run = spawnSync(
+        'prlimit',
+        ['--nproc=48', '--', 'setpriv', '--reuid=54321', '--regid=54321', '--clear-groups', '--', process.execPath, path.join(dir, 'child.mjs')],
+        { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir }, encoding: 'utf8', timeout: 60_000 },
+      );
+      expect({ status: run.status, signal: run.signal }, run.stderr).toEqual({ status: 0, signal: null });
+      const r = JSON.parse(run.stdout) as Record<string, Outcome>;
+      const outcomes = (r.outcomes as { ok: Record<string, number> }).ok;
+      const noThread = 'EAGAIN: Cannot start a native thread (N running): Resource temporarily unavailable';
+      expect(Object.keys(outcomes).sort()).toEqual(['CANCELLED: Operation was cancelled', noThread]);
+      expect(outcomes[noThread]).toBeGreaterThan(0);
+      expect(err(r.importOwn)).toMatchObject({ code: 'EAGAIN', message: expect.stringMatching(/^Cannot start a native thread/) });
+      expect(r.repoFree).toEqual({ ok: 'free' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -128,21 +128,21 @@ describe('content objects', () => {
     const big = tree.get('/usr/bin/big')!;
     const empty = tree.get('/usr/empty')!;
     const other = await Repo.create(path.join(tmp, 'other'), 'bare-user');
-    expect(await other.writeRegularFile(Buffer.from('the-bash-shell'), { mode: 0o755, expectedChecksum: bash.checksum })).toBe(
+    expect(await other.withTransaction((t) => t.writeRegularFile(Buffer.from('the-bash-shell'), { mode: 0o755, expectedChecksum: bash.checksum }))).toBe(
       bash.checksum,
     );
-    expect(await other.writeRegularFile(Buffer.alloc(0))).toBe(empty.checksum);
-    expect(await other.writeRegularFile({ path: path.join(src, 'usr/bin/big') }, { expectedChecksum: big.checksum })).toBe(
+    expect(await other.withTransaction((t) => t.writeRegularFile(Buffer.alloc(0)))).toBe(empty.checksum);
+    expect(await other.withTransaction((t) => t.writeRegularFile({ path: path.join(src, 'usr/bin/big') }, { expectedChecksum: big.checksum }))).toBe(
       big.checksum,
     );
     // an fd: a pipe-like source read natively; here a file opened by the test
     const fd = openSync(path.join(src, 'usr/bin/big'), 'r');
     try {
-      expect(await repo.writeRegularFile({ fd, size: big.size })).toBe(big.checksum);
+      expect(await repo.withTransaction((t) => t.writeRegularFile({ fd, size: big.size }))).toBe(big.checksum);
     } finally {
       closeSync(fd);
     }
-    expect(await other.writeSymlink('bash', { expectedChecksum: tree.get('/usr/bin/sh')!.checksum })).toBe(
+    expect(await other.withTransaction((t) => t.writeSymlink('bash', { expectedChecksum: tree.get('/usr/bin/sh')!.checksum }))).toBe(
       tree.get('/usr/bin/sh')!.checksum,
     );
     await fsckClean(other);
@@ -170,11 +170,11 @@ describe('content objects', () => {
   it('content whose bytes do not match the expected checksum is refused and not stored', async () => {
     const other = await Repo.create(path.join(tmp, 'corrupt'), 'bare-user');
     const wrong = 'f'.repeat(64);
-    const inline = await rejection(other.writeRegularFile(Buffer.from('data'), { expectedChecksum: wrong }));
+    const inline = await rejection(other.withTransaction((t) => t.writeRegularFile(Buffer.from('data'), { expectedChecksum: wrong })));
     expect(inline.message).toMatch(new RegExp(`^Writing content object: Corrupted file object; checksum expected='${wrong}' actual='[0-9a-f]{64}'$`));
-    const big = await rejection(other.writeRegularFile({ path: path.join(src, 'usr/bin/big') }, { expectedChecksum: wrong }));
+    const big = await rejection(other.withTransaction((t) => t.writeRegularFile({ path: path.join(src, 'usr/bin/big') }, { expectedChecksum: wrong })));
     expect(big.message).toContain(`Corrupted file object; checksum expected='${wrong}'`);
-    const link = await rejection(other.writeSymlink('bash', { expectedChecksum: wrong }));
+    const link = await rejection(other.withTransaction((t) => t.writeSymlink('bash', { expectedChecksum: wrong })));
     expect(link.message).toContain('Corrupted file object');
     expect(await other.hasObject('file', wrong)).toBe(false);
     expect((await ostree(other, 'fsck')).match(/(\d+) objects/)?.[1] ?? '0').toBe('0');
@@ -186,7 +186,7 @@ describe('content objects', () => {
     await writeFile(p, 'abc');
     const fd = openSync(p, 'r');
     try {
-      const err = await rejection(repo.writeRegularFile({ fd, size: 10 }));
+      const err = await rejection(repo.withTransaction((t) => t.writeRegularFile({ fd, size: 10 })));
       expect(err.message).toBe('Unexpected end of input after 3 of 10 bytes');
     } finally {
       closeSync(fd);
@@ -201,7 +201,7 @@ describe('content objects', () => {
     const fd = openSync(fifo, 'r+');
     try {
       const ac = new AbortController();
-      const p = repo.writeRegularFile({ fd, size: 10 }, { signal: ac.signal });
+      const p = repo.withTransaction((t) => t.writeRegularFile({ fd, size: 10 }, { signal: ac.signal }));
       setTimeout(() => ac.abort(), 100);
       const err = await rejection(p);
       expect(err.message).toBe('Operation was cancelled');
@@ -214,11 +214,11 @@ describe('content objects', () => {
 
   it('xattrs and ownership are part of the object', async () => {
     const xattrs: Xattr[] = [[Buffer.from('user.a\0'), Buffer.from('1')]];
-    const a = await repo.writeRegularFile(Buffer.from('x'), { uid: 5, gid: 6, mode: 0o600, xattrs });
+    const a = await repo.withTransaction((t) => t.writeRegularFile(Buffer.from('x'), { uid: 5, gid: 6, mode: 0o600, xattrs }));
     const info = await repo.queryContent(a);
     expect(info).toMatchObject({ uid: 5, gid: 6, mode: 0o100600, size: 1, symlinkTarget: null });
     expect(info.xattrs.map(([k, v]) => [Buffer.from(k).toString(), Buffer.from(v).toString()])).toEqual([['user.a\0', '1']]);
-    expect(await repo.writeRegularFile(Buffer.from('x'), { uid: 5, gid: 6, mode: 0o600 })).not.toBe(a);
+    expect(await repo.withTransaction((t) => t.writeRegularFile(Buffer.from('x'), { uid: 5, gid: 6, mode: 0o600 }))).not.toBe(a);
   });
 
   it('an unknown object is a clear error', async () => {
@@ -297,10 +297,10 @@ describe('metadata objects', () => {
     const info = await repo.loadCommit(commit);
     const other = await Repo.create(path.join(tmp, 'meta'), 'bare-user');
     const dirmeta = await repo.loadMetadataBytes('dirmeta', info.rootMetadata);
-    expect(await other.writeMetadata('dirmeta', dirmeta, { expectedChecksum: info.rootMetadata })).toBe(info.rootMetadata);
+    expect(await other.withTransaction((t) => t.writeMetadata('dirmeta', dirmeta, { expectedChecksum: info.rootMetadata }))).toBe(info.rootMetadata);
     const dirtree = Buffer.from(await repo.loadMetadataBytes('dirtree', info.rootContents));
     dirtree[0] ^= 1;
-    const err = await rejection(other.writeMetadata('dirtree', dirtree, { expectedChecksum: info.rootContents }));
+    const err = await rejection(other.withTransaction((t) => t.writeMetadata('dirtree', dirtree, { expectedChecksum: info.rootContents })));
     expect(err.message).toMatch(new RegExp(`^Writing metadata object: Corrupted dirtree object; checksum expected='${info.rootContents}' actual='[0-9a-f]{64}'$`));
     expect(await other.hasObject('dirtree', info.rootContents)).toBe(false);
     await fsckClean(other);

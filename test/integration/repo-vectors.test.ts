@@ -104,16 +104,16 @@ describe('exampleos fixture through the Repo API', () => {
   });
 
   it('the update commit (bash replaced, parent set, one day later) matches upstream', async () => {
-    const bash = await repo.writeRegularFile(Buffer.from('bash-v0'), { xattrs: USR_T });
+    const bash = await repo.withTransaction((t) => t.writeRegularFile(Buffer.from('bash-v0'), { xattrs: USR_T }));
     expect(bash).toBe('e453385c89e3701eb880a83842c4203f9089594593d414bf91cf63e22d39ef62');
     const parent = await repo.resolveRev('exampleos/x86_64/stable');
     const prev = await repo.loadCommit(parent);
-    const commit = await repo.writeCommit({
+    const commit = await repo.withTransaction((t) => t.writeCommit({
       root: { base: { commit: parent }, entries: [{ path: 'usr/bin/bash', kind: 'file', checksum: bash }] },
       parent,
       metadata: prev.metadata,
       timestamp: prev.timestamp + 86400,
-    });
+    }));
     expect(commit).toBe(COMMIT_V1);
     expect((await repo.loadCommit(commit)).contentChecksum).toBe(CONTENTS_CHECKSUM_V1);
   });

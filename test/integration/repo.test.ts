@@ -233,37 +233,37 @@ describe('commits and metadata', () => {
 
   it('rewriting a loaded commit reproduces its checksum byte for byte', async () => {
     const info = await repo.loadCommit(commit);
-    const again = await repo.writeCommit({
+    const again = await repo.withTransaction((t) => t.writeCommit({
       root: { contents: info.rootContents, metadata: info.rootMetadata },
       subject: info.subject,
       body: info.body,
       metadata: info.metadata,
       timestamp: info.timestamp,
-    });
+    }));
     expect(again).toBe(commit);
     expect(await repo.loadMetadataBytes('commit', again)).toEqual(await repo.loadMetadataBytes('commit', commit));
   });
 
   it('metadata built in JS equals what ostree commit --add-metadata wrote', async () => {
     const info = await repo.loadCommit(commit);
-    const built = await repo.writeCommit({
+    const built = await repo.withTransaction((t) => t.writeCommit({
       root: { contents: info.rootContents, metadata: info.rootMetadata },
       subject: 'the subject',
       body: 'the body',
       metadata: expected,
       timestamp: new Date(TS),
-    });
+    }));
     expect(built).toBe(commit);
   });
 
   it('parent and a child commit agree with ostree log', async () => {
     const info = await repo.loadCommit(commit);
-    const child = await repo.writeCommit({
+    const child = await repo.withTransaction((t) => t.writeCommit({
       root: { contents: info.rootContents, metadata: info.rootMetadata },
       parent: commit,
       subject: 'child',
       timestamp: TS_SECS + 86400,
-    });
+    }));
     await repo.setRefImmediate('child', child);
     const log = await ostree(repo, 'log', 'child');
     expect(log).toContain(`commit ${child}`);
@@ -316,7 +316,7 @@ describe('commits and metadata', () => {
     const info = await repo.loadCommit(commit);
     const bad = new Map([['version', variant('s', 42 as unknown as string)]]);
     await expect(
-      repo.writeCommit({ root: { contents: info.rootContents, metadata: info.rootMetadata }, metadata: bad }),
+      repo.withTransaction((t) => t.writeCommit({ root: { contents: info.rootContents, metadata: info.rootMetadata }, metadata: bad })),
     ).rejects.toThrow("metadata.version: expected a string for type 's', got number");
   });
 });
@@ -395,39 +395,39 @@ describe('writing commits from directories and entries', () => {
   }
 
   it('a directory commits to the same checksum as ostree commit --tree=dir', async () => {
-    const ours = await repo.writeCommit({ root: { directories: [{ source: src }] }, subject: 's', timestamp: TS_SECS });
+    const ours = await repo.withTransaction((t) => t.writeCommit({ root: { directories: [{ source: src }] }, subject: 's', timestamp: TS_SECS }));
     expect(ours).toBe(await cliCommit());
   });
 
   it('modifier options match their ostree commit flags', async () => {
-    const canon = await repo.writeCommit({
+    const canon = await repo.withTransaction((t) => t.writeCommit({
       root: { directories: [{ source: src }], modifier: { canonicalPermissions: true } },
       subject: 's',
       timestamp: TS_SECS,
-    });
+    }));
     expect(canon).toBe(await cliCommit('--canonical-permissions'));
-    const owned = await repo.writeCommit({
+    const owned = await repo.withTransaction((t) => t.writeCommit({
       root: { directories: [{ source: src }], modifier: { uid: 1000, gid: 1001 } },
       subject: 's',
       timestamp: TS_SECS,
-    });
+    }));
     expect(owned).toBe(await cliCommit('--owner-uid=1000', '--owner-gid=1001'));
     const ls = await ostree(repo, 'ls', owned, '/usr/bin/bash');
     expect(ls).toMatch(/^-00755 1000 1001 +14 \/usr\/bin\/bash/);
-    const noXattrs = await repo.writeCommit({
+    const noXattrs = await repo.withTransaction((t) => t.writeCommit({
       root: { directories: [{ source: src }], modifier: { skipXattrs: true } },
       subject: 's',
       timestamp: TS_SECS,
-    });
+    }));
     expect(noXattrs).toBe(await cliCommit('--no-xattrs'));
   });
 
   it('a tree from entries: objects written one by one, checked by ostree ls and fsck', async () => {
     const xattrs: [Buffer, Buffer][] = [[Buffer.from('user.test\0'), Buffer.from('value')]];
-    const dirmeta = await repo.writeDirMeta({ uid: 0, gid: 0, mode: 0o755, xattrs: [] });
-    const file = await repo.writeRegularFile(Buffer.from('hello'), { mode: 0o640, uid: 10, gid: 20, xattrs });
-    const link = await repo.writeSymlink('hello.txt');
-    const root = await repo.writeTree({
+    const dirmeta = await repo.withTransaction((t) => t.writeDirMeta({ uid: 0, gid: 0, mode: 0o755, xattrs: [] }));
+    const file = await repo.withTransaction((t) => t.writeRegularFile(Buffer.from('hello'), { mode: 0o640, uid: 10, gid: 20, xattrs }));
+    const link = await repo.withTransaction((t) => t.writeSymlink('hello.txt'));
+    const root = await repo.withTransaction((t) => t.writeTree({
       entries: [
         { path: 'a/b/hello.txt', kind: 'file', checksum: file },
         { path: 'a/b/link', kind: 'file', checksum: link },
@@ -435,8 +435,8 @@ describe('writing commits from directories and entries', () => {
       ],
       parentDirMetadata: dirmeta,
       rootMetadata: dirmeta,
-    });
-    const commit = await repo.writeCommit({ root, subject: 'entries', timestamp: 0 });
+    }));
+    const commit = await repo.withTransaction((t) => t.writeCommit({ root, subject: 'entries', timestamp: 0 }));
     await repo.setRefImmediate('entries', commit);
     const ls = (await ostree(repo, 'ls', '-R', '-X', 'entries')).trim().split('\n');
     expect(ls).toEqual([
@@ -452,13 +452,13 @@ describe('writing commits from directories and entries', () => {
   });
 
   it('a directory can land below the root, parents getting parentDirMetadata', async () => {
-    const dirmeta = await repo.writeDirMeta({ uid: 0, gid: 0, mode: 0o700, xattrs: [] });
-    const root = await repo.writeTree({
+    const dirmeta = await repo.withTransaction((t) => t.writeDirMeta({ uid: 0, gid: 0, mode: 0o700, xattrs: [] }));
+    const root = await repo.withTransaction((t) => t.writeTree({
       directories: [{ source: src, destination: 'sysroot/deploy' }],
       parentDirMetadata: dirmeta,
       rootMetadata: dirmeta,
-    });
-    const commit = await repo.writeCommit({ root, timestamp: 0 });
+    }));
+    const commit = await repo.withTransaction((t) => t.writeCommit({ root, timestamp: 0 }));
     const ls = (await ostree(repo, 'ls', commit, '/sysroot', '/sysroot/deploy/usr/bin/bash')).trim().split('\n');
     expect(ls).toEqual([
       'd00700 0 0      0 /sysroot',
@@ -475,8 +475,8 @@ describe('writing commits from directories and entries', () => {
 
   it('entries edit a base commit (as ostree commit --tree=ref= plus a change)', async () => {
     const baseCommit = await cliCommit();
-    const file = await repo.writeRegularFile(Buffer.from('bash-v0'), { mode: 0o644 });
-    const edited = await repo.writeCommit({
+    const file = await repo.withTransaction((t) => t.writeRegularFile(Buffer.from('bash-v0'), { mode: 0o644 }));
+    const edited = await repo.withTransaction((t) => t.writeCommit({
       root: {
         base: { commit: baseCommit },
         entries: [
@@ -486,20 +486,20 @@ describe('writing commits from directories and entries', () => {
       },
       parent: baseCommit,
       timestamp: TS_SECS,
-    });
+    }));
     expect(await ostree(repo, 'cat', edited, '/usr/bin/bash')).toBe('bash-v0');
     await expect(ostree(repo, 'ls', edited, '/usr/lib/emptyfile')).rejects.toThrow(/No such file/);
     expect((await repo.loadCommit(edited)).parent).toBe(baseCommit);
   });
 
   it('a tree without root metadata, or an entry with a bad path, is refused', async () => {
-    const file = await repo.writeRegularFile(Buffer.from('x'));
-    await expectError(repo.writeTree({ entries: [{ path: 'f', kind: 'file', checksum: file }] }), 'The root directory has no metadata');
+    const file = await repo.withTransaction((t) => t.writeRegularFile(Buffer.from('x')));
+    await expectError(repo.withTransaction((t) => t.writeTree({ entries: [{ path: 'f', kind: 'file', checksum: file }] })), 'The root directory has no metadata');
     await expect(
-      repo.writeTree({ entries: [{ path: '../f', kind: 'file', checksum: file }], rootMetadata: file }),
+      repo.withTransaction((t) => t.writeTree({ entries: [{ path: '../f', kind: 'file', checksum: file }], rootMetadata: file })),
     ).rejects.toThrow("contains '..'");
     await expectError(
-      repo.writeTree({ entries: [{ path: 'd/f', kind: 'file', checksum: file }], rootMetadata: file }),
+      repo.withTransaction((t) => t.writeTree({ entries: [{ path: 'd/f', kind: 'file', checksum: file }], rootMetadata: file })),
       "directory 'd' has no metadata",
     );
   });
@@ -507,14 +507,16 @@ describe('writing commits from directories and entries', () => {
   it('an already aborted signal cancels before any work; an abort during a commit cancels it', async () => {
     const ac = new AbortController();
     ac.abort();
-    await expect(repo.writeTree({ directories: [{ source: src }] }, { signal: ac.signal })).rejects.toThrow();
+    await expect(repo.withTransaction((t) => t.writeTree({ directories: [{ source: src }] }, { signal: ac.signal }))).rejects.toThrow();
     const big = path.join(tmp, 'many');
     await mkdir(big);
     await Promise.all(Array.from({ length: 2000 }, (_, i) => writeFile(path.join(big, `f${i}`), `file ${i}`)));
     const ac2 = new AbortController();
+    await repo.prepareTransaction();
     const p = repo.writeTree({ directories: [{ source: big }] }, { signal: ac2.signal });
     ac2.abort();
     await expectError(p, 'Operation was cancelled', 'CANCELLED');
+    await repo.abortTransaction();
     await fsckClean(repo);
   });
 });

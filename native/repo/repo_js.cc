@@ -1,18 +1,17 @@
-// Repo: open/create, refs, transactions, config, remotes, pull, signatures, prune. Every blocking
-// call runs on the thread pool through PromiseWorker; the JS object only holds a GObject ref.
-// Object reads/writes are in repo/objects.cc, trees/commits/checkout in repo/tree.cc.
-#include "repo/repo.h"
-
+// Repo binding: open/create, refs, transactions, config, remotes, pull, signatures, prune. Every
+// blocking call runs on a scheduler thread through PromiseWorker; the JS object only holds a
+// GObject ref. Object reads/writes are in objects_js.cc, trees/commits/checkout in tree_js.cc;
+// the transaction state machine they check is repo/transaction.h.
 #include <algorithm>
-#include <utility>
-#include <vector>
-
-#include "modules.h"
-#include "repo/wrap.h"
 #include <climits>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
+#include <vector>
+
+#include "modules.h"
+#include "repo/wrap_js.h"
 
 #include "util/args.h"
 #include "util/async.h"
@@ -206,15 +205,13 @@ Napi::Value RepoWrap::InitAt(Napi::Env env, const char *name, const std::string 
   auto result = std::make_shared<GObj<OstreeRepo>>();
   return PromiseWorker::Run(
       env, name,
-      [path, verb, init, result](ErrorInfo &err) {
+      [path, verb, init, result] {
         GObj<GFile> file(g_file_new_for_path(path.c_str()));
         GObj<OstreeRepo> repo(ostree_repo_new(file.get()));
-        GErr e;
-        if (!init(repo.get(), e.out())) {
-          err = e.Take();
-          err.Prefix(std::string(verb) + " ostree repository at '" + path + "'");
-          return;
-        }
+        WithContext(std::string(verb) + " ostree repository at '" + path + "'", [&] {
+          GErr e;
+          if (!init(repo.get(), e.out())) Fail(e);
+        });
         *result = std::move(repo);
       },
       [result](Napi::Env env) -> Napi::Value { return Wrap(env, result->get()); });
@@ -292,14 +289,12 @@ Napi::Value RepoWrap::ListRefs(const Napi::CallbackInfo &info) {
   auto out = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
   return RunRepoJob(
       info.Env(), "ostree-container:list-refs", RepoJob(info.Env(), repo.get(), "listRefs"),
-      [=](ErrorInfo &err) {
+      [=] {
         GErr e;
         GHashTable *refs = nullptr;
         if (!ostree_repo_list_refs_ext(repo.get(), OptCStr(prefix), &refs,
-                                       OSTREE_REPO_LIST_REFS_EXT_NONE, cancellable.get(), e.out())) {
-          err = e.Take();
-          return;
-        }
+                                       OSTREE_REPO_LIST_REFS_EXT_NONE, cancellable.get(), e.out()))
+          Fail(e);
         GHash owned(refs);
         GHashTableIter it;
         gpointer k, v;
@@ -326,82 +321,14 @@ Napi::Value RepoWrap::SetRefImmediate(const Napi::CallbackInfo &info) {
   });
 }
 
-namespace {
-struct TxnBook {
-  TxnState state = TxnState::None;
-  std::string staging;
-  int jobs = 0;                       // native jobs in flight on this OstreeRepo
-  int writers = 0;                    // … of which write into the caller's transaction
-  const char *config_call = nullptr;  // the config change in flight, if any
-};
-
-TxnBook &Book(OstreeRepo *repo) {
-  static const GQuark key = g_quark_from_static_string("ostree-container-transaction-state");
-  auto *book = static_cast<TxnBook *>(g_object_get_qdata(G_OBJECT(repo), key));
-  if (!book) {
-    book = new TxnBook();
-    g_object_set_qdata_full(G_OBJECT(repo), key, book, [](gpointer p) { delete static_cast<TxnBook *>(p); });
-  }
-  return *book;
-}
-}  // namespace
-
-TxnState &TransactionState(OstreeRepo *repo) { return Book(repo).state; }
-std::string &TransactionStagingDir(OstreeRepo *repo) { return Book(repo).staging; }
-
-namespace {
-[[noreturn]] void ThrowBusy(Napi::Env env, const std::string &call, const std::string &why, int waiting) {
-  ErrorInfo e;
-  e.Set(call + ": repository is busy (" + why + "); wait for " + (waiting == 1 ? "it" : "them") + " to finish",
-        "BUSY");
-  throw ToJsError(env, e);
-}
-std::string JobCount(int n, const char *what) {
-  return std::to_string(n) + (n == 1 ? " job " : " jobs ") + what;
-}
-}  // namespace
-
-struct RepoJob::Count {
-  Count(OstreeRepo *r, TxnBook *b, RepoUse u) : repo(OSTREE_REPO(g_object_ref(r))), book(b), use(u) {}
-  Count(const Count &) = delete;
-  Count &operator=(const Count &) = delete;
-  GObj<OstreeRepo> repo;  // keeps the book (qdata on the repo) alive
-  TxnBook *book;
-  RepoUse use;
-  bool ended = false;
-  void End() {
-    if (ended) return;
-    ended = true;
-    book->jobs--;
-    if (use == RepoUse::CallerTxn) book->writers--;
-    if (use == RepoUse::Config) book->config_call = nullptr;
-  }
-  ~Count() { End(); }
-};
-
-RepoJob::RepoJob(Napi::Env env, OstreeRepo *repo, const char *call, RepoUse use) {
-  TxnBook &b = Book(repo);
-  if (b.config_call) ThrowBusy(env, call, std::string(b.config_call) + " is changing its config", 1);
-  if (use == RepoUse::Config && b.jobs > 0) ThrowBusy(env, call, JobCount(b.jobs, "running"), b.jobs);
-  if (use == RepoUse::CallerTxn && b.state == TxnState::Closing)
-    ThrowBusy(env, call, "its transaction is being committed or aborted", 1);
-  count_ = std::make_shared<Count>(repo, &b, use);
-  b.jobs++;
-  if (use == RepoUse::CallerTxn) b.writers++;
-  if (use == RepoUse::Config) b.config_call = call;
-}
+RepoJob::RepoJob(Napi::Env env, OstreeRepo *repo, const char *call, RepoUse use)
+    : count_(RethrowAsJs(env, [&] { return std::make_shared<RepoJobCount>(repo, call, use); })) {}
 
 PromiseWorker::Settled RepoJob::Settled(PromiseWorker::Settled then) && {
   return [count = std::move(count_), then = std::move(then)] {
     count->End();
     if (then) then();
   };
-}
-
-// commitTransaction/abortTransaction must not pull the staging directory from under a write.
-static void RequireNoWriters(Napi::Env env, OstreeRepo *repo, const char *call) {
-  int n = Book(repo).writers;
-  if (n > 0) ThrowBusy(env, call, JobCount(n, "writing into the transaction"), n);
 }
 
 bool ParseOwnTransaction(const Napi::Object &o, const std::string &call) {
@@ -413,57 +340,36 @@ bool ParseOwnTransaction(const Napi::Object &o, const std::string &call) {
   throw Napi::TypeError::New(o.Env(), call + ": transaction must be 'own' or 'caller'");
 }
 
-void ClaimImportTransaction(Napi::Env env, OstreeRepo *repo, bool own, const std::string &call) {
-  if (own) {
-    RequireTransactionState(env, repo, TxnState::None, (call + " (transaction 'own')").c_str());
-    TransactionState(repo) = TxnState::Import;
-  } else {
-    RequireTransactionState(env, repo, TxnState::Open, (call + " (transaction 'caller')").c_str());
-  }
-}
-
-void RequireTransactionState(Napi::Env env, OstreeRepo *repo, TxnState want, const char *call) {
-  TxnState now = TransactionState(repo);
-  if (now == want) return;
-  const char *why = "";
-  switch (now) {
-    case TxnState::None: why = "no transaction is open (call prepareTransaction first)"; break;
-    case TxnState::Preparing: why = "prepareTransaction has not finished"; break;
-    case TxnState::Open: why = "another transaction is in progress on this repository"; break;
-    case TxnState::Closing: why = "the transaction is being committed or aborted"; break;
-    case TxnState::Import: why = "an import with its own transaction is running on this repository"; break;
-  }
-  ErrorInfo e;
-  e.Set(std::string(call) + ": " + why, "TRANSACTION_STATE");
-  throw ToJsError(env, e);
-}
-
 // prepareTransaction(cancellable?) → Promise<boolean> (true when resuming an interrupted one).
 Napi::Value RepoWrap::PrepareTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
-  RequireTransactionState(info.Env(), repo(), TxnState::None, "prepareTransaction");
+  RethrowAsJs(info.Env(), [&] { RequireTransactionState(repo(), TxnState::None, "prepareTransaction"); });
   auto repo = Ref();
   auto resume = std::make_shared<gboolean>(FALSE);
   auto staging = std::make_shared<std::string>();
   RepoJob job(info.Env(), repo.get(), "prepareTransaction");
   TransactionState(repo.get()) = TxnState::Preparing;
-  return RunOstreeCall(
+  auto ok = std::make_shared<bool>(false);
+  return RunRepoJob(
       info.Env(), "ostree-container:prepare-transaction", std::move(job),
-      [=](GError **error) {
-        return PrepareTransactionTracked(repo.get(), resume.get(), staging.get(), cancellable.get(), error);
+      [=] {
+        PrepareTransactionTracked(repo.get(), resume.get(), staging.get(), cancellable.get());
+        *ok = true;
       },
       [resume](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *resume); },
-      [repo, staging](bool ok) {
-        TransactionState(repo.get()) = ok ? TxnState::Open : TxnState::None;
-        TransactionStagingDir(repo.get()) = ok ? *staging : "";
+      [repo, staging, ok] {
+        TransactionState(repo.get()) = *ok ? TxnState::Open : TxnState::None;
+        TransactionStagingDir(repo.get()) = *ok ? *staging : "";
       });
 }
 
 // commitTransaction(cancellable?) → Promise<TransactionStats>
 Napi::Value RepoWrap::CommitTransaction(const Napi::CallbackInfo &info) {
   CancelRef cancellable = CancelArg(info[0]);
-  RequireTransactionState(info.Env(), repo(), TxnState::Open, "commitTransaction");
-  RequireNoWriters(info.Env(), repo(), "commitTransaction");
+  RethrowAsJs(info.Env(), [&] {
+    RequireTransactionState(repo(), TxnState::Open, "commitTransaction");
+    RequireNoWriters(repo(), "commitTransaction");
+  });
   auto repo = Ref();
   auto stats = std::make_shared<OstreeRepoTransactionStats>();
   RepoJob job(info.Env(), repo.get(), "commitTransaction");
@@ -496,18 +402,20 @@ Napi::Value RepoWrap::AbortTransaction(const Napi::CallbackInfo &info) {
     d.Resolve(info.Env().Undefined());
     return d.Promise();
   }
-  RequireTransactionState(info.Env(), repo(), TxnState::Open, "abortTransaction");
-  RequireNoWriters(info.Env(), repo(), "abortTransaction");
+  RethrowAsJs(info.Env(), [&] {
+    RequireTransactionState(repo(), TxnState::Open, "abortTransaction");
+    RequireNoWriters(repo(), "abortTransaction");
+  });
   auto repo = Ref();
   RepoJob job(info.Env(), repo.get(), "abortTransaction");
   TransactionState(repo.get()) = TxnState::Closing;
   std::string staging = TransactionStagingDir(repo.get());
   // libostree's abort ignores its cancellable (ostree#1491): a cancelled abort is still an abort.
   (void)cancellable;
-  return RunOstreeCall(
+  return RunRepoJob(
       info.Env(), "ostree-container:abort-transaction", std::move(job),
-      [=](GError **error) { return AbortTransactionAndClean(repo.get(), staging, error); }, nullptr,
-      [repo](bool) {
+      [=] { AbortTransactionAndClean(repo.get(), staging); }, nullptr,
+      [repo] {
         TransactionState(repo.get()) = TxnState::None;
         TransactionStagingDir(repo.get()).clear();
       });
@@ -519,7 +427,7 @@ Napi::Value RepoWrap::TransactionSetRef(const Napi::CallbackInfo &info) {
   auto remote = OptStringArg(info[0], "transactionSetRef: remote");
   std::string ref = StringArg(info[1], "transactionSetRef: ref");
   auto csum = OptChecksumArg(info[2], "transactionSetRef: checksum");
-  RequireTransactionState(info.Env(), repo(), TxnState::Open, "transactionSetRef");
+  RethrowAsJs(info.Env(), [&] { RequireTransactionState(repo(), TxnState::Open, "transactionSetRef"); });
   // The ref becomes a path under refs/ at commit: validate it as ostree's own CLI does.
   GErr e;
   if ((remote && !ostree_validate_remote_name(remote->c_str(), e.out())) || !ostree_validate_rev(ref.c_str(), e.out()))
@@ -536,7 +444,7 @@ Napi::Value RepoWrap::GetConfig(const Napi::CallbackInfo &info) {
   auto out = std::make_shared<GStr>();
   return RunRepoJob(
       info.Env(), "ostree-container:get-config", RepoJob(info.Env(), repo.get(), "getConfig"),
-      [=](ErrorInfo &err) {
+      [=] {
         GKeyFile *kf = ostree_repo_get_config(repo.get());
         out->reset(g_key_file_get_string(kf, group.c_str(), key.c_str(), nullptr));
       },
@@ -598,7 +506,7 @@ Napi::Value RepoWrap::RemoteList(const Napi::CallbackInfo &info) {
   auto out = std::make_shared<std::vector<std::string>>();
   return RunRepoJob(
       info.Env(), "ostree-container:remote-list", RepoJob(info.Env(), repo.get(), "remoteList"),
-      [=](ErrorInfo &) {
+      [=] {
         guint n = 0;
         char **names = ostree_repo_remote_list(repo.get(), &n);
         for (guint i = 0; i < n; i++) out->emplace_back(names[i]);
@@ -749,9 +657,13 @@ Napi::Value RepoWrap::Pull(const Napi::CallbackInfo &info) {
   VarRef opts = ShareVariant(g_variant_builder_end(&b));
   CancelRef cancellable = CancelArg(info[2]);
   auto repo = Ref();
-  return RunOstreeCall(env, "ostree-container:pull", RepoJob(env, repo.get(), "pull"), [=](GError **error) {
-    return ostree_repo_pull_with_options(repo.get(), remote.c_str(), opts.get(), nullptr, cancellable.get(), error);
-  });
+  // A job, not a call: it waits on a network peer for as long as that peer takes.
+  return RunOstreeCall(
+      env, "ostree-container:pull", RepoJob(env, repo.get(), "pull"),
+      [=](GError **error) {
+        return ostree_repo_pull_with_options(repo.get(), remote.c_str(), opts.get(), nullptr, cancellable.get(), error);
+      },
+      nullptr, nullptr, JobKind::Job);
 }
 
 Napi::Object RepoToJs(Napi::Env env, OstreeRepo *repo) { return RepoWrap::Wrap(env, repo); }

@@ -1,8 +1,8 @@
-// Internal to the Repo binding (repo*.cc): the ObjectWrap class and argument helpers.
-// Methods are grouped by concept: repo.cc (open/create, refs, transactions, config, remotes,
-// signatures, pull, prune), repo/objects.cc (commits, detached metadata, metadata and content
-// objects), repo/tree.cc (mutable trees, writing commits, checkout, the devino cache),
-// repo/scan.cc (the tree scan of automatic chunking).
+// Internal to the Repo binding (repo/*_js.cc), and argument helpers other bindings share: the
+// ObjectWrap class. Methods are grouped by concept: repo_js.cc (open/create, refs, transactions,
+// config, remotes, signatures, pull, prune), objects_js.cc (commits, detached metadata, metadata
+// and content objects), tree_js.cc (mutable trees, writing commits, checkout, the devino cache),
+// scan.cc (the tree scan of automatic chunking).
 #pragma once
 
 #include <napi.h>
@@ -15,11 +15,12 @@
 #include <utility>
 #include <vector>
 
-#include "repo/repo.h"
+#include "repo/repo_js.h"
 #include "util/args.h"
 #include "util/async.h"
 #include "util/classes.h"
 #include "util/errors.h"
+#include "util/failure.h"
 #include "util/gobj.h"
 
 namespace oc {
@@ -128,22 +129,24 @@ inline const char *OptCStr(const std::optional<std::string> &s) { return s ? s->
 Napi::Value StringPairsToJs(Napi::Env env, const std::vector<std::pair<std::string, std::string>> &pairs);
 Napi::Value StringOrNull(Napi::Env env, const GStr &s);
 
-// Queues one libostree call that returns gboolean and sets a GError: the error rejects the
-// promise, otherwise `done` (undefined without one) resolves it. `job` counts it on its repo.
-// `settled(ok)` (optional) runs on the main thread when the call is over.
+// Queues one libostree call that returns gboolean and sets a GError (libostree's convention,
+// turned into a Failure here): the error rejects the promise, otherwise `done` (undefined without
+// one) resolves it. `job` counts it on its repo. `settled(ok)` (optional) runs on the main thread
+// when the call is over.
 template <typename Call>
 Napi::Promise RunOstreeCall(Napi::Env env, const char *name, RepoJob job, Call call,
-                            PromiseWorker::Done done = nullptr, std::function<void(bool ok)> settled = nullptr) {
+                            PromiseWorker::Done done = nullptr, std::function<void(bool ok)> settled = nullptr,
+                            JobKind kind = JobKind::Call) {
   auto ok = std::make_shared<bool>(false);
   return PromiseWorker::Run(
       env, name,
-      [call, ok](ErrorInfo &err) {
+      [call, ok] {
         GErr e;
-        if (!call(e.out())) err = e.Take();
-        else *ok = true;
+        if (!call(e.out())) Fail(e);
+        *ok = true;
       },
       std::move(done),
-      std::move(job).Settled(settled ? PromiseWorker::Settled([settled, ok] { settled(*ok); }) : nullptr));
+      std::move(job).Settled(settled ? PromiseWorker::Settled([settled, ok] { settled(*ok); }) : nullptr), kind);
 }
 
 // The devino cache JS class (repo/tree.cc); Init registers it.
