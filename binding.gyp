@@ -36,6 +36,7 @@
         "native/sysroot/sysroot.cc",
         "native/store/filter.cc",
         "native/layer/derived.cc",
+        "native/layer/derived_js.cc",
         "native/store/merge.cc",
         "native/repo/sepolicy.cc",
         "native/util/tempdir.cc",

@@ -8,17 +8,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <exception>
 #include <memory>
 
 #include "io/prefetch.h"
-#include "modules.h"
 #include "repo/repo.h"
-#include "scheduler.h"
 #include "repo/sepolicy.h"
+#include "scheduler.h"
 #include "tar/reader.h"
-#include "util/args.h"
-#include "util/async.h"
-#include "util/cancellable.h"
 #include "util/failure.h"
 #include "util/tempdir.h"
 
@@ -27,20 +24,18 @@ namespace {
 
 // What the filter thread hands back.
 struct FilterOutcome {
-  ErrorInfo error;
+  std::exception_ptr error;
   bool error_after_close = false;  // failed once the importer had stopped reading (a broken pipe)
   FilteredCounts filtered;
   BlobDigests digests;
 };
 
-void RunFilter(int input_fd, Fd &pipe_out, int spool_dfd, const DerivedSpec &spec, GCancellable *c,
+void RunFilter(FdSource &raw, Fd &pipe_out, int spool_dfd, const DerivedSpec &spec, GCancellable *c,
                const std::atomic<bool> &importer_done, FilterOutcome &out) {
   try {
-    FdSource raw(input_fd, c);
-    raw.PublishSizeTo(spec.bytes_read);
     std::unique_ptr<ByteSource> dec = MakeDecompressor(spec.compression, raw);
     PrefetchSource pre(*dec, raw);
-    TarReader tar(pre);
+    TarReader tar(pre, c, TarReader::Sparse::Expand);
     FdSink sink(pipe_out.get(), c);
     out.filtered = FilterLayerTar(tar, sink, spec.filter, spool_dfd);
     pipe_out.reset();  // end of the filtered tar: the importer can finish while we drain
@@ -50,8 +45,8 @@ void RunFilter(int input_fd, Fd &pipe_out, int spool_dfd, const DerivedSpec &spe
     out.digests.digest = "sha256:" + raw.Digest();
     out.digests.size = raw.size();
   } catch (...) {
-    // Nothing may escape a thread (std::terminate): every failure is reported to the job.
-    out.error = CurrentExceptionInfo();
+    // Nothing may escape a thread (std::terminate): every failure is rethrown on the job's.
+    out.error = std::current_exception();
   }
   if (out.error) out.error_after_close = importer_done.load();
   pipe_out.reset();
@@ -80,8 +75,7 @@ std::string WriteCommit(OstreeRepo *repo, OstreeMutableTree *mtree, const Derive
 
 }  // namespace
 
-DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCancellable *c) {
-  InputFile input(spec.fd, spec.path);
+DerivedResult ImportDerivedLayer(OstreeRepo *repo, int input_fd, const DerivedSpec &spec, GCancellable *c) {
   const int repo_dfd = ostree_repo_get_dfd(repo);
   Fd repo_tmp(openat(repo_dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!repo_tmp) FailErrno("Opening the repository's tmp/", errno);
@@ -109,13 +103,18 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
 
   DerivedResult res;
   bool in_txn = false;
+  FdSource raw(input_fd, c);
+  raw.PublishSizeTo(spec.bytes_read);
   JobSet filter;
   Fd pipe_in, pipe_out;
   std::atomic<bool> importer_done{false};
   FilterOutcome outcome;
-  // Stops the filter (a broken pipe ends its writes) and waits for it.
-  auto stop_filter = [&] {
+  // Waits for the filter. After a failure it is stopped: a broken pipe ends its writes, and its
+  // input ends at once (it may be waiting on a pipe whose writer never closes it). After
+  // success it drains the rest of the input, so the blob's digests are checked.
+  auto stop_filter = [&](bool failed) {
     importer_done = true;
+    if (failed) raw.Stop();
     pipe_in.reset();
     filter.Join();
   };
@@ -132,19 +131,19 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     if (pipe2(fds, O_CLOEXEC) != 0) FailErrno("pipe", errno);
     pipe_in.reset(fds[0]);
     pipe_out.reset(fds[1]);
-    if (!filter.Start([&] { RunFilter(input.fd(), pipe_out, repo_tmp.get(), spec, c, importer_done, outcome); }))
+    if (!filter.Start([&] { RunFilter(raw, pipe_out, repo_tmp.get(), spec, c, importer_done, outcome); }))
       Fail("Cannot start the layer filter's thread");
 
     GObj<OstreeMutableTree> mtree(ostree_mutable_tree_new());
     GErr imp;
     bool imported = ostree_repo_write_archive_to_mtree_from_fd(repo, pipe_in.get(), mtree.get(), modifier.get(), TRUE,
                                                                c, imp.out());
-    stop_filter();
+    stop_filter(!imported);
     // The filter's own failure (bad input, cancellation) explains the importer's "truncated
     // archive"; a filter that only lost its reader does not explain anything.
-    if (outcome.error && !outcome.error_after_close) throw Failure(outcome.error);
+    if (outcome.error && !outcome.error_after_close) std::rethrow_exception(outcome.error);
     if (!imported) Fail(imp);
-    if (outcome.error) throw Failure(outcome.error);
+    if (outcome.error) std::rethrow_exception(outcome.error);
 
     res.commit = WithContext("Writing commit", [&] { return WriteCommit(repo, mtree.get(), spec, c); });
     if (!spec.ref.empty()) ostree_repo_transaction_set_ref(repo, nullptr, spec.ref.c_str(), res.commit.c_str());
@@ -157,108 +156,10 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     static_cast<BlobDigests &>(res) = outcome.digests;
     return res;
   } catch (...) {
-    stop_filter();
+    stop_filter(true);
     if (in_txn) AbortTransactionAndClean(repo, staging, nullptr);
     throw;
   }
-}
-
-namespace {
-
-bool OptBool(const Napi::Object &o, const char *key) { return o.Get(key).ToBoolean(); }
-
-// importDerivedLayer(repo, { fd | path, mediaType, base?, selinux?, allowNonusr?, retainVar?,
-//                    importerVersion, ref?, transaction?: 'own' | 'caller', timestamp?,
-//                    progress?: BigUint64Array (element 0: input bytes read so far) }, cancellable?)
-//   → Promise<{ commit, filtered: { key: count }, diffId, digest, size, uncompressedSize }>
-Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  auto repo = std::make_shared<GObj<OstreeRepo>>(RepoFromJs(info[0]));
-  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "importDerivedLayer: options must be an object");
-  Napi::Object o = info[1].As<Napi::Object>();
-  auto spec = std::make_shared<DerivedSpec>();
-  ParseFdOrPath(o, "importDerivedLayer", &spec->fd, &spec->path);
-  spec->compression = ParseMediaType(o, "importDerivedLayer");
-  Napi::Value base = o.Get("base");
-  if (base.IsString()) spec->base = base.As<Napi::String>();
-  else if (!base.IsUndefined() && !base.IsNull()) throw Napi::TypeError::New(env, "importDerivedLayer: base must be a string");
-  if (!spec->base.empty() && !ostree_validate_checksum_string(spec->base.c_str(), nullptr))
-    throw Napi::TypeError::New(env, "importDerivedLayer: base must be a commit checksum");
-  spec->selinux = OptBool(o, "selinux");
-  spec->filter.allow_nonusr = OptBool(o, "allowNonusr");
-  spec->filter.remap_var = !OptBool(o, "retainVar");
-  if (!o.Get("importerVersion").IsString())
-    throw Napi::TypeError::New(env, "importDerivedLayer: importerVersion must be a string");
-  spec->importer_version = o.Get("importerVersion").As<Napi::String>();
-  Napi::Value ref = o.Get("ref");
-  if (ref.IsString()) {
-    spec->ref = ref.As<Napi::String>();
-    if (!ostree_validate_rev(spec->ref.c_str(), nullptr))
-      throw Napi::TypeError::New(env, "importDerivedLayer: invalid ref '" + spec->ref + "'");
-  } else if (!ref.IsUndefined() && !ref.IsNull()) {
-    throw Napi::TypeError::New(env, "importDerivedLayer: ref must be a string");
-  }
-  spec->own_transaction = ParseOwnTransaction(o, "importDerivedLayer");
-  Napi::Value ts = o.Get("timestamp");
-  if (ts.IsNumber()) {
-    spec->timestamp = SizeArg(ts, "importDerivedLayer: timestamp");
-  } else if (!ts.IsUndefined() && !ts.IsNull()) {
-    throw Napi::TypeError::New(env, "importDerivedLayer: timestamp must be a number (seconds)");
-  }
-  ProgressSlot progress = ParseProgressSlot(o, "importDerivedLayer");
-  spec->bytes_read = progress.slot;
-  auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
-  auto result = std::make_shared<DerivedResult>();
-  RepoJob job(env, repo->get(), "importDerivedLayer", spec->own_transaction ? RepoUse::Read : RepoUse::CallerTxn);
-  ClaimImportTransaction(env, repo->get(), spec->own_transaction, "importDerivedLayer");
-  return RunRepoJob(
-      env, "ostree-container:import-derived-layer", std::move(job),
-      [repo, spec, cancellable, result, keep = progress.keep](ErrorInfo &err) {
-        try {
-          *result = ImportDerivedLayer(repo->get(), *spec, cancellable->get());
-        } catch (const Failure &f) {
-          err = f.info;
-        }
-      },
-      [result](Napi::Env env) -> Napi::Value {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("commit", result->commit);
-        Napi::Object filtered = Napi::Object::New(env);
-        for (const auto &[k, n] : result->filtered) filtered.Set(k, Napi::Number::New(env, n));
-        o.Set("filtered", filtered);
-        SetBlobDigests(env, o, *result);
-        return o;
-      },
-      [repo, spec] {
-        if (spec->own_transaction) TransactionState(repo->get()) = TxnState::None;
-      });
-}
-
-// normalizeLayerPath(path, { allowNonusr?, retainVar? }) → { path } | { filtered }: §3.2 for
-// one path (tests and diagnostics).
-Napi::Value NormalizeLayerPathJs(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsString()) throw Napi::TypeError::New(env, "normalizeLayerPath: path must be a string");
-  FilterConfig config;
-  if (info[1].IsObject()) {
-    config.allow_nonusr = OptBool(info[1].As<Napi::Object>(), "allowNonusr");
-    config.remap_var = !OptBool(info[1].As<Napi::Object>(), "retainVar");
-  }
-  try {
-    NormalizedPath n = NormalizePath(info[0].As<Napi::String>(), config);
-    Napi::Object o = Napi::Object::New(env);
-    o.Set(n.filtered ? "filtered" : "path", n.path);
-    return o;
-  } catch (const Failure &f) {
-    throw ToJsError(env, f.info);
-  }
-}
-
-}  // namespace
-
-void InitLayerDerived(Napi::Env env, Napi::Object exports) {
-  exports.Set("importDerivedLayer", Napi::Function::New(env, ImportDerivedLayerJs, "importDerivedLayer"));
-  exports.Set("normalizeLayerPath", Napi::Function::New(env, NormalizeLayerPathJs, "normalizeLayerPath"));
 }
 
 }  // namespace oc
