@@ -30,14 +30,14 @@ struct FilterOutcome {
   BlobDigests digests;
 };
 
-void RunFilter(FdSource &raw, Fd &pipe_out, int spool_dfd, const DerivedSpec &spec, GCancellable *c,
-               const std::atomic<bool> &importer_done, FilterOutcome &out) {
+void RunFilter(FdSource &raw, Fd &pipe_out, int spool_dfd, const DerivedSpec &spec, const FilterConfig &config,
+               GCancellable *c, const std::atomic<bool> &importer_done, FilterOutcome &out) {
   try {
     std::unique_ptr<ByteSource> dec = MakeDecompressor(spec.compression, raw);
     PrefetchSource pre(*dec, raw);
     TarReader tar(pre, c, TarReader::Sparse::Expand);
     FdSink sink(pipe_out.get(), c);
-    out.filtered = FilterLayerTar(tar, sink, spec.filter, spool_dfd);
+    out.filtered = FilterLayerTar(tar, sink, config, spool_dfd);
     pipe_out.reset();  // end of the filtered tar: the importer can finish while we drain
     tar.Drain();
     out.digests.diff_id = "sha256:" + pre.DiffId();
@@ -100,6 +100,8 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, int input_fd, const DerivedSp
                                                    nullptr));
     if (sepolicy) ostree_repo_commit_modifier_set_sepolicy(modifier.get(), sepolicy.get());
   }
+  FilterConfig filter_config = spec.filter;
+  filter_config.share_empty_files = filter_config.share_empty_files && !sepolicy;  // labels go by path
 
   DerivedResult res;
   bool in_txn = false;
@@ -131,7 +133,7 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, int input_fd, const DerivedSp
     if (pipe2(fds, O_CLOEXEC) != 0) FailErrno("pipe", errno);
     pipe_in.reset(fds[0]);
     pipe_out.reset(fds[1]);
-    if (!filter.Start([&] { RunFilter(raw, pipe_out, repo_tmp.get(), spec, c, importer_done, outcome); }))
+    if (!filter.Start([&] { RunFilter(raw, pipe_out, repo_tmp.get(), spec, filter_config, c, importer_done, outcome); }))
       Fail("Cannot start the layer filter's thread");
 
     GObj<OstreeMutableTree> mtree(ostree_mutable_tree_new());

@@ -169,8 +169,11 @@ class PathTree {
   enum Kind : uint8_t { kAbsent, kDir, kFile, kLink };
   static constexpr uint32_t kRoot = 0;
 
+  // Flags of a file node for the filter's sharing of empty files (`link` then holds the group).
+  enum Flag : uint8_t { kHeld = 1, kAnchor = 2 };
+
   PathTree() : slots_(1024, kEmpty), seed_((uint64_t{g_random_int()} << 32) | g_random_int()) {
-    nodes_.push_back({kEmpty, 0, 0, 0, 0, kDir});
+    nodes_.push_back({kEmpty, 0, 0, 0, 0, 0, kDir, 0});
   }
 
   // The child `name` of `parent`; `*added` tells whether it was added (as kAbsent).
@@ -181,7 +184,7 @@ class PathTree {
       if (s == kEmpty) {
         const uint32_t id = static_cast<uint32_t>(nodes_.size());
         nodes_.push_back(
-            {parent, 0, static_cast<uint32_t>(names_.size()), 0, static_cast<uint16_t>(name.size()), kAbsent});
+            {parent, 0, static_cast<uint32_t>(names_.size()), 0, 0, static_cast<uint16_t>(name.size()), kAbsent, 0});
         nodes_[parent].children++;
         names_.insert(names_.end(), name.begin(), name.end());
         slots_[i] = id;
@@ -203,6 +206,11 @@ class PathTree {
   size_t name_size(uint32_t n) const { return nodes_[n].name_len; }
   uint32_t link(uint32_t n) const { return nodes_[n].link; }
   void set_link(uint32_t n, uint32_t target) { nodes_[n].link = target; }
+  uint8_t flags(uint32_t n) const { return nodes_[n].flags; }
+  void set_flags(uint32_t n, uint8_t f) { nodes_[n].flags = f; }
+  // Hardlinks emitted with this node as their target.
+  uint32_t links_in(uint32_t n) const { return nodes_[n].links_in; }
+  void set_links_in(uint32_t n, uint32_t count) { nodes_[n].links_in = count; }
   size_t size() const { return nodes_.size(); }
 
   // The node's path as the committed tree names it (`usr/bin/x`; `` for the root).
@@ -225,9 +233,10 @@ class PathTree {
  private:
   static constexpr uint32_t kEmpty = UINT32_MAX;
   struct Node {
-    uint32_t parent, link, name_off, children;
+    uint32_t parent, link, name_off, children, links_in;
     uint16_t name_len;  // ≤ kMaxPathBytes
     Kind kind;
+    uint8_t flags;
   };
 
   std::string_view Name(uint32_t n) const { return {names_.data() + nodes_[n].name_off, nodes_[n].name_len}; }
@@ -272,10 +281,15 @@ class PathTree {
 // hash tables, checksum strings), + the name again; writing the largest directory's listing
 // takes per entry; a hardlink keeps its path and its target's until the end.
 constexpr uint64_t kOurNodeCost = 32;
-constexpr uint64_t kOstreeFileCost = 200;
+constexpr uint64_t kOstreeFileCost = 168;
 constexpr uint64_t kOstreeDirCost = 1700;
-constexpr uint64_t kOstreeListingCost = 440;
-constexpr uint64_t kMapEntryCost = 96;  // a std::unordered_map/std::map node and its string
+constexpr uint64_t kOstreeListingCost = 480;
+constexpr uint64_t kOstreeLinkCost = 56;  // + the link's path; its target's path once per target
+constexpr uint64_t kMapEntryCost = 96;    // a std::unordered_map/std::map node and its string
+
+// Identical empty files are imported as hardlinks to one of them (below), at most this many to
+// each: libostree appends each hardlink to its target's list, walking it.
+constexpr uint32_t kLinksPerSharedFile = 64;
 
 class Filter {
  public:
@@ -289,6 +303,7 @@ class Filter {
         Fail("Layer has more than " + std::to_string(kMaxEntries) + " entries (at offset " + std::to_string(e.offset) + ")");
       Entry(e);
     }
+    ShareEmptyFiles();
     CheckLinks();
     w_.Finish();
     buffered_.Finish();
@@ -301,6 +316,15 @@ class Filter {
   struct Parked {
     uint64_t meta_offset = 0, data_offset = 0, size = 0;
     uint32_t meta_size = 0;
+  };
+
+  // Empty files that libostree would store as the same object (same mode, owner, xattrs): one
+  // header and its PAX records stand for all, and `anchor` is the file the next ones link to.
+  static constexpr uint32_t kNoAnchor = UINT32_MAX;
+  struct EmptyGroup {
+    uint8_t raw[512];
+    PaxRecords pax;
+    uint32_t anchor = kNoAnchor, anchor_links = 0;
   };
 
   [[noreturn]] void LimitFailure(const TarEntry &e, const std::string &what, const std::string &limit,
@@ -400,6 +424,7 @@ class Filter {
         return;
       }
       case '0':
+        if (e.size == 0 && config_.share_empty_files) return EmptyFile(e, key, out);
         NonDirectory(key, out);
         Header(e.raw, e.pax, '0', out, "", e.size);
         CopyData(e.size);
@@ -451,7 +476,8 @@ class Filter {
   // The node of an entry's key, its parents made directories as libostree does (they exist or
   // are created with the entry); a name on the way that is not a directory fails: libostree fails
   // without an error (or asserts) when a name is both a directory and a non-directory.
-  uint32_t Walk(std::string_view key, const std::string &out) {
+  // `*created`: whether a parent directory is created with this entry.
+  uint32_t Walk(std::string_view key, const std::string &out, bool *created = nullptr) {
     uint32_t n = PathTree::kRoot;
     size_t i = 0;
     while (i < key.size()) {
@@ -459,6 +485,7 @@ class Filter {
         PathTree::Kind k = tree_.kind(n);
         if (k == PathTree::kFile || k == PathTree::kLink)
           Fail("Invalid layer: " + out + " is below the non-directory " + tree_.Path(n));
+        if (created && k == PathTree::kAbsent) *created = true;
         SetKind(n, PathTree::kDir, out);
       }
       size_t j = key.find('/', i);
@@ -477,7 +504,97 @@ class Filter {
     if (key.empty()) Fail("Invalid path: " + out);
     uint32_t n = Walk(key, out);
     if (tree_.kind(n) == PathTree::kDir) BothKinds(out);
-    if (tree_.kind(n) != PathTree::kLink) SetKind(n, PathTree::kFile, out);
+    if (tree_.kind(n) == PathTree::kLink) return;
+    Replaced(n);
+    SetKind(n, PathTree::kFile, out);
+  }
+
+  // A later entry names file `n`: held, it is not imported; standing for its group, it no more.
+  void Replaced(uint32_t n) {
+    const uint8_t f = tree_.flags(n);
+    if ((f & PathTree::kAnchor) && groups_[tree_.link(n)].anchor == n) groups_[tree_.link(n)].anchor = kNoAnchor;
+    tree_.set_flags(n, 0);
+  }
+
+  // An empty regular file. libostree writes every file it imports through a temporary file, even
+  // when the object exists (the bulk of a layer of many empty files), but resolves a hardlink to
+  // a file it has by name. So the first empty file of each kind is imported as it is and the
+  // next ones are held, to be imported after the last entry as hardlinks to it (the same object
+  // either way; hardlinks ignore their own metadata). Only where nothing can differ: the file's
+  // directory exists already (it is not created with it), no hardlink names it, and no SELinux
+  // policy labels files by path (config). A later entry at a held path replaces it.
+  void EmptyFile(const TarEntry &e, std::string_view key, const std::string &out) {
+    if (key.empty()) Fail("Invalid path: " + out);
+    bool created = false;
+    const uint32_t n = Walk(key, out, &created);
+    if (tree_.kind(n) == PathTree::kDir) BothKinds(out);
+    if (tree_.kind(n) == PathTree::kLink) return;  // the hardlink stays (libostree imports it last)
+    Replaced(n);
+    SetKind(n, PathTree::kFile, out);
+    const uint32_t g = Group(e.raw, e.pax, out);
+    if (created || tree_.links_in(n) > 0 || groups_[g].anchor == kNoAnchor) {
+      Header(e.raw, e.pax, '0', out, "", 0);
+      if (created || tree_.links_in(n) > 0) return;
+      groups_[g].anchor = n;
+      tree_.set_flags(n, PathTree::kAnchor);
+    } else {
+      held_.push_back(n);
+      tree_.set_flags(n, PathTree::kHeld);
+      Charge(key.size() + kOstreeLinkCost, out);
+    }
+    tree_.set_link(n, g);
+  }
+
+  // The group of empty files an entry belongs to: what libostree's object of it depends on
+  // (mode, owner and the PAX records passed on, times aside).
+  uint32_t Group(const uint8_t raw[512], const PaxRecords &pax, const std::string &out) {
+    PaxRecords keep;
+    std::string sig(reinterpret_cast<const char *>(raw) + 100, 24);  // mode, uid, gid fields
+    for (const auto &r : KeptPax(pax)) {
+      if (r.first == "mtime" || r.first == "atime" || r.first == "ctime") continue;
+      sig += r.first + '\0' + r.second + '\0';
+      keep.push_back(r);
+    }
+    auto [it, added] = group_of_.emplace(std::move(sig), static_cast<uint32_t>(groups_.size()));
+    if (added) {
+      Charge(kMapEntryCost + 2 * it->first.size() + 512, out);
+      groups_.emplace_back();
+      memcpy(groups_.back().raw, raw, 512);
+      groups_.back().pax = std::move(keep);
+    }
+    return it->second;
+  }
+
+  // A held empty file imported now, as it is (a hardlink is about to name it).
+  void Materialize(uint32_t n) {
+    const EmptyGroup &g = groups_[tree_.link(n)];
+    Header(g.raw, g.pax, '0', "./" + tree_.Path(n), "", 0);
+    tree_.set_flags(n, 0);
+  }
+
+  // After the last entry: the held empty files, as hardlinks to a file of their group (a new one
+  // every kLinksPerSharedFile, or when the group's file was replaced).
+  void ShareEmptyFiles() {
+    std::string anchor_path;
+    uint32_t anchor_path_of = kNoAnchor;
+    for (const uint32_t n : held_) {
+      if (!(tree_.flags(n) & PathTree::kHeld)) continue;  // replaced, or imported already
+      EmptyGroup &g = groups_[tree_.link(n)];
+      tree_.set_flags(n, 0);
+      const std::string out = "./" + tree_.Path(n);
+      if (g.anchor == kNoAnchor || g.anchor_links >= kLinksPerSharedFile) {
+        Header(g.raw, g.pax, '0', out, "", 0);
+        g.anchor = n;
+        g.anchor_links = 0;
+        continue;
+      }
+      if (anchor_path_of != g.anchor) {
+        anchor_path = tree_.Path(g.anchor);
+        anchor_path_of = g.anchor;
+      }
+      Header(g.raw, {}, '1', out, anchor_path, 0);
+      g.anchor_links++;
+    }
   }
 
   // A hardlink at `key` naming node `target`. libostree imports hardlinks after the last entry,
@@ -490,6 +607,7 @@ class Filter {
     if (tree_.kind(target) == PathTree::kDir)
       Fail("Hardlink " + out + ": target " + written + " is a directory");
     if (tree_.kind(target) == PathTree::kLink) target = tree_.link(target);
+    if (tree_.flags(target) & PathTree::kHeld) Materialize(target);
     if (key.empty()) Fail("Invalid path: " + out);
     uint32_t n = Walk(key, out);
     switch (tree_.kind(n)) {
@@ -507,8 +625,16 @@ class Filter {
         break;
     }
     const std::string target_path = tree_.Path(target);
-    // libostree keeps the link's path and its target's until the end.
-    Charge(key.size() + target_path.size() + kMapEntryCost, out);
+    // libostree keeps each link's path until the end, and each target's, on a list per target
+    // that it walks to append to: the links to one file cost it the square of their number.
+    const uint32_t links = tree_.links_in(target);
+    link_work_ += links;
+    if (link_work_ > kMaxHardlinkWork)
+      Fail("Layer has too many hardlinks to the same files (libostree's importer takes the square of their number "
+           "in time): at " + out + ", hardlink " + std::to_string(links + 1) + " to " + target_path);
+    tree_.set_links_in(target, links + 1);
+    Charge(key.size() + kOstreeLinkCost + (links == 0 ? target_path.size() + kOstreeLinkCost : 0), out);
+    Replaced(n);
     SetKind(n, PathTree::kLink, out);
     tree_.set_link(n, target);
     Header(raw, pax, '1', out, target_path, 0);
@@ -682,6 +808,10 @@ class Filter {
   PathTree tree_;
   uint64_t cost_ = 0;                                   // for kMaxTreeCost
   uint32_t largest_dir_ = 0;                            // entries of the largest directory
+  uint64_t link_work_ = 0;                              // for kMaxHardlinkWork
+  std::vector<EmptyGroup> groups_;                      // kinds of empty files
+  std::unordered_map<std::string, uint32_t> group_of_;  // their signatures → index
+  std::vector<uint32_t> held_;                          // held empty files, in layer order
   std::unordered_map<std::string, Parked> parked_;      // object-store path → its spooled entry
   std::unordered_map<std::string, uint32_t> relinked_;  // object-store path → the file that took it
   Fd spool_;

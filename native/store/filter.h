@@ -20,6 +20,9 @@ namespace oc {
 struct FilterConfig {
   bool allow_nonusr = false;  // keep top-level names other than usr/etc/var (rootIsTransient)
   bool remap_var = true;      // var/… → usr/share/factory/var/… (retainVar false)
+  // Identical empty files imported as hardlinks to one (the same commit, much faster); off when
+  // an SELinux policy labels files by their paths.
+  bool share_empty_files = true;
 };
 
 // Limits on each entry's path (and link target) as written, checked before anything else is
@@ -33,11 +36,16 @@ inline constexpr size_t kMaxPathDepth = 256;
 // plus libostree's (its mutable tree keeps a name and a checksum per file, an object per
 // directory, the full path of every hardlink; writing a directory's listing takes more): bounds
 // a layer of many entries or long names that compresses to almost nothing. Room for about
-// 450,000 files or 65,000 directories (a whole OS /usr is ~140,000 and ~17,000).
-inline constexpr uint64_t kMaxTreeCost = 112ull * 1024 * 1024;
+// 450,000 short-named files, 160,000 in one directory, or 55,000 directories (a whole OS /usr is
+// ~140,000 files in ~17,000 directories).
+inline constexpr uint64_t kMaxTreeCost = 120ull * 1024 * 1024;
 // Object-store files waiting for a hardlink are spooled to disk; their headers and PAX records
 // together may not exceed this (a few hundred bytes each in real layers).
 inline constexpr uint64_t kMaxParkedMetadata = 64ull * 1024 * 1024;
+// libostree's importer walks a list of the hardlinks to a file to append each one: this bounds
+// that work summed over the layer (hundreds of links to one file cost nothing; 100,000 take
+// minutes).
+inline constexpr uint64_t kMaxHardlinkWork = 100000000;
 // Entries (headers) per layer: libostree spends tens of microseconds on each one it imports,
 // even when it names a path again, so this bounds the time a small layer can take.
 inline constexpr uint64_t kMaxEntries = 1000000;

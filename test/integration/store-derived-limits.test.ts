@@ -1,10 +1,11 @@
 // Resource bounds of the derived-layer import (issue 18): hostile layers of at most a few MB,
 // each built to cost memory or time (a 150 KB path of 75,000 components, deep paths, 2 MiB of
 // PAX records on each of 400 object-store files, hardlinks with long paths, many directories, a
-// million entries, a sparse file of holes), imported one after the other in a child process that
-// measures its peak RSS (VmHWM, reset before each) above its size before the import. Each fails
-// with the error naming its limit, stays under the bound, ends in seconds and leaves the repo as
-// it was; layers within the limits (2 MiB of dropped PAX records per entry) import.
+// million entries, 100,000 hardlinks to one file, a sparse file of holes), imported one after the
+// other in a child process that measures its peak RSS (VmHWM, reset before each) above its size
+// before the import. Each fails with the error naming its limit, stays under the bound, ends in
+// seconds and leaves the repo as it was; layers within the limits import under the same bounds
+// (400,000 empty files; 400 entries with 2 MiB of dropped PAX records each).
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -12,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { importDerivedLayer } from '../../src/store/derived.js';
 import { runNativeChild } from '../helpers/native-child.js';
 import { cliRepo, layerTar, repoTmpLeftovers, TAR, tempFile } from './store-util.js';
-import { buildTar, cleanupTmp, entry, fsck, paxExt, paxRecords, repoSnapshot, tmpdir, withMtime } from './tar-util.js';
+import { buildTar, cleanupTmp, entry, execFileP, fsck, paxExt, paxRecords, repoSnapshot, tmpdir, withMtime } from './tar-util.js';
 
 afterAll(cleanupTmp);
 
@@ -75,14 +76,25 @@ function hostileLayers(): Layer[] {
     {
       name: '30,000 hardlinks with 4000-byte paths',
       mediaType: GZIP,
-      data: gz(buildTar([entry('usr/t', 't'), ...Array.from({ length: 30_000 }, (_, i) => entry(`${deepDir}l${i}`, '', { type: '1', linkname: 'usr/t' }))])),
-      error: /^Layer too large to import: its tree would take more than 112 MiB of memory \(\d+ paths so far, at \.\/usr\/nnnn/,
+      data: gz(
+        buildTar([
+          ...Array.from({ length: 30 }, (_, t) => entry(`usr/t${t}`, `t${t}`)),
+          ...Array.from({ length: 30_000 }, (_, i) => entry(`${deepDir}l${i}`, '', { type: '1', linkname: `usr/t${i % 30}` })),
+        ]),
+      ),
+      error: /^Layer too large to import: its tree would take more than 120 MiB of memory \(\d+ paths so far, at \.\/usr\/nnnn/,
+    },
+    {
+      name: '100,000 hardlinks to one file',
+      mediaType: GZIP,
+      data: gz(buildTar([entry('usr/t', 't'), ...Array.from({ length: 100_000 }, (_, i) => entry(`usr/l/${i}`, '', { type: '1', linkname: 'usr/t' }))])),
+      error: /^Layer has too many hardlinks to the same files \(libostree's importer takes the square of their number in time\): at \.\/usr\/l\/14142, hardlink 14143 to usr\/t$/,
     },
     {
       name: '60,000 directories',
       mediaType: GZIP,
       data: gz(buildTar(Array.from({ length: 60_000 }, (_, i) => entry(`usr/share/d${i}/`, '', { type: '5', mode: 0o755 })))),
-      error: /^Layer too large to import: its tree would take more than 112 MiB of memory \(\d+ paths so far, at \.\/usr\/share\/d\d+\/?\)$/,
+      error: /^Layer too large to import: its tree would take more than 120 MiB of memory \(\d+ paths so far, at \.\/usr\/share\/d\d+\/?\)$/,
     },
     {
       name: '1,000,001 entries (filtered)',
@@ -122,10 +134,13 @@ describe('derived layers: resource bounds', () => {
         return f;
       }),
     );
-    // A layer within the limits: 400 entries with 2 MiB of PAX comments each (dropped records).
+    // Layers within the limits: 400 entries with 2 MiB of PAX comments each (dropped records), and
+    // the 400,000 empty files of bench/derived-entries.js.
     const comments = gz(paxExt(paxRecords([['comment', Buffer.alloc(MiB - 2048, 0x63)]])));
     const fine = path.join(dir, 'fine');
     await writeFile(fine, Buffer.concat([...Array.from({ length: 400 }, (_, i) => [comments, comments, gz(tarOf([entry(`usr/share/f${i}`, 'f')]))]).flat(), gz(END)]));
+    const entries = path.join(dir, 'entries');
+    await execFileP(process.execPath, [path.join(import.meta.dirname, '../../bench/derived-entries.js'), entries, '--entries', '400000']);
     const warmup = await tempFile(await layerTar([{ name: 'usr/bin/w', data: 'w' }]));
 
     const { path: rp, repo } = await cliRepo();
@@ -133,51 +148,50 @@ describe('derived layers: resource bounds', () => {
     // The child's warm-up import, done here first: the snapshot then already holds its objects.
     await importDerivedLayer(repo, warmup, { mediaType: TAR, importerVersion: 'limits', timestamp: 0 });
     const before = await repoSnapshot(rp);
-    const run = await runNativeChild(
-      `
-      const fs = await import('node:fs');
-      const status = (k) => Number(new RegExp(k + ':\\\\s+(\\\\d+)').exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
-      const repo = await addon.Repo.open(process.env.REPO);
-      const okRepo = await addon.Repo.open(process.env.OK_REPO);
-      // Threads, libostree and the codecs loaded before the idle size is taken.
-      await addon.importDerivedLayer(repo, { path: process.env.WARMUP, mediaType: '${TAR}', importerVersion: 'limits', timestamp: 0 });
-      for (const [name, file, mediaType] of JSON.parse(process.env.LAYERS)) {
-        await probe(name, async () => {
+    // One child per layer: a process's RSS stays up after a large import, which would hide the
+    // next one's growth.
+    const measureImport = async (file: string, mediaType: string, repoPath: string) => {
+      const run = await runNativeChild(
+        `
+        const fs = await import('node:fs');
+        const status = (k) => Number(new RegExp(k + ':\\\\s+(\\\\d+)').exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+        const repo = await addon.Repo.open(process.env.REPO);
+        // Threads, libostree and the codecs loaded before the idle size is taken.
+        await addon.importDerivedLayer(repo, { path: process.env.WARMUP, mediaType: '${TAR}', importerVersion: 'limits', timestamp: 0 });
+        await probe('import', async () => {
           fs.writeFileSync('/proc/self/clear_refs', '5');  // resets VmHWM
           const idle = status('VmRSS');
           const t0 = Date.now();
           let error = null;
           try {
-            await addon.importDerivedLayer(name === 'fine' ? okRepo : repo, { path: file, mediaType, importerVersion: 'limits', ref: 'limits' });
+            await addon.importDerivedLayer(repo, { path: process.env.LAYER, mediaType: process.env.MEDIA_TYPE, importerVersion: 'limits', ref: 'limits' });
           } catch (e) {
             error = e.message;
           }
           return { error, grew: status('VmHWM') - idle, seconds: (Date.now() - t0) / 1000 };
         });
-      }
-      `,
-      {
-        timeoutMs: 900_000,
-        env: {
-          REPO: rp,
-          OK_REPO: okRepo,
-          WARMUP: warmup,
-          LAYERS: JSON.stringify([...layers.map((l, i) => [l.name, files[i], l.mediaType]), ['fine', fine, GZIP]]),
-        },
-      },
-    );
-    expect(run.signal, run.stderr).toBeNull();
-    expect(run.status, run.stderr).toBe(0);
+        `,
+        { timeoutMs: 600_000, env: { REPO: repoPath, WARMUP: warmup, LAYER: file, MEDIA_TYPE: mediaType } },
+      );
+      expect(run.signal, run.stderr).toBeNull();
+      expect(run.status, run.stderr).toBe(0);
+      const r = run.results.import;
+      expect(r && 'ok' in r, JSON.stringify(r)).toBe(true);
+      return (r as { ok: { error: string | null; grew: number; seconds: number } }).ok;
+    };
     const report: string[] = [];
-    for (const l of [...layers, { name: 'fine', error: null }]) {
-      const r = run.results[l.name];
-      expect(r && 'ok' in r, `${l.name}: ${JSON.stringify(r)}`).toBe(true);
-      const { error, grew, seconds } = (r as { ok: { error: string | null; grew: number; seconds: number } }).ok;
-      report.push(`${l.name}: ${(grew / MiB).toFixed(0)} MiB, ${seconds.toFixed(1)} s, ${error ?? 'imported'}`);
-      if (l.error) expect(error, l.name).toMatch(l.error);
-      else expect(error, l.name).toBeNull();
-      expect(grew, `${l.name}: peak RSS above idle`).toBeLessThan(MAX_GROWTH);
-      expect(seconds, `${l.name}: seconds`).toBeLessThan(MAX_SECONDS);
+    const cases: [string, string, string, RegExp | null, string][] = [
+      ...layers.map((l, i): [string, string, string, RegExp | null, string] => [l.name, files[i]!, l.mediaType, l.error, rp]),
+      ['fine: 2 MiB of PAX comments per entry', fine, GZIP, null, okRepo],
+      ['fine: 400,000 empty files', entries, GZIP, null, okRepo],
+    ];
+    for (const [name, file, mediaType, expected, repoPath] of cases) {
+      const { error, grew, seconds } = await measureImport(file, mediaType, repoPath);
+      report.push(`${name}: ${(grew / MiB).toFixed(0)} MiB, ${seconds.toFixed(1)} s, ${error ?? 'imported'}`);
+      if (expected) expect(error, name).toMatch(expected);
+      else expect(error, name).toBeNull();
+      expect(grew, `${name}: peak RSS above idle`).toBeLessThan(MAX_GROWTH);
+      expect(seconds, `${name}: seconds`).toBeLessThan(MAX_SECONDS);
     }
     console.log(report.join('\n'));
     expect(await repoSnapshot(rp)).toEqual(before);

@@ -180,6 +180,36 @@ describe('importDerivedLayer', () => {
     expect(ls.get(`/${long}`)).toMatch(/^-00600 1000 1001 /);
   });
 
+  it('identical empty files (imported as hardlinks to one): the commit `ostree commit` makes, in every order', async () => {
+    const { path: rp, repo } = await cliRepo();
+    const kinds: Partial<LayerEntry>[] = [{}, { mode: 0o600 }, { uid: 7, gid: 8 }, { pax: { 'SCHILY.xattr.user.a': 'b' } }, { mode: 0o4755, uid: 1 }];
+    const entries: LayerEntry[] = [{ name: 'usr/', type: 'directory' }, { name: 'usr/share/', type: 'directory' }];
+    for (let i = 0; i < 300; i++) entries.push({ name: `usr/share/e${i}`, data: '', ...kinds[i % kinds.length] });
+    entries.push(
+      { name: 'usr/share/e0', data: 'the first one replaced' },
+      { name: 'usr/share/e5', data: '' , mode: 0o600 },
+      { name: 'usr/share/e10', type: 'symlink', linkname: 'e11' },
+      { name: 'usr/share/l1', type: 'link', linkname: 'usr/share/e20' },
+      { name: 'usr/share/e25', type: 'link', linkname: 'usr/share/e1' },
+      { name: 'usr/share/e30', data: 'now with data' },
+      { name: 'usr/share/new/e', data: '' },
+      { name: 'usr/share/l2', type: 'link', linkname: 'usr/share/later' },
+      { name: 'usr/share/later', data: '' },
+      { name: 'usr/share/e40', data: '', pax: { 'SCHILY.xattr.user.a': 'b', mtime: '5' } },
+    );
+    const tar = await layerTar(entries);
+    const ts = 1_600_000_000;
+    const ours = await importDerivedLayer(repo, await tempFile(tar), { mediaType: TAR, importerVersion: VERSION, timestamp: ts });
+    const theirs = (
+      await ostreeCli(rp, ['commit', '--tree=tar=' + (await tempFile(tar)), '--tar-autocreate-parents', '--no-bindings', `--add-metadata-string=ostree.importer.version=${VERSION}`, `--timestamp=@${ts}`, '--orphan'])
+    ).trim();
+    expect(ours.commit).toBe(theirs);
+    expect(await catFile(rp, ours.commit, '/usr/share/e0')).toBe('the first one replaced');
+    expect(await catFile(rp, ours.commit, '/usr/share/e30')).toBe('now with data');
+    expect(await catFile(rp, ours.commit, '/usr/share/e299')).toBe('');
+    await fsck(rp);
+  });
+
   it('gzip, zstd and plain inputs commit the same tree; digests are of the blob as read', async () => {
     const { path: rp, repo } = await cliRepo();
     const tar = await layerTar([{ name: 'usr/bin/x', data: 'x'.repeat(100_000) }]);
