@@ -19,10 +19,12 @@ afterAll(cleanupTmp);
 
 const GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 const MiB = 1024 * 1024;
-// Under scripts/test-asan.sh the child's RSS includes ASan's shadow memory and quarantine.
+// Run under scripts/test-asan.sh (not in its default list: the derived fuzz harnesses check these
+// bounds under ASan), the child's RSS holds ASan's shadow, redzones and 256 MiB quarantine, which
+// multiply libostree's small allocations: the bound there only catches runaway growth.
 const ASAN = !!process.env.OSTREE_CONTAINER_ASAN;
-const MAX_GROWTH = (ASAN ? 512 : 128) * MiB;
-const MAX_SECONDS = ASAN ? 240 : 60;
+const MAX_GROWTH = (ASAN ? 1024 : 128) * MiB;
+const MAX_SECONDS = ASAN ? 300 : 60;
 
 /** A gzip member; a layer is members concatenated (big repeated parts are compressed once). */
 const gz = (data: Buffer) => gzipSync(data, { level: 9 });
