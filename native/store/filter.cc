@@ -440,7 +440,7 @@ class Filter {
         CheckUtf8(e.link, "hardlink target");
         const std::string target = LinkTargetKey(e.link, config_);
         CheckDepth(e, target, "hardlink target", e.link);
-        return Link(e.raw, e.pax, out, key, Lookup(target, out), e.link);
+        return Link(e.raw, e.pax, out, key, Node(target, out, false), e.link);
       }
       case '3':
       case '4':
@@ -459,29 +459,15 @@ class Filter {
   }
 
   // The node of a committed key, every name on the way added as needed; `out` is for messages.
-  uint32_t Lookup(std::string_view key, const std::string &out) {
+  // For an entry's own path (`entry`), the names on the way become directories as libostree makes
+  // them (they exist or are created with the entry: `*created` tells), and one that is not a
+  // directory fails: libostree fails without an error (or asserts) when a name is both. A hardlink
+  // target's are left as they are (it may come later).
+  uint32_t Node(std::string_view key, const std::string &out, bool entry, bool *created = nullptr) {
     uint32_t n = PathTree::kRoot;
     size_t i = 0;
     while (i < key.size()) {
-      size_t j = key.find('/', i);
-      if (j == std::string_view::npos) j = key.size();
-      bool added = false;
-      n = tree_.Child(n, key.substr(i, j - i), &added);
-      if (added) Added(n, out);
-      i = j + 1;
-    }
-    return n;
-  }
-
-  // The node of an entry's key, its parents made directories as libostree does (they exist or
-  // are created with the entry); a name on the way that is not a directory fails: libostree fails
-  // without an error (or asserts) when a name is both a directory and a non-directory.
-  // `*created`: whether a parent directory is created with this entry.
-  uint32_t Walk(std::string_view key, const std::string &out, bool *created = nullptr) {
-    uint32_t n = PathTree::kRoot;
-    size_t i = 0;
-    while (i < key.size()) {
-      if (n != PathTree::kRoot) {
+      if (entry && n != PathTree::kRoot) {
         PathTree::Kind k = tree_.kind(n);
         if (k == PathTree::kFile || k == PathTree::kLink)
           Fail("Invalid layer: " + out + " is below the non-directory " + tree_.Path(n));
@@ -496,6 +482,9 @@ class Filter {
       i = j + 1;
     }
     return n;
+  }
+  uint32_t Walk(std::string_view key, const std::string &out, bool *created = nullptr) {
+    return Node(key, out, true, created);
   }
 
   // A file, symlink or device at `key`. Where a hardlink was, the hardlink stays: libostree
@@ -794,7 +783,7 @@ class Filter {
       left -= want;
     }
     w_.Pad(p.size);
-    relinked_[target] = Lookup(key, n.path);
+    relinked_[target] = Node(key, n.path, false);
     parked_.erase(parked);
   }
 

@@ -37,16 +37,7 @@ class KeepSink : public oc::ByteSink {
   bool finished_ = false;
 };
 
-bool HasDotDot(const std::string &p) {
-  size_t i = 0;
-  while (i <= p.size()) {
-    size_t j = p.find('/', i);
-    if (j == std::string::npos) j = p.size();
-    if (p.compare(i, j - i, "..") == 0 && j - i == 2) return true;
-    i = j + 1;
-  }
-  return false;
-}
+bool HasDotDot(const std::string &p) { return ("/" + p + "/").find("/../") != std::string::npos; }
 
 bool KeptKey(const std::string &k) {
   static const char *const kExact[] = {"uid", "gid", "uname", "gname", "mtime", "atime", "ctime", "RHT.security.selinux"};

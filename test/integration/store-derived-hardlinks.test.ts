@@ -6,9 +6,8 @@
 // with an error naming the link. Where its result depends on the hash order of the target paths
 // (a chain whose links come before their targets, a path linked twice), we refuse.
 import { afterAll, describe, expect, it } from 'vitest';
-import { ostreeCli } from '../../src/fixture/index.js';
 import { importDerivedLayer } from '../../src/store/derived.js';
-import { catFile, cliRepo, fileChecksum, type LayerEntry, layerTar, repoTmpLeftovers, TAR, tempFile, VERSION } from './store-util.js';
+import { catFile, cliRepo, fileChecksum, type LayerEntry, layerTar, repoTmpLeftovers, TAR, tempFile, upstreamCommit, VERSION } from './store-util.js';
 import { cleanupTmp, fsck, repoSnapshot } from './tar-util.js';
 
 afterAll(cleanupTmp);
@@ -23,8 +22,7 @@ const TS = 1_650_000_000;
 /** Upstream's commit of `tar` (its importer on this host's libostree), or its error. */
 async function upstream(repoPath: string, tar: Buffer): Promise<{ commit: string } | { error: string }> {
   try {
-    const out = await ostreeCli(repoPath, ['commit', `--tree=tar=${await tempFile(tar)}`, '--tar-autocreate-parents', '--no-bindings', `--add-metadata-string=ostree.importer.version=${VERSION}`, `--timestamp=@${TS}`, '--orphan']);
-    return { commit: out.trim() };
+    return { commit: await upstreamCommit(repoPath, await tempFile(tar), TS) };
   } catch (e) {
     return { error: (e as Error).message };
   }

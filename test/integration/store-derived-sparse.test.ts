@@ -10,10 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ostreeCli } from '../../src/fixture/index.js';
 import { importDerivedLayer } from '../../src/store/derived.js';
 import { importTar } from '../../src/tar/import.js';
-import { cliRepo, listCommit, repoTmpLeftovers, TAR, VERSION } from './store-util.js';
+import { cliRepo, listCommit, repoTmpLeftovers, TAR, upstreamCommit, VERSION } from './store-util.js';
 import { buildTar, cleanupTmp, entry, fixChecksum, fsck, gnuHeader, openRepo, paxExt, paxRecords, repoSnapshot, tmpdir } from './tar-util.js';
 
 afterAll(cleanupTmp);
@@ -84,9 +83,7 @@ describe('derived layers: GNU sparse files', () => {
     const fewFiles = ['usr/share/sparse', 'usr/share/hole-at-end', 'usr/share/hole-first', 'usr/lib/not-sparse'];
     execFileSync('tar', ['--sparse', ...args, '--owner=0', '--group=0', '--mtime=@0', '-C', src, '-cf', few, ...fewFiles]);
     const mine = await importDerivedLayer(repo, few, { mediaType: TAR, importerVersion: VERSION, timestamp: ts });
-    const theirs = (
-      await ostreeCli(rp, ['commit', `--tree=tar=${few}`, '--tar-autocreate-parents', '--no-bindings', `--add-metadata-string=ostree.importer.version=${VERSION}`, `--timestamp=@${ts}`, '--orphan'])
-    ).trim();
+    const theirs = await upstreamCommit(rp, few, ts);
     expect(mine.commit).toBe(theirs);
   });
 

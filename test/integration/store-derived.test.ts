@@ -6,7 +6,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ostreeCli } from '../../src/fixture/index.js';
 import { importDerivedLayer, normalizeLayerPath } from '../../src/store/derived.js';
-import { catFile, cliRepo, fifoPipe, fileChecksum, fixture, type LayerEntry, layerTar, listCommit, repoTmpLeftovers, TAR, tempFile, VERSION } from './store-util.js';
+import { catFile, cliRepo, fifoPipe, fileChecksum, fixture, type LayerEntry, layerTar, listCommit, repoTmpLeftovers, TAR, tempFile, upstreamCommit, VERSION } from './store-util.js';
 import { cleanupTmp, fsck, repoSnapshot } from './tar-util.js';
 
 afterAll(cleanupTmp);
@@ -140,9 +140,7 @@ describe('importDerivedLayer', () => {
     // The same tar through `ostree commit` gives the same commit (same timestamp and metadata).
     const ts = 1_700_000_000;
     const ours = await importDerivedLayer(repo, await tempFile(plain), { mediaType: GZIP.replace('+gzip', ''), importerVersion: VERSION, timestamp: ts });
-    const theirs = (
-      await ostreeCli(rp, ['commit', '--tree=tar=' + (await tempFile(plain)), '--tar-autocreate-parents', '--no-bindings', `--add-metadata-string=ostree.importer.version=${VERSION}`, `--timestamp=@${ts}`, '--orphan'])
-    ).trim();
+    const theirs = await upstreamCommit(rp, await tempFile(plain), ts);
     expect(ours.commit).toBe(theirs);
     await fsck(rp);
   });
@@ -165,9 +163,7 @@ describe('importDerivedLayer', () => {
     const tar = await layerTar(entries);
     const ts = 1_600_000_000;
     const ours = await importDerivedLayer(repo, await tempFile(tar), { mediaType: TAR, importerVersion: VERSION, timestamp: ts });
-    const theirs = (
-      await ostreeCli(rp, ['commit', '--tree=tar=' + (await tempFile(tar)), '--tar-autocreate-parents', '--no-bindings', `--add-metadata-string=ostree.importer.version=${VERSION}`, `--timestamp=@${ts}`, '--orphan'])
-    ).trim();
+    const theirs = await upstreamCommit(rp, await tempFile(tar), ts);
     expect(ours.commit).toBe(theirs);
     expect(ours.filtered).toEqual({});
     const x = await ostreeCli(rp, ['ls', '-X', ours.commit, '/usr/bin/tool']);
@@ -200,9 +196,7 @@ describe('importDerivedLayer', () => {
     const tar = await layerTar(entries);
     const ts = 1_600_000_000;
     const ours = await importDerivedLayer(repo, await tempFile(tar), { mediaType: TAR, importerVersion: VERSION, timestamp: ts });
-    const theirs = (
-      await ostreeCli(rp, ['commit', '--tree=tar=' + (await tempFile(tar)), '--tar-autocreate-parents', '--no-bindings', `--add-metadata-string=ostree.importer.version=${VERSION}`, `--timestamp=@${ts}`, '--orphan'])
-    ).trim();
+    const theirs = await upstreamCommit(rp, await tempFile(tar), ts);
     expect(ours.commit).toBe(theirs);
     expect(await catFile(rp, ours.commit, '/usr/share/e0')).toBe('the first one replaced');
     expect(await catFile(rp, ours.commit, '/usr/share/e30')).toBe('now with data');
