@@ -39,6 +39,7 @@
         "native/layer/blob.cc",
         "native/layer/blob_js.cc",
         "native/layer/derived.cc",
+        "native/layer/derived_js.cc",
         "native/layer/export.cc",
         "native/layer/export_js.cc",
         "native/layer/import.cc",

@@ -66,8 +66,8 @@ BlobDigests LayerWriter::Finish() {
   return DigestsOf(out_.DiffId(), out_.size(), sink_.Digest(), sink_.size());
 }
 
-LayerInput::LayerInput(int fd, Compression c, GCancellable *cancellable, uint64_t *progress)
-    : raw_(fd, cancellable, progress), dec_(MakeDecompressor(c, raw_)), pre_(*dec_, raw_), tar_(pre_, cancellable) {}
+LayerInput::LayerInput(int fd, Compression c, GCancellable *cancellable, uint64_t *progress, TarReader::Sparse sparse)
+    : raw_(fd, cancellable, progress), dec_(MakeDecompressor(c, raw_)), pre_(*dec_, raw_), tar_(pre_, cancellable, sparse) {}
 
 BlobDigests LayerInput::Digests() { return DigestsOf(pre_.DiffId(), pre_.size(), raw_.Digest(), raw_.size()); }
 

@@ -101,8 +101,12 @@ class LayerWriter {
 // `progress`) → decompressor → PrefetchSource (diff_id; decompresses ahead) → TarReader.
 class LayerInput {
  public:
-  LayerInput(int fd, Compression c, GCancellable *cancellable, uint64_t *progress = nullptr);
+  LayerInput(int fd, Compression c, GCancellable *cancellable, uint64_t *progress = nullptr,
+             TarReader::Sparse sparse = TarReader::Sparse::Refuse);
   TarReader &tar() { return tar_; }
+  // Ends the input at once, from any thread: the reader may be waiting on a pipe whose writer
+  // never closes it.
+  void Stop() { raw_.Stop(); }
   // The blob's digests and sizes; valid once the tar reader has drained the stream.
   BlobDigests Digests();
 

@@ -11,16 +11,10 @@
 #include <memory>
 #include <optional>
 
-#include "layer/blob_js.h"
-#include "modules.h"
-#include "repo/repo_js.h"
 #include "repo/sepolicy.h"
+#include "repo/transaction.h"
 #include "repo/tree.h"
 #include "scheduler.h"
-#include "util/args.h"
-#include "util/async.h"
-#include "util/cancellable.h"
-#include "util/errors.h"
 #include "util/failure.h"
 #include "util/tempdir.h"
 
@@ -35,12 +29,11 @@ struct FilterOutcome {
   BlobDigests digests;
 };
 
-void RunFilter(int input_fd, Fd &pipe_out, int spool_dfd, const DerivedSpec &spec, GCancellable *c,
+void RunFilter(LayerInput &in, Fd &pipe_out, int spool_dfd, const FilterConfig &config, GCancellable *c,
                const std::atomic<bool> &importer_done, FilterOutcome &out) {
   try {
-    LayerInput in(input_fd, spec.compression, c, spec.bytes_read);
     FdSink sink(pipe_out.get(), c);
-    out.filtered = FilterLayerTar(in.tar(), sink, spec.filter, spool_dfd);
+    out.filtered = FilterLayerTar(in.tar(), sink, config, spool_dfd);
     pipe_out.reset();  // end of the filtered tar: the importer can finish while we drain
     in.tar().Drain();
     out.digests = in.Digests();
@@ -66,8 +59,7 @@ std::string CommitLayerTree(OstreeRepo *repo, OstreeMutableTree *mtree, const De
 
 }  // namespace
 
-DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCancellable *c) {
-  InputFile input(spec.fd, spec.path);
+DerivedResult ImportDerivedLayer(OstreeRepo *repo, int input_fd, const DerivedSpec &spec, GCancellable *c) {
   const int repo_dfd = ostree_repo_get_dfd(repo);
   Fd repo_tmp(openat(repo_dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!repo_tmp) FailErrno("Opening the repository's tmp/", errno);
@@ -93,15 +85,22 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     if (sepolicy) ostree_repo_commit_modifier_set_sepolicy(modifier.get(), sepolicy.get());
   }
 
+  FilterConfig filter_config = spec.filter;
+  filter_config.share_empty_files = filter_config.share_empty_files && !sepolicy;  // labels go by path
+
   DerivedResult res;
   std::optional<OwnTransaction> txn;
+  LayerInput input(input_fd, spec.compression, c, spec.bytes_read, TarReader::Sparse::Expand);
   JobSet filter;
   Fd pipe_in, pipe_out;
   std::atomic<bool> importer_done{false};
   FilterOutcome outcome;
-  // Stops the filter (a broken pipe ends its writes) and waits for it.
-  auto stop_filter = [&] {
+  // Waits for the filter. After a failure it is stopped: a broken pipe ends its writes, and its
+  // input ends at once (it may be waiting on a pipe whose writer never closes it). After
+  // success it drains the rest of the input, so the blob's digests are checked.
+  auto stop_filter = [&](bool failed) {
     importer_done = true;
+    if (failed) input.Stop();
     pipe_in.reset();
     filter.Join();
   };
@@ -112,14 +111,14 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     if (pipe2(fds, O_CLOEXEC) != 0) FailErrno("pipe", errno);
     pipe_in.reset(fds[0]);
     pipe_out.reset(fds[1]);
-    if (!filter.Start([&] { RunFilter(input.fd(), pipe_out, repo_tmp.get(), spec, c, importer_done, outcome); }))
+    if (!filter.Start([&] { RunFilter(input, pipe_out, repo_tmp.get(), filter_config, c, importer_done, outcome); }))
       Fail("Cannot start the layer filter's thread");
 
     GObj<OstreeMutableTree> mtree(ostree_mutable_tree_new());
     GErr imp;
     bool imported = ostree_repo_write_archive_to_mtree_from_fd(repo, pipe_in.get(), mtree.get(), modifier.get(), TRUE,
                                                                c, imp.out());
-    stop_filter();
+    stop_filter(!imported);
     // The filter's own failure (bad input, cancellation) explains the importer's "truncated
     // archive"; a filter that only lost its reader does not explain anything.
     if (outcome.error && !outcome.error_after_close) throw Failure(outcome.error);
@@ -133,103 +132,10 @@ DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCan
     static_cast<BlobDigests &>(res) = outcome.digests;
     return res;
   } catch (...) {
-    stop_filter();
+    stop_filter(true);
     txn.reset();
     throw;
   }
-}
-
-namespace {
-
-bool OptBool(const Napi::Object &o, const char *key) { return o.Get(key).ToBoolean(); }
-
-// importDerivedLayer(repo, { fd | path, mediaType, base?, selinux?, allowNonusr?, retainVar?,
-//                    importerVersion, ref?, transaction?: 'own' | 'caller', timestamp?,
-//                    progress?: BigUint64Array (element 0: input bytes read so far) }, cancellable?)
-//   → Promise<{ commit, filtered: { key: count }, diffId, digest, size, uncompressedSize }>
-Napi::Value ImportDerivedLayerJs(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  auto repo = std::make_shared<GObj<OstreeRepo>>(RepoFromJs(info[0]));
-  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "importDerivedLayer: options must be an object");
-  Napi::Object o = info[1].As<Napi::Object>();
-  auto spec = std::make_shared<DerivedSpec>();
-  ParseFdOrPath(o, "importDerivedLayer", &spec->fd, &spec->path);
-  spec->compression = ParseMediaType(o, "importDerivedLayer");
-  Napi::Value base = o.Get("base");
-  if (base.IsString()) spec->base = base.As<Napi::String>();
-  else if (!base.IsUndefined() && !base.IsNull()) throw Napi::TypeError::New(env, "importDerivedLayer: base must be a string");
-  if (!spec->base.empty() && !ostree_validate_checksum_string(spec->base.c_str(), nullptr))
-    throw Napi::TypeError::New(env, "importDerivedLayer: base must be a commit checksum");
-  spec->selinux = OptBool(o, "selinux");
-  spec->filter.allow_nonusr = OptBool(o, "allowNonusr");
-  spec->filter.remap_var = !OptBool(o, "retainVar");
-  if (!o.Get("importerVersion").IsString())
-    throw Napi::TypeError::New(env, "importDerivedLayer: importerVersion must be a string");
-  spec->importer_version = o.Get("importerVersion").As<Napi::String>();
-  Napi::Value ref = o.Get("ref");
-  if (ref.IsString()) {
-    spec->ref = ref.As<Napi::String>();
-    if (!ostree_validate_rev(spec->ref.c_str(), nullptr))
-      throw Napi::TypeError::New(env, "importDerivedLayer: invalid ref '" + spec->ref + "'");
-  } else if (!ref.IsUndefined() && !ref.IsNull()) {
-    throw Napi::TypeError::New(env, "importDerivedLayer: ref must be a string");
-  }
-  spec->own_transaction = ParseOwnTransaction(o, "importDerivedLayer");
-  Napi::Value ts = o.Get("timestamp");
-  if (ts.IsNumber()) {
-    spec->timestamp = SizeArg(ts, "importDerivedLayer: timestamp");
-  } else if (!ts.IsUndefined() && !ts.IsNull()) {
-    throw Napi::TypeError::New(env, "importDerivedLayer: timestamp must be a number (seconds)");
-  }
-  ProgressSlot progress = ParseProgressSlot(o, "importDerivedLayer");
-  spec->bytes_read = progress.slot;
-  auto cancellable = std::make_shared<GObj<GCancellable>>(Cancellable::From(info[2]));
-  auto result = std::make_shared<DerivedResult>();
-  RepoJob job = spec->own_transaction
-                    ? RepoJob(env, repo->get(), "importDerivedLayer (transaction 'own')", RepoUse::OwnTxn)
-                    : RepoJob(env, repo->get(), "importDerivedLayer (transaction 'caller')", RepoUse::CallerTxn);
-  return RunRepoJob(
-      env, "ostree-container:import-derived-layer", std::move(job),
-      [repo, spec, cancellable, result, keep = progress.keep] {
-        *result = ImportDerivedLayer(repo->get(), *spec, cancellable->get());
-      },
-      [result](Napi::Env env) -> Napi::Value {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("commit", result->commit);
-        Napi::Object filtered = Napi::Object::New(env);
-        for (const auto &[k, n] : result->filtered) filtered.Set(k, Napi::Number::New(env, n));
-        o.Set("filtered", filtered);
-        SetBlobDigests(env, o, *result);
-        return o;
-      },
-      nullptr, JobKind::Job);
-}
-
-// normalizeLayerPath(path, { allowNonusr?, retainVar? }) → { path } | { filtered }: §3.2 for
-// one path (tests and diagnostics).
-Napi::Value NormalizeLayerPathJs(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsString()) throw Napi::TypeError::New(env, "normalizeLayerPath: path must be a string");
-  FilterConfig config;
-  if (info[1].IsObject()) {
-    config.allow_nonusr = OptBool(info[1].As<Napi::Object>(), "allowNonusr");
-    config.remap_var = !OptBool(info[1].As<Napi::Object>(), "retainVar");
-  }
-  try {
-    NormalizedPath n = NormalizePath(info[0].As<Napi::String>(), config);
-    Napi::Object o = Napi::Object::New(env);
-    o.Set(n.filtered ? "filtered" : "path", n.path);
-    return o;
-  } catch (const Failure &f) {
-    throw ToJsError(env, f.info);
-  }
-}
-
-}  // namespace
-
-void InitLayerDerived(Napi::Env env, Napi::Object exports) {
-  exports.Set("importDerivedLayer", Napi::Function::New(env, ImportDerivedLayerJs, "importDerivedLayer"));
-  exports.Set("normalizeLayerPath", Napi::Function::New(env, NormalizeLayerPathJs, "normalizeLayerPath"));
 }
 
 }  // namespace oc

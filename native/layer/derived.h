@@ -1,5 +1,6 @@
 // fd → decompressor → tar filter (§3.2–3.5) → libostree's archive importer → commit: the
 // store's derived (non-ostree) layers, written in-process (upstream runs `ostree commit`).
+// Node-free (the JS binding is derived_js.cc; test/fuzz/derived_import_fuzz.cc drives it too).
 #pragma once
 
 #include <ostree.h>
@@ -15,8 +16,6 @@
 namespace oc {
 
 struct DerivedSpec {
-  int fd = -1;  // read, not closed
-  std::string path;
   Compression compression = Compression::Gzip;
   std::string base;       // base commit; with `selinux`, its usr/etc/selinux policy labels the layer
   bool selinux = false;
@@ -33,6 +32,9 @@ struct DerivedResult : BlobDigests {
   FilteredCounts filtered;
 };
 
-DerivedResult ImportDerivedLayer(OstreeRepo *repo, const DerivedSpec &spec, GCancellable *cancellable);
+// Imports the layer read from `input_fd` (not closed) on the calling thread; the filter runs on
+// a thread of its own. Any failure throws, after the filter thread has ended and, with its own
+// transaction, after that transaction was aborted and its staging directory removed.
+DerivedResult ImportDerivedLayer(OstreeRepo *repo, int input_fd, const DerivedSpec &spec, GCancellable *cancellable);
 
 }  // namespace oc

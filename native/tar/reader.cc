@@ -75,6 +75,14 @@ std::string StripNuls(std::string s) {
   return s;
 }
 
+bool IsSparseKey(const std::string &k) { return k.compare(0, 11, "GNU.sparse.") == 0; }
+
+bool HasSparseRecords(const std::vector<std::pair<std::string, std::string>> &pax) {
+  for (const auto &r : pax)
+    if (IsSparseKey(r.first)) return true;
+  return false;
+}
+
 }  // namespace
 
 const char *TarTypeName(char type) {
@@ -135,6 +143,7 @@ void TarReader::Skip(uint64_t n) {
 bool TarReader::Next(TarEntry &e) {
   Skip(remaining_ + pad_);
   remaining_ = pad_ = 0;
+  sparse_ = false;
   std::string long_name, long_link;
   bool have_long_name = false, have_long_link = false;
   std::vector<std::pair<std::string, std::string>> pax;
@@ -220,13 +229,198 @@ bool TarReader::Next(TarEntry &e) {
     if (have_long_name) e.path = long_name;
     if (have_long_link) e.link = long_link;
     e.pax = std::move(pax);
+    e.sparse = nullptr;
     remaining_ = e.size;
     pad_ = (512 - e.size % 512) % 512;
+    if (type == 'S' || HasSparseRecords(e.pax)) SetUpSparse(e, type);
     return true;
   }
 }
 
+// The GNU sparse formats (GNU tar manual, "Storing Sparse Files"): the entry stores only the
+// data extents, and a map says where they go in a file of the real size. Old GNU keeps the map in
+// the header and extension blocks after it; PAX 0.0 in repeated offset/numbytes records, 0.1 in
+// one `GNU.sparse.map` record, 1.0 in decimal lines at the start of the entry's data.
+void TarReader::SetUpSparse(TarEntry &e, char type) {
+  const std::string at = std::to_string(e.offset);
+  const std::string *major = nullptr, *minor = nullptr, *name = nullptr, *realsize = nullptr, *size = nullptr,
+                    *map = nullptr, *numblocks = nullptr;
+  std::vector<std::pair<const std::string *, const std::string *>> pairs;  // PAX 0.0, in order
+  const std::string *pending_offset = nullptr;
+  for (const auto &[k, v] : e.pax) {
+    if (!IsSparseKey(k)) continue;
+    const std::string key = k.substr(11);
+    if (key == "major") major = &v;
+    else if (key == "minor") minor = &v;
+    else if (key == "name") name = &v;
+    else if (key == "realsize") realsize = &v;
+    else if (key == "size") size = &v;
+    else if (key == "map") map = &v;
+    else if (key == "numblocks") numblocks = &v;
+    else if (key == "offset" && !pending_offset) pending_offset = &v;
+    else if (key == "numbytes" && pending_offset) {
+      pairs.emplace_back(pending_offset, &v);
+      pending_offset = nullptr;
+    } else {
+      Fail("Invalid GNU sparse records at offset " + at + ": unexpected " + k);
+    }
+  }
+  const char *format = type == 'S' ? "old GNU" : major || minor ? "PAX 1.0" : map ? "PAX 0.1" : "PAX 0.0";
+  if (name) e.path = *name;
+  // Paths are not bounded here (the callers check them): messages show the first 200 bytes.
+  const std::string shown = e.path.size() > 200 ? e.path.substr(0, 200) + "…" : e.path;
+  if (!expand_sparse_)
+    Fail("Unsupported GNU sparse file " + shown + " (" + format + ") at offset " + at +
+         ": sparse files are not part of this tar format");
+  const std::string what = "Invalid GNU sparse file " + shown + " (" + format + ") at offset " + at + ": ";
+  auto bad = [&](const std::string &why) { Fail(what + why); };
+  auto number = [&](const std::string &v, const char *field) -> uint64_t {
+    // At most 18 digits: below 2^62, so sums of two cannot wrap.
+    if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
+      bad(std::string("invalid ") + field + " '" + v.substr(0, 40) + "'");
+    return std::stoull(v);
+  };
+  if (e.type != '0' && type != 'S') bad(std::string("sparse records on a ") + TarTypeName(e.type) + " entry");
+  if (pending_offset) bad("an offset without its numbytes");
+  extents_.clear();
+  uint64_t real = 0;
+  if (type == 'S') {
+    if (major || minor || map || !pairs.empty()) bad("both an old GNU map and PAX sparse records");
+    ReadOldGnuMap(e, what);
+    real = Numeric(e.raw + 483, 12, "sparse real size", e.offset);
+  } else if (major || minor) {
+    if (!major || !minor || *major != "1" || *minor != "0")
+      bad("unsupported version " + (major ? *major : std::string("?")) + "." + (minor ? *minor : std::string("?")));
+    if (map || !pairs.empty()) bad("a 1.0 entry with a 0.x map");
+    if (!realsize) bad("no GNU.sparse.realsize");
+    real = number(*realsize, "real size");
+    ReadSparse10Map(what);
+  } else {
+    if (!size) bad("no GNU.sparse.size");
+    real = number(*size, "real size");
+    if (map) {
+      if (!pairs.empty()) bad("both GNU.sparse.map and GNU.sparse.offset records");
+      size_t p = 0;
+      std::vector<uint64_t> nums;
+      while (p <= map->size()) {
+        size_t comma = map->find(',', p);
+        if (comma == std::string::npos) comma = map->size();
+        nums.push_back(number(map->substr(p, comma - p), "map entry"));
+        if (nums.size() > 2 * kMaxSparseExtents) bad("more than " + std::to_string(kMaxSparseExtents) + " extents");
+        p = comma + 1;
+      }
+      if (nums.size() % 2) bad("an odd number of map entries");
+      for (size_t i = 0; i < nums.size(); i += 2) AddExtent(what, nums[i], nums[i + 1]);
+    } else {
+      for (const auto &[off, len] : pairs) AddExtent(what, number(*off, "offset"), number(*len, "numbytes"));
+    }
+    if (numblocks && number(*numblocks, "numblocks") != extents_.size())
+      bad("GNU.sparse.numblocks is " + *numblocks + " but the map has " + std::to_string(extents_.size()) + " extents");
+  }
+  // Extents in order, inside the file, holding exactly the stored data.
+  uint64_t end = 0, data = 0;
+  for (const auto &[off, len] : extents_) {
+    if (off < end) bad("extents overlap or are out of order");
+    if (off > real || len > real - off) bad("an extent ends beyond the real size " + std::to_string(real));
+    end = off + len;
+    data += len;
+  }
+  if (data != remaining_)
+    bad("the map names " + std::to_string(data) + " bytes of data but the entry stores " + std::to_string(remaining_));
+  const uint64_t holes = real - data;
+  if (holes > kMaxSparseHoles - holes_)
+    bad("its holes (" + std::to_string(holes) + " bytes) take the layer's sparse holes past the limit of " +
+        std::to_string(kMaxSparseHoles) + " bytes");
+  holes_ += holes;
+  e.type = '0';
+  e.size = real;
+  e.sparse = format;
+  sparse_ = true;
+  real_pos_ = 0;
+  real_size_ = real;
+  extent_ = 0;
+}
+
+void TarReader::AddExtent(const std::string &what, uint64_t offset, uint64_t length) {
+  if (extents_.size() >= kMaxSparseExtents) Fail(what + "more than " + std::to_string(kMaxSparseExtents) + " extents");
+  extents_.emplace_back(offset, length);
+}
+
+void TarReader::ReadOldGnuMap(const TarEntry &e, const std::string &what) {
+  // Four (offset, numbytes) pairs of 12-byte numbers in the header; while "isextended" is set,
+  // 512-byte blocks of 21 more follow the header. An entry whose offset starts with NUL ends it.
+  auto pairs = [&](const uint8_t *b, int n) {
+    for (int i = 0; i < n && b[i * 24] != 0; i++)
+      AddExtent(what, Numeric(b + i * 24, 12, "sparse offset", e.offset),
+                Numeric(b + i * 24 + 12, 12, "sparse numbytes", e.offset));
+  };
+  pairs(e.raw + 386, 4);
+  bool extended = e.raw[482] != 0;
+  uint8_t block[512];
+  while (extended) {
+    CheckCancelled(cancellable_);
+    ReadExact(block, 512);
+    pairs(block, 21);
+    extended = block[504] != 0;
+  }
+}
+
+void TarReader::ReadSparse10Map(const std::string &what) {
+  // Decimal numbers, one per line: the extent count, then offset and length of each; padded to
+  // a block boundary. Read block by block from the stored data.
+  uint8_t block[512];
+  uint64_t count = 0, value = 0, got = 0;
+  size_t digits = 0;
+  bool have_count = false;
+  for (;;) {
+    CheckCancelled(cancellable_);
+    if (remaining_ < 512) Fail(what + "the map is cut short");
+    ReadExact(block, 512);
+    remaining_ -= 512;
+    for (size_t i = 0; i < 512; i++) {
+      const uint8_t c = block[i];
+      if (c >= '0' && c <= '9') {
+        if (++digits > 18) Fail(what + "a map number is too long");
+        value = value * 10 + (c - '0');
+        continue;
+      }
+      if (c != '\n' || digits == 0) Fail(what + "the map is not decimal numbers on lines");
+      if (!have_count) {
+        if (value > kMaxSparseExtents) Fail(what + "more than " + std::to_string(kMaxSparseExtents) + " extents");
+        count = value;
+        have_count = true;
+      } else if (got++ % 2 == 0) {
+        AddExtent(what, value, 0);
+      } else {
+        extents_.back().second = value;
+      }
+      value = 0;
+      digits = 0;
+      if (got == 2 * count) return;  // the rest of this block is padding
+    }
+  }
+}
+
 size_t TarReader::Read(uint8_t *p, size_t n) {
+  if (sparse_) {
+    if (real_pos_ == real_size_ || n == 0) return 0;
+    CheckCancelled(cancellable_);
+    while (extent_ < extents_.size() && real_pos_ >= extents_[extent_].first + extents_[extent_].second) extent_++;
+    if (extent_ < extents_.size() && real_pos_ >= extents_[extent_].first) {
+      const uint64_t left = extents_[extent_].first + extents_[extent_].second - real_pos_;
+      size_t r = ReadRaw(p, static_cast<size_t>(std::min<uint64_t>(n, left)));
+      if (r == 0) Fail("Unexpected end of tar stream at offset " + std::to_string(offset_) + " (truncated layer?)");
+      remaining_ -= r;
+      real_pos_ += r;
+      return r;
+    }
+    // A hole: zeros up to the next extent or the end of the file.
+    const uint64_t next = extent_ < extents_.size() ? extents_[extent_].first : real_size_;
+    size_t z = static_cast<size_t>(std::min<uint64_t>(n, next - real_pos_));
+    memset(p, 0, z);
+    real_pos_ += z;
+    return z;
+  }
   if (remaining_ == 0) return 0;
   CheckCancelled(cancellable_);
   size_t want = static_cast<size_t>(std::min<uint64_t>(n, remaining_));
@@ -237,10 +431,10 @@ size_t TarReader::Read(uint8_t *p, size_t n) {
 }
 
 std::string TarReader::ReadAll(uint64_t limit, const std::string &too_big) {
-  if (remaining_ > limit) Fail(too_big + std::to_string(remaining_) + " exceeds " + std::to_string(limit) + " bytes");
-  std::string out(static_cast<size_t>(remaining_), '\0');
-  ReadExact(reinterpret_cast<uint8_t *>(out.data()), out.size());
-  remaining_ = 0;
+  const uint64_t left = sparse_ ? real_size_ - real_pos_ : remaining_;
+  if (left > limit) Fail(too_big + std::to_string(left) + " exceeds " + std::to_string(limit) + " bytes");
+  std::string out(static_cast<size_t>(left), '\0');
+  for (size_t done = 0; done < out.size();) done += Read(reinterpret_cast<uint8_t *>(out.data()) + done, out.size() - done);
   return out;
 }
 

@@ -1,35 +1,15 @@
 // libFuzzer harness: the streaming tar reader (headers, GNU long names, PAX, sizes, checksums)
 // and object-path parsing of the entries an import would look at, over arbitrary bytes.
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
+#include "mem_source.h"
 #include "tar/objpath.h"
 #include "tar/reader.h"
 
-namespace {
-
-// Feeds the input in small uneven pieces, as a pipe would.
-class MemSource : public oc::ByteSource {
- public:
-  MemSource(const uint8_t *p, size_t n) : p_(p), n_(n) {}
-  size_t Read(uint8_t *out, size_t n) override {
-    size_t take = std::min({n, n_ - pos_, size_t{1} + (pos_ * 7919) % 3001});
-    memcpy(out, p_ + pos_, take);
-    pos_ += take;
-    return take;
-  }
-
- private:
-  const uint8_t *p_;
-  size_t n_, pos_ = 0;
-};
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  MemSource src(data, size);
+  fuzz::MemSource src(data, size);
   oc::TarReader tar(src);
   oc::TarEntry e;
   try {

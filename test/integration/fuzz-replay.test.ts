@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const TARGETS = ['tar_reader', 'pax', 'objpath', 'deflate_scan', 'variant'];
+const TARGETS = ['tar_reader', 'pax', 'objpath', 'deflate_scan', 'variant', 'derived_filter', 'derived_import'];
 
 describe('fuzz corpus replay', () => {
   it('every corpus input passes its harness under ASan/UBSan', async () => {

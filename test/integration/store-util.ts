@@ -89,6 +89,15 @@ export async function listCommit(repoPath: string, rev: string, opts: { xattrs?:
   return m;
 }
 
+/**
+ * Upstream's commit of a layer tar: `ostree commit --tree=tar=` (libarchive into libostree, what
+ * upstream's derived-layer import runs) with the metadata and timestamp our import is given.
+ */
+export async function upstreamCommit(repoPath: string, tarPath: string, timestamp: number): Promise<string> {
+  const args = ['commit', `--tree=tar=${tarPath}`, '--tar-autocreate-parents', '--no-bindings', `--add-metadata-string=ostree.importer.version=${VERSION}`, `--timestamp=@${timestamp}`, '--orphan'];
+  return (await ostreeCli(repoPath, args)).trim();
+}
+
 /** File content of `p` in a commit, through the CLI. */
 export async function catFile(repoPath: string, rev: string, p: string): Promise<string> {
   return ostreeCli(repoPath, ['cat', rev, p]);

@@ -183,6 +183,26 @@ export function paxExt(data: Buffer | string): Buffer {
   return Buffer.concat([gnuHeader({ name: 'PaxHeader', type: 'x', size: d.length }), d, Buffer.alloc(pad512(d.length))]);
 }
 
+/** The data of a PAX header holding `records` in order (repeated keys allowed). */
+export function paxRecords(records: [string, string | Buffer][]): Buffer {
+  return Buffer.concat(
+    records.map(([k, v]) => {
+      const body = Buffer.concat([Buffer.from(` ${k}=`), Buffer.isBuffer(v) ? v : Buffer.from(v), Buffer.from('\n')]);
+      let n = body.length + 1;
+      while (String(n).length + body.length !== n) n++;
+      return Buffer.concat([Buffer.from(String(n)), body]);
+    }),
+  );
+}
+
+/** `e` with the header's mtime set (checksum fixed): the derived filter's "modified" flag. */
+export function withMtime(e: RawEntry, seconds: number): RawEntry {
+  const c = clone(e);
+  c.header.write(seconds.toString(8).padStart(11, '0') + '\0', 136, 'latin1');
+  fixChecksum(c.header);
+  return c;
+}
+
 /** A crafted entry (GNU headers, long name via `L` when needed). */
 export function entry(name: string, data: Buffer | string = Buffer.alloc(0), o: { type?: string; linkname?: string; mode?: number } = {}): RawEntry {
   const d = Buffer.isBuffer(data) ? data : Buffer.from(data);
