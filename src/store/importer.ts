@@ -75,8 +75,8 @@ export class ImageImporter {
     readonly imgref: OstreeImageReference,
     private readonly proxyConfig: ImageProxyConfig = {},
   ) {
-    const { year, release } = native().libostree;
-    this.ostreeV2024_3 = year > 2024 || (year === 2024 && release >= 3);
+    // The running library decides, not the headers a prebuild was compiled against.
+    this.ostreeV2024_3 = native().ostreeCheckVersion(2024, 3);
   }
 
   /** Write the merge ref (and report) under this reference instead of the source. */
