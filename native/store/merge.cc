@@ -1,6 +1,6 @@
 // The merge commit of a layered image (store spec §2.3 D): the base commit and the derived-layer
-// commits checked out over each other (whiteouts applied), relabelled, committed. Runs inside
-// the caller's transaction.
+// commits checked out over each other (whiteouts applied), relabelled, committed with the base as
+// parent. Runs inside the caller's transaction.
 #include "store/merge.h"
 
 #include <fcntl.h>
@@ -93,8 +93,10 @@ std::string WriteMergeCommit(OstreeRepo *repo, const MergeSpec &spec, GCancellab
   });
   GObj<GFile> merged_root(root_raw);
   char *csum = nullptr;
+  // The base commit is the parent, as upstream writes it (bootc#1600): the base is one lookup away.
+  const char *parent = spec.base.empty() ? nullptr : spec.base.c_str();
   WithContext("Writing commit", [&] {
-    if (!ostree_repo_write_commit_with_time(repo, nullptr, nullptr, nullptr, spec.metadata.get(),
+    if (!ostree_repo_write_commit_with_time(repo, parent, nullptr, nullptr, spec.metadata.get(),
                                             OSTREE_REPO_FILE(merged_root.get()), spec.timestamp, &csum, c, e.out()))
       Fail(e);
   });

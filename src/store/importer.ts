@@ -2,14 +2,12 @@
 // layer whether the store holds it; import() fetches the missing layers side by side through a
 // pool of skopeo proxies, each layer committed with its blob ref as soon as it is complete,
 // then writes the merge commit and the image ref.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { concurrency } from '../concurrency.js';
 import { ContextError, messageOf, withContext } from '../errors.js';
-import { CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, BOOTC_LABEL, METADATA_KEY_BOOTABLE, META_CONFIG, META_FILTERED, META_MANIFEST, META_MANIFEST_DIGEST } from '../container/constants.js';
+import { CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, BOOTC_LABEL, METADATA_KEY_BOOTABLE, META_FILTERED } from '../container/constants.js';
 import { parseManifestLayout } from '../container/manifest-layout.js';
 import { labelsOf } from '../container/version.js';
-import { native, packageRoot } from '../native.js';
+import { native } from '../native.js';
 import { hostOciArch } from '../oci/platform.js';
 import type { Descriptor, ImageConfiguration, ImageManifest } from '../oci/types.js';
 import { mergeDefaultContainerProxyOpts, mergeDefaultContainerProxyOptsWithIsolation } from '../proxy/auth.js';
@@ -24,14 +22,18 @@ import { importTar, importTarObjects } from '../tar/import.js';
 import { importDerivedLayer } from './derived.js';
 import { fetchLayer, layerSources, LayerSlots, OSTREE_LAYER_MEDIA_TYPES, RepoHandles, type LayerFetchContext, type LayerSource } from './layer-fetch.js';
 import { gcImageLayers } from './maintenance.js';
-import { writeMergeCommit } from './merge.js';
+import { mergeCommitMetadata, writeMergeCommit } from './merge.js';
 import { PreparedImport, type ManifestLayerState, type PrepareResult } from './prepared.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
 import { rootIsTransient } from './prepare-root.js';
 import { queryImage, queryImageCommit, refForImage, refForLayer, type LayeredImageState } from './state.js';
 
-/** The library version recorded as `ostree.importer.version`. */
-export const IMPORTER_VERSION: string = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+/**
+ * `ostree.importer.version` of the commits the store writes: the ostree-ext release whose store
+ * format they follow. Upstream writes its crate version (still 0.15.3 in 2026), so the same image
+ * gives the same commits with either tool.
+ */
+export const IMPORTER_VERSION = '0.15.3';
 
 /** Annotation of the image creation time, the merge commit's timestamp when present. */
 const ANNOTATION_CREATED = 'org.opencontainers.image.created';
@@ -384,13 +386,7 @@ export class ImageImporter {
   }
 
   private async writeMerge(prepared: PreparedImport, base: string | null, derived: string[], filtered: Map<string, Map<string, number>>): Promise<string> {
-    const metadata = new Map<string, TypedVariant>([
-      [META_MANIFEST_DIGEST, { type: 's', value: prepared.manifestDigest }],
-      [META_MANIFEST, { type: 's', value: JSON.stringify(prepared.manifest) }],
-      [META_CONFIG, { type: 's', value: JSON.stringify(prepared.config) }],
-      ['ostree.importer.version', { type: 's', value: IMPORTER_VERSION }],
-      [META_FILTERED, { type: 'a{sa{su}}', value: filtered }],
-    ]);
+    const metadata = mergeCommitMetadata(prepared, IMPORTER_VERSION, filtered);
     const timestamp = imageTimestamp(prepared.manifest, prepared.config);
     return withContext('Writing merge commit', () =>
       this.repo.withTransaction(async () => {
