@@ -52,8 +52,8 @@ function registerStore(image: Command): void {
     .action(async (imgref: string, o: { repo: string }) => {
       const state = await requireImage(o.repo, imgref);
       const history = state.configuration.history ?? [];
-      // Upstream (bootc) spells the header "CRCEATED BY"; kept for output compatibility.
-      const rows = [['ID', 'SIZE', 'CRCEATED BY']];
+      // 0.15.3's header (bootc's "CRCEATED BY" is a typo, not a format to keep).
+      const rows = [['ID', 'SIZE', 'CREATED BY']];
       state.manifest.layers.forEach((l, i) => {
         rows.push([l.digest.slice(l.digest.indexOf(':') + 1).slice(0, 20), formatSize(l.size), history[i]?.created_by ?? '']);
       });
