@@ -41,7 +41,8 @@
         "native/util/tempdir.cc",
         "native/util/async.cc",
         "native/scheduler.cc",
-        "native/scheduler_js.cc"
+        "native/scheduler_js.cc",
+        "native/process_js.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -1,6 +1,5 @@
 // Module registration only: every concept lives in its own file.
 #include <napi.h>
-#include <algorithm>
 #include <ostree.h>
 
 #include "modules.h"
@@ -27,24 +26,9 @@ Napi::Value FormatSize(const Napi::CallbackInfo &info) {
   return out;
 }
 
-// ostreeCheckVersion(year, release): whether the libostree loaded now is at least that release.
-// Behaviour that depends on libostree asks this, never the headers the prebuild was compiled with.
-Napi::Value CheckVersion(const Napi::CallbackInfo &info) {
-  // Clamped: a year beyond guint is later than any release.
-  const guint year = static_cast<guint>(std::min<uint64_t>(oc::SizeArg(info[0], "ostreeCheckVersion: year"), G_MAXUINT));
-  const guint release = static_cast<guint>(std::min<uint64_t>(oc::SizeArg(info[1], "ostreeCheckVersion: release"), G_MAXUINT));
-  return Napi::Boolean::New(info.Env(), ostree_check_version(year, release));
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("formatSize", Napi::Function::New(env, FormatSize, "formatSize"));
-  exports.Set("ostreeCheckVersion", Napi::Function::New(env, CheckVersion, "ostreeCheckVersion"));
-  // The headers this build was compiled against (a prebuild may run with another libostree).
-  Napi::Object v = Napi::Object::New(env);
-  v.Set("version", Napi::String::New(env, OSTREE_VERSION_S));
-  v.Set("year", Napi::Number::New(env, OSTREE_YEAR_VERSION));
-  v.Set("release", Napi::Number::New(env, OSTREE_RELEASE_VERSION));
-  exports.Set("libostreeBuilt", v);
+  oc::InitProcess(env, exports);
   oc::Cancellable::Init(env, exports);
   oc::InitRepo(env, exports);
   oc::InitLayerExport(env, exports);

@@ -12,4 +12,5 @@ void InitSysroot(Napi::Env env, Napi::Object exports);
 void InitLayerDerived(Napi::Env env, Napi::Object exports);
 void InitMerge(Napi::Env env, Napi::Object exports);
 void InitScheduler(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
 }  // namespace oc
