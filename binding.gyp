@@ -53,7 +53,8 @@
         "native/sysroot/sysroot.cc",
         "native/sysroot/sysroot_js.cc",
         "native/proxy/seqpacket.cc",
-        "native/proxy/seqpacket_js.cc"
+        "native/proxy/seqpacket_js.cc",
+        "native/process_js.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

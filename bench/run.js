@@ -56,10 +56,10 @@ export function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-const loadavg = () => os.loadavg()[0].toFixed(2);
+export const loadavg = () => os.loadavg()[0].toFixed(2);
 
 /** Busy CPU seconds of the whole machine so far (all CPUs, from /proc/stat). */
-async function machineBusySeconds() {
+export async function machineBusySeconds() {
   const [, user, nice, system, , , irq, softirq, steal] = (await readFile('/proc/stat', 'utf8')).split('\n')[0].trim().split(/\s+/).map(Number);
   return (user + nice + system + irq + softirq + steal) / 100; // USER_HZ
 }
@@ -68,7 +68,7 @@ async function machineBusySeconds() {
  * Waits (up to `maxSeconds`) until other work uses less than `threshold` CPUs over a 2 s window, so a
  * timed command does not start in the middle of someone else's burst. Returns the seconds waited.
  */
-async function waitForQuiet(maxSeconds, threshold = 0.3) {
+export async function waitForQuiet(maxSeconds, threshold = 0.3) {
   const t0 = Date.now();
   while ((Date.now() - t0) / 1000 < maxSeconds) {
     const before = await machineBusySeconds();
@@ -78,14 +78,14 @@ async function waitForQuiet(maxSeconds, threshold = 0.3) {
   return (Date.now() - t0) / 1000;
 }
 
-function syncFs() {
+export function syncFs() {
   return new Promise((resolve, reject) => {
     spawn('sync', { stdio: 'ignore' }).on('error', reject).on('close', resolve);
   });
 }
 
 /** Reads every file once so neither side pays for a cold page cache. */
-async function warmTree(root) {
+export async function warmTree(root) {
   let bytes = 0;
   const walk = async (d) => {
     for (const ent of await readdir(d, { withFileTypes: true })) {
@@ -144,7 +144,7 @@ async function committedTree(dir, tree, mode) {
  * SUITE` a Debian tree built by debootstrap (bench/debian-tree.js; components by package). Its
  * objects are read once so no side pays for a cold page cache.
  */
-async function committedCorpus(o) {
+export async function committedCorpus(o) {
   const log = (m) => process.stderr.write(m.endsWith('\n') ? m : `${m}\n`);
   let dir;
   let tree;
@@ -248,7 +248,7 @@ async function importInputs(o, c) {
 
 /** Entries: each prepares its input and yields, per side, a setup step, the timed argv and a result check. */
 /** Per-side scratch repositories under bench/work/repos: `fresh(side)` makes an empty one. */
-function sideRepos(o) {
+export function sideRepos(o) {
   const work = path.join(BENCH_DIR, 'work', 'repos');
   const repoFor = (side) => path.join(work, side);
   const fresh = async (side) => {

@@ -28,11 +28,7 @@ Napi::Value FormatSize(const Napi::CallbackInfo &info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("formatSize", Napi::Function::New(env, FormatSize, "formatSize"));
-  Napi::Object v = Napi::Object::New(env);
-  v.Set("version", Napi::String::New(env, OSTREE_VERSION_S));
-  v.Set("year", Napi::Number::New(env, OSTREE_YEAR_VERSION));
-  v.Set("release", Napi::Number::New(env, OSTREE_RELEASE_VERSION));
-  exports.Set("libostree", v);
+  oc::InitProcess(env, exports);
   oc::Cancellable::Init(env, exports);
   oc::InitRepo(env, exports);
   oc::InitLayerExport(env, exports);

@@ -15,4 +15,5 @@ void InitMerge(Napi::Env env, Napi::Object exports);
 void InitScheduler(Napi::Env env, Napi::Object exports);
 void InitLayerSpool(Napi::Env env, Napi::Object exports);
 void InitJournal(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
 }  // namespace oc

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Runs the test suite on another Debian release in a chroot: `scripts/test-matrix.sh trixie`.
+# Runs the test suite on another Debian release in a chroot: `scripts/test-matrix.sh trixie [FILE…]`
+# (FILEs: test files to run instead of the whole suite, as `npm test -- FILE…`).
 #
 # The chroot is made once with debootstrap (from the mirror the host's apt uses) and cached under
 # $OSTREE_CONTAINER_MATRIX_CACHE (default /var/cache/ostree-container-matrix/<dist>); system packages
 # come from the same scripts/install-deps.sh, Node and its headers from the distribution's own
 # nodejs/npm/libnode-dev. The checkout (without node_modules, build, lib, prebuilds) is copied in and
-# `npm ci && npm test` runs there as root. Ends with the suite's "N passed, N failed" line; the exit
+# `npm ci && npm test` runs there as root. The host's own package (`npm pack`, its prebuild compiled
+# against the host's libostree) goes in too, for test/integration/package-install.test.ts to install
+# there: a prebuild must follow the libostree it runs with. Ends with the suite's "N passed, N failed" line; the exit
 # status is the suite's.
 set -euo pipefail
 
-dist=${1:?usage: scripts/test-matrix.sh <debian-codename, e.g. trixie>}
+dist=${1:?usage: scripts/test-matrix.sh <debian-codename, e.g. trixie> [test files…]}
+shift
 src=$(cd "$(dirname "$0")/.." && pwd)
 cache=${OSTREE_CONTAINER_MATRIX_CACHE:-/var/cache/ostree-container-matrix}
 root=$cache/$dist
@@ -101,8 +105,20 @@ mkdir -p "$root$work"
 tar -C "$src" --exclude=./node_modules --exclude=./build --exclude=./lib --exclude=./.git \
   --exclude='./prebuilds/*' -cf - . | tar -C "$root$work" -xf -
 
+# The host's package as a user gets it (prepack builds lib/ here; the prebuild is made if stale).
+[ -d "$src/node_modules" ] || { echo "test-matrix.sh: run npm ci on the host first (npm pack needs its devDependencies)" >&2; exit 1; }
+rm -rf "$root/root/host-pack"
+mkdir -p "$root/root/host-pack"
+(cd "$src" && node scripts/prebuild-if-stale.mjs && npm pack --silent --pack-destination "$root/root/host-pack" >/dev/null)
+host_pack=$(cd "$root/root/host-pack" && ls -- *.tgz)
+host_libostree=$(pkg-config --modversion ostree-1)
+echo "test-matrix.sh: host package $host_pack (prebuild built against libostree $host_libostree)"
+
+tests=""
+for t in "$@"; do tests="$tests '${t//\'/\'\\\'\'}'"; done
 status=0
-in_root NODE_EXTRA_CA_CERTS=/etc/ssl/host-ca-certificates.crt sh -c "cd $work && npm ci && npm test" \
+in_root NODE_EXTRA_CA_CERTS=/etc/ssl/host-ca-certificates.crt OSTREE_CONTAINER_PACK="/root/host-pack/$host_pack" \
+  OSTREE_CONTAINER_PACK_LIBOSTREE="$host_libostree" sh -c "cd $work && npm ci && npm test${tests:+ --$tests}" \
   2>&1 | tee "$cache/$dist.log" || status=$?
 echo "test-matrix.sh: $dist finished with status $status; its suite:"
 grep -E '^[0-9]+ passed, [0-9]+ failed$' "$cache/$dist.log" | tail -n1 || echo "0 passed, 1 failed (no summary line: npm ci or the run failed)"

@@ -17,7 +17,10 @@ export interface NativeCancellable {
 
 export interface NativeCore {
   formatSize(bytes: number | bigint): string;
-  libostree: { version: string; year: number; release: number };
+  /** Whether the libostree loaded now is at least `year`.`release` (`ostree_check_version`). */
+  ostreeCheckVersion(year: number, release: number): boolean;
+  /** The libostree headers the addon was compiled against; a prebuild may run with another release. */
+  libostreeBuilt: { version: string; year: number; release: number };
   Cancellable: new () => NativeCancellable;
 }
 

@@ -11,7 +11,7 @@
 namespace oc {
 
 // Runs `in` on a thread of its own (holding a slot of the budget), ahead of the consumer,
-// hashing the bytes it yields (diff_id); inline when no slot is free. Bounded: at most a few
+// hashing the bytes it yields (diff_id); inline when no slot is free. Bounded: at most 1
 // MiB in flight. `raw` (the fd under `in`) is stopped on destruction so
 // the thread ends even while the pipe is idle.
 class PrefetchSource : public ByteSource {

@@ -44,9 +44,10 @@ constexpr uint64_t kXattrsEntryCost = 640;
 
 // Small content objects are written as scheduler tasks while the reader goes on decoding the
 // stream (libostree takes concurrent writes within one transaction; pull does the same). At most
-// kMaxQueuedWrites wait (≤ 64 × 127 KiB in memory); beyond that the reader writes them itself.
+// kMaxQueuedWrites wait (≤ 16 × 127 KiB in memory; 64 were no faster, issue 19); beyond that the
+// reader writes them itself.
 // A write's failure is rethrown by Check()/WaitAll() on the reader's thread.
-constexpr size_t kMaxQueuedWrites = 64;
+constexpr size_t kMaxQueuedWrites = 16;
 
 class Importer {
  public:

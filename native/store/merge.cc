@@ -1,6 +1,6 @@
 // The merge commit of a layered image (store spec §2.3 D): the base commit and the derived-layer
-// commits checked out over each other (whiteouts applied), relabelled, committed. Runs inside
-// the caller's transaction.
+// commits checked out over each other (whiteouts applied), relabelled, committed with the base as
+// parent. Runs inside the caller's transaction.
 #include "store/merge.h"
 
 #include <fcntl.h>
@@ -86,6 +86,8 @@ std::string WriteMergeCommit(OstreeRepo *repo, const MergeSpec &spec, GCancellab
   CommitFields fields;
   fields.metadata = spec.metadata.get();
   fields.timestamp = spec.timestamp;
+  // The base commit is the parent, as upstream writes it (bootc#1600): the base is one lookup away.
+  if (!spec.base.empty()) fields.parent = spec.base;
   return WithContext("Writing commit", [&] { return CommitTree(repo, mtree.get(), fields, c); });
 }
 

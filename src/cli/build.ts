@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { containerCommit } from '../build/container-commit.js';
 import { imaSign } from '../build/ima.js';
-import { openRepoArg } from './encapsulate.js';
+import { openRepoArg } from './repo-arg.js';
 
 export function registerBuild(program: Command): void {
   program

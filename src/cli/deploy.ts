@@ -11,7 +11,7 @@ import { formatSize } from '../format.js';
 import { ImageReference, OstreeImageReference, SignatureSource } from '../ref/image-reference.js';
 import { parseTransport } from '../ref/transport.js';
 import { gcImageLayers, imageFilteredContentWarning } from '../store/maintenance.js';
-import { imageCommand } from './image.js';
+import { imageCommand } from './image-group.js';
 import { progressFdWriter } from '../progress/progress-fd.js';
 import { addProxyOptions, proxyConfigOf, type ProxyCliOptions } from './proxy-options.js';
 import { addPullOptions, pullSettingsOf, type PullCliOptions } from './pull-options.js';

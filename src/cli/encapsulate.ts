@@ -7,19 +7,10 @@ import { encapsulate, type Compression, type ExportOpts } from '../container/enc
 import { withContext } from '../errors.js';
 import { parseImageManifest, type RuntimeConfig } from '../oci/types.js';
 import { ImageReference } from '../ref/image-reference.js';
-import { Repo } from '../repo/repo.js';
-import { stat } from 'node:fs/promises';
+import { openRepoArg } from './repo-arg.js';
 
 /** The `--compression` choices (encapsulate and demo). */
 export const COMPRESSIONS: Compression[] = ['gzip', 'gzip-fast', 'zstd', 'none'];
-
-/** Opens `--repo <path>` with upstream's error contexts. */
-export async function openRepoArg(p: string): Promise<Repo> {
-  await withContext(`Opening directory at '${p}'`, async () => {
-    if (!(await stat(p)).isDirectory()) throw new Error('Not a directory');
-  });
-  return withContext(`Opening ostree repository at '${p}'`, () => Repo.open(p));
-}
 
 /** Accumulates a repeatable option. */
 export function collect(value: string, previous: string[] | undefined): string[] {

@@ -7,7 +7,7 @@ import { progressFdWriter } from '../progress/progress-fd.js';
 import { progressRenderer, type ProgressMode } from '../progress/render.js';
 import { ImageImporter } from '../store/importer.js';
 import { imageFilteredContentWarning } from '../store/maintenance.js';
-import { openRepoArg } from './encapsulate.js';
+import { openRepoArg } from './repo-arg.js';
 import { parseImgrefArg } from './imgref-arg.js';
 import { addProxyOptions, proxyConfigOf, type ProxyCliOptions } from './proxy-options.js';
 import { addPullOptions, pullSettingsOf, type PullCliOptions } from './pull-options.js';

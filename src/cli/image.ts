@@ -1,5 +1,5 @@
-// `image …` subcommands: the layered store (pull, list, history, metadata, remove,
-// prune-layers, clear-cached-update, copy, reexport) and replace-detached-metadata.
+// `image …` subcommands: the layered store (list, history, metadata, remove,
+// prune-layers, clear-cached-update, copy, reexport; `pull` is image-pull.ts) and replace-detached-metadata.
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { updateDetachedMetadata } from '../container/update-detached-metadata.js';
@@ -10,14 +10,9 @@ import { copy } from '../store/copy.js';
 import { exportImage } from '../store/export.js';
 import { clearCachedUpdate, gcImageLayers, removeImages } from '../store/maintenance.js';
 import { listImages, queryImage, type LayeredImageState } from '../store/state.js';
-import { openRepoArg } from './encapsulate.js';
-import { registerImagePull } from './image-pull.js';
+import { imageCommand } from './image-group.js';
+import { openRepoArg } from './repo-arg.js';
 import { parseImgrefArg } from './imgref-arg.js';
-
-/** The `image` command group (created once; other files add subcommands to it). */
-export function imageCommand(program: Command): Command {
-  return program.commands.find((c) => c.name() === 'image') ?? program.command('image').description('Operations on container images');
-}
 
 async function requireImage(repoPath: string, imgrefArg: string): Promise<LayeredImageState> {
   const repo = await openRepoArg(repoPath);
@@ -34,8 +29,6 @@ function table(rows: string[][]): string {
 }
 
 function registerStore(image: Command): void {
-  registerImagePull(image);
-
   image
     .command('list')
     .description('List the images in the store')
@@ -52,8 +45,8 @@ function registerStore(image: Command): void {
     .action(async (imgref: string, o: { repo: string }) => {
       const state = await requireImage(o.repo, imgref);
       const history = state.configuration.history ?? [];
-      // Upstream (bootc) spells the header "CRCEATED BY"; kept for output compatibility.
-      const rows = [['ID', 'SIZE', 'CRCEATED BY']];
+      // 0.15.3's header (bootc's "CRCEATED BY" is a typo, not a format to keep).
+      const rows = [['ID', 'SIZE', 'CREATED BY']];
       state.manifest.layers.forEach((l, i) => {
         rows.push([l.digest.slice(l.digest.indexOf(':') + 1).slice(0, 20), formatSize(l.size), history[i]?.created_by ?? '']);
       });

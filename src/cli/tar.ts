@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { exportCommit } from '../tar/export.js';
 import { importTar } from '../tar/import.js';
-import { openRepoArg } from './encapsulate.js';
+import { openRepoArg } from './repo-arg.js';
 
 export function registerTar(program: Command): void {
   const tar = program.command('tar').description('Import and export ostree commits as tar streams');

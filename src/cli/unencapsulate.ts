@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { unencapsulate } from '../container/unencapsulate.js';
 import { OstreeImageReference } from '../ref/image-reference.js';
-import { openRepoArg } from './encapsulate.js';
+import { openRepoArg } from './repo-arg.js';
 import { addProxyOptions, proxyConfigOf, type ProxyCliOptions } from './proxy-options.js';
 
 interface UnencapsulateCliOptions extends ProxyCliOptions {

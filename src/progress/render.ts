@@ -1,7 +1,8 @@
 // CLI renderers of import progress (spec store §2.4): bars on a terminal (per layer and overall:
 // bytes, rate, ETA) drawn by cli-progress, upstream's plain start/finish lines elsewhere, and one
 // JSON object per line for update agents.
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressTypes from 'cli-progress';
 import { formatSize } from '../format.js';
 import type { ImportProgress, LayerKind, ProgressListener } from '../store/progress.js';
 
@@ -54,6 +55,8 @@ interface BarPayload {
 
 function bars(out: NodeJS.WritableStream): ProgressRenderer {
   const start = Date.now();
+  // Loaded only when bars are drawn (memory of the other modes, issue 19).
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes;
   const multi = new cliProgress.MultiBar(
     {
       stream: out as NodeJS.WriteStream,
@@ -66,8 +69,8 @@ function bars(out: NodeJS.WritableStream): ProgressRenderer {
     },
     cliProgress.Presets.shades_classic,
   );
-  const layerBars = new Map<number, { bar: cliProgress.SingleBar; started: number; label: string }>();
-  let overall: cliProgress.SingleBar | undefined;
+  const layerBars = new Map<number, { bar: cliProgressTypes.SingleBar; started: number; label: string }>();
+  let overall: cliProgressTypes.SingleBar | undefined;
   const payload = (label: string, fetched: number, total: number, since: number): BarPayload => {
     const secs = Math.max(0.001, (Date.now() - since) / 1000);
     return { label, bytes: `${formatSize(fetched)}/${formatSize(total)}`, rate: `${formatSize(Math.round(fetched / secs))}/s` };

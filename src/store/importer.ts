@@ -3,12 +3,10 @@
 // or by diff_id; import() runs the missing layers through the pull pipeline (./pipeline.ts: one
 // skopeo proxy, several layers in flight), each layer committed with its blob ref as soon as it
 // is complete, then writes the merge commit and the image ref; download() stops before that.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { concurrency } from '../concurrency.js';
 import { ContextError, messageOf, withContext } from '../errors.js';
-import { CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, DOCKER_TYPE_LAYER_TAR, META_CONFIG, META_FILTERED, META_MANIFEST, META_MANIFEST_DIGEST } from '../container/constants.js';
-import { native, packageRoot } from '../native.js';
+import { CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, DOCKER_TYPE_LAYER_TAR, META_FILTERED } from '../container/constants.js';
+import { native } from '../native.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfiguration, ImageManifest } from '../oci/types.js';
 import { explicitJournal, journalSend, JournalPriority } from '../journal.js';
@@ -27,7 +25,7 @@ import { DEFAULT_FETCH_CONCURRENCY } from './fetch-concurrency.js';
 import { checkFreeSpace } from './free-space.js';
 import { recordReusedLayers } from './layer-reuse.js';
 import { gcImageLayers } from './maintenance.js';
-import { writeMergeCommit } from './merge.js';
+import { mergeCommitMetadata, writeMergeCommit } from './merge.js';
 import { layerSources, LayerPipeline, type ImportedLayer, type LayerSource, type LayerTask } from './pipeline.js';
 import { planImport, planOffline } from './plan.js';
 import type { PreparedImport, ManifestLayerState, PrepareResult } from './prepared.js';
@@ -35,8 +33,12 @@ import { ProgressTracker, type ProgressListener } from './progress.js';
 import { rootIsTransient } from './prepare-root.js';
 import { queryImage, queryImageCommit, refForImage, type LayeredImageState } from './state.js';
 
-/** The library version recorded as `ostree.importer.version`. */
-export const IMPORTER_VERSION: string = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+/**
+ * `ostree.importer.version` of the commits the store writes: the ostree-ext release whose store
+ * format they follow. Upstream writes its crate version (still 0.15.3 in 2026), so the same image
+ * gives the same commits with either tool.
+ */
+export const IMPORTER_VERSION = '0.15.3';
 
 /** Layer media types an ostree layer may have (spec references §2). */
 const OSTREE_LAYER_MEDIA_TYPES: readonly string[] = [
@@ -103,8 +105,8 @@ export class ImageImporter {
     readonly imgref: OstreeImageReference,
     private readonly proxyConfig: ImageProxyConfig = {},
   ) {
-    const { year, release } = native().libostree;
-    this.ostreeV2024_3 = year > 2024 || (year === 2024 && release >= 3);
+    // The running library decides, not the headers a prebuild was compiled against.
+    this.ostreeV2024_3 = native().ostreeCheckVersion(2024, 3);
   }
 
   /** Write the merge ref (and report) under this reference instead of the source. */
@@ -507,13 +509,7 @@ export class ImageImporter {
   }
 
   private async writeMerge(prepared: PreparedImport, base: string | null, derived: string[], filtered: Map<string, Map<string, number>>): Promise<string> {
-    const metadata = new Map<string, TypedVariant>([
-      [META_MANIFEST_DIGEST, { type: 's', value: prepared.manifestDigest }],
-      [META_MANIFEST, { type: 's', value: JSON.stringify(prepared.manifest) }],
-      [META_CONFIG, { type: 's', value: JSON.stringify(prepared.config) }],
-      ['ostree.importer.version', { type: 's', value: IMPORTER_VERSION }],
-      [META_FILTERED, { type: 'a{sa{su}}', value: filtered }],
-    ]);
+    const metadata = mergeCommitMetadata(prepared, IMPORTER_VERSION, filtered);
     const timestamp = imageTimestamp(prepared.manifest, prepared.config);
     return withContext('Writing merge commit', () =>
       this.repo.withTransaction(async () => {

@@ -6,7 +6,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { lstat, readlink, realpath, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, realpath, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,24 +38,43 @@ async function missingDirs(p: string): Promise<string[]> {
 }
 
 describe('install-ostree-ext', () => {
-  it('links <prefix>/libexec/libostree/ext/ostree-container to the CLI; replaces a link, keeps a file unless --force', async () => {
+  it('links <prefix>/libexec/libostree/ext/ostree-container to the CLI; replaces its own link, names anything else and keeps it unless --force', async () => {
     const prefix = path.join(work, 'prefix');
     const entry = path.join(prefix, 'libexec/libostree/ext/ostree-container');
     const target = await realpath(CLI);
     expect((await cli('install-ostree-ext', '--prefix', prefix)).stdout).toBe(`${entry} -> ${target}\n`);
     expect(await readlink(entry)).toBe(target);
-    await rm(entry);
-    await symlink('/nonexistent', entry);
+    // Its own link again, and one a removed install left dangling: replaced.
     await cli('install-ostree-ext', '--prefix', prefix);
     expect(await readlink(entry)).toBe(target);
     await rm(entry);
-    await writeFile(entry, '#!/bin/sh\n');
-    await expect(cli('install-ostree-ext', '--prefix', prefix)).rejects.toMatchObject({
-      code: 1,
-      stderr: `error: ${entry} exists and is not a symbolic link (another ostree-container?); --force replaces it\n`,
-    });
+    await symlink('/opt/gone/node_modules/ostree-container/lib/cli/main.js', entry);
+    await cli('install-ostree-ext', '--prefix', prefix);
+    expect(await readlink(entry)).toBe(target);
+
+    // What it did not make: rpm-ostree's link, a file; kept and named, replaced with --force.
+    const refused = (what: string) => ({ code: 1, stderr: `error: ${entry} exists and was not made by install-ostree-ext: ${what}; --force replaces it\n` });
+    await rm(entry);
+    await symlink('../../../bin/rpm-ostree', entry);
+    await expect(cli('install-ostree-ext', '--prefix', prefix)).rejects.toMatchObject(refused('a symbolic link to ../../../bin/rpm-ostree'));
+    expect(await readlink(entry)).toBe('../../../bin/rpm-ostree');
     await cli('install-ostree-ext', '--prefix', prefix, '--force');
     expect(await readlink(entry)).toBe(target);
+    await rm(entry);
+    await writeFile(entry, '#!/bin/sh\n');
+    await expect(cli('install-ostree-ext', '--prefix', prefix)).rejects.toMatchObject(refused('a regular file of 10 bytes'));
+    expect(await readFile(entry, 'utf8')).toBe('#!/bin/sh\n');
+    await cli('install-ostree-ext', '--prefix', prefix, '--force');
+    expect(await readlink(entry)).toBe(target);
+
+    // A directory is never replaced.
+    await rm(entry);
+    await mkdir(entry);
+    await expect(cli('install-ostree-ext', '--prefix', prefix, '--force')).rejects.toMatchObject({
+      code: 1,
+      stderr: `error: ${entry} exists and is a directory; not replacing it\n`,
+    });
+    expect((await lstat(entry)).isDirectory()).toBe(true);
   });
 });
 

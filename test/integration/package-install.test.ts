@@ -3,7 +3,13 @@
 // N-API prebuild. The pack runs in a staging copy of the package, so lib/ and build/ of this
 // checkout (in use by other test files) are not rewritten. Dependencies come from npm's cache
 // when it has them (--prefer-offline), else from the registry.
+//
+// $OSTREE_CONTAINER_PACK names a tarball packed elsewhere instead, with the libostree its prebuild
+// was compiled against in $OSTREE_CONTAINER_PACK_LIBOSTREE: scripts/test-matrix.sh passes the
+// host's (Debian 12, libostree 2022.7) into the Debian 13 chroot (2025.2), where the installed CLI
+// must still keep derived /var content in /var, as the running libostree decides.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,16 +29,20 @@ async function which(name: string): Promise<string> {
 
 let work: string;
 let tarball: string;
+/** Paths in the tarball, below its `package/`. */
+let shipped: string[];
 let app: string;
 /** A consumer's environment: PATH holds node, npm, npx and sh only; no npm_* settings of ours. */
 let env: NodeJS.ProcessEnv;
 
-beforeAll(async () => {
+/** A tarball packed elsewhere, and the libostree its prebuild was compiled against. */
+const GIVEN = process.env.OSTREE_CONTAINER_PACK;
+const GIVEN_LIBOSTREE = process.env.OSTREE_CONTAINER_PACK_LIBOSTREE;
+
+/** Packs this checkout in a staging copy: what `files` lists, plus what prepack needs to build lib/. */
+async function packCheckout(): Promise<string> {
   const prebuilt = existsSync(PREBUILDS) ? readdirSync(PREBUILDS).filter((n) => n.endsWith('.node')) : [];
   if (prebuilt.length === 0) throw new Error(`no prebuild in ${PREBUILDS}: run \`npm run prebuild\` (npm test does it in pretest)`);
-  work = await tmpdir('package-');
-
-  // Staging copy: what `files` lists, plus what prepack needs to build lib/.
   const stage = path.join(work, 'stage');
   await mkdir(stage);
   for (const f of [...pkg.files, 'package.json', 'tsconfig.json', 'src/']) {
@@ -41,16 +51,21 @@ beforeAll(async () => {
   }
   await symlink(path.join(packageRoot, 'node_modules'), path.join(stage, 'node_modules'));
   const packed = await execFileP('npm', ['pack', '--json', '--pack-destination', work], { cwd: stage });
-  const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
-  tarball = path.join(work, filename);
-  const shipped = files.map((f) => f.path);
-  expect(shipped).toEqual(expect.arrayContaining(['lib/index.js', 'lib/cli/main.js', 'lib/fixture/index.js', ...prebuilt.map((n) => `prebuilds/${path.basename(PREBUILDS)}/${n}`)]));
-  expect(shipped.filter((p) => p.startsWith('build/') || p.startsWith('test/'))).toEqual([]);
+  const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
+  return path.join(work, filename);
+}
+
+beforeAll(async () => {
+  work = await tmpdir('package-');
+  if (GIVEN !== undefined && GIVEN_LIBOSTREE === undefined) throw new Error('OSTREE_CONTAINER_PACK needs OSTREE_CONTAINER_PACK_LIBOSTREE (the libostree its prebuild was built against)');
+  tarball = GIVEN ?? (await packCheckout());
+  shipped = (await execFileP('tar', ['-tzf', tarball])).stdout.trim().split('\n').map((p) => p.replace(/^package\//, ''));
 
   const bin = path.join(work, 'bin');
   await mkdir(bin);
   await symlink(process.execPath, path.join(bin, 'node'));
-  for (const name of ['npm', 'npx', 'sh']) await symlink(await which(name), path.join(bin, name));
+  // npm and sh to install; skopeo and setpriv, which image pulls run.
+  for (const name of ['npm', 'npx', 'sh', 'skopeo', 'setpriv']) await symlink(await which(name), path.join(bin, name));
   env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
   env.PATH = bin;
 
@@ -65,6 +80,10 @@ describe('npm pack, then npm install in a fresh project without a compiler', () 
     for (const tool of ['g++', 'cc', 'make', 'node-gyp']) {
       await expect(execFileP('sh', ['-c', `command -v ${tool}`], { env }), tool).rejects.toMatchObject({ stdout: '' });
     }
+    const prebuilt = shipped.filter((p) => p.startsWith(`prebuilds/${path.basename(PREBUILDS)}/`) && p.endsWith('.node'));
+    expect(prebuilt).toHaveLength(1);
+    expect(shipped).toEqual(expect.arrayContaining(['lib/index.js', 'lib/cli/main.js', 'lib/fixture/index.js']));
+    expect(shipped.filter((p) => p.startsWith('build/') || p.startsWith('test/'))).toEqual([]);
     await execFileP('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: app, env });
     const installed = path.join(app, 'node_modules/ostree-container');
     expect(existsSync(path.join(installed, 'build'))).toBe(false); // node-gyp-build took the prebuild
@@ -95,5 +114,37 @@ describe('npm pack, then npm install in a fresh project without a compiler', () 
     expect(existsSync(path.join(repo, 'objects'))).toBe(true);
 
     expect(await execFileP('npx', ['--no-install', 'ostree-container', '--version'], { cwd: app, env })).toMatchObject({ stdout: `${pkg.version}\n` });
+  });
+
+  it('runs the shipped prebuild unchanged, and the running libostree (not the one it was built on) decides where derived /var goes', async () => {
+    const installed = path.join(app, 'node_modules/ostree-container');
+    expect(existsSync(installed), 'needs the install of the test above').toBe(true);
+    // The file node-gyp-build loads is the tarball's prebuild, byte for byte: nothing was rebuilt.
+    const rel = shipped.find((p) => p.startsWith('prebuilds/') && p.endsWith('.node'))!;
+    const probe = path.join(app, 'probe.cjs');
+    await writeFile(probe, `
+      const binding = require('node-gyp-build').path(${JSON.stringify(installed)});
+      console.log(JSON.stringify({ binding, built: require(binding).libostreeBuilt.version }));
+    `);
+    const { binding, built } = JSON.parse((await execFileP('node', [probe], { cwd: app, env })).stdout) as { binding: string; built: string };
+    expect(binding).toBe(path.join(installed, rel));
+    const fromTarball = (await execFileP('tar', ['-xzOf', tarball, `package/${rel}`], { encoding: 'buffer', maxBuffer: 64 << 20 })).stdout;
+    expect(createHash('sha256').update(await readFile(binding)).digest('hex')).toBe(createHash('sha256').update(fromTarball).digest('hex'));
+    // Built against the pack's libostree: the host's in the Debian 13 chroot (test-matrix.sh), else this system's.
+    expect(built).toBe(GIVEN_LIBOSTREE ?? (await execFileP('pkg-config', ['--modversion', 'ostree-1'])).stdout.trim());
+
+    // The installed CLI pulls upstream's derived image (test/fixtures/upstream-2026/).
+    const running = /Version: '(\d+)\.(\d+)'/.exec((await execFileP('ostree', ['--version'])).stdout);
+    if (!running) throw new Error('no version in `ostree --version`');
+    const retains = Number(running[1]) > 2024 || (Number(running[1]) === 2024 && Number(running[2]) >= 3);
+    await execFileP('tar', ['-C', work, '--zstd', '-xf', path.join(packageRoot, 'test/fixtures/upstream-2026/exampleos-up26-store.oci.tar.zst')]);
+    const repo = path.join(work, 'pull-repo');
+    await execFileP('ostree', ['init', `--repo=${repo}`, '--mode=bare-user']);
+    const pulled = await execFileP('npx', ['--no-install', 'ostree-container', 'image', 'pull', '--quiet', repo, `ostree-unverified-image:oci:${work}/up26-store:d`], { cwd: app, env });
+    const merge = /^Wrote: \S+ => ([0-9a-f]{64})$/m.exec(pulled.stdout)?.[1];
+    const listing = (await execFileP('ostree', ['ls', `--repo=${repo}`, '-R', merge ?? 'missing-merge'])).stdout;
+    expect({ var: listing.includes(' /var/lib/derived/s\n'), factory: listing.includes(' /usr/share/factory/var/lib/derived/s\n') }).toEqual({ var: retains, factory: !retains });
+    // From 2024.3 on, upstream's own merge commit for this image (store-upstream.test.ts has both stacks).
+    if (retains) expect(merge).toBe('57828250efe4ff96405c96ce5ea565ced892dd61df8aecc26a4e60194cf27c9e');
   });
 });

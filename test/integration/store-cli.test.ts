@@ -84,7 +84,7 @@ describe('image pull and the query commands', () => {
 
     const history = await cli(['image', 'history', '--repo', repo.path, `oci:${dir}`]);
     const rows = history.stdout.trimEnd().split('\n');
-    expect(rows[0]).toMatch(/^ ID +SIZE +CRCEATED BY$/);
+    expect(rows[0]).toMatch(/^ ID +SIZE +CREATED BY$/);
     expect(rows).toHaveLength(n + 1);
     expect(rows[1]).toMatch(new RegExp(`^ ${manifest.layers[0]!.digest.slice(7, 27)} +\\S+\\s\\S+ +ostree export of commit ${COMMIT_V0}$`));
 

@@ -91,7 +91,7 @@ describe('writeMergeCommit', () => {
       expect(ls.has('/usr/etc/empty-but-kept')).toBe(true);
       const info = await repo.loadCommit(c);
       expect(info.timestamp).toBe(ts);
-      expect(info.parent).toBeNull();
+      expect(info.parent).toBe(base); // as upstream: the base is one lookup away
       expect(info.subject).toBe('');
       expect(info.body).toBe('');
       expect(info.metadata).toEqual(metadata);
@@ -148,6 +148,7 @@ describe('writeMergeCommit', () => {
     expect(ls.has('/usr/bin/a')).toBe(false);
     expect(await catFile(rp, c, '/usr/bin/b')).toBe('b');
     expect((await repo.loadCommit(c)).metadata.size).toBe(0);
+    expect((await repo.loadCommit(c)).parent).toBeNull(); // no base, no parent
   });
 
   it('refuses an archive repository up front; a missing layer fails cleanly', async () => {
