@@ -60,6 +60,10 @@ class CommitRewriter {
   /** One evmctl per CPU of the budget at a time. */
   private async slot<T>(fn: () => Promise<T>): Promise<T> {
     while (this.running >= concurrency()) await new Promise<void>((r) => this.waiting.push(r));
+    if (this.opts.signal?.aborted) {
+      this.waiting.shift()?.(); // pass the wake-up on: each waiter leaves the same way
+      this.opts.signal.throwIfAborted();
+    }
     this.running++;
     try {
       return await fn();
@@ -102,6 +106,15 @@ class CommitRewriter {
     });
   }
 
+  /** Once every file and tree started so far (and any they started) has settled. */
+  async settled(): Promise<void> {
+    let started;
+    do {
+      started = this.files.size + this.trees.size;
+      await Promise.allSettled([...this.files.values(), ...this.trees.values()]);
+    } while (started !== this.files.size + this.trees.size);
+  }
+
   mapTree(checksum: string): Promise<string> {
     let p = this.trees.get(checksum);
     if (!p) {
@@ -135,11 +148,20 @@ export async function imaSign(repo: Repo, rev: string, opts: ImaSignOpts): Promi
     const commit = await repo.loadVariant('commit', checksum);
     const parts = [...(commit.value as TypedVariant['value'][])];
     const tmp = await mkdtemp(path.join(repo.path, 'tmp', 'ima-sign-'));
+    // The first failure stops the other signings, and the temporary directory goes only once
+    // none of them writes into it any more.
+    const stop = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+    const rewriter = new CommitRewriter(repo, { ...opts, signal }, tmp);
     try {
-      const root = await new CommitRewriter(repo, opts, tmp).mapTree(Buffer.from(parts[6] as Uint8Array).toString('hex'));
+      const root = await rewriter.mapTree(Buffer.from(parts[6] as Uint8Array).toString('hex'));
       parts[6] = Buffer.from(root, 'hex');
       return await repo.writeMetadata('commit', variantToBytes({ type: commit.type, value: parts }), { signal: opts.signal });
+    } catch (e) {
+      stop.abort();
+      throw e;
     } finally {
+      await rewriter.settled();
       await rm(tmp, { recursive: true, force: true });
     }
   });
