@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importDerivedLayer } from '../../src/store/derived.js';
-import { cliRepo, type LayerEntry, layerTar, repoTmpLeftovers, TAR, tempFile } from './store-util.js';
+import { cliRepo, repoTmpLeftovers, TAR, tempFile } from './store-util.js';
+import { type LayerEntry, layerTar } from '../helpers/tar.js';
 import { cleanupTmp, fixChecksum, fsck, repoSnapshot } from './tar-util.js';
 
 afterAll(cleanupTmp);

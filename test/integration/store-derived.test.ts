@@ -6,7 +6,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ostreeCli } from '../../src/fixture/index.js';
 import { importDerivedLayer, normalizeLayerPath } from '../../src/store/derived.js';
-import { catFile, cliRepo, fifoPipe, fileChecksum, fixture, type LayerEntry, layerTar, listCommit, repoTmpLeftovers, TAR, tempFile, VERSION } from './store-util.js';
+import { catFile, cliRepo, fifoPipe, fileChecksum, fixture, listCommit, repoTmpLeftovers, TAR, tempFile, VERSION } from './store-util.js';
+import { type LayerEntry, layerTar } from '../helpers/tar.js';
 import { cleanupTmp, fsck, repoSnapshot } from './tar-util.js';
 
 afterAll(cleanupTmp);

@@ -22,7 +22,8 @@ import type { PreparedImport } from '../../src/store/prepared.js';
 import { listImages, queryImage, type LayeredImageState } from '../../src/store/state.js';
 import { editOciImage } from '../helpers/sysroot.js';
 import { chunkedExampleWork, cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
-import { catFile, fileChecksum, fixture, type LayerEntry, layerTar, listCommit } from './store-util.js';
+import { catFile, fileChecksum, fixture, listCommit } from './store-util.js';
+import { type LayerEntry, layerTar } from '../helpers/tar.js';
 import { fsck } from './tar-util.js';
 
 

@@ -10,7 +10,8 @@ import { variant } from '../../src/repo/variant.js';
 import { importDerivedLayer } from '../../src/store/derived.js';
 import { writeMergeCommit, type MergeOptions } from '../../src/store/merge.js';
 import { importTar } from '../../src/tar/import.js';
-import { catFile, cliRepo, fixture, type LayerEntry, layerTar, listCommit, repoTmpLeftovers, TAR, tempFile, VERSION } from './store-util.js';
+import { catFile, cliRepo, fixture, listCommit, repoTmpLeftovers, TAR, tempFile, VERSION } from './store-util.js';
+import { type LayerEntry, layerTar } from '../helpers/tar.js';
 import { cleanupTmp, fsck, tmpdir } from './tar-util.js';
 
 afterAll(cleanupTmp);

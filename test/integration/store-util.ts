@@ -1,8 +1,7 @@
-// Helpers for the store's native-job tests (derived layers, merge commits): layer tars built
-// with tar-stream, repos made by the ostree CLI, and what a commit holds, read back with the CLI.
+// Helpers for the store's native-job tests (derived layers, merge commits): layer files, repos
+// made by the ostree CLI, and what a commit holds, read back with the CLI.
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pack } from 'tar-stream';
 import { ostreeCli } from '../../src/fixture/index.js';
 import { Repo } from '../../src/repo/repo.js';
 import { tmpdir } from './tar-util.js';
@@ -13,51 +12,6 @@ export const TAR = 'application/vnd.oci.image.layer.v1.tar';
 export const VERSION = '0.15.3';
 /** A file under test/fixtures/. */
 export const fixture = (name: string): string => path.join(import.meta.dirname, '..', 'fixtures', name);
-
-export interface LayerEntry {
-  name: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
-  data?: string | Buffer;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  /** Unix seconds (default 0: "unmodified" to the object-store hardlink rules). */
-  mtime?: number;
-  linkname?: string;
-  pax?: Record<string, string>;
-}
-
-/** A layer tar (ustar, PAX where asked) of `entries` in order. */
-export async function layerTar(entries: LayerEntry[]): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    p.on('data', (b: Buffer) => chunks.push(b));
-    p.on('end', () => resolve());
-    p.on('error', reject);
-  });
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    const data = e.data === undefined ? undefined : Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data);
-    p.entry(
-      {
-        name: e.name,
-        type,
-        mode: e.mode ?? (type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644),
-        uid: e.uid ?? 0,
-        gid: e.gid ?? 0,
-        mtime: new Date((e.mtime ?? 0) * 1000),
-        linkname: e.linkname,
-        pax: e.pax,
-        size: data?.length ?? 0,
-      },
-      data,
-    );
-  }
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 /** Writes `data` to a new file in a temp dir and returns its path. */
 export async function tempFile(data: Buffer, name = 'layer.tar'): Promise<string> {
