@@ -159,7 +159,8 @@ describe('a derived image built on our chunked image', () => {
     expect([...(await repo.listRefs()).keys()]).toEqual([]);
   });
 
-  it('disableGc keeps the layers of a replaced image; a base image and a derived image share layers', async () => {
+  // (What disableGc keeps when an image is replaced: store-gc.test.ts.)
+  it('a base image and a derived image share the base layers (upstream\'s test_container_chunked GC sequence)', async () => {
     const repo = await freshRepo();
     const dir = path.join(work, 'derived-gc');
     await appendLayers(chunked, dir, [{ entries: LAYER2, createdBy: 'only layer' }]);
