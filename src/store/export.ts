@@ -17,7 +17,7 @@ import { ImageReference, parseOciPathAndTag } from '../ref/image-reference.js';
 import { Transport } from '../ref/transport.js';
 import type { Repo } from '../repo/repo.js';
 import { exportLayers, type LayerSpec } from '../tar/export.js';
-import { queryImage, refForLayer } from './state.js';
+import { queryImage, refForLayer, type LayeredImageState } from './state.js';
 
 /** A derived layer commit as a plain tar (libostree's own tar export) into the layout. */
 async function ostreeExportLayer(repo: Repo, commit: string, oci: OciDir): Promise<{ descriptor: Descriptor; diffId: string }> {
@@ -47,9 +47,7 @@ async function chunkObjects(repo: Repo, commit: string): Promise<string[]> {
   return (await repo.readDirTree(rootContents)).files.map((f) => f.name);
 }
 
-async function exportToOciDir(repo: Repo, src: ImageReference, oci: OciDir, tag: string | undefined, opts: ExportOpts, dest: ImageReference): Promise<string> {
-  const state = await queryImage(repo, src);
-  if (!state) throw new Error(`No such image: ${src.toString()}`);
+async function exportToOciDir(repo: Repo, state: LayeredImageState, oci: OciDir, tag: string | undefined, opts: ExportOpts, dest: ImageReference): Promise<string> {
   const { manifest, configuration } = state;
   const layout = parseManifestLayout(manifest, configuration);
   if (!layout.commitLayer) throw new Error(`Missing ${DIFFID_LABEL}`);
@@ -113,14 +111,17 @@ async function exportToOciDir(repo: Repo, src: ImageReference, oci: OciDir, tag:
  * `oci:DIR[:TAG]` directly, other transports through a temp layout and `skopeo copy`.
  */
 export async function exportImage(repo: Repo, src: ImageReference, dest: ImageReference, opts: ExportOpts = {}): Promise<string> {
+  // Before anything is created at the destination.
+  const state = await queryImage(repo, src);
+  if (!state) throw new Error(`No such image: ${src.toString()}`);
   if (dest.transport === Transport.OciDir) {
     const { path: dir, tag } = parseOciPathAndTag(dest.name);
-    return exportToOciDir(repo, src, await OciDir.ensure(dir), tag, opts, dest);
+    return exportToOciDir(repo, state, await OciDir.ensure(dir), tag, opts, dest);
   }
   const tmp = await mkdtemp(path.join('/var/tmp', 'ostree-container-reexport-'));
   try {
     const oci = await OciDir.ensure(path.join(tmp, 'oci'));
-    await exportToOciDir(repo, src, oci, undefined, opts, dest);
+    await exportToOciDir(repo, state, oci, undefined, opts, dest);
     return await withContext('Skopeo copy', () =>
       skopeoCopy(new ImageReference(Transport.OciDir, oci.path), dest, {
         ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}),
