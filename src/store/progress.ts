@@ -92,10 +92,11 @@ export class ProgressTracker {
     this.timer = undefined;
   }
 
+  /** Completed layers count their size, running ones their (clamped) sample: never above the total, so not clamped again. */
   private overall(): void {
     let fetched = this.done;
     for (const t of this.active.values()) fetched += t.fetched;
-    this.listener?.({ type: 'progress', fetched: Math.min(fetched, this.total), total: this.total });
+    this.listener?.({ type: 'progress', fetched, total: this.total });
   }
 
   private async sample(): Promise<void> {

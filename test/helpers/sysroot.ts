@@ -116,7 +116,7 @@ export async function editOciImage(
 }
 
 /** A derived image: `src` plus one gzip layer holding `files` (as `podman build` would add). */
-export function deriveOciImage(src: string, dest: string, files: Record<string, string>, createdBy: string): Promise<string> {
+export function deriveOciImage(src: string, dest: string, files: Record<string, string | Buffer>, createdBy: string): Promise<string> {
   return editOciImage(src, dest, async (oci, manifest, config) => {
     const tar = await layerTar(files);
     const blob = gzipSync(tar);
