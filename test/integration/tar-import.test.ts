@@ -118,7 +118,7 @@ describe('commit mode', () => {
     );
     await ostreeCli(p, ['remote', 'add', '--set=gpg-verify=true', 'nokey', 'https://example.invalid']);
     await expect(tar.importTar(await openRepo(p), layers.none!, { remote: 'nokey' })).rejects.toThrow(/public key not found/);
-    await expect(ostreeCli(p, ['show', COMMIT_V0])).rejects.toThrow();
+    await expect(ostreeCli(p, ['show', COMMIT_V0])).rejects.toThrow(`Couldn't find file object '${COMMIT_V0}'`);
     expect(await fsck(p)).toMatch(/no errors found|0 commits/);
   });
 
