@@ -21,7 +21,7 @@ struct LayerSpec {
   Compression compression = Compression::Gzip;
   int level = 0;     // 0: the codec's default
   int fd = -1;       // written, not closed
-  std::string path;  // or created (and removed again on failure)
+  std::string path;  // or created (and removed again when the export fails)
 };
 
 struct LayerResult : BlobDigests {
@@ -31,9 +31,9 @@ struct LayerResult : BlobDigests {
 // { diffId, digest, size, uncompressedSize, mediaType, commit? }
 Napi::Object LayerResultToJs(Napi::Env env, const LayerResult &r);
 
-// Writes one layer on the calling thread; gzip blocks go to the scheduler's tasks, zstd asks the
-// budget for `threads` workers (contexts from `pool` when given, shared by an export's layers).
-LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned threads, GCancellable *cancellable,
+// Writes one layer to `fd` on the calling thread; gzip blocks go to the scheduler's tasks, zstd asks
+// the budget for `threads` workers (contexts from `pool` when given, shared by an export's layers).
+LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, int fd, unsigned threads, GCancellable *cancellable,
                         CompressorPool *pool = nullptr);
 
 struct ObjectAssignment;
@@ -41,7 +41,8 @@ struct ObjectAssignment;
 // exportLayers: fills the layers' objects from `assign` (when given), then writes the layers
 // within the scheduler's budget: `parallel` layers at once and `threads` zstd workers per layer
 // at most (0: as the budget allows). The first failure cancels the other layers and is thrown
-// once all have stopped; a cancellation that left layers unwritten is thrown as such.
+// once all have stopped; a cancellation that left layers unwritten is thrown as such. Output
+// paths are renamed into place together at the end: a failed export leaves none of them.
 void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectAssignment *assign, unsigned threads,
                   unsigned parallel, GCancellable *cancellable, std::vector<LayerResult> &results);
 
