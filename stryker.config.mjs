@@ -41,11 +41,15 @@ if (asked.length > 0 && chosen.length === 0) throw new Error(`--mutate ${asked.j
 // One module: its own incremental file and reports, so modules can be run (and re-run) apart.
 const name = chosen.length === 1 ? chosen[0] : 'all';
 
+// The test files reach the test processes as vitest's `include` (test/mutation/vitest.config.ts),
+// not as Stryker's `testFiles`: with `testFiles` set, Stryker 9.6 activates static mutants (module-
+// level constants) only after the modules were loaded, so they all "survive".
+process.env.OSTREE_CONTAINER_MUTATION_TESTS = JSON.stringify([...new Set(chosen.flatMap((m) => TESTS[m]))]);
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
   vitest: { configFile: 'test/mutation/vitest.config.ts', related: false },
-  testFiles: [...new Set(chosen.flatMap((m) => TESTS[m]))],
   mutate: modules.map((m) => `src/${m}/**/*.ts`),
   coverageAnalysis: 'perTest',
   // 2 cores shared with other work: one test process at a time.
@@ -59,6 +63,6 @@ export default {
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
   ignorePatterns: ['build-asan', 'bench/work', 'docs', 'reports'],
-  tempDirName: '.stryker-tmp',
+  tempDirName: `.stryker-tmp/${name}`,
   cleanTempDir: 'always',
 };
