@@ -10,12 +10,13 @@ import { computeSizes } from '../../src/container/chunking.js';
 import { encapsulate } from '../../src/container/encapsulate.js';
 import { COMMIT_V0 } from '../../src/fixture/index.js';
 import { OciDir } from '../../src/oci/layout.js';
-import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
+import { ImageReference } from '../../src/ref/image-reference.js';
 import type { Repo } from '../../src/repo/repo.js';
-import { ImageImporter } from '../../src/store/importer.js';
+import type { ImageImporter } from '../../src/store/importer.js';
 import { countLayerReferences, gcImageLayers, removeImages } from '../../src/store/maintenance.js';
 import { queryImage, refForLayer, type LayeredImageState } from '../../src/store/state.js';
 import { chunkedExampleWork, cleanupTmp, freshRepo } from './encapsulate-util.js';
+import { pullImage } from './store-util.js';
 import { fsck } from './tar-util.js';
 
 let work: string;
@@ -38,12 +39,8 @@ beforeAll(async () => {
 afterAll(cleanupTmp);
 
 /** Imports the image in `dir` under `oci:<dir>`; `setup` configures the importer. */
-async function pull(repo: Repo, dir: string, setup: (i: ImageImporter) => void = () => undefined): Promise<LayeredImageState> {
-  const imp = new ImageImporter(repo, OstreeImageReference.parse(`ostree-unverified-image:oci:${dir}`));
-  setup(imp);
-  const r = await imp.prepare();
-  if (r.kind !== 'ready') throw new Error(`expected a ready import, got ${r.kind}`);
-  return imp.import(r.prepared);
+async function pull(repo: Repo, dir: string, setup?: (i: ImageImporter) => void): Promise<LayeredImageState> {
+  return (await pullImage(repo, `ostree-unverified-image:oci:${dir}`, setup ? { setup } : {})).state;
 }
 
 /** The layer digests that have a blob ref in `repo`. */

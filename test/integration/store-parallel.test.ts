@@ -6,10 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OstreeImageReference } from '../../src/ref/image-reference.js';
 import type { Repo } from '../../src/repo/repo.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
-import { ImageImporter } from '../../src/store/importer.js';
 import type { PreparedImport } from '../../src/store/prepared.js';
 import type { ImportProgress } from '../../src/store/progress.js';
 import type { LayeredImageState } from '../../src/store/state.js';
@@ -17,7 +15,7 @@ import { registryFixture } from '../helpers/registry.js';
 import { startRelay, type Relay } from '../helpers/relay.js';
 import { deriveOciImage } from '../helpers/sysroot.js';
 import { chunkedExampleWork, cleanupTmp, freshRepo } from './encapsulate-util.js';
-import { catFile, listCommit } from './store-util.js';
+import { catFile, listCommit, pullImage } from './store-util.js';
 import { fsck } from './tar-util.js';
 
 const BIG = 6 << 20;
@@ -45,14 +43,12 @@ afterAll(async () => {
 
 async function pull(repo: Repo, parallelism: number): Promise<{ state: LayeredImageState; prepared: PreparedImport; events: ImportProgress[]; ms: number }> {
   const events: ImportProgress[] = [];
-  const imp = new ImageImporter(repo, OstreeImageReference.parse(`ostree-unverified-registry:${image}`), { insecureSkipTlsVerification: true })
-    .setParallelism(parallelism)
-    .onProgress((e) => events.push(e));
-  const r = await imp.prepare();
-  if (r.kind !== 'ready') throw new Error(`expected a ready import, got ${r.kind}`);
   const t0 = Date.now();
-  const state = await imp.import(r.prepared);
-  return { state, prepared: r.prepared, events, ms: Date.now() - t0 };
+  const r = await pullImage(repo, `ostree-unverified-registry:${image}`, {
+    proxyConfig: { insecureSkipTlsVerification: true },
+    setup: (i) => i.setParallelism(parallelism).onProgress((e) => events.push(e)),
+  });
+  return { ...r, events, ms: Date.now() - t0 };
 }
 
 describe('two derived layers, the first large and slow', () => {

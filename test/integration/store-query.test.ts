@@ -14,6 +14,7 @@ import { ImageImporter } from '../../src/store/importer.js';
 import { imageVersion, listImages, queryImage, queryImageCommit, refForImage, refForLayer, type LayeredImageState } from '../../src/store/state.js';
 import { editOciImage } from '../helpers/sysroot.js';
 import { chunkedExampleWork, cleanupTmp, freshRepo } from './encapsulate-util.js';
+import { pullImage } from './store-util.js';
 
 let work: string;
 let chunked: string;
@@ -23,12 +24,7 @@ let state: LayeredImageState;
 
 const unverified = (dir: string) => OstreeImageReference.parse(`ostree-unverified-image:oci:${dir}`);
 
-async function pull(r: Repo, dir: string): Promise<LayeredImageState> {
-  const imp = new ImageImporter(r, unverified(dir));
-  const p = await imp.prepare();
-  if (p.kind !== 'ready') throw new Error(`expected a ready import, got ${p.kind}`);
-  return imp.import(p.prepared);
-}
+const pull = async (r: Repo, dir: string): Promise<LayeredImageState> => (await pullImage(r, `ostree-unverified-image:oci:${dir}`)).state;
 
 beforeAll(async () => {
   ({ work, chunked } = await chunkedExampleWork('store-query-', { labels: { foo: 'bar' } }));

@@ -20,15 +20,14 @@ import { OciDir } from '../../src/oci/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import type { ImageConfiguration, ImageManifest } from '../../src/oci/types.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
-import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
+import { ImageReference } from '../../src/ref/image-reference.js';
 import type { Repo } from '../../src/repo/repo.js';
 import { exportImage } from '../../src/store/export.js';
-import { ImageImporter } from '../../src/store/importer.js';
 import { queryImage, refForLayer, type LayeredImageState } from '../../src/store/state.js';
 import { registryFixture } from '../helpers/registry.js';
 import { deriveOciImage } from '../helpers/sysroot.js';
 import { cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
-import { listCommit } from './store-util.js';
+import { listCommit, pullImage } from './store-util.js';
 import { fsck } from './tar-util.js';
 
 const reg = registryFixture('store-reexport-');
@@ -49,12 +48,7 @@ async function layerListings(r: Repo, manifest: ImageManifest): Promise<Map<stri
   return out;
 }
 
-async function pull(r: Repo, imgref: string, proxyConfig = {}): Promise<LayeredImageState> {
-  const imp = new ImageImporter(r, OstreeImageReference.parse(imgref), proxyConfig);
-  const p = await imp.prepare();
-  if (p.kind !== 'ready') throw new Error(`expected a ready import, got ${p.kind}`);
-  return imp.import(p.prepared);
-}
+const pull = async (r: Repo, imgref: string, proxyConfig = {}): Promise<LayeredImageState> => (await pullImage(r, imgref, { proxyConfig })).state;
 
 beforeAll(async () => {
   work = await tmpdir('store-reexport-');

@@ -1,9 +1,15 @@
-// Helpers for the store's native-job tests (derived layers, merge commits): layer files, repos
-// made by the ostree CLI, and what a commit holds, read back with the CLI.
+// Helpers for the store's tests: a pull through the importer, layer files for the native jobs
+// (derived layers, merge commits), repos made by the ostree CLI, and what a commit holds, read
+// back with the CLI.
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ostreeCli } from '../../src/fixture/index.js';
+import type { ImageProxyConfig } from '../../src/proxy/config.js';
+import { OstreeImageReference } from '../../src/ref/image-reference.js';
 import { Repo } from '../../src/repo/repo.js';
+import { ImageImporter } from '../../src/store/importer.js';
+import type { PreparedImport } from '../../src/store/prepared.js';
+import type { LayeredImageState } from '../../src/store/state.js';
 import { tmpdir } from './tar-util.js';
 
 /** The plain tar layer media type. */
@@ -12,6 +18,23 @@ export const TAR = 'application/vnd.oci.image.layer.v1.tar';
 export const VERSION = '0.15.3';
 /** A file under test/fixtures/. */
 export const fixture = (name: string): string => path.join(import.meta.dirname, '..', 'fixtures', name);
+
+/**
+ * prepare() and import() of `imgref` (an ostree image reference such as
+ * `ostree-unverified-image:oci:DIR`) into `repo`; prepare() must find it missing. `setup`
+ * configures the importer first.
+ */
+export async function pullImage(
+  repo: Repo,
+  imgref: string,
+  o: { proxyConfig?: ImageProxyConfig; setup?: (i: ImageImporter) => void } = {},
+): Promise<{ state: LayeredImageState; prepared: PreparedImport }> {
+  const imp = new ImageImporter(repo, OstreeImageReference.parse(imgref), o.proxyConfig ?? {});
+  o.setup?.(imp);
+  const r = await imp.prepare();
+  if (r.kind !== 'ready') throw new Error(`expected a ready import of ${imgref}, got ${r.kind}`);
+  return { state: await imp.import(r.prepared), prepared: r.prepared };
+}
 
 /** Writes `data` to a new file in a temp dir and returns its path. */
 export async function tempFile(data: Buffer, name = 'layer.tar'): Promise<string> {
