@@ -21,6 +21,7 @@ if [ ${#files[@]} -eq 0 ]; then
     test/integration/tar-import.test.ts test/integration/tar-export.test.ts test/integration/tar-bad-input.test.ts
     test/integration/tar-detached.test.ts test/integration/disk-full.test.ts
     test/integration/scheduler.test.ts test/integration/repo-sharing.test.ts test/integration/outcomes.test.ts
+    test/integration/store-native.test.ts
     test/unit/proxy-seqpacket.test.ts test/unit/tar-api.test.ts test/unit/variant.test.ts
   )
 fi
