@@ -6,7 +6,7 @@
 // `containers-storage:` through skopeo, each read back and imported again.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
@@ -15,6 +15,7 @@ import { computeSizes } from '../../src/container/chunking.js';
 import { DIFFID_LABEL } from '../../src/container/constants.js';
 import { encapsulate } from '../../src/container/encapsulate.js';
 import { ExampleOs } from '../../src/fixture/exampleos.js';
+import { createNonOstreeExampleImage } from '../../src/fixture/non-ostree.js';
 import { openOciArchive } from '../../src/oci/archive.js';
 import { OciDir } from '../../src/oci/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
@@ -22,12 +23,14 @@ import type { ImageConfiguration, ImageManifest } from '../../src/oci/types.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { ImageReference } from '../../src/ref/image-reference.js';
 import type { Repo } from '../../src/repo/repo.js';
+import { copy } from '../../src/store/copy.js';
 import { exportImage } from '../../src/store/export.js';
 import { queryImage, refForLayer, type LayeredImageState } from '../../src/store/state.js';
 import { registryFixture } from '../helpers/registry.js';
 import { deriveOciImage } from '../helpers/sysroot.js';
+import { withOwnTmpdir } from '../helpers/tmpdir.js';
 import { cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
-import { listCommit, pullImage } from './store-util.js';
+import { fileChecksum, listCommit, pullImage } from './store-util.js';
 import { fsck } from './tar-util.js';
 
 const reg = registryFixture('store-reexport-');
@@ -77,6 +80,7 @@ function decompressed(mediaType: string, blob: Buffer): Buffer {
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** What a reexported image written as an OCI layout must be, compared with the stored original. */
+/** `annotations: false`: the copy went through something that drops them (checked elsewhere). */
 async function expectFaithful(oci: OciDir, manifest: ImageManifest, config: ImageConfiguration, o: { annotations?: boolean } = {}): Promise<void> {
   const orig = stored.manifest;
   const origConfig = stored.configuration;
@@ -95,6 +99,10 @@ async function expectFaithful(oci: OciDir, manifest: ImageManifest, config: Imag
   expect(labels[DIFFID_LABEL]).toBe(config.rootfs.diff_ids[ostreeLayers - 1]);
   expect({ ...labels, [DIFFID_LABEL]: 'x' }).toEqual({ ...origConfig.config!.Labels, [DIFFID_LABEL]: 'x' });
   expect(labels).toMatchObject({ foo: 'bar', 'org.example.role': 'reexport-test', 'ostree.commit': baseCommit });
+  // The manifest keeps its media type and annotations, the final diff_id annotation updated too.
+  expect(manifest.mediaType).toBe(orig.mediaType);
+  expect(orig.annotations?.[DIFFID_LABEL]).toBe(origConfig.config!.Labels![DIFFID_LABEL]);
+  if (o.annotations ?? true) expect(manifest.annotations).toEqual({ ...orig.annotations, [DIFFID_LABEL]: labels[DIFFID_LABEL] });
   expect(config.history).toEqual(origConfig.history);
   expect(config.history!.at(-1)!.created_by).toBe('RUN add a note');
   expect({ ...config, config: undefined, rootfs: undefined }).toEqual({ ...origConfig, config: undefined, rootfs: undefined });
@@ -179,6 +187,7 @@ describe('reexport to other transports (through skopeo)', () => {
       expect((JSON.parse(stdout) as { Digest: string }).Digest).toBe(digest);
       const raw = JSON.parse((await promisify(execFile)('skopeo', ['inspect', '--raw', dest])).stdout) as ImageManifest;
       expect(raw.layers.map((l) => l.annotations)).toEqual(stored.manifest.layers.map((l) => l.annotations));
+      expect(Object.keys(raw.annotations ?? {}).sort()).toEqual(Object.keys(stored.manifest.annotations ?? {}).sort());
       // Debian 12's skopeo cannot serve containers-storage: to the importer (proxy protocol 0.2.3):
       // read it back through an OCI layout (skopeo's copy out of the store drops layer annotations).
       const copy = path.join(work, 'from-containers-storage');
@@ -192,6 +201,110 @@ describe('reexport to other transports (through skopeo)', () => {
       else process.env.CONTAINERS_STORAGE_CONF = saved;
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('failures', () => {
+  /** A fresh repo holding the derived image, for a test that damages it. */
+  async function damaged(): Promise<Repo> {
+    const r = await freshRepo();
+    await pull(r, `ostree-unverified-image:oci:${derived}`);
+    return r;
+  }
+  const objectFile = (r: Repo, checksum: string) => path.join(r.path, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.file`);
+  const src = () => ImageReference.parse(`oci:${derived}`);
+  /** The layout at `dir` holds no image and no temporary file; its blobs are returned. */
+  async function noImageIn(dir: string): Promise<string[]> {
+    expect((await (await OciDir.open(dir)).readIndex()).manifests).toEqual([]);
+    expect((await readdir(dir, { recursive: true })).filter((n) => path.basename(n).startsWith('.tmp-'))).toEqual([]);
+    return readdir(path.join(dir, 'blobs/sha256'));
+  }
+
+  it('an image without an ostree commit layer is refused before the destination is created', async () => {
+    const generic = await createNonOstreeExampleImage({ dir: await tmpdir('store-reexport-generic-') });
+    const r = await freshRepo();
+    await pull(r, `ostree-unverified-image:${generic.imageReference}`);
+    const out = path.join(work, 'generic-out');
+    await expect(exportImage(r, ImageReference.parse(generic.imageReference), ImageReference.parse(`oci:${out}`))).rejects.toThrow(/^Missing ostree\.final-diffid$/);
+    await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a chunk layer that cannot be written: Exporting layers, no layer file left', async () => {
+    const r = await damaged();
+    const chunk = await r.resolveRev(refForLayer(stored.manifest.layers[1]!));
+    const { rootContents } = await r.loadCommit(chunk);
+    const [victim] = (await r.readDirTree(rootContents)).files.map((f) => f.name);
+    await rm(objectFile(r, victim!));
+    const out = path.join(work, 'chunk-fails');
+    await expect(exportImage(r, src(), ImageReference.parse(`oci:${out}`))).rejects.toThrow(new RegExp(`^Exporting layers: .*${victim}`));
+    expect(await noImageIn(out)).toEqual([]);
+  });
+
+  it('a derived layer ostree cannot export: the command, its status and stderr; the partial blob removed', async () => {
+    const r = await damaged();
+    const layer = stored.manifest.layers.at(-1)!;
+    const commit = await r.resolveRev(refForLayer(layer));
+    await rm(objectFile(r, await fileChecksum(r.path, commit, '/usr/share/derived/note')));
+    const out = path.join(work, 'derived-fails');
+    await expect(exportImage(r, src(), ImageReference.parse(`oci:${out}`))).rejects.toThrow(
+      new RegExp(`^Exporting layer ${layer.digest}: ostree export ${commit} failed \\(1\\): error: .+`),
+    );
+    // What was written before it (the ostree layers) stays as unreferenced blobs; not the partial one.
+    expect(await noImageIn(out)).toHaveLength(stored.manifest.layers.length - 1);
+  });
+
+  it('ostree missing from PATH: named with its package', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = await tmpdir('store-reexport-empty-path-');
+    try {
+      await expect(exportImage(repo, src(), ImageReference.parse(`oci:${path.join(work, 'no-ostree')}`))).rejects.toThrow(
+        /^Exporting layer sha256:[0-9a-f]{64}: ostree is not installed: apt-get install ostree /,
+      );
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
+  it('an aborted signal stops the export before anything is stored', async () => {
+    const out = path.join(work, 'aborted');
+    const ac = new AbortController();
+    ac.abort();
+    await expect(exportImage(repo, src(), ImageReference.parse(`oci:${out}`), { signal: ac.signal })).rejects.toThrow('This operation was aborted');
+    expect(await noImageIn(out)).toEqual([]);
+  });
+
+  it('through skopeo: its failure with context, the temporary layout under $TMPDIR removed; the authfile given is used', async () => {
+    await withOwnTmpdir(work, async (tmp) => {
+      await expect(exportImage(repo, src(), ImageReference.parse('docker://127.0.0.1:9/exampleos/nowhere:v1'), { insecureSkipTlsVerification: true })).rejects.toThrow(
+        /^Skopeo copy: skopeo failed: .*127\.0\.0\.1:9/s,
+      );
+      expect(await readdir(tmp)).toEqual([]);
+      const dest = ImageReference.parse(`${reg.registry.ref('exampleos/auth')}:v1`);
+      const authfile = path.join(work, 'broken-auth.json');
+      await writeFile(authfile, 'not json');
+      await expect(exportImage(repo, src(), dest, { authfile, insecureSkipTlsVerification: true })).rejects.toThrow(/broken-auth\.json/);
+      expect(await readdir(tmp)).toEqual([]);
+    });
+    // The temporary layout goes where $TMPDIR says (podman's choice; default /var/tmp).
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = path.join(work, 'no-such-tmpdir');
+    try {
+      await expect(exportImage(repo, src(), ImageReference.parse(`oci-archive:${path.join(work, 'never.ociarchive')}`))).rejects.toThrow(/ENOENT.*no-such-tmpdir/);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  });
+});
+
+describe('copy to another repository', () => {
+  it('an archive repo gets the image and every layer ref, queryable the same; a missing image is named', async () => {
+    const archive = await freshRepo('archive');
+    await copy(repo, `oci:${derived}`, archive);
+    expect(await queryImage(archive, `oci:${derived}`)).toEqual({ ...stored, verifyText: null });
+    for (const l of stored.manifest.layers) expect(await archive.resolveRev(refForLayer(l))).toBe(await repo.resolveRev(refForLayer(l)));
+    expect(await fsck(archive.path)).toMatch(/no errors found/);
+    await expect(copy(repo, 'oci:/nonexistent', archive)).rejects.toThrow(/^Copying image: No such image: oci:\/nonexistent$/);
   });
 });
 
