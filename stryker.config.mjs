@@ -10,7 +10,7 @@ const TESTS = {
   oci: ['test/unit/oci-*.test.ts', 'test/unit/manifest-diff.test.ts', 'test/integration/oci-skopeo.test.ts'],
   deploy: ['test/integration/deploy*.test.ts', 'test/integration/sysroot.test.ts'],
   proxy: ['test/unit/proxy-*.test.ts', 'test/integration/proxy*.test.ts', 'test/integration/signed-image.test.ts'],
-  store: ['test/integration/store*.test.ts'],
+  store: ['test/integration/store*.test.ts', 'test/integration/image-pull-cli.test.ts'],
   container: [
     'test/unit/chunking.test.ts',
     'test/unit/constants.test.ts',
@@ -19,6 +19,7 @@ const TESTS = {
     'test/integration/encapsulate*.test.ts',
     'test/integration/unencapsulate.test.ts',
     'test/integration/tar-detached.test.ts',
+    'test/integration/image-detached-metadata.test.ts',
   ],
 };
 
