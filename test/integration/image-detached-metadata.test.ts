@@ -3,7 +3,7 @@
 // it, between registries without TLS, and every failure with its context and no temporary files.
 // (The index entry's platform it records is not checked: skopeo's copy neither writes nor reads it
 // for a single manifest, so nothing outside can see it.)
-import { chmod, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DIFFID_LABEL } from '../../src/container/constants.js';
@@ -141,23 +141,33 @@ describe('failures: context, nothing left behind', () => {
     await expect(updateDetachedMetadata(oci(bare), oci(path.join(work, 'no-config-out')), other)).rejects.toThrow(/^Image is missing container configuration$/);
   });
 
-  it('a copy whose result is not the image skopeo reported is refused (a skopeo that lies about the digest)', async () => {
-    // A fake only to inject the fault: the real skopeo copies, then the digest file is rewritten.
-    const bin = path.join(work, 'lying-skopeo');
-    const { mkdir } = await import('node:fs/promises');
-    await mkdir(bin, { recursive: true });
+  it('a copy that is not the image skopeo reported is refused (a skopeo that lies about the digest, or copies nothing)', async () => {
+    // Fakes only to inject the fault: a skopeo that reports sha256:0…0 after running the real one
+    // (or instead of it), found first on PATH.
     const real = (await execFileP('sh', ['-c', 'command -v skopeo'])).stdout.trim();
-    await writeFile(
-      path.join(bin, 'skopeo'),
-      `#!/bin/sh\ndf=; prev=\nfor a in "$@"; do [ "$prev" = --digestfile ] && df=$a; prev=$a; done\n"${real}" "$@" || exit $?\nprintf 'sha256:%064d' 0 > "$df"\n`,
-    );
-    await chmod(path.join(bin, 'skopeo'), 0o755);
+    const fake = async (name: string, copy: boolean): Promise<string> => {
+      const bin = path.join(work, name);
+      await mkdir(bin, { recursive: true });
+      await writeFile(
+        path.join(bin, 'skopeo'),
+        `#!/bin/sh\ndf=; prev=\nfor a in "$@"; do [ "$prev" = --digestfile ] && df=$a; prev=$a; done\n` +
+          (copy
+            ? `"${real}" "$@" || exit $?\n`
+            : // an empty layout at the destination (the last argument, oci:DIR)
+              `dest=\${prev#oci:}; mkdir -p "$dest" && echo '{"imageLayoutVersion":"1.0.0"}' > "$dest/oci-layout" && echo '{"schemaVersion":2,"manifests":[]}' > "$dest/index.json"\n`) +
+          `printf 'sha256:%064d' 0 > "$df"\n`,
+      );
+      await chmod(path.join(bin, 'skopeo'), 0o755);
+      return bin;
+    };
     const saved = process.env.PATH;
-    process.env.PATH = `${bin}:${saved}`;
     try {
+      process.env.PATH = `${await fake('lying-skopeo', true)}:${saved}`;
       await expect(updateDetachedMetadata(oci(single), oci(path.join(work, 'lied')), other)).rejects.toThrow(
         new RegExp(`^Copied image has manifest ${(await image(single)).descriptor.digest}, expected sha256:0{64}$`),
       );
+      process.env.PATH = `${await fake('idle-skopeo', false)}:${saved}`;
+      await expect(updateDetachedMetadata(oci(single), oci(path.join(work, 'idle')), other)).rejects.toThrow(/^Copied image has manifest \(none\), expected sha256:0{64}$/);
     } finally {
       process.env.PATH = saved;
     }
