@@ -25,6 +25,7 @@ if [ ${#files[@]} -eq 0 ]; then
     test/integration/no-silent-loss.test.ts test/integration/thread-bounds.test.ts
     test/integration/store-derived.test.ts test/integration/store-derived-hardlinks.test.ts
     test/integration/store-derived-sparse.test.ts test/integration/store-derived-fuzz.test.ts
+    test/integration/store-native.test.ts
     test/unit/proxy-seqpacket.test.ts test/unit/tar-api.test.ts test/unit/variant.test.ts
     test/integration/blob-streams.test.ts test/integration/journal.test.ts
   )

@@ -16,11 +16,10 @@
 
 namespace oc {
 
-LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned threads, GCancellable *cancellable,
+LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, int fd, unsigned threads, GCancellable *cancellable,
                         CompressorPool *pool) {
-  OutputFile file(spec.fd, spec.path);
   LayerResult r;
-  LayerWriter out(file.fd(), spec.compression, threads, spec.level, cancellable, pool, spec.zlib);
+  LayerWriter out(fd, spec.compression, threads, spec.level, cancellable, pool, spec.zlib);
   TarWriter tar(out.tar());
   OstreeTarWriter w(repo, tar, cancellable);
   if (spec.kind != LayerSpec::Kind::Chunk) {
@@ -31,7 +30,6 @@ LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned thread
   tar.Finish();
   static_cast<BlobDigests &>(r) = out.Finish();
   r.media_type = MediaTypeOf(spec.compression);
-  file.Keep(cancellable);
   return r;
 }
 
@@ -65,6 +63,9 @@ void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectA
   if (assign) AssignObjects(repo, *assign, specs, cancellable);
   Plan plan = PlanExport(specs, threads, parallel);
   CompressorPool compression;
+  // Output files are renamed into place only once every layer is written: a failed or cancelled
+  // export leaves none of its files (and whatever was at their paths) behind.
+  std::vector<std::unique_ptr<OutputFile>> files(specs.size());
   std::atomic<size_t> next{0};
   std::mutex m;
   std::unique_ptr<Failure> first;
@@ -73,7 +74,8 @@ void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectA
       size_t i = next++;
       if (i >= specs.size() || g_cancellable_is_cancelled(cancellable)) return;
       try {
-        results[i] = ExportLayer(repo, specs[i], plan.zstd_workers, cancellable, &compression);
+        files[i] = std::make_unique<OutputFile>(specs[i].fd, specs[i].path);
+        results[i] = ExportLayer(repo, specs[i], files[i]->fd(), plan.zstd_workers, cancellable, &compression);
         // Its objects were only needed for writing it.
         specs[i].objects.Release();
       } catch (...) {
@@ -96,6 +98,7 @@ void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectA
   if (first) throw Failure(first->info);
   // Cancelled between layers: the results are incomplete, so the job fails as cancelled.
   CheckCancelled(cancellable);
+  for (auto &f : files) f->Keep(cancellable);
 }
 
 }  // namespace oc

@@ -21,12 +21,12 @@ struct LayerSpec {
   int level = 0;     // 0: the codec's default
   bool zlib = false;  // gzip by zlib in one stream (upstream's bytes), not the parallel encoder
   int fd = -1;       // written, not closed
-  std::string path;  // or created (and removed again on failure)
+  std::string path;  // or created (and removed again when the export fails)
 };
 
-// Writes one layer on the calling thread; gzip blocks go to the scheduler's tasks, zstd asks the
-// budget for `threads` workers (contexts from `pool` when given, shared by an export's layers).
-LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, unsigned threads, GCancellable *cancellable,
+// Writes one layer to `fd` on the calling thread; gzip blocks go to the scheduler's tasks, zstd asks
+// the budget for `threads` workers (contexts from `pool` when given, shared by an export's layers).
+LayerResult ExportLayer(OstreeRepo *repo, const LayerSpec &spec, int fd, unsigned threads, GCancellable *cancellable,
                         CompressorPool *pool = nullptr);
 
 struct ObjectAssignment;
@@ -34,7 +34,8 @@ struct ObjectAssignment;
 // exportLayers: fills the layers' objects from `assign` (when given), then writes the layers
 // within the scheduler's budget: `parallel` layers at once and `threads` zstd workers per layer
 // at most (0: as the budget allows). The first failure cancels the other layers and is thrown
-// once all have stopped; a cancellation that left layers unwritten is thrown as such.
+// once all have stopped; a cancellation that left layers unwritten is thrown as such. Output
+// paths are renamed into place together at the end: a failed export leaves none of them.
 void ExportLayers(OstreeRepo *repo, std::vector<LayerSpec> &specs, const ObjectAssignment *assign, unsigned threads,
                   unsigned parallel, GCancellable *cancellable, std::vector<LayerResult> &results);
 

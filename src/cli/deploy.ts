@@ -10,7 +10,7 @@ import { withContext } from '../errors.js';
 import { formatSize } from '../format.js';
 import { ImageReference, OstreeImageReference, SignatureSource } from '../ref/image-reference.js';
 import { parseTransport } from '../ref/transport.js';
-import { gcImageLayers, imageFilteredContentWarning } from '../store/maintenance.js';
+import { filteredContentWarning, gcImageLayers } from '../store/maintenance.js';
 import { imageCommand } from './image-group.js';
 import { progressFdWriter } from '../progress/progress-fd.js';
 import { addProxyOptions, proxyConfigOf, type ProxyCliOptions } from './proxy-options.js';
@@ -112,13 +112,11 @@ export function registerDeploy(program: Command): void {
         if (commitPath !== undefined) {
           await withContext(`Failed to write commitid to ${commitPath}`, () => writeFile(commitPath, state.mergeCommit));
         }
-        // Upstream looks the warning up by the image ref, which --no-imgref did not write
-        // (spec §6 QUIRK: it fails after a successful deploy); we skip it then.
-        if (!o.noImgref) {
-          const repo = await sysroot.repo();
-          const warning = await imageFilteredContentWarning(repo, (targetImgref ?? imgref).imgref);
-          if (warning) process.stderr.write(`${warning}\n`);
-        }
+        // Read from the deployed merge commit: upstream looks it up by the image ref, which
+        // --no-imgref did not write, nor --target-imgref for an image already stored under its
+        // source (spec §6 QUIRK: it fails after a successful deploy).
+        const warning = await filteredContentWarning(await sysroot.repo(), state.mergeCommit);
+        if (warning) process.stderr.write(`${warning}\n`);
       });
     });
 

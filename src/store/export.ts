@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DIFFID_LABEL } from '../container/constants.js';
 import { effectiveCompression, type ExportOpts } from '../container/encapsulate.js';
-import { parseManifestLayout } from '../container/manifest-layout.js';
+import { parseManifestLayout, type ManifestLayout } from '../container/manifest-layout.js';
 import { withContext } from '../errors.js';
 import { OciDir } from '../oci/layout.js';
 import { MediaType } from '../oci/media-types.js';
@@ -16,8 +16,10 @@ import { skopeoCopy } from '../proxy/skopeo-copy.js';
 import { ImageReference, parseOciPathAndTag } from '../ref/image-reference.js';
 import { Transport } from '../ref/transport.js';
 import type { Repo } from '../repo/repo.js';
+import { notInstalled } from '../system-tools.js';
 import { exportLayers, type LayerSpec } from '../tar/export.js';
-import { queryImage, refForLayer } from './state.js';
+import { bigTempDir } from '../tmpdir.js';
+import { queryImage, refForLayer, type LayeredImageState } from './state.js';
 
 /** A derived layer commit as a plain tar (libostree's own tar export) into the layout. */
 async function ostreeExportLayer(repo: Repo, commit: string, oci: OciDir): Promise<{ descriptor: Descriptor; diffId: string }> {
@@ -25,7 +27,7 @@ async function ostreeExportLayer(repo: Repo, commit: string, oci: OciDir): Promi
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4096)));
   const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
+    child.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new Error(notInstalled('ostree'), { cause: e }) : e));
     child.once('close', (code) => resolve(code));
   });
   const blob = oci.writeBlobFromStream(child.stdout).catch(async (e: unknown) => {
@@ -41,18 +43,17 @@ async function ostreeExportLayer(repo: Repo, commit: string, oci: OciDir): Promi
   return { descriptor: { mediaType: MediaType.ImageLayer, digest: written.digest, size: written.size }, diffId: written.digest };
 }
 
+/** The layout of an image with an ostree part. */
+type OstreeLayout = ManifestLayout & { commitLayer: Descriptor };
+
 /** The checksums a stored chunk commit holds (its root files are named by object checksum). */
 async function chunkObjects(repo: Repo, commit: string): Promise<string[]> {
   const { rootContents } = await repo.loadCommit(commit);
   return (await repo.readDirTree(rootContents)).files.map((f) => f.name);
 }
 
-async function exportToOciDir(repo: Repo, src: ImageReference, oci: OciDir, tag: string | undefined, opts: ExportOpts, dest: ImageReference): Promise<string> {
-  const state = await queryImage(repo, src);
-  if (!state) throw new Error(`No such image: ${src.toString()}`);
+async function exportToOciDir(repo: Repo, state: LayeredImageState, layout: OstreeLayout, oci: OciDir, tag: string | undefined, opts: ExportOpts, dest: ImageReference): Promise<string> {
   const { manifest, configuration } = state;
-  const layout = parseManifestLayout(manifest, configuration);
-  if (!layout.commitLayer) throw new Error(`Missing ${DIFFID_LABEL}`);
   const compression = effectiveCompression(opts, dest);
   const chunkCommits = await Promise.all(layout.chunkLayers.map((l) => repo.resolveRev(refForLayer(l))));
   // Every object of a chunk goes to that chunk's layer, the rest to the commit layer (last spec).
@@ -113,14 +114,20 @@ async function exportToOciDir(repo: Repo, src: ImageReference, oci: OciDir, tag:
  * `oci:DIR[:TAG]` directly, other transports through a temp layout and `skopeo copy`.
  */
 export async function exportImage(repo: Repo, src: ImageReference, dest: ImageReference, opts: ExportOpts = {}): Promise<string> {
+  // Before anything is created at the destination.
+  const state = await queryImage(repo, src);
+  if (!state) throw new Error(`No such image: ${src.toString()}`);
+  const layout = parseManifestLayout(state.manifest, state.configuration);
+  if (!layout.commitLayer) throw new Error(`Missing ${DIFFID_LABEL}`);
+  const ostree = { ...layout, commitLayer: layout.commitLayer };
   if (dest.transport === Transport.OciDir) {
     const { path: dir, tag } = parseOciPathAndTag(dest.name);
-    return exportToOciDir(repo, src, await OciDir.ensure(dir), tag, opts, dest);
+    return exportToOciDir(repo, state, ostree, await OciDir.ensure(dir), tag, opts, dest);
   }
-  const tmp = await mkdtemp(path.join('/var/tmp', 'ostree-container-reexport-'));
+  const tmp = await mkdtemp(path.join(bigTempDir(), 'ostree-container-reexport-'));
   try {
     const oci = await OciDir.ensure(path.join(tmp, 'oci'));
-    await exportToOciDir(repo, src, oci, undefined, opts, dest);
+    await exportToOciDir(repo, state, ostree, oci, undefined, opts, dest);
     return await withContext('Skopeo copy', () =>
       skopeoCopy(new ImageReference(Transport.OciDir, oci.path), dest, {
         ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}),

@@ -74,7 +74,11 @@ export async function countLayerReferences(repo: Repo): Promise<number> {
  * the image ref (libostree's `Refspec … not found` otherwise).
  */
 export async function imageFilteredContentWarning(repo: Repo, imgref: ImageReference | string): Promise<string | null> {
-  const commit = await repo.resolveRev(refForImage(imgref));
+  return filteredContentWarning(repo, await repo.resolveRev(refForImage(imgref)));
+}
+
+/** imageFilteredContentWarning for the image whose merge commit is `commit` (no image ref needed). */
+export async function filteredContentWarning(repo: Repo, commit: string): Promise<string | null> {
   const filtered = (await repo.loadCommit(commit)).metadata.get(META_FILTERED);
   if (!filtered || !(filtered.value instanceof Map)) return null;
   const totals = new Map<string, number>();

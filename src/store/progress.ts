@@ -82,6 +82,7 @@ export class ProgressTracker implements PipelineObserver {
     this.timer = undefined;
   }
 
+  /** Completed layers count their size, running ones their (clamped) sample: never above the total, so not clamped again. */
   private overall(): void {
     let fetched = this.done;
     for (const t of this.active.values()) fetched += t.fetched;

@@ -21,7 +21,7 @@ export interface ChunkObjectSpec {
 
 /** @inline */
 interface LayerBase {
-  /** Where the blob goes: an fd (not closed) or a file path (created; removed on failure). */
+  /** Where the blob goes: an fd (not closed) or a file path (created; renamed into place once every layer of the call is written, so a failed or cancelled call leaves none). */
   output: LayerTarget;
   /** Default `gzip`. */
   compression?: LayerCompression;

@@ -3,11 +3,11 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import tarStream from 'tar-stream';
 import { digestOf } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import type { Descriptor, ImageConfiguration, ImageIndex, ImageManifest } from '../../src/oci/types.js';
 import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
+import { layerTar } from './tar.js';
 
 export interface BuiltLayer {
   descriptor: Descriptor;
@@ -35,21 +35,6 @@ export interface ImageSpec {
   labels?: Record<string, string>;
 }
 
-/** An uncompressed tar of regular files (mode 0644, root-owned, mtime 0), in the given order. */
-export async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
-  const pack = tarStream.pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const c of pack) chunks.push(c as Buffer);
-  })();
-  for (const [name, content] of Object.entries(files)) {
-    pack.entry({ name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, Buffer.from(content));
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
-
 const hex = (digest: string): string => digest.slice(digest.indexOf(':') + 1);
 
 async function writeBlob(dir: string, data: Buffer): Promise<string> {
@@ -62,7 +47,7 @@ async function writeBlob(dir: string, data: Buffer): Promise<string> {
 async function writeImageBlobs(dir: string, spec: ImageSpec): Promise<Omit<BuiltImage, 'ref' | 'path'>> {
   const layers: BuiltLayer[] = [];
   for (const files of spec.layers) {
-    const tar = await tarOf(files);
+    const tar = await layerTar(files);
     const blob = gzipSync(tar);
     const digest = await writeBlob(dir, blob);
     layers.push({ descriptor: { mediaType: MediaType.ImageLayerGzip, digest, size: blob.length }, blob, diffId: digestOf(tar) });

@@ -12,7 +12,7 @@ import { digestOf } from '../../src/oci/digest.js';
 import { OciDir } from '../../src/oci/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import type { ImageConfiguration, ImageManifest } from '../../src/oci/types.js';
-import { tarOf } from './images.js';
+import { layerTar } from './tar.js';
 
 const run = promisify(execFile);
 
@@ -116,9 +116,9 @@ export async function editOciImage(
 }
 
 /** A derived image: `src` plus one gzip layer holding `files` (as `podman build` would add). */
-export function deriveOciImage(src: string, dest: string, files: Record<string, string>, createdBy: string): Promise<string> {
+export function deriveOciImage(src: string, dest: string, files: Record<string, string | Buffer>, createdBy: string): Promise<string> {
   return editOciImage(src, dest, async (oci, manifest, config) => {
-    const tar = await tarOf(files);
+    const tar = await layerTar(files);
     const blob = gzipSync(tar);
     const info = await oci.writeBlob(blob);
     manifest.layers.push({ mediaType: MediaType.ImageLayerGzip, digest: info.digest, size: info.size });

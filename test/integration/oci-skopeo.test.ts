@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { expectNoLeaksAfterEach } from '../helpers/process.js';
 import { startRegistry } from '../helpers/registry.js';
+import { layerTar } from '../helpers/tar.js';
 import {
   MediaType,
   OciDir,
@@ -34,18 +34,9 @@ async function skopeo(...args: string[]): Promise<string> {
   }
 }
 
-async function tarOf(files: Record<string, string>): Promise<Buffer> {
-  const p = pack();
-  for (const [name, content] of Object.entries(files)) p.entry({ name, mode: 0o644, mtime: new Date(0) }, content);
-  p.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of p) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** A small real image: one gzip layer with a file, labels, a tag. */
 async function buildImage(dir: OciDir, version: string, tag: string) {
-  const tar = await tarOf({ 'etc/os-release': `VERSION=${version}\n` });
+  const tar = await layerTar({ 'etc/os-release': `VERSION=${version}\n` });
   const gz = gzipSync(tar);
   const layer = await dir.writeBlob(gz);
   const config = await dir.writeConfig({

@@ -15,7 +15,9 @@ import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ostreeCli } from '../../src/fixture/index.js';
 import { packageRoot } from '../../src/native.js';
+import { OciDir } from '../../src/oci/layout.js';
 import { cleanupTmp, tmpdir } from './tar-util.js';
 
 const execFileP = promisify(execFile);
@@ -76,7 +78,7 @@ beforeAll(async () => {
 afterAll(cleanupTmp);
 
 describe('npm pack, then npm install in a fresh project without a compiler', () => {
-  it('installs from the prebuild (nothing compiled) and the library and the CLI work', async () => {
+  it('installs from the prebuild (nothing compiled) and the library and the CLI work, the CLI doing a real job', async () => {
     for (const tool of ['g++', 'cc', 'make', 'node-gyp']) {
       await expect(execFileP('sh', ['-c', `command -v ${tool}`], { env }), tool).rejects.toMatchObject({ stdout: '' });
     }
@@ -114,6 +116,23 @@ describe('npm pack, then npm install in a fresh project without a compiler', () 
     expect(existsSync(path.join(repo, 'objects'))).toBe(true);
 
     expect(await execFileP('npx', ['--no-install', 'ostree-container', '--version'], { cwd: app, env })).toMatchObject({ stdout: `${pkg.version}\n` });
+
+    // A real job through the installed CLI, which loads the addon: encapsulate a small commit
+    // (made by the ostree CLI) into an OCI layout, then read the layout back here.
+    const src = path.join(work, 'src-repo');
+    const tree = path.join(work, 'tree');
+    await mkdir(path.join(tree, 'usr/bin'), { recursive: true });
+    await writeFile(path.join(tree, 'usr/bin/hello'), 'hello from the installed package\n');
+    await ostreeCli(src, ['init', '--mode=archive']);
+    const commit = (await ostreeCli(src, ['commit', '-b', 'example', `--tree=dir=${tree}`, '--no-bindings'])).trim();
+    const dest = path.join(work, 'oci');
+    const run = await execFileP('npx', ['--no-install', 'ostree-container', 'encapsulate', '--repo', src, 'example', `oci:${dest}:v1`], { cwd: app, env });
+    expect(run.stderr).toBe('');
+    const oci = await OciDir.open(dest);
+    const { manifest, descriptor } = await oci.readManifest('v1');
+    expect(run.stdout).toBe(`${descriptor.digest}\n`);
+    expect((await oci.readConfig(manifest)).config?.Labels?.['ostree.commit']).toBe(commit);
+    expect(manifest.layers).toHaveLength(1);
   });
 
   it('runs the shipped prebuild unchanged, and the running libostree (not the one it was built on) decides where derived /var goes', async () => {

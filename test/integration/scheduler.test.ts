@@ -1,8 +1,9 @@
 // The data plane's one budget (`concurrency`): threads stay within it whatever the options ask,
 // long jobs leave libuv's pool to the host program, and the output never depends on it.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import { ostreeCli } from '../../src/fixture/index.js';
 import { ImageReference, Repo, Transport, concurrency, encapsulate, tar } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { packageRoot } from '../../src/native.js';
-import { cleanupTmp, openRepo, tmpdir } from './tar-util.js';
+import { cleanupTmp, objPath, openRepo, parseTar, tmpdir } from './tar-util.js';
 
 const execFileP = promisify(execFile);
 const threadCount = (): number => readdirSync('/proc/self/task').length;
@@ -171,32 +172,56 @@ describe('a chunked export stays within the budget', () => {
 });
 
 describe('cancellation', () => {
-  it('an export cancelled at any point rejects as cancelled; it never resolves with missing layers', async () => {
+  it('an export cancelled at any point rejects as cancelled and leaves no layer file; it never resolves with missing layers', async () => {
     const repo = await openRepo(repoPath);
+    // One chunk layer per file, uncompressed: each blob is that file's object, so digest and
+    // content can be checked against the repo.
+    const layersIn = (out: string) =>
+      Array.from({ length: 24 }, (_, i) => ({
+        kind: 'chunk' as const,
+        objects: [{ checksum: files[i]!.checksum, paths: [files[i]!.path] }],
+        compression: 'none' as const,
+        output: path.join(out, `layer-${i}`),
+      }));
+    const expectAllWritten = async (out: string, results: tar.LayerResult[]) => {
+      expect(results).toHaveLength(24);
+      expect((await readdir(out)).sort()).toEqual(Array.from({ length: 24 }, (_, i) => `layer-${i}`).sort());
+      for (const [i, r] of results.entries()) {
+        const blob = await readFile(path.join(out, `layer-${i}`));
+        expect(`sha256:${createHash('sha256').update(blob).digest('hex')}`, `layer ${i}`).toBe(r.digest);
+        expect(r.size).toBe(blob.length);
+        expect(r.diffId).toBe(r.digest);
+        const names = parseTar(blob).map((e) => e.name);
+        expect(names, `layer ${i}`).toContain(objPath(files[i]!.checksum, 'file'));
+        expect(names.filter((n) => n.endsWith('.file')), `layer ${i}`).toHaveLength(1);
+      }
+    };
     concurrency(1); // one layer after the other: most aborts land between two layers or inside one
     try {
       const outcomes: string[] = [];
       for (let trial = 0; trial < 12; trial++) {
         const out = await tmpdir('scheduler-cancel-');
         const ac = new AbortController();
-        const layers = Array.from({ length: 24 }, (_, i) => ({
-          kind: 'chunk' as const,
-          objects: [{ checksum: files[i]!.checksum, paths: [files[i]!.path] }],
-          compression: 'none' as const,
-          output: path.join(out, `layer-${i}`),
-        }));
-        const p = tar.exportLayers(repo, layers, { signal: ac.signal });
+        const p = tar.exportLayers(repo, layersIn(out), { signal: ac.signal });
         setTimeout(() => ac.abort(), trial * 4);
-        try {
-          const results = await p;
-          for (const r of results) expect(r.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-          outcomes.push('done');
-        } catch (e) {
-          expect((e as Error).message).toMatch(/Operation was cancelled|aborted/);
-          outcomes.push('cancelled');
-        }
+        const outcome = await p.then(
+          async (results) => {
+            await expectAllWritten(out, results);
+            return 'done';
+          },
+          async (e: Error & { code?: string }) => {
+            expect(e).toMatchObject({ code: 'CANCELLED', message: expect.stringMatching(/Operation was cancelled$/) });
+            // Nothing at the output paths, no temporary files either.
+            expect(await readdir(out)).toEqual([]);
+            return 'cancelled';
+          },
+        );
+        outcomes.push(outcome);
       }
       expect(outcomes).toContain('cancelled');
+      // And the same export left alone completes every layer.
+      const out = await tmpdir('scheduler-uncancelled-');
+      await expectAllWritten(out, await tar.exportLayers(repo, layersIn(out), { signal: new AbortController().signal }));
     } finally {
       concurrency(initial);
     }

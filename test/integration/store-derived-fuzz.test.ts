@@ -11,7 +11,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importDerivedLayer, normalizeLayerPath } from '../../src/store/derived.js';
-import { cliRepo, type LayerEntry, layerTar, repoTmpLeftovers, TAR, tempFile } from './store-util.js';
+import { cliRepo, repoTmpLeftovers, TAR, tempFile } from './store-util.js';
+import { type LayerEntry, layerTar } from '../helpers/tar.js';
 import { cleanupTmp, fixChecksum, fsck, repoSnapshot, tmpdir } from './tar-util.js';
 import type { Repo } from '../../src/repo/repo.js';
 

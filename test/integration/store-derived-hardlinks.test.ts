@@ -7,7 +7,8 @@
 // (a chain whose links come before their targets, a path linked twice), we refuse.
 import { afterAll, describe, expect, it } from 'vitest';
 import { importDerivedLayer } from '../../src/store/derived.js';
-import { catFile, cliRepo, fileChecksum, type LayerEntry, layerTar, repoTmpLeftovers, TAR, tempFile, upstreamCommit, VERSION } from './store-util.js';
+import { catFile, cliRepo, fileChecksum, repoTmpLeftovers, TAR, tempFile, upstreamCommit, VERSION } from './store-util.js';
+import { type LayerEntry, layerTar } from '../helpers/tar.js';
 import { cleanupTmp, fsck, repoSnapshot } from './tar-util.js';
 
 afterAll(cleanupTmp);

@@ -12,7 +12,8 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importDerivedLayer } from '../../src/store/derived.js';
 import { runNativeChild } from '../helpers/native-child.js';
-import { cliRepo, layerTar, repoTmpLeftovers, TAR, tempFile } from './store-util.js';
+import { cliRepo, repoTmpLeftovers, TAR, tempFile } from './store-util.js';
+import { layerTar } from '../helpers/tar.js';
 import { buildTar, cleanupTmp, entry, execFileP, fsck, paxExt, paxRecords, repoSnapshot, tmpdir, withMtime } from './tar-util.js';
 
 afterAll(cleanupTmp);

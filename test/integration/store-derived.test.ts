@@ -6,7 +6,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ostreeCli } from '../../src/fixture/index.js';
 import { importDerivedLayer, normalizeLayerPath } from '../../src/store/derived.js';
-import { catFile, cliRepo, fifoPipe, fileChecksum, fixture, type LayerEntry, layerTar, listCommit, repoTmpLeftovers, TAR, tempFile, upstreamCommit, VERSION } from './store-util.js';
+import { catFile, cliRepo, fifoPipe, fileChecksum, fixture, listCommit, repoTmpLeftovers, TAR, tempFile, upstreamCommit, VERSION } from './store-util.js';
+import { type LayerEntry, layerTar } from '../helpers/tar.js';
 import { cleanupTmp, fsck, repoSnapshot } from './tar-util.js';
 
 afterAll(cleanupTmp);
@@ -402,20 +403,20 @@ describe('importDerivedLayer: bad input loses nothing', () => {
     await expect(importDerivedLayer(repo, await tempFile(gz), { ...opts, mediaType: GZIP })).rejects.toThrow(/gzip|crc|CRC|checksum/i);
     await expectNothingWritten(rp, before);
     const cut = gzipSync(await layerTar([{ name: 'usr/a', data: Buffer.alloc(500_000, 7) }])).subarray(0, 300);
-    await expect(importDerivedLayer(repo, await tempFile(cut), { ...opts, mediaType: GZIP })).rejects.toThrow();
+    await expect(importDerivedLayer(repo, await tempFile(cut), { ...opts, mediaType: GZIP })).rejects.toThrow('Decompressing gzip: unexpected end of stream (truncated layer?)');
     await expectNothingWritten(rp, before);
 
     await expect(importDerivedLayer(repo, await tempFile(gz), { ...opts, mediaType: 'application/x-foo' })).rejects.toThrow('Unhandled layer type: application/x-foo');
 
-    for (const bad of [
-      [{ name: 'usr/a', type: 'link' as const, linkname: 'usr/../../etc/shadow' }],
-      [{ name: 'usr/a', type: 'link' as const, linkname: 'usr/missing' }],
-      [{ name: 'usr/d', type: 'directory' as const }, { name: 'usr/a', type: 'link' as const, linkname: 'usr/d' }],
-      [{ name: 'usr/f', data: 'f' }, { name: 'usr/f/g', data: 'g' }],
-      [{ name: 'usr/f', data: 'f' }, { name: 'usr/f', type: 'directory' as const }],
-      [{ name: 'usr/dev', type: 'character-device' as const }],
-    ]) {
-      await expect(importDerivedLayer(repo, await tempFile(await layerTar(bad)), opts), JSON.stringify(bad)).rejects.toThrow();
+    for (const [bad, error] of [
+      [[{ name: 'usr/a', type: 'link' as const, linkname: 'usr/../../etc/shadow' }], 'Invalid hardlink target: usr/../../etc/shadow'],
+      [[{ name: 'usr/a', type: 'link' as const, linkname: 'usr/missing' }], 'Hardlink ./usr/a: target usr/missing is not a file earlier in the layer'],
+      [[{ name: 'usr/d', type: 'directory' as const }, { name: 'usr/a', type: 'link' as const, linkname: 'usr/d' }], 'Hardlink ./usr/a: target usr/d is not a file earlier in the layer'],
+      [[{ name: 'usr/f', data: 'f' }, { name: 'usr/f/g', data: 'g' }], 'Invalid layer: ./usr/f/g is below the non-directory usr/f'],
+      [[{ name: 'usr/f', data: 'f' }, { name: 'usr/f', type: 'directory' as const }], 'Invalid layer: ./usr/f is both a directory and a non-directory'],
+      [[{ name: 'usr/dev', type: 'character-device' as const }], 'Unsupported file type for path "usr/dev"'],
+    ] as [LayerEntry[], string][]) {
+      await expect(importDerivedLayer(repo, await tempFile(await layerTar(bad)), opts), JSON.stringify(bad)).rejects.toThrow(error);
       await expectNothingWritten(rp, before);
     }
 

@@ -20,7 +20,7 @@ import { listImages, refForLayer } from '../../src/store/state.js';
 import { childProcesses } from '../helpers/process.js';
 import { editOciImage } from '../helpers/sysroot.js';
 import { chunkedExampleWork, cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
-import { layerTar } from './store-util.js';
+import { layerTar } from '../helpers/tar.js';
 import { fsck } from './tar-util.js';
 
 let work: string;

@@ -22,7 +22,8 @@ import type { PreparedImport } from '../../src/store/prepared.js';
 import { listImages, queryImage, type LayeredImageState } from '../../src/store/state.js';
 import { editOciImage } from '../helpers/sysroot.js';
 import { chunkedExampleWork, cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
-import { catFile, fileChecksum, fixture, type LayerEntry, layerTar, listCommit } from './store-util.js';
+import { catFile, fileChecksum, fixture, listCommit } from './store-util.js';
+import { type LayerEntry, layerTar } from '../helpers/tar.js';
 import { fsck } from './tar-util.js';
 
 
@@ -157,7 +158,8 @@ describe('a derived image built on our chunked image', () => {
     expect([...(await repo.listRefs()).keys()]).toEqual([]);
   });
 
-  it('disableGc keeps the layers of a replaced image; a base image and a derived image share layers', async () => {
+  // (What disableGc keeps when an image is replaced: store-gc.test.ts.)
+  it('a base image and a derived image share the base layers (upstream\'s test_container_chunked GC sequence)', async () => {
     const repo = await freshRepo();
     const dir = path.join(work, 'derived-gc');
     await appendLayers(chunked, dir, [{ entries: LAYER2, createdBy: 'only layer' }]);

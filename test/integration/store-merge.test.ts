@@ -10,8 +10,9 @@ import { variant } from '../../src/repo/variant.js';
 import { importDerivedLayer } from '../../src/store/derived.js';
 import { writeMergeCommit, type MergeOptions } from '../../src/store/merge.js';
 import { importTar } from '../../src/tar/import.js';
-import { catFile, cliRepo, fixture, type LayerEntry, layerTar, listCommit, repoTmpLeftovers, TAR, tempFile, VERSION } from './store-util.js';
-import { cleanupTmp, fsck, tmpdir } from './tar-util.js';
+import { catFile, cliRepo, fixture, listCommit, repoTmpLeftovers, TAR, tempFile, VERSION } from './store-util.js';
+import { type LayerEntry, layerTar } from '../helpers/tar.js';
+import { cleanupTmp, fsck, repoSnapshot, tmpdir } from './tar-util.js';
 
 afterAll(cleanupTmp);
 
@@ -120,21 +121,22 @@ describe('writeMergeCommit', () => {
     });
   }
 
-  it('an abort cancels the merge: nothing written, temp dir gone', async () => {
+  it('an abort cancels the merge, given before it starts or while it runs: nothing written, temp dir gone', async () => {
     const { path: rp, repo } = await cliRepo();
     const base = await baseCommit(rp);
+    // 1,000 files to check out and commit: the merge runs long after the abort below.
+    const big = await layer(repo, Array.from({ length: 1000 }, (_, i) => ({ name: `usr/share/many/d${i % 10}/f${i}`, data: `${i}` })));
+    const before = await repoSnapshot(rp);
     await repo.prepareTransaction();
     const ac = new AbortController();
     ac.abort();
-    await expect(writeMergeCommit(repo, { base, layers: [], metadata, timestamp: 1, signal: ac.signal })).rejects.toThrow();
+    await expect(writeMergeCommit(repo, { base, layers: [big], metadata, timestamp: 1, signal: ac.signal })).rejects.toThrow('This operation was aborted');
     const late = new AbortController();
-    const job = writeMergeCommit(repo, { base, layers: [], metadata, timestamp: 1, signal: late.signal });
-    late.abort();
-    await job.then(
-      () => undefined, // finished before the abort landed: also fine
-      (e: Error) => expect(e.message).toMatch(/cancel/i),
-    );
+    const job = writeMergeCommit(repo, { base, layers: [big], metadata, timestamp: 1, signal: late.signal });
+    setTimeout(() => late.abort(), 10);
+    await expect(job).rejects.toMatchObject({ code: 'CANCELLED', message: expect.stringMatching(/Operation was cancelled$/) });
     await repo.abortTransaction();
+    expect(await repoSnapshot(rp)).toEqual(before);
     expect(await repoTmpLeftovers(rp)).toEqual([]);
     await fsck(rp);
   });

@@ -24,7 +24,8 @@ import { editOciImage } from '../helpers/sysroot.js';
 import { childProcesses } from '../helpers/process.js';
 import { journalReceiver, until } from '../helpers/journal.js';
 import { chunkedExampleWork, cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
-import { layerTar, repoTmpLeftovers, type LayerEntry } from './store-util.js';
+import { repoTmpLeftovers } from './store-util.js';
+import { layerTar, type LayerEntry } from '../helpers/tar.js';
 import { fsck } from './tar-util.js';
 
 const sh = promisify(execFile);

@@ -1,10 +1,15 @@
-// Helpers for the store's native-job tests (derived layers, merge commits): layer tars built
-// with tar-stream, repos made by the ostree CLI, and what a commit holds, read back with the CLI.
+// Helpers for the store's tests: a pull through the importer, layer files for the native jobs
+// (derived layers, merge commits), repos made by the ostree CLI, and what a commit holds, read
+// back with the CLI.
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pack } from 'tar-stream';
 import { ostreeCli } from '../../src/fixture/index.js';
+import type { ImageProxyConfig } from '../../src/proxy/config.js';
+import { OstreeImageReference } from '../../src/ref/image-reference.js';
 import { Repo } from '../../src/repo/repo.js';
+import { ImageImporter } from '../../src/store/importer.js';
+import type { PreparedImport } from '../../src/store/prepared.js';
+import type { LayeredImageState } from '../../src/store/state.js';
 import { tmpdir } from './tar-util.js';
 
 /** The plain tar layer media type. */
@@ -14,49 +19,21 @@ export const VERSION = '0.15.3';
 /** A file under test/fixtures/. */
 export const fixture = (name: string): string => path.join(import.meta.dirname, '..', 'fixtures', name);
 
-export interface LayerEntry {
-  name: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
-  data?: string | Buffer;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  /** Unix seconds (default 0: "unmodified" to the object-store hardlink rules). */
-  mtime?: number;
-  linkname?: string;
-  pax?: Record<string, string>;
-}
-
-/** A layer tar (ustar, PAX where asked) of `entries` in order. */
-export async function layerTar(entries: LayerEntry[]): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    p.on('data', (b: Buffer) => chunks.push(b));
-    p.on('end', () => resolve());
-    p.on('error', reject);
-  });
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    const data = e.data === undefined ? undefined : Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data);
-    p.entry(
-      {
-        name: e.name,
-        type,
-        mode: e.mode ?? (type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644),
-        uid: e.uid ?? 0,
-        gid: e.gid ?? 0,
-        mtime: new Date((e.mtime ?? 0) * 1000),
-        linkname: e.linkname,
-        pax: e.pax,
-        size: data?.length ?? 0,
-      },
-      data,
-    );
-  }
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
+/**
+ * prepare() and import() of `imgref` (an ostree image reference such as
+ * `ostree-unverified-image:oci:DIR`) into `repo`; prepare() must find it missing. `setup`
+ * configures the importer first.
+ */
+export async function pullImage(
+  repo: Repo,
+  imgref: string,
+  o: { proxyConfig?: ImageProxyConfig; setup?: (i: ImageImporter) => void } = {},
+): Promise<{ state: LayeredImageState; prepared: PreparedImport }> {
+  const imp = new ImageImporter(repo, OstreeImageReference.parse(imgref), o.proxyConfig ?? {});
+  o.setup?.(imp);
+  const r = await imp.prepare();
+  if (r.kind !== 'ready') throw new Error(`expected a ready import of ${imgref}, got ${r.kind}`);
+  return { state: await imp.import(r.prepared), prepared: r.prepared };
 }
 
 /** Writes `data` to a new file in a temp dir and returns its path. */

@@ -71,6 +71,17 @@ describe('ManifestDiff (spec references §4)', () => {
     expect(d.toJSON()).toEqual({ total: 2, total_size: 20, n_removed: 0, removed_size: 0, n_added: 1, added_size: 5 });
     expect(d.format().split('\n')[0]).toBe('Total new layers: 2     Size: 20 bytes');
   });
+
+  it('sorts by the encoded part of the digest, whatever the algorithm', () => {
+    const layer = (digest: string): Descriptor => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: 1 });
+    const a = layer(`sha256:${'a'.repeat(64)}`);
+    const b = layer(`sha512:${'b'.repeat(128)}`);
+    const c = layer(`sha256:${'c'.repeat(64)}`);
+    const mk = (layers: Descriptor[]): ImageManifest => ({ schemaVersion: 2, config: layer(`sha256:${'f'.repeat(64)}`), layers });
+    // Not the order of the whole digests (sha256 first), nor the manifest's.
+    expect(new ManifestDiff(mk([c, b, a]), mk([])).removed).toEqual([a, b, c]);
+    expect(new ManifestDiff(mk([]), mk([c, b, a])).added).toEqual([a, b, c]);
+  });
 });
 
 describe('versionForConfig / labelsOf', () => {

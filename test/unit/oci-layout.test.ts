@@ -15,6 +15,7 @@ import {
   type ImageConfiguration,
   type ImageManifest,
 } from '../../src/index.js';
+import { layerTar } from '../helpers/tar.js';
 
 let tmp: string;
 beforeEach(async () => {
@@ -255,17 +256,14 @@ describe('oci-archive', () => {
   });
 
   it('rejects an archive whose blob does not match its name, and non-archives', async () => {
-    const { pack } = await import('tar-stream');
-    const p = pack();
-    p.entry({ name: 'oci-layout' }, '{"imageLayoutVersion":"1.0.0"}');
     const lie = digestOf('truth');
-    p.entry({ name: 'index.json' }, JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ImageManifest, digest: lie, size: 5 }] }));
-    p.entry({ name: `blobs/sha256/${lie.slice(7)}` }, 'lies');
-    p.finalize();
-    const chunks: Buffer[] = [];
-    for await (const c of p) chunks.push(c as Buffer);
+    const bad = await layerTar({
+      'oci-layout': '{"imageLayoutVersion":"1.0.0"}',
+      'index.json': JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ImageManifest, digest: lie, size: 5 }] }),
+      [`blobs/sha256/${lie.slice(7)}`]: 'lies',
+    });
     const archive = path.join(tmp, 'bad.tar');
-    await writeFile(archive, Buffer.concat(chunks));
+    await writeFile(archive, bad);
     await expect(extractOciArchive(archive, path.join(tmp, 'x'))).rejects.toThrow(
       `Reading OCI archive ${archive}: Blob ${lie} does not match its digest: found ${digestOf('lies')}`,
     );
@@ -274,11 +272,7 @@ describe('oci-archive', () => {
     await writeFile(path.join(tmp, 'plain'), 'not a tar at all'.repeat(64));
     await expect(openOciArchive(path.join(tmp, 'plain'), tmp)).rejects.toThrow(`Reading OCI archive ${tmp}/plain:`);
     const empty = path.join(tmp, 'empty.tar');
-    const e = pack();
-    e.finalize();
-    const ec: Buffer[] = [];
-    for await (const c of e) ec.push(c as Buffer);
-    await writeFile(empty, Buffer.concat(ec));
+    await writeFile(empty, await layerTar([]));
     await expect(extractOciArchive(empty, path.join(tmp, 'y'))).rejects.toThrow(`Reading OCI archive ${empty}: missing oci-layout`);
     expect((await readdir(tmp)).filter((n) => n.startsWith('oci-archive-'))).toEqual([]);
     expect(await leftovers(tmp)).toEqual([]);

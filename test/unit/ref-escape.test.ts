@@ -120,6 +120,7 @@ describe('escapeRef / unescapeRef (spec store §1.2)', () => {
     expect(() => escapeRef('')).toThrow(new Error('Invalid empty string for ref'));
     expect(() => escapeRef('a\0b')).toThrow(new Error('Invalid embedded NUL in string for ostree ref'));
     expect(() => escapeRef('a\ud800b')).toThrow(new Error('Invalid lone surrogate in string for ostree ref'));
+    expect(() => escapeRef('a\udfffb')).toThrow(new Error('Invalid lone surrogate in string for ostree ref'));
   });
 
   it('unescape errors and leniencies', () => {
@@ -128,6 +129,17 @@ describe('escapeRef / unescapeRef (spec store §1.2)', () => {
     expect(() => unescapeRef('_1FFFFFFFF_')).toThrow(new Error('number too large to fit in target type'));
     expect(() => unescapeRef('_D800_')).toThrow(new Error('converted integer out of range for `char`'));
     expect(() => unescapeRef('_110000_')).toThrow(new Error('converted integer out of range for `char`'));
+    // The edges of Rust's u32::from_str_radix + char::try_from: a leading `+` only, whole-string
+    // hex digits, the largest u32, the last code point, both ends of the surrogate range.
+    expect(unescapeRef('_+41_')).toBe('A');
+    expect(() => unescapeRef('_41+_')).toThrow(new Error('invalid digit found in string'));
+    expect(() => unescapeRef('_x41_')).toThrow(new Error('invalid digit found in string'));
+    expect(() => unescapeRef('_41x_')).toThrow(new Error('invalid digit found in string'));
+    expect(() => unescapeRef('_FFFFFFFF_')).toThrow(new Error('converted integer out of range for `char`'));
+    expect(() => unescapeRef('_100000000_')).toThrow(new Error('number too large to fit in target type'));
+    expect(unescapeRef('_10FFFF_')).toBe('\u{10ffff}');
+    expect(unescapeRef('_D7FF__E000_')).toBe('\ud7ff\ue000');
+    expect(() => unescapeRef('_DFFF_')).toThrow(new Error('converted integer out of range for `char`'));
     expect(unescapeRef('abc_')).toBe('abc'); // a lone trailing `_` is dropped
     expect(unescapeRef('a_41')).toBe('aA'); // an unterminated escape runs to the end
   });
