@@ -10,6 +10,8 @@ import { runCli } from '../helpers/cli.js';
 /** Proxy options (spec §6 `P`). */
 const P = ['--auth-anonymous', '--authfile <path>', '--cert-dir <dir>', '--insecure-skip-tls-verification'];
 const HELP = '-h, --help';
+/** Pull options (image pull, image deploy). */
+const PULL = ['--fetch-concurrency <n>', '--offline', '--no-space-check', '--progress-fd <fd>'];
 
 /** Command path → the usage after `Usage: ostree-container `, and every option's flags. */
 const EXPECTED: Record<string, { usage: string; options: string[] }> = {
@@ -21,12 +23,13 @@ const EXPECTED: Record<string, { usage: string; options: string[] }> = {
     options: [
       '--repo <path>', '-l, --label <key=value>', '--authfile <path>', '--config <path>', '--copymeta <key>', '--copymeta-opt <key>',
       '--cmd <arg>', '--compression-fast', '--compression <type>', '--contentmeta <path>', '--max-layers <n>',
+      '--chunking <mode>', '--big-file-threshold <size>', '--previous-build-manifest <path>', '--upstream-gzip', '--created <time>',
       '--insecure-skip-tls-verification', '--cert-dir <dir>', '--auth-anonymous', HELP,
     ],
   },
   unencapsulate: { usage: 'unencapsulate|import [options] <imgref>', options: ['--repo <path>', '--write-ref <ref>', '--quiet', ...P, HELP] },
   image: { usage: 'image [options] [command]', options: [HELP] },
-  'image pull': { usage: 'image pull [options] <repo> <imgref>', options: ['--quiet', '--check <path>', '--progress <mode>', ...P, HELP] },
+  'image pull': { usage: 'image pull [options] <repo> <imgref>', options: ['--quiet', '--check <path>', '--progress <mode>', '--download-only', ...P, ...PULL, HELP] },
   'image list': { usage: 'image list [options]', options: ['--repo <path>', HELP] },
   'image history': { usage: 'image history [options] <imgref>', options: ['--repo <path>', HELP] },
   'image metadata': { usage: 'image metadata [options] <imgref>', options: ['--repo <path>', '--config', HELP] },
@@ -43,7 +46,7 @@ const EXPECTED: Record<string, { usage: string; options: string[] }> = {
     usage: 'image deploy [options]',
     options: [
       '--sysroot <path>', '--stateroot <name>', '--imgref <ostree-imgref>', '--image <name>', '--transport <transport>',
-      '--no-signature-verification', '--enforce-container-sigpolicy', '--ostree-remote <remote>', ...P,
+      '--no-signature-verification', '--enforce-container-sigpolicy', '--ostree-remote <remote>', ...P, ...PULL,
       '--target-imgref <ostree-imgref>', '--no-imgref', '--karg <arg>', '--write-commitid-to <path>', HELP,
     ],
   },
@@ -53,6 +56,8 @@ const EXPECTED: Record<string, { usage: string; options: string[] }> = {
   'tar export': { usage: 'tar export [options] <rev>', options: ['--repo <path>', '--format-version <n>', HELP] },
   info: { usage: 'info [options] <imgref>', options: [...P, HELP] },
   'install-ostree-ext': { usage: 'install-ostree-ext [options]', options: ['--prefix <dir>', '--force', HELP] },
+  commit: { usage: 'commit [options]', options: [HELP] },
+  'ima-sign': { usage: 'ima-sign [options] <src-rev> <target-ref> <algorithm> <key>', options: ['--repo <path>', '--overwrite', HELP] },
   'help-all': { usage: 'help-all [options]', options: [HELP] },
 };
 
