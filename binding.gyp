@@ -61,7 +61,10 @@
         "native"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED",
-                  "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
+                  "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
+                  # A JS call into the addon while a worker terminates: an error that can no
+                  # longer be thrown is dropped instead of ending the process in std::terminate.
+                  "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": [

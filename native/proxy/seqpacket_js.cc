@@ -184,8 +184,8 @@ class SocketWrap : public TaggedWrap<SocketWrap> {
   static void CallComplete(Napi::Env env, Napi::Function, std::nullptr_t *, Job *raw) {
     std::unique_ptr<Job> job(raw);
     if (static_cast<napi_env>(env) == nullptr) return Discard(std::move(job));
-    job->self->Finished();
     try {
+      job->self->Finished();  // its Unref() throws when the environment is terminating
       Napi::HandleScope scope(env);
       Settle(env, *job);
     } catch (...) {  // the environment is terminating: the promise cannot settle any more

@@ -151,18 +151,20 @@ describe('content objects', () => {
   it('archive repos take regular files from a path or an fd too (libostree compresses them)', async () => {
     const big = (await lsTree(repo, commit)).get('/usr/bin/big')!;
     const archive = await Repo.create(path.join(tmp, 'archive-fd'), 'archive');
-    expect(await archive.writeRegularFile({ path: path.join(src, 'usr/bin/big') }, { expectedChecksum: big.checksum })).toBe(big.checksum);
+    expect(await archive.withTransaction((t) => t.writeRegularFile({ path: path.join(src, 'usr/bin/big') }, { expectedChecksum: big.checksum }))).toBe(big.checksum);
     expect((await archive.readContent(big.checksum)).equals(await readFile(path.join(src, 'usr/bin/big')))).toBe(true);
     const attrs = { uid: 5, gid: 6, mode: 0o600, xattrs: [[Buffer.from('user.a\0'), Buffer.from('1')]] as Xattr[] };
     const p = path.join(tmp, 'archive-fd-small');
     await writeFile(p, 'small');
     const fd = openSync(p, 'r');
     try {
-      expect(await archive.writeRegularFile({ fd, size: 5 }, attrs)).toBe(await repo.writeRegularFile(Buffer.from('small'), attrs));
+      expect(await archive.withTransaction((t) => t.writeRegularFile({ fd, size: 5 }, attrs))).toBe(
+        await repo.withTransaction((t) => t.writeRegularFile(Buffer.from('small'), attrs)),
+      );
     } finally {
       closeSync(fd);
     }
-    const wrong = await rejection(archive.writeRegularFile({ path: p }, { expectedChecksum: 'f'.repeat(64) }));
+    const wrong = await rejection(archive.withTransaction((t) => t.writeRegularFile({ path: p }, { expectedChecksum: 'f'.repeat(64) })));
     expect(wrong.message).toContain(`Corrupted file object; checksum expected='${'f'.repeat(64)}'`);
     await fsckClean(archive);
   });

@@ -410,8 +410,8 @@ describe('importDerivedLayer: bad input loses nothing', () => {
 
     for (const [bad, error] of [
       [[{ name: 'usr/a', type: 'link' as const, linkname: 'usr/../../etc/shadow' }], 'Invalid hardlink target: usr/../../etc/shadow'],
-      [[{ name: 'usr/a', type: 'link' as const, linkname: 'usr/missing' }], 'Hardlink ./usr/a: target usr/missing is not a file earlier in the layer'],
-      [[{ name: 'usr/d', type: 'directory' as const }, { name: 'usr/a', type: 'link' as const, linkname: 'usr/d' }], 'Hardlink ./usr/a: target usr/d is not a file earlier in the layer'],
+      [[{ name: 'usr/a', type: 'link' as const, linkname: 'usr/missing' }], 'Hardlink ./usr/a: target usr/missing is not a file in the layer'],
+      [[{ name: 'usr/d', type: 'directory' as const }, { name: 'usr/a', type: 'link' as const, linkname: 'usr/d' }], 'Hardlink ./usr/a: target usr/d is a directory'],
       [[{ name: 'usr/f', data: 'f' }, { name: 'usr/f/g', data: 'g' }], 'Invalid layer: ./usr/f/g is below the non-directory usr/f'],
       [[{ name: 'usr/f', data: 'f' }, { name: 'usr/f', type: 'directory' as const }], 'Invalid layer: ./usr/f is both a directory and a non-directory'],
       [[{ name: 'usr/dev', type: 'character-device' as const }], 'Unsupported file type for path "usr/dev"'],
