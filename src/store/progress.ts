@@ -86,7 +86,7 @@ export class ProgressTracker implements PipelineObserver {
   private overall(): void {
     let fetched = this.done;
     for (const t of this.active.values()) fetched += t.fetched;
-    this.listener({ type: 'progress', fetched: Math.min(fetched, this.total), total: this.total });
+    this.listener({ type: 'progress', fetched, total: this.total });
   }
 
   private sample(): void {
