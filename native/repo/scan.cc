@@ -1,30 +1,14 @@
-// scanTree(): one walk of a commit's tree for automatic chunking (src/container/auto-chunking.ts):
-// every file path with its content object, each object's size, symlink target, whether it is ELF
-// and the value of one xattr (bootc's `user.component`), and the same xattr on directories — compact arrays
-// instead of one JS call per object.
+#include "repo/scan.h"
+
 #include <cstring>
 #include <unordered_map>
 
 #include "repo/read.h"
-#include "repo/wrap_js.h"
-#include "util/args.h"
-#include "util/async.h"
 #include "util/failure.h"
+#include "util/gobj.h"
 
 namespace oc {
 namespace {
-
-struct ScanResult {
-  std::vector<std::string> files;       // tree paths, walk order
-  std::vector<uint32_t> file_object;    // object index of each path
-  std::string checksums;                // 32 raw bytes per object, first-seen order
-  std::vector<double> sizes;            // content size per object (0 for symlinks)
-  std::vector<uint8_t> elf;             // 1 when the object's content starts with ELF's magic
-  std::vector<std::pair<uint32_t, std::string>> targets;  // symlink objects
-  std::vector<std::pair<uint32_t, std::string>> object_xattr;
-  std::vector<std::string> dirs;        // directory paths, walk order ("/" first)
-  std::vector<std::pair<uint32_t, std::string>> dir_xattr;
-};
 
 // The value of `name` in an a(ayay) xattr list, if present; it must be UTF-8 (`where` names the
 // file or directory in the error).
@@ -126,55 +110,12 @@ class Scanner {
   std::unordered_map<std::string, uint32_t> index_;
 };
 
-Napi::Array Strings(Napi::Env env, const std::vector<std::string> &v) {
-  Napi::Array a = Napi::Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); i++) a.Set(i, Napi::String::New(env, v[i]));
-  return a;
-}
-
-Napi::Array IndexedStrings(Napi::Env env, const std::vector<std::pair<uint32_t, std::string>> &v) {
-  Napi::Array a = Napi::Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); i++) {
-    Napi::Array pair = Napi::Array::New(env, 2);
-    pair.Set(0u, Napi::Number::New(env, v[i].first));
-    pair.Set(1u, Napi::String::New(env, v[i].second));
-    a.Set(i, pair);
-  }
-  return a;
-}
-
 }  // namespace
 
-// scanTree(rev, xattrName, cancellable?) → Promise<{ files, fileObject: Uint32Array, checksums:
-// Buffer (32 bytes per object), sizes: Float64Array, symlinkTargets: [object, target][],
-// elf: Buffer (1 per object whose content starts with ELF's magic), objectXattr: [object, value][],
-// dirs, dirXattr: [dir, value][] }>; xattrName '' reads no xattrs.
-Napi::Value RepoWrap::ScanTree(const Napi::CallbackInfo &info) {
-  std::string rev = StringArg(info[0], "scanTree: rev");
-  std::string xattr = StringArg(info[1], "scanTree: xattrName");
-  CancelRef cancellable = CancelArg(info[2]);
-  auto repo = Ref();
-  auto r = std::make_shared<ScanResult>();
-  return RunRepoJob(
-      info.Env(), "ostree-container:scan-tree", RepoJob(info.Env(), repo.get(), "scanTree"),
-      [=] { Scanner(repo.get(), xattr, cancellable.get(), *r).Run(rev); },
-      [r](Napi::Env env) -> Napi::Value {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("files", Strings(env, r->files));
-        auto fo = Napi::Uint32Array::New(env, r->file_object.size());
-        if (!r->file_object.empty()) memcpy(fo.Data(), r->file_object.data(), r->file_object.size() * sizeof(uint32_t));
-        o.Set("fileObject", fo);
-        o.Set("checksums", Napi::Buffer<char>::Copy(env, r->checksums.data(), r->checksums.size()));
-        auto sizes = Napi::Float64Array::New(env, r->sizes.size());
-        if (!r->sizes.empty()) memcpy(sizes.Data(), r->sizes.data(), r->sizes.size() * sizeof(double));
-        o.Set("sizes", sizes);
-        o.Set("elf", Napi::Buffer<uint8_t>::Copy(env, r->elf.data(), r->elf.size()));
-        o.Set("symlinkTargets", IndexedStrings(env, r->targets));
-        o.Set("objectXattr", IndexedStrings(env, r->object_xattr));
-        o.Set("dirs", Strings(env, r->dirs));
-        o.Set("dirXattr", IndexedStrings(env, r->dir_xattr));
-        return o;
-      });
+ScanResult ScanTree(OstreeRepo *repo, const std::string &rev, const std::string &xattr, GCancellable *c) {
+  ScanResult r;
+  Scanner(repo, xattr, c, r).Run(rev);
+  return r;
 }
 
 }  // namespace oc
