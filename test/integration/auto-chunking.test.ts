@@ -230,15 +230,16 @@ describe('rpm databases', () => {
     expect(bdb.meta.sizes.map((s) => s.name).sort()).toEqual(expect.arrayContaining(['alpha', 'beta', 'gamma']));
 
     // ndb: a SUSE image's database, with two of its packages' files in the tree.
-    const ndbRoot = path.join(dir, 'root-ndb');
+    // (Its own root: where this rpm writes ndb too, the loop above has made root-ndb.)
+    const ndbRoot = path.join(dir, 'root-suse-ndb');
     mkdirSync(path.join(ndbRoot, 'usr/lib/sysimage/rpm'), { recursive: true });
     writeFileSync(path.join(ndbRoot, 'usr/lib/sysimage/rpm/Packages.db'), gunzipSync(readFileSync(path.join(FIXTURES, 'sle15-bci-Packages.db.gz'))));
     mkdirSync(path.join(ndbRoot, 'usr/bin'), { recursive: true });
     writeFileSync(path.join(ndbRoot, 'usr/bin/bash'), 'not really bash');
     mkdirSync(path.join(ndbRoot, 'lib64'), { recursive: true });
     copyFileSync('/bin/true', path.join(ndbRoot, 'lib64/libc.so.6'));
-    const ndb = await check(ndbRoot, 'ndb');
-    expect(found.ndb).toEqual(['ndb /usr/lib/sysimage/rpm/Packages.db 35']);
+    const ndb = await check(ndbRoot, 'suse-ndb');
+    expect(found['suse-ndb']).toEqual(['ndb /usr/lib/sysimage/rpm/Packages.db 35']);
     const nameOf = new Map(ndb.meta.sizes.map((s) => [s.identifier, s.name]));
     // The 1.3 MB database is a big file: a layer of its own.
     expect([...ndb.meta.map.values()].map((id) => nameOf.get(id)).sort()).toEqual(['/usr/lib/sysimage/rpm/Packages.db', 'bash', 'glibc']);
