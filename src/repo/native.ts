@@ -1,6 +1,7 @@
-// The slice of the addon the Repo wrapper uses (native/repo*.cc). Argument order mirrors the
+// The slice of the addon the Repo wrapper uses (native/repo/*_js.cc). Argument order mirrors the
 // C++ bindings; the public, option-object API is in repo.ts.
 import type { NativeCancellable } from '../native.js';
+import type { TreeEntry } from './tree-entry.js';
 import type { TypedVariant, VariantDict, Xattr } from './variant.js';
 
 type C = NativeCancellable | undefined;
@@ -107,20 +108,11 @@ export interface NativeModifier {
   devinoCache?: NativeDevInoCache;
 }
 
-/**
- * Documented under its public name.
- * @inline
- */
-export type NativeTreeEntry =
-  | { path: string; kind: 'file'; checksum: string }
-  | { path: string; kind: 'dir'; metadata?: string }
-  | { path: string; kind: 'remove' };
-
 export interface NativeMtreeSpec {
   base?: { contents: string; metadata: string };
   baseCommit?: string;
   directories?: { source: string; destination?: string }[];
-  entries?: NativeTreeEntry[];
+  entries?: TreeEntry[];
   parentDirMetadata?: string;
   rootMetadata?: string;
   modifier?: NativeModifier;

@@ -19,8 +19,8 @@ import type {
   NativeRepoModule,
   NativeTransactionStats,
   NativeTreeScan,
-  NativeTreeEntry,
 } from './native.js';
+import type { TreeEntry } from './tree-entry.js';
 import { variantFromBytes, variantToBytes, type TypedVariant, type VariantDict, type Xattr } from './variant.js';
 
 export type RepoMode = 'bare' | 'archive' | 'bare-user' | 'bare-user-only' | 'bare-split-xattrs';
@@ -70,8 +70,7 @@ export interface CommitModifier extends Omit<NativeModifier, 'devinoCache'> {
   devinoCache?: DevInoCache;
 }
 
-/** One change of a tree edit: a file by checksum, a directory (with its dirmeta), or a removal. */
-export type TreeEntry = NativeTreeEntry;
+export type { TreeEntry } from './tree-entry.js';
 
 /**
  * A tree to build: start from `base` (a tree or a commit), add host directories, then single
