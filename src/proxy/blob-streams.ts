@@ -36,7 +36,20 @@ interface SpoolNative {
 const QUIET_MS = 2000;
 const WATCH_MS = 250;
 
+/** A skopeo image proxy with the image open in it. */
+export interface BlobSource {
+  proxy: ImageProxy;
+  image: OpenedImage;
+}
+
+/** A source and our requests sent or queued to it and not answered yet. */
+interface Lane {
+  source: BlobSource;
+  pending: number;
+}
+
 interface Stream {
+  lane: Lane;
   bytes: BigUint64Array;
   last: bigint;
   quietSince: number;
@@ -62,14 +75,35 @@ function expectEnd(fd: number, size: number): Promise<void> {
 
 export class BlobStreams {
   private readonly streams = new Set<Stream>();
-  /** Our requests sent or queued and not answered yet. */
-  private pending = 0;
+  private readonly lanes: Lane[];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    readonly proxy: ImageProxy,
-    readonly image: OpenedImage,
-  ) {}
+  constructor(proxy: ImageProxy, image: OpenedImage) {
+    this.lanes = [{ source: { proxy, image }, pending: 0 }];
+  }
+
+  /** The first source: the one manifests, configurations and layer infos are read from. */
+  get proxy(): ImageProxy {
+    return this.lanes[0]!.source.proxy;
+  }
+
+  get image(): OpenedImage {
+    return this.lanes[0]!.source.image;
+  }
+
+  /** Every source, the first one first. */
+  get sources(): BlobSource[] {
+    return this.lanes.map((l) => l.source);
+  }
+
+  /**
+   * Another proxy with the same image open: each fetch then goes to the source with the fewest
+   * requests waiting. A proxy serves its requests one at a time and a `GetBlob` waits for the
+   * registry's answer, so over a distant link one proxy spends most of a pull waiting for round trips.
+   */
+  addSource(source: BlobSource): void {
+    this.lanes.push({ source, pending: 0 });
+  }
 
   /**
    * Fetches blob `digest` into `out` (a regular file, left at offset 0) and resolves once skopeo
@@ -79,7 +113,8 @@ export class BlobStreams {
    */
   async fetch(digest: string, size: number, out: number, opts: { signal: AbortSignal; bytes?: BigUint64Array }): Promise<SpooledBlob> {
     opts.signal.throwIfAborted();
-    const blob = await this.request(() => this.proxy.getBlobFd(this.image, digest, size));
+    const lane = this.lanes.reduce((a, b) => (b.pending < a.pending ? b : a));
+    const blob = await this.request(lane, () => lane.source.proxy.getBlobFd(lane.source.image, digest, size));
     const bytes = opts.bytes ?? native<SpoolNative>().progressCounter();
     // Stops the spool job: the caller's abort, or an early FinishPipe that failed.
     const stop = new AbortController();
@@ -94,6 +129,7 @@ export class BlobStreams {
     let failedEarly = false;
     let finished: Promise<void> | undefined;
     const stream: Stream = {
+      lane,
       bytes,
       last: 0n,
       quietSince: Date.now(),
@@ -101,7 +137,7 @@ export class BlobStreams {
       finish: () => {
         if (!finished) {
           stream.finishing = true;
-          finished = this.request(() => blob.finish()).catch((e: unknown) => {
+          finished = this.request(lane, () => blob.finish()).catch((e: unknown) => {
             // Before the blob was all read, this means the goroutine failed: stop waiting for bytes.
             if (spooling) {
               failedEarly = true;
@@ -151,12 +187,12 @@ export class BlobStreams {
     this.timer = undefined;
   }
 
-  private async request<T>(fn: () => Promise<T>): Promise<T> {
-    this.pending++;
+  private async request<T>(lane: Lane, fn: () => Promise<T>): Promise<T> {
+    lane.pending++;
     try {
       return await fn();
     } finally {
-      this.pending--;
+      lane.pending--;
     }
   }
 
@@ -164,21 +200,21 @@ export class BlobStreams {
     this.timer ??= setInterval(() => this.nudge(), WATCH_MS).unref();
   }
 
-  /** Sends the FinishPipe of the stream quiet the longest, when the proxy has nothing else to do. */
+  /** Per proxy with nothing else to do, sends the FinishPipe of its stream quiet the longest. */
   private nudge(): void {
     if (this.streams.size === 0) return this.close();
     const now = Date.now();
-    let quietest: Stream | undefined;
+    const quietest = new Map<Lane, Stream>();
     for (const s of this.streams) {
       const n = Atomics.load(s.bytes, 0);
       if (n !== s.last) {
         s.last = n;
         s.quietSince = now;
-      } else if (!s.finishing && now - s.quietSince >= QUIET_MS && (!quietest || s.quietSince < quietest.quietSince)) {
-        quietest = s;
+      } else if (!s.finishing && now - s.quietSince >= QUIET_MS && s.quietSince < (quietest.get(s.lane)?.quietSince ?? Infinity)) {
+        quietest.set(s.lane, s);
       }
     }
     // Its outcome is observed by its fetch().
-    if (quietest && this.pending === 0) quietest.finish().catch(() => undefined);
+    for (const [lane, s] of quietest) if (lane.pending === 0) s.finish().catch(() => undefined);
   }
 }

@@ -11,7 +11,7 @@ import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfiguration, ImageManifest } from '../oci/types.js';
 import { explicitJournal, journalSend, JournalPriority } from '../journal.js';
 import { mergeDefaultContainerProxyOpts, mergeDefaultContainerProxyOptsWithIsolation } from '../proxy/auth.js';
-import { BlobStreams } from '../proxy/blob-streams.js';
+import { BlobStreams, type BlobSource } from '../proxy/blob-streams.js';
 import type { ImageProxyConfig } from '../proxy/config.js';
 import { ImageProxy } from '../proxy/image-proxy.js';
 import { requireSecureContainerPolicy, requirePolicyEnforcingProxy } from '../proxy/policy.js';
@@ -48,6 +48,9 @@ const OSTREE_LAYER_MEDIA_TYPES: readonly string[] = [
   DOCKER_TYPE_LAYER_TAR,
   MediaType.DockerLayerGzip,
 ];
+
+/** How many skopeo proxies a pull from a registry uses at most (see addRegistryProxies). */
+const REGISTRY_PROXIES = 4;
 
 /** Annotation of the image creation time, the merge commit's timestamp when present. */
 const ANNOTATION_CREATED = 'org.opencontainers.image.created';
@@ -193,7 +196,9 @@ export class ImageImporter {
     this.source = null;
     if (!source) return;
     source.close();
-    await source.proxy.closeImage(source.image).finally(() => source.proxy.finalize());
+    const closed = await Promise.allSettled(source.sources.map(({ proxy, image }) => proxy.closeImage(image).finally(() => proxy.finalize())));
+    const failure = closed.find((r) => r.status === 'rejected');
+    if (failure) throw failure.reason;
   }
 
   /** Reads manifest and configuration and plans the import (spec §2.2). */
@@ -210,20 +215,40 @@ export class ImageImporter {
   /** Starts the skopeo proxy and opens the image in it. */
   private async openSource(): Promise<BlobStreams> {
     if (this.source) return this.source;
-    const transport = this.imgref.imgref.transport;
+    const { proxy, image } = await this.startProxy();
+    this.source = new BlobStreams(proxy, image);
+    return this.source;
+  }
+
+  /** A skopeo proxy with the image open in it. */
+  private async startProxy(): Promise<BlobSource> {
     const config =
-      transport === Transport.ContainerStorage
+      this.imgref.imgref.transport === Transport.ContainerStorage
         ? await mergeDefaultContainerProxyOptsWithIsolation(this.proxyConfig, undefined)
         : await mergeDefaultContainerProxyOpts(this.proxyConfig);
     const proxy = await ImageProxy.create(config);
     try {
       if (this.imgref.sigverify.type === 'ContainerPolicy') requirePolicyEnforcingProxy(proxy);
-      this.source = new BlobStreams(proxy, await proxy.openImage(this.imgref.imgref.toString()));
-      return this.source;
+      return { proxy, image: await proxy.openImage(this.imgref.imgref.toString()) };
     } catch (e) {
       await proxy.finalize().catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * From a registry, layers come through REGISTRY_PROXIES proxies (fewer when fewer layers are
+   * missing): one proxy waits for each `GetBlob`'s round trip before it serves the next request.
+   * Other transports read local files, where one proxy is as fast (and an archive is unpacked
+   * once per proxy).
+   */
+  private async addRegistryProxies(streams: BlobStreams, layers: number): Promise<void> {
+    if (this.imgref.imgref.transport !== Transport.Registry) return;
+    const more = Math.min(REGISTRY_PROXIES, layers) - streams.sources.length;
+    const started = await Promise.allSettled(Array.from({ length: Math.max(0, more) }, () => this.startProxy()));
+    for (const r of started) if (r.status === 'fulfilled') streams.addSource(r.value);
+    const failure = started.find((r) => r.status === 'rejected');
+    if (failure) throw failure.reason;
   }
 
   /** libostree cannot check out (for the merge) from an archive repo: refuse before any work. */
@@ -310,6 +335,7 @@ export class ImageImporter {
       let pipeline: LayerPipeline | null = null;
       if (todo.length > 0) {
         const streams = await this.openSource();
+        await this.addRegistryProxies(streams, todo.length);
         const sourceOf = await layerSources(streams, this.imgref.imgref.transport, prepared.manifest);
         ImageImporter.checkOstreeMediaTypes(prepared, sourceOf);
         pipeline = new LayerPipeline({

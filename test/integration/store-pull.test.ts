@@ -20,6 +20,7 @@ import { ImageImporter } from '../../src/store/importer.js';
 import type { ImportProgress } from '../../src/store/progress.js';
 import { listImages, queryImage, refForLayer } from '../../src/store/state.js';
 import { runCli } from '../helpers/cli.js';
+import { startRegistry } from '../helpers/registry.js';
 import { editOciImage } from '../helpers/sysroot.js';
 import { childProcesses } from '../helpers/process.js';
 import { journalReceiver, until } from '../helpers/journal.js';
@@ -309,5 +310,30 @@ describe('one skopeo per pull', () => {
     });
     expect(fetched).toHaveLength(state.manifest.layers.length);
     expect(most).toBe(1);
+  });
+
+  it('a registry pull spreads its fetches over up to 4 proxies (one waits out each round trip) and stops them all', async () => {
+    const registry = await startRegistry();
+    try {
+      const ref = `${registry.ref('exampleos/v1')}:latest`;
+      await skopeoCopy(`oci:${v1}`, ref, { destTlsVerify: false });
+      const repo = await freshRepo();
+      const skopeos = () => childProcesses().filter((c) => / skopeo$/.test(c)).length;
+      let most = 0;
+      const imp = new ImageImporter(repo, unverified(ref), { insecureSkipTlsVerification: true }).onProgress(() => {
+        most = Math.max(most, skopeos());
+      });
+      const r = await imp.prepare();
+      if (r.kind !== 'ready') throw new Error(`expected a ready import, got ${r.kind}`);
+      expect(r.prepared.layersToFetch().length).toBeGreaterThan(2);
+      const state = await imp.import(r.prepared);
+      expect(most).toBeGreaterThan(1);
+      expect(most).toBeLessThanOrEqual(4);
+      expect(skopeos()).toBe(0);
+      expect((await queryImage(repo, ref))?.mergeCommit).toBe(state.mergeCommit);
+      expect(await fsck(repo.path)).toMatch(/no errors found/);
+    } finally {
+      await registry.stop();
+    }
   });
 });
