@@ -59,7 +59,7 @@ describe('prepareOstreeCommitIn (the cleanup of container commit)', () => {
  * Runs `script` with `sh -c` in a private mount namespace; `$R` is a scratch root holding the
  * host's /usr, /etc (read-only binds), the merged-/usr links and the checkout, ready for `chroot`.
  */
-async function inNamespace(root: string, script: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function inNamespace(root: string, script: string): Promise<{ code: number; stdout: string; stderr: string; binds: string[] }> {
   const binds: string[] = [];
   for (const d of ['usr', 'etc', 'lib', 'lib64', 'bin', 'sbin']) {
     const st = await lstat(`/${d}`).catch(() => null);
@@ -83,7 +83,7 @@ async function inNamespace(root: string, script: string): Promise<{ code: number
     child.on('error', (e) => reject(new Error(`unshare: ${e.message} (util-linux; the test needs root)`)));
     child.on('close', (c) => resolve(c ?? -1));
   });
-  return { code, stdout, stderr };
+  return { code, stdout, stderr, binds };
 }
 
 describe('container commit, chrooted into a container-like root', () => {
@@ -118,11 +118,15 @@ umount "$R/run/secrets" "$R/var/tmp/nested/mnt" "$R/run/.containerenv"
     expect(res.stderr).toBe(refused + refused);
     expect(res.stdout).toBe('rc=1\nrc=1\nintact\nrc=0\nsecret\nkept\nengine="podman"\n');
     expect(before).toContain('var/tmp/foo/bar');
-    // Only what was mounted (and the directories holding a mount) is left of the four.
-    expect((await tree(r)).filter((p) => /^(proc|run|sysroot|tmp|var)\//.test(p))).toEqual([
+    // Only what was mounted (and the directories holding a mount) is left of the four: ours, and the
+    // mount points of the binds (a checkout or node under /tmp or /var is one of them).
+    const bindDirs = res.binds.flatMap((b) => b.split('/').slice(1).map((_, i, parts) => `${parts.slice(0, i + 1).join('/')}/`));
+    const kept = [
       'proc/', 'run/', 'run/.containerenv', 'run/secrets/', 'sysroot/', 'sysroot/ostree/', 'sysroot/ostree/repo/', 'sysroot/ostree/repo/config',
       'tmp/', 'var/', 'var/cache/', 'var/lib/', 'var/lib/keep', 'var/log/', 'var/log/keep', 'var/tmp/', 'var/tmp/nested/', 'var/tmp/nested/mnt/',
-    ]);
+    ];
+    const fourAndMore = /^(proc|run|sysroot|tmp|var)\//;
+    expect((await tree(r)).filter((p) => fourAndMore.test(p))).toEqual([...new Set([...kept, ...bindDirs.filter((d) => fourAndMore.test(d))])].sort());
   }, 120_000);
 });
 
