@@ -1,4 +1,5 @@
-// Several blobs at once from one skopeo image proxy, each spooled into a file.
+// Several blobs at once from a skopeo image proxy (or a few, each with the image open), each
+// spooled into a file.
 //
 // What skopeo's proxy allows (cmd/skopeo/proxy.go of 1.9.3, protocol 0.2.3, and of 1.18, 0.2.6;
 // the same in both, tested in test/integration/blob-streams.test.ts):

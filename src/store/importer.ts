@@ -1,8 +1,9 @@
 // ImageImporter (spec store §2): prepare() reads the manifest and configuration (or, offline,
 // the update recorded in the store) and decides per layer whether the store holds it, by digest
 // or by diff_id; import() runs the missing layers through the pull pipeline (./pipeline.ts: one
-// skopeo proxy, several layers in flight), each layer committed with its blob ref as soon as it
-// is complete, then writes the merge commit and the image ref; download() stops before that.
+// skopeo proxy, up to four from a registry, several layers in flight), each layer committed with
+// its blob ref as soon as it is complete, then writes the merge commit and the image ref;
+// download() stops before that.
 import { concurrency } from '../concurrency.js';
 import { ContextError, messageOf, withContext } from '../errors.js';
 import { CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, DOCKER_TYPE_LAYER_TAR, META_FILTERED } from '../container/constants.js';

@@ -1,6 +1,7 @@
 // The pull pipeline (spec store §2.3, DESIGN §7): every layer a pull fetches — the commit layer,
 // a chunk layer or a derived layer — takes the same path,
-//   fetch   its blob from the one skopeo proxy into a spool file in the repo's tmp/ (network I/O:
+//   fetch   its blob from the pull's skopeo proxy (or the least busy of its proxies, from a
+//           registry: see BlobStreams) into a spool file in the repo's tmp/ (network I/O:
 //           at most `fetchConcurrency` layers fetched or waiting with their bytes spooled),
 //   verify  the spooled bytes against the descriptor's digest and size,
 //   import  a native job reading the spool (at most `importConcurrency` at once: the CPU budget;
