@@ -20,6 +20,7 @@ import { closeSync } from 'node:fs';
 import { native, withCancellable, type NativeCancellable } from '../native.js';
 import { joinFetch, type ImageProxy, type OpenedImage } from './image-proxy.js';
 import { pipeReadable } from './pipes.js';
+import type { Member } from './pool.js';
 
 /** What a spooled blob turned out to be: the digest and size of the bytes written. */
 export interface SpooledBlob {
@@ -38,10 +39,7 @@ const QUIET_MS = 2000;
 const WATCH_MS = 250;
 
 /** A skopeo image proxy with the image open in it. */
-export interface BlobSource {
-  proxy: ImageProxy;
-  image: OpenedImage;
-}
+export type BlobSource = Member;
 
 /** A source and our requests sent or queued to it and not answered yet. */
 interface Lane {

@@ -16,7 +16,8 @@ export interface ImageProxyPoolOptions {
   enforcePolicy?: boolean;
 }
 
-interface Member {
+/** A proxy with the image open in it. */
+export interface Member {
   proxy: ImageProxy;
   image: OpenedImage;
 }
@@ -25,6 +26,17 @@ interface Member {
 async function finalizeAll(proxies: ImageProxy[]): Promise<void> {
   const results = await Promise.allSettled(proxies.map((p) => p.finalize()));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * Closes the image in every proxy, then finalizes them all; every one is tried, and the first
+ * failure (finalizing before closing) is reported after.
+ */
+export async function closeProxies(members: readonly Member[]): Promise<void> {
+  const closing = await Promise.allSettled(members.map((m) => m.proxy.closeImage(m.image)));
+  await finalizeAll(members.map((m) => m.proxy));
+  const failed = closing.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
 
@@ -125,10 +137,7 @@ export class ImageProxyPool {
     if (this.closed) return;
     this.closed = true;
     for (const w of this.waiting.splice(0)) w.reject(new Error('Image proxy pool is closed'));
-    const closing = await Promise.allSettled(this.members.map((m) => m.proxy.closeImage(m.image)));
-    await finalizeAll(this.members.map((m) => m.proxy));
-    const failed = closing.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await closeProxies(this.members);
   }
 
   private acquire(): Promise<Member> {

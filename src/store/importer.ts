@@ -15,6 +15,7 @@ import { mergeDefaultContainerProxyOpts, mergeDefaultContainerProxyOptsWithIsola
 import { BlobStreams, type BlobSource } from '../proxy/blob-streams.js';
 import type { ImageProxyConfig } from '../proxy/config.js';
 import { ImageProxy } from '../proxy/image-proxy.js';
+import { closeProxies } from '../proxy/pool.js';
 import { requireSecureContainerPolicy, requirePolicyEnforcingProxy } from '../proxy/policy.js';
 import type { OstreeImageReference } from '../ref/image-reference.js';
 import { Transport } from '../ref/transport.js';
@@ -197,9 +198,7 @@ export class ImageImporter {
     this.source = null;
     if (!source) return;
     source.close();
-    const closed = await Promise.allSettled(source.sources.map(({ proxy, image }) => proxy.closeImage(image).finally(() => proxy.finalize())));
-    const failure = closed.find((r) => r.status === 'rejected');
-    if (failure) throw failure.reason;
+    await closeProxies(source.sources);
   }
 
   /** Reads manifest and configuration and plans the import (spec §2.2). */
