@@ -8,7 +8,7 @@
 //   upstream        (with --upstream BIN) ostree-ext-cli container image pull, direct
 //   upstream-relay  (with --upstream BIN) the same through the relay
 //
-// Every run starts each side on an empty repo after `sync`, in a rotating order. Targets: ours-relay
+// Every run starts each side on a new empty repo after `sync`, in a rotating order. Targets: ours-relay
 // ≤ 1.25 × ours; ours ≤ 0.8 × skopeo+import; peak RSS of ours ≤ 64 MiB (/usr/bin/time's maximum
 // resident set of the process tree's largest member). Appends a section to bench/RESULTS.md with the
 // command, the CPU model and the date. Our side runs lib/: `npm run build:ts` first.
@@ -107,13 +107,18 @@ async function mergeRoot(repo, stdout) {
 const loadBefore = loadavg();
 const res = Object.fromEntries(names.map((n) => [n, { times: [], cpu: [], rss: 0, other: [] }]));
 const checks = new Map();
+const made = [];
 try {
   for (let i = 0; i < runs; i++) {
     // Rotate the order so drift (caches, other load) hits every side alike.
     const order = names.map((_, k) => names[(k + i) % names.length]);
     for (const n of order) {
-      const repo = repoFor(n);
-      await fresh(n);
+      // A repository per side and run, all removed at the end: on an ext4 without a journal (this
+      // machine's), inodes freed in the last 30 s are skipped when allocating new ones, and the scan
+      // past 16,000 just-deleted inodes cost whichever side ran next up to 3 s of system time.
+      const repo = repoFor(`${n}-${i + 1}`);
+      await fresh(`${n}-${i + 1}`);
+      made.push(repo);
       await syncFs();
       if (Number(values['quiet-wait']) > 0) await waitForQuiet(Number(values['quiet-wait']));
       const busy = await machineBusySeconds();
@@ -126,10 +131,10 @@ try {
       res[n].cpu.push(r.cpuSeconds);
       res[n].other.push(other);
       process.stderr.write(`run ${i + 1}/${runs} ${n}: ${r.seconds.toFixed(2)} s, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB, other load ${other.toFixed(2)} CPUs\n`);
-      await rm(repo, { recursive: true, force: true });
     }
   }
 } finally {
+  for (const repo of made) await rm(repo, { recursive: true, force: true });
   await rm(fetched, { recursive: true, force: true });
   await relay.stop();
   await registry.stop();
