@@ -208,6 +208,73 @@ describe('components of a tree', () => {
   });
 });
 
+describe('tree index', () => {
+  const files: File[] = [
+    { path: '/usr/bin/sh', object: 'sh', size: 7 },
+    { path: '/usr/lib/x/y', object: 'y', size: 9 },
+    { path: '/bin', object: 'L-bin', symlink: 'usr/bin' },
+    { path: '/lib', object: 'L-lib', symlink: '/usr/lib' },
+    { path: '/usr/lib/up', object: 'L-up', symlink: '../bin' },
+    { path: '/usr/lib/self', object: 'L-self', symlink: '.' },
+    { path: '/loop1', object: 'L-loop1', symlink: '/loop2' },
+    { path: '/loop2', object: 'L-loop2', symlink: '/loop1' },
+    { path: '/dangling', object: 'L-dangling', symlink: '/nowhere' },
+    // A chain of 40 links resolves (the kernel's MAXSYMLINKS), one of 41 does not.
+    ...Array.from({ length: 41 }, (_, i) => ({ path: `/c${i}`, object: `L-c${i}`, symlink: i === 40 ? '/usr' : `/c${i + 1}` })),
+  ];
+  const t = new TreeIndex(scan(files));
+
+  it('resolves directory components through symlinks, keeping the last one as is', () => {
+    expect(t.resolve('/bin/sh')).toBe('/usr/bin/sh');
+    expect(t.resolve('/lib/x/y')).toBe('/usr/lib/x/y');
+    expect(t.resolve('/lib/up/sh')).toBe('/usr/bin/sh');
+    expect(t.resolve('/lib/self/self/x')).toBe('/usr/lib/x');
+    expect(t.resolve('/usr/./lib/../bin/sh')).toBe('/usr/bin/sh');
+    expect(t.resolve('/../usr/bin/sh')).toBe('/usr/bin/sh');
+    expect(t.resolve('/bin')).toBe('/bin');
+    expect(t.resolve('/lib/up')).toBe('/usr/lib/up');
+    expect(t.resolve('/sh')).toBe('/sh');
+    expect(t.resolve('/bin/')).toBe('/usr/bin');
+    expect(t.resolve('/bin/.')).toBe('/usr/bin');
+    expect(t.resolve('/bin/..')).toBe('/usr');
+    expect(t.resolve('/usr/..')).toBe('/');
+    expect(t.resolve('/..')).toBe('/');
+    // Twice: the second answer comes from the cache of resolved directories. (That cache makes
+    // the hop limit depend on what was resolved before: it only has to stop loops.)
+    for (const [p, want] of [['/c1/bin/sh', '/usr/bin/sh'], ['/c0/bin/sh', null]] as const) {
+      const fresh = new TreeIndex(scan(files));
+      expect(fresh.resolve(p)).toBe(want);
+      expect(fresh.resolve(p)).toBe(want);
+    }
+  });
+
+  it('gives null for relative paths, missing components, files as directories and loops', () => {
+    expect(t.resolve('usr')).toBeNull();
+    expect(t.resolve('/nope/sh')).toBeNull();
+    expect(t.resolve('/usr/bin/sh/x')).toBeNull();
+    expect(t.resolve('/loop1/x')).toBeNull();
+    expect(t.resolve('/dangling/x')).toBeNull();
+  });
+
+  it('looks up objects, sizes, symlinks and directory listings', () => {
+    expect(t.objectCount).toBe(4 + 7 + 41 - 2);
+    const sh = t.objectAt('/usr/bin/sh')!;
+    expect(t.size(sh)).toBe(7);
+    expect(t.checksum(sh)).toBe(Buffer.from('sh').toString('hex').padEnd(64, '0'));
+    expect(t.objectAt('/usr/bin')).toBeUndefined();
+    expect(t.objectAt('/bin/sh')).toBeUndefined();
+    expect(t.symlinkAt('/bin')).toBe('usr/bin');
+    expect(t.symlinkAt('/usr/bin/sh')).toBeUndefined();
+    expect(t.symlinkAt('/none')).toBeUndefined();
+    expect(t.isDir('/usr/lib/x')).toBe(true);
+    expect(t.isDir('/bin')).toBe(false);
+    expect(t.list('/usr/lib').sort()).toEqual(['self', 'up', 'x']);
+    expect(t.list('/usr')).toEqual(['bin', 'lib']);
+    expect(t.list('/').filter((n) => !n.startsWith('c'))).toEqual(['bin', 'lib', 'loop1', 'loop2', 'dangling', 'usr']);
+    expect(t.list('/usr/bin/sh')).toEqual([]);
+  });
+});
+
 function comp(name: string, size: number, freq = 1): ObjectSourceMetaSized {
   return { identifier: `${name}-1`, name, srcid: name, change_time_offset: 0, change_frequency: freq, size };
 }
