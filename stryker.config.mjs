@@ -20,6 +20,7 @@ const TESTS = {
     'test/unit/manifest-diff.test.ts',
     'test/unit/rpm-db.test.ts',
     'test/unit/rpm-header.test.ts',
+    'test/unit/sqlite-db.test.ts',
     'test/integration/auto-chunking.test.ts',
     'test/integration/encapsulate.test.ts',
     'test/integration/encapsulate-registry.test.ts',
