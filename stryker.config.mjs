@@ -18,6 +18,7 @@ const TESTS = {
     'test/unit/dpkg-db.test.ts',
     'test/unit/encapsulate.test.ts',
     'test/unit/manifest-diff.test.ts',
+    'test/unit/rpm-blobs.test.ts',
     'test/unit/rpm-db.test.ts',
     'test/unit/rpm-header.test.ts',
     'test/unit/sqlite-db.test.ts',

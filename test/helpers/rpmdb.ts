@@ -68,3 +68,20 @@ export function sqliteOf(blobs: Buffer[]): Buffer {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** A hash database made by BerkeleyDB's own db_load, holding 4-byte keys and `values`. */
+export function bdbFile(file: string, values: Buffer[], order: 'little' | 'big'): void {
+  const key = (k: number) => {
+    const b = Buffer.alloc(4);
+    if (order === 'little') b.writeUInt32LE(k);
+    else b.writeUInt32BE(k);
+    return b.toString('hex');
+  };
+  const lines = ['VERSION=3', 'format=bytevalue', 'type=hash', 'HEADER=END'];
+  // rpm's record 0 (the next instance number) is skipped by the reader.
+  lines.push(` ${key(0)}`, ` ${key(values.length + 1)}`);
+  values.forEach((v, i) => lines.push(` ${key(i + 1)}`, ` ${v.toString('hex')}`));
+  lines.push('DATA=END');
+  rmSync(file, { force: true });
+  execFileSync(tool('db5.3_load', 'db_load'), ['-c', `db_lorder=${order === 'little' ? 1234 : 4321}`, file], { input: `${lines.join('\n')}\n` });
+}

@@ -12,7 +12,7 @@ import { readBdbPackages, readNdbPackages, readSqlitePackages } from '../../src/
 import { RpmHeader, RpmTag } from '../../src/container/packages/rpm-header.js';
 import { readRpmDatabase, rpmPackages } from '../../src/container/packages/rpm.js';
 import { readSqliteTable } from '../../src/container/packages/sqlite.js';
-import { header, pkgHeader, str, tool } from '../helpers/rpmdb.js';
+import { bdbFile, header, pkgHeader, str, tool } from '../helpers/rpmdb.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'rpmdb');
 const work = mkdtempSync(path.join(os.tmpdir(), 'rpmdb-'));
@@ -156,29 +156,12 @@ describe('SQLite', () => {
 });
 
 describe('BerkeleyDB', () => {
-  /** A hash database made by BerkeleyDB's own db_load, holding 4-byte keys and `values`. */
-  function bdb(file: string, values: Buffer[], order: 'little' | 'big'): void {
-    const key = (k: number) => {
-      const b = Buffer.alloc(4);
-      if (order === 'little') b.writeUInt32LE(k);
-      else b.writeUInt32BE(k);
-      return b.toString('hex');
-    };
-    const lines = ['VERSION=3', 'format=bytevalue', 'type=hash', 'HEADER=END'];
-    // rpm's record 0 (the next instance number) is skipped by the reader.
-    lines.push(` ${key(0)}`, ` ${key(values.length + 1)}`);
-    values.forEach((v, i) => lines.push(` ${key(i + 1)}`, ` ${v.toString('hex')}`));
-    lines.push('DATA=END');
-    rmSync(file, { force: true });
-    execFileSync(tool('db5.3_load', 'db_load'), ['-c', `db_lorder=${order === 'little' ? 1234 : 4321}`, file], { input: `${lines.join('\n')}\n` });
-  }
-
   for (const order of ['little', 'big'] as const) {
     it(`reads a ${order}-endian hash database, small values inline and big ones on overflow pages`, () => {
       const next = prng(order === 'little' ? 7 : 8);
       const values = Array.from({ length: 60 }, (_, i) => Buffer.from(Array.from({ length: i % 3 === 0 ? 40 : 500 + (next() % 30000) }, () => next() & 0xff)));
       const file = path.join(work, `Packages-${order}`);
-      bdb(file, values, order);
+      bdbFile(file, values, order);
       const got = [...readBdbPackages(readFileSync(file), 'Packages')].sort((a, b) => a.key - b.key);
       expect(got.map((g) => g.key)).toEqual(values.map((_, i) => i + 1));
       got.forEach((g, i) => expect(g.blob.equals(values[i]!)).toBe(true));
