@@ -17,6 +17,7 @@ const TESTS = {
     'test/unit/constants.test.ts',
     'test/unit/dpkg-db.test.ts',
     'test/unit/encapsulate.test.ts',
+    'test/unit/layer-plan.test.ts',
     'test/unit/manifest-diff.test.ts',
     'test/unit/rpm-blobs.test.ts',
     'test/unit/rpm-db.test.ts',
