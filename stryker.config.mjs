@@ -15,6 +15,7 @@ const TESTS = {
     'test/unit/auto-chunking.test.ts',
     'test/unit/chunking.test.ts',
     'test/unit/constants.test.ts',
+    'test/unit/content-meta.test.ts',
     'test/unit/dpkg-db.test.ts',
     'test/unit/encapsulate.test.ts',
     'test/unit/layer-plan.test.ts',
