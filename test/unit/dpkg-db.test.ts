@@ -24,6 +24,7 @@ describe('dpkg status', () => {
       'Package: foo-bin\nStatus: install ok installed\nVersion: 2.0-1\nSource: foo\n',
       'Package: plain\nStatus: install ok installed\nVersion: 3\n',
       'Package: weird\nStatus: install ok installed\nVersion: 4\nSource: a b c\n',
+      'Package: spaced\nStatus: install  ok\tinstalled\nVersion: 5\nSource: sp \t (5-1)\n',
     ].join(' \t\n');
     expect(parseDpkgStatus(text, 'status')).toEqual([
       { name: 'libfoo1', arch: 'arm64', version: '2.0-1', source: 'foo', sourceVersion: '2.0-0.1' },
@@ -31,6 +32,7 @@ describe('dpkg status', () => {
       { name: 'plain', arch: '', version: '3', source: 'plain', sourceVersion: '3' },
       // Not "name" or "name (version)": the package's own name and version.
       { name: 'weird', arch: '', version: '4', source: 'weird', sourceVersion: '4' },
+      { name: 'spaced', arch: '', version: '5', source: 'sp', sourceVersion: '5-1' },
     ]);
     expect(parseDpkgStatus('\n\n\n', 'status')).toEqual([]);
     expect(parseDpkgStatus('Package: nover\nStatus: install ok installed\n', 'status')).toEqual([

@@ -44,6 +44,10 @@ describe('rpm header limits', () => {
       expect(() => parse(raw(RpmTag.EPOCH, type!, 0, fits, 8))).not.toThrow();
       expect(() => parse(raw(RpmTag.EPOCH, type!, 1, fits, 8))).toThrow(msg(`tag 1003: ${fits} × ${width} bytes at 1 run past the data store`));
     }
+    // A STRING tag is one string whatever its count says.
+    const counted = raw(RpmTag.NAME, STRING, 0, 2, 4);
+    counted.write('n\0ab', 24);
+    expect(parse(counted).strings(RpmTag.NAME)).toEqual(['n']);
     // Types without a fixed width are checked when read.
     expect(() => parse(raw(RpmTag.NAME, 9, 0, 8, 8))).not.toThrow();
     expect(() => parse(raw(RpmTag.NAME, 10, 0, 1, 8))).toThrow(msg('tag 1000: unknown type 10'));
