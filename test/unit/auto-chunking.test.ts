@@ -232,6 +232,7 @@ describe('tree index', () => {
     expect(t.resolve('/lib/self/self/x')).toBe('/usr/lib/x');
     expect(t.resolve('/usr/./lib/../bin/sh')).toBe('/usr/bin/sh');
     expect(t.resolve('/usr//bin/sh')).toBe('/usr/bin/sh');
+    expect(t.resolve('/usr/lib/x/../x/y')).toBe('/usr/lib/x/y');
     expect(t.resolve('/lib/abs/sh')).toBe('/usr/bin/sh');
     expect(t.resolve('/./')).toBe('/');
     expect(t.resolve('/../usr/bin/sh')).toBe('/usr/bin/sh');
@@ -426,6 +427,21 @@ describe('packing, exactly', () => {
         "c01 c02 c07 c17 c18 c19 c23",
         "c00 c04 c05 c06 c08 c09 c10 c11 c12 c13 c14 c15 c16 c20 c21 c22",
         "c03",
+        "",
+      ]
+    `);
+  });
+
+  it('breaks ties between equal components by name, whatever the input order', () => {
+    const same = Array.from({ length: 12 }, (_, i) => comp(`s${String.fromCharCode(97 + ((i * 5) % 12))}`, 30e3, 10));
+    const want = exact(packComponents(same, 5));
+    for (const s of [[...same].reverse(), [...same.slice(5), ...same.slice(0, 5)]]) expect(exact(packComponents(s, 5))).toEqual(want);
+    expect(want).toMatchInlineSnapshot(`
+      [
+        "sa sb sc sd",
+        "se sf sg sh",
+        "si sj",
+        "sk sl",
         "",
       ]
     `);

@@ -341,4 +341,9 @@ describe('chunks and plans, exactly', () => {
     const sized = sizeObjectMeta({ set, map: new Map([['1', 'b'], ['2', 'a'], ['3', 'B'], ['4', 'c'], ['5', 'c']]) }, () => 10);
     expect(sized.sizes.map((s) => [s.identifier, s.size])).toEqual([['c', 20], ['B', 10], ['a', 10], ['b', 10]]);
   });
+
+  it('adds new components of a previous build in name order to its last layer', () => {
+    const bins = basicPacking([src('d', 4), src('c', 3), src('a', 2), src('b', 1)], 8, { layers: [{}, { annotations: { 'ostree.components': 'A,B' } }, { annotations: { 'ostree.components': '' } }] });
+    expect(bins.map((b) => b.map((c) => c.name))).toEqual([['A', 'B'], ['C', 'D']]);
+  });
 });
