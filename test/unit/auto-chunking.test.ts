@@ -447,6 +447,19 @@ describe('packing, exactly', () => {
     `);
   });
 
+  it('merges tiny independent things for the layer overhead, and the parts of one package whatever their size', () => {
+    expect(exact(packComponents([comp('a', 1, 78), comp('b', 1, 78)], 64))).toEqual(['a b', '']);
+    expect(exact(packComponents([comp('a', 1e6, 78), comp('b', 1e6, 78)], 64))).toEqual(['a', 'b', '']);
+    const together = new Map([
+      ['a-1', { event: 'package p', level: 1 }],
+      ['b-1', { event: 'package p', level: 1 }],
+    ]);
+    expect(exact(packComponents([comp('a', 1e6, 78), comp('b', 1e6, 78), comp('c', 1e6, 78)], 64, { changes: together }))).toEqual(['a b', 'c', '']);
+    // A data part that seldom changes with the code is not worth its megabyte riding along.
+    const data = new Map([...together, ['b-1', { event: 'package p', level: 0.1 }]]);
+    expect(exact(packComponents([comp('a', 1e6, 78), comp('b', 1e6, 78)], 64, { changes: data }))).toEqual(['a', 'b', '']);
+  });
+
   it('gives each component its chance to change in an update', () => {
     const p = (f: number) => changeProbability(comp('x', 1, f));
     expect([p(0), p(1), p(78), p(156), p(1000), p(MAX_FREQUENCY - 1), p(MAX_FREQUENCY)]).toEqual([1 / 156, 1 / 156, 0.5, 1, 1, 1, 1]);
