@@ -37,6 +37,12 @@ describe('SQLite records', () => {
     expect(r[2]!.values).toEqual([-9007199254740991, ...Array(10).fill(null)]);
   });
 
+  it('decodes a float in the middle of a record, and finds its table among several', () => {
+    const { db: b } = db(`CREATE TABLE a(x); CREATE TABLE t(f, s); INSERT INTO a VALUES (1); INSERT INTO t VALUES (1.5, 'x');`);
+    expect(rows(b).map((r) => r.values)).toEqual([[1.5, 'x']]);
+    expect(rows(b, 'a').map((r) => r.values)).toEqual([[1]]);
+  });
+
   it('reads 64 KiB pages (page size field 1)', () => {
     const { db: b } = db(`PRAGMA page_size=65536; CREATE TABLE t(a); INSERT INTO t VALUES ('x'), (randomblob(100000));`);
     expect(b.readUInt16BE(16)).toBe(1);
@@ -73,6 +79,7 @@ describe('SQLite header checks', () => {
     expect(edit((b) => b.writeUInt32BE(0, 56))()).toHaveLength(1);
     expect(edit((b) => b.write('SQLite format 4', 0))).toThrow(/^x\.sqlite: not an SQLite 3 database \(bad header\)$/);
     expect(() => rows(good.subarray(0, 99))).toThrow(/^x\.sqlite: not an SQLite 3 database \(bad header\)$/);
+    expect(() => rows(good.subarray(0, 100))).toThrow(/^x\.sqlite: page number 1 outside the database's 0 pages$/);
     expect(rows(good.subarray(0, 4096 * 2))).toHaveLength(1);
     expect(() => rows(good.subarray(0, 4096 * 2 - 1))).toThrow(/^x\.sqlite: page number 2 outside the database's 1 pages$/);
   });
@@ -153,6 +160,10 @@ describe('SQLite b-tree and record checks', () => {
     const b = Buffer.from(deep);
     b.writeUInt16BE(509, 512 + 12);
     expect(() => rows(b)).toThrow(msg('page 2: cell 0 runs past the page'));
+    // Exactly 4 bytes before the end: the child pointer is read, not refused as running past.
+    const edge = Buffer.from(deep);
+    edge.writeUInt16BE(508, 512 + 12);
+    expect(() => rows(edge)).not.toThrow(/runs past the page/);
   });
 
   it("refuses an rpm Packages row whose blob is not one", async () => {
@@ -232,6 +243,8 @@ describe('SQLite write-ahead logs', () => {
     expect(keys(resum(edited((w) => w.writeUInt32BE(0, frameAt(commits[0]!) + 4))))).toEqual([1, 3, 4, 5]);
     expect(keys(edited((w) => (w[24] ^= 1)))).toEqual([1, 2, 3]);
     expect(keys(edited((w) => (w[28] ^= 1)))).toEqual([1, 2, 3]);
+    // A log of only its header holds nothing.
+    expect(keys(wal!.subarray(0, 32))).toEqual([1, 2, 3]);
     // A cut log keeps its whole committed frames.
     expect(keys(wal!.subarray(0, frameAt(second) + 100))).toEqual([1, 2, 3, 4, 5]);
   });
