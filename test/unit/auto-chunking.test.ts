@@ -5,7 +5,7 @@
 // in test/integration/auto-chunking.test.ts.
 import { describe, expect, it } from 'vitest';
 import { assignComponents, groupByDirectory } from '../../src/container/auto-chunking.js';
-import { packComponents } from '../../src/container/auto-packing.js';
+import { changeProbability, packComponents } from '../../src/container/auto-packing.js';
 import { MAX_FREQUENCY, sizeObjectMeta, type ObjectSourceMetaSized, type PriorBuildManifest } from '../../src/container/chunking.js';
 import type { InstalledPackage } from '../../src/container/packages/types.js';
 import { TreeIndex } from '../../src/container/tree-index.js';
@@ -208,6 +208,79 @@ describe('components of a tree', () => {
   });
 });
 
+describe('tree index', () => {
+  const files: File[] = [
+    { path: '/usr/bin/sh', object: 'sh', size: 7 },
+    { path: '/usr/lib/x/y', object: 'y', size: 9 },
+    { path: '/bin', object: 'L-bin', symlink: 'usr/bin' },
+    { path: '/lib', object: 'L-lib', symlink: '/usr/lib' },
+    { path: '/usr/lib/up', object: 'L-up', symlink: '../bin' },
+    { path: '/usr/lib/self', object: 'L-self', symlink: '.' },
+    { path: '/usr/lib/abs', object: 'L-abs', symlink: '/usr/bin' },
+    { path: '/loop1', object: 'L-loop1', symlink: '/loop2' },
+    { path: '/loop2', object: 'L-loop2', symlink: '/loop1' },
+    { path: '/dangling', object: 'L-dangling', symlink: '/nowhere' },
+    // A chain of 40 links resolves (the kernel's MAXSYMLINKS), one of 41 does not.
+    ...Array.from({ length: 41 }, (_, i) => ({ path: `/c${i}`, object: `L-c${i}`, symlink: i === 40 ? '/usr' : `/c${i + 1}` })),
+  ];
+  const t = new TreeIndex(scan(files));
+
+  it('resolves directory components through symlinks, keeping the last one as is', () => {
+    expect(t.resolve('/bin/sh')).toBe('/usr/bin/sh');
+    expect(t.resolve('/lib/x/y')).toBe('/usr/lib/x/y');
+    expect(t.resolve('/lib/up/sh')).toBe('/usr/bin/sh');
+    expect(t.resolve('/lib/self/self/x')).toBe('/usr/lib/x');
+    expect(t.resolve('/usr/./lib/../bin/sh')).toBe('/usr/bin/sh');
+    expect(t.resolve('/usr//bin/sh')).toBe('/usr/bin/sh');
+    expect(t.resolve('/usr/lib/x/../x/y')).toBe('/usr/lib/x/y');
+    expect(t.resolve('/lib/abs/sh')).toBe('/usr/bin/sh');
+    expect(t.resolve('/./')).toBe('/');
+    expect(t.resolve('/../usr/bin/sh')).toBe('/usr/bin/sh');
+    expect(t.resolve('/bin')).toBe('/bin');
+    expect(t.resolve('/lib/up')).toBe('/usr/lib/up');
+    expect(t.resolve('/sh')).toBe('/sh');
+    expect(t.resolve('/bin/')).toBe('/usr/bin');
+    expect(t.resolve('/bin/.')).toBe('/usr/bin');
+    expect(t.resolve('/bin/..')).toBe('/usr');
+    expect(t.resolve('/usr/..')).toBe('/');
+    expect(t.resolve('/..')).toBe('/');
+    // Twice: the second answer comes from the cache of resolved directories. (That cache makes
+    // the hop limit depend on what was resolved before: it only has to stop loops.)
+    for (const [p, want] of [['/c1/bin/sh', '/usr/bin/sh'], ['/c0/bin/sh', null]] as const) {
+      const fresh = new TreeIndex(scan(files));
+      expect(fresh.resolve(p)).toBe(want);
+      expect(fresh.resolve(p)).toBe(want);
+    }
+  });
+
+  it('gives null for relative paths, missing components, files as directories and loops', () => {
+    expect(t.resolve('usr')).toBeNull();
+    expect(t.resolve('usrx')).toBeNull();
+    expect(t.resolve('/nope/sh')).toBeNull();
+    expect(t.resolve('/usr/bin/sh/x')).toBeNull();
+    expect(t.resolve('/loop1/x')).toBeNull();
+    expect(t.resolve('/dangling/x')).toBeNull();
+  });
+
+  it('looks up objects, sizes, symlinks and directory listings', () => {
+    expect(t.objectCount).toBe(4 + 8 + 41 - 2);
+    const sh = t.objectAt('/usr/bin/sh')!;
+    expect(t.size(sh)).toBe(7);
+    expect(t.checksum(sh)).toBe(Buffer.from('sh').toString('hex').padEnd(64, '0'));
+    expect(t.objectAt('/usr/bin')).toBeUndefined();
+    expect(t.objectAt('/bin/sh')).toBeUndefined();
+    expect(t.symlinkAt('/bin')).toBe('usr/bin');
+    expect(t.symlinkAt('/usr/bin/sh')).toBeUndefined();
+    expect(t.symlinkAt('/none')).toBeUndefined();
+    expect(t.isDir('/usr/lib/x')).toBe(true);
+    expect(t.isDir('/bin')).toBe(false);
+    expect(t.list('/usr/lib').sort()).toEqual(['abs', 'self', 'up', 'x']);
+    expect(t.list('/usr')).toEqual(['bin', 'lib']);
+    expect(t.list('/').filter((n) => !n.startsWith('c'))).toEqual(['bin', 'lib', 'loop1', 'loop2', 'dangling', 'usr']);
+    expect(t.list('/usr/bin/sh')).toEqual([]);
+  });
+});
+
 function comp(name: string, size: number, freq = 1): ObjectSourceMetaSized {
   return { identifier: `${name}-1`, name, srcid: name, change_time_offset: 0, change_frequency: freq, size };
 }
@@ -285,5 +358,131 @@ describe('packing into a layer budget', () => {
       (c) => (c === 'c1' ? 5 : 7),
     );
     expect(meta.sizes[0]!.size).toBe(12);
+  });
+});
+
+describe('packing, exactly', () => {
+  /** Bins as names in their order (members and bins as packComponents orders them). */
+  const exact = (bins: ObjectSourceMetaSized[][]) => bins.map((b) => b.map((c) => c.name).join(' '));
+  // Sizes around the layer overhead, frequencies from rare to every build, two source packages
+  // whose parts change together, and one component with a layer of its own.
+  const cs = Array.from({ length: 24 }, (_, i) => comp(`c${String(i).padStart(2, '0')}`, [3e3, 20e3, 90e3, 2e6][i % 4]! + i, [1, 10, 78, MAX_FREQUENCY][(i >> 2) % 4]!));
+  const changes = new Map([
+    ['c01-1', { event: 'package x', level: 1 }],
+    ['c05-1', { event: 'package x', level: 0.5 }],
+    ['c09-1', { event: 'package x', level: 1 }],
+    ['c02-1', { event: 'package y', level: 1 }],
+    ['c06-1', { event: 'package y', level: 1 }],
+  ]);
+  const opts = { exclusive: new Set(['c03-1']), changes };
+
+  it('gives the same layers whatever the input order', () => {
+    const want = exact(packComponents(cs, 8, opts));
+    expect(want).toHaveLength(8);
+    expect(want.at(-1)).toBe('');
+    expect(want).toContain('c03');
+    const shuffled = [[...cs].reverse(), [...cs.slice(7), ...cs.slice(0, 7)], cs.filter((_, i) => i % 2).concat(cs.filter((_, i) => !(i % 2)))];
+    for (const s of shuffled) expect(exact(packComponents(s, 8, opts))).toEqual(want);
+    expect(want).toMatchInlineSnapshot(`
+      [
+        "c04 c08 c09 c10 c12 c13 c14 c15 c20",
+        "c01 c02 c17 c18 c19",
+        "c23",
+        "c11",
+        "c07",
+        "c03",
+        "c00 c05 c06 c16 c21 c22",
+        "",
+      ]
+    `);
+  });
+
+  it('packs the same components into more and fewer layers: big independent ones stay alone', () => {
+    expect(exact(packComponents(cs, 20, opts))).toMatchInlineSnapshot(`
+      [
+        "c08 c09 c12 c13 c14 c15",
+        "c23",
+        "c19",
+        "c11",
+        "c07",
+        "c03",
+        "c22",
+        "c18",
+        "c10",
+        "c06",
+        "c02",
+        "c21",
+        "c17",
+        "c05",
+        "c01",
+        "c20",
+        "c16",
+        "c04",
+        "c00",
+        "",
+      ]
+    `);
+    expect(exact(packComponents(cs, 4, opts))).toMatchInlineSnapshot(`
+      [
+        "c01 c02 c07 c17 c18 c19 c23",
+        "c00 c04 c05 c06 c08 c09 c10 c11 c12 c13 c14 c15 c16 c20 c21 c22",
+        "c03",
+        "",
+      ]
+    `);
+  });
+
+  it('breaks ties between equal components by name, whatever the input order', () => {
+    const same = Array.from({ length: 12 }, (_, i) => comp(`s${String.fromCharCode(97 + ((i * 5) % 12))}`, 30e3, 10));
+    const want = exact(packComponents(same, 5));
+    for (const s of [[...same].reverse(), [...same.slice(5), ...same.slice(0, 5)]]) expect(exact(packComponents(s, 5))).toEqual(want);
+    expect(want).toMatchInlineSnapshot(`
+      [
+        "sa sb sc sd",
+        "se sf sg sh",
+        "si sj",
+        "sk sl",
+        "",
+      ]
+    `);
+  });
+
+  it('merges tiny independent things for the layer overhead, and the parts of one package whatever their size', () => {
+    expect(exact(packComponents([comp('a', 1, 78), comp('b', 1, 78)], 64))).toEqual(['a b', '']);
+    expect(exact(packComponents([comp('a', 1e6, 78), comp('b', 1e6, 78)], 64))).toEqual(['a', 'b', '']);
+    const together = new Map([
+      ['a-1', { event: 'package p', level: 1 }],
+      ['b-1', { event: 'package p', level: 1 }],
+    ]);
+    expect(exact(packComponents([comp('a', 1e6, 78), comp('b', 1e6, 78), comp('c', 1e6, 78)], 64, { changes: together }))).toEqual(['a b', 'c', '']);
+    // A data part that seldom changes with the code is not worth its megabyte riding along.
+    const data = new Map([...together, ['b-1', { event: 'package p', level: 0.1 }]]);
+    expect(exact(packComponents([comp('a', 1e6, 78), comp('b', 1e6, 78)], 64, { changes: data }))).toEqual(['a', 'b', '']);
+  });
+
+  it('gives each component its chance to change in an update', () => {
+    const p = (f: number) => changeProbability(comp('x', 1, f));
+    expect([p(0), p(1), p(78), p(156), p(1000), p(MAX_FREQUENCY - 1), p(MAX_FREQUENCY)]).toEqual([1 / 156, 1 / 156, 0.5, 1, 1, 1, 1]);
+  });
+
+  it('refuses a budget below four layers and a previous build without layers or names', () => {
+    for (const max of [3, 4.5, NaN]) expect(() => packComponents(cs, max)).toThrow(new RegExp(`^Invalid max layers: ${max} \\(at least 4\\)$`));
+    expect(packComponents(cs.slice(0, 3), 4).map((b) => b.length)).toEqual([1, 1, 1, 0]);
+    expect(packComponents([], 4)).toEqual([]);
+    expect(() => packComponents(cs, 8, { prior: { layers: [{}] } })).toThrow(/^No empty last bin for added packages$/);
+    expect(() => packComponents(cs, 8, { prior: { layers: [{}, { annotations: {} }] } })).toThrow(/^Missing ostree\.components on prior build$/);
+    expect(() => packComponents(cs, 8, { prior: { layers: [{}, {}] } })).toThrow(/^Missing ostree\.components on prior build$/);
+  });
+
+  it('keeps a previous layout: gone components leave, emptied layers go, the reserved layer keeps its own', () => {
+    const small = [comp('a', 10), comp('b', 20), comp('c', 30), comp('d', 40), comp('e', 50)];
+    const prior = { layers: [{}, { annotations: { 'ostree.components': 'a,gone' } }, { annotations: { 'ostree.components': 'gone2' } }, { annotations: { 'ostree.components': ',b,' } }, { annotations: { 'ostree.components': 'c,gone3' } }] };
+    // Kept: [a], [b]; reserved: [c]; added d, e (name order) with room for 1 of them: merged into one layer.
+    expect(exact(packComponents(small, 4, { prior }))).toEqual(['a', 'b', 'd e', 'c']);
+    // Room for both: a layer each.
+    expect(exact(packComponents(small, 5, { prior }))).toEqual(['a', 'b', 'd', 'e', 'c']);
+    // No room: into the reserved layer, after its own.
+    const tight = { layers: [{}, { annotations: { 'ostree.components': 'a' } }, { annotations: { 'ostree.components': 'b' } }, { annotations: { 'ostree.components': 'c' } }, { annotations: { 'ostree.components': '' } }] };
+    expect(exact(packComponents([...small].reverse(), 4, { prior: tight }))).toEqual(['a', 'b', 'c', 'd e']);
   });
 });

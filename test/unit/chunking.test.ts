@@ -4,14 +4,17 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import {
   basicPacking,
+  Chunk,
   Chunking,
   chunkName,
   componentsAnnotation,
   contentMetaToSized,
   MAX_FREQUENCY,
+  packChunks,
   parseObjectSourceMetaSized,
   parseContentMetaFile,
   partitionComponents,
+  planFromBins,
   sizeObjectMeta,
   type ObjectSourceMetaSized,
   type PriorBuildManifest,
@@ -298,5 +301,49 @@ describe('content-meta file', () => {
     expect(() => parseContentMetaFile('{"version":1,"mapping":{}}')).toThrow('"layers" must be an object of strings');
     const two = contentMetaToSized(parseContentMetaFile('{"version":1,"layers":{"a":"A","b":"B"},"mapping":{}}'));
     expect(() => basicPacking(two.meta.sizes, two.maxLayers)).toThrow('MIN_CHUNKED_LAYERS');
+  });
+});
+
+describe('chunks and plans, exactly', () => {
+  const src = (id: string, size: number) => ({ identifier: id, name: id.toUpperCase(), srcid: id, change_time_offset: 0, change_frequency: 1, size });
+
+  it('counts an object once however many paths it has, and moves it with its size', () => {
+    const a = new Chunk();
+    expect([a.name, a.size, a.packages]).toEqual(['', 0, []]);
+    a.addPath('bb', 5, '/x');
+    a.addPath('bb', 5, '/y');
+    a.addPath('aa', 7, '/z');
+    a.addPath('cc', 1, '/w');
+    expect(a.size).toBe(13);
+    expect(a.sortedObjects()).toEqual([['aa', { size: 7, paths: ['/z'] }], ['bb', { size: 5, paths: ['/x', '/y'] }], ['cc', { size: 1, paths: ['/w'] }]]);
+    const b = new Chunk('b');
+    expect(a.moveObject(b, 'bb')).toBe(true);
+    expect(a.moveObject(b, 'bb')).toBe(false);
+    expect(a.moveObject(b, 'nope')).toBe(false);
+    expect([a.size, b.size, [...b.content.keys()]]).toEqual([8, 5, ['bb']]);
+  });
+
+  it('packs with 64 layers by default and refuses budgets that are not a positive integer', () => {
+    const meta = { map: new Map([['00', 'a']]), sizes: [src('a', 1)] };
+    expect(packChunks(meta).max).toBe(64);
+    for (const m of [0, -1, 2.5]) expect(() => packChunks(meta, m)).toThrow(new RegExp(`^Invalid max layers: ${m}$`));
+  });
+
+  it('names each chunk and maps a component to the first chunk holding it', () => {
+    const plan = planFromBins([[src('a', 1), src('b', 1)], [src('a', 1), src('c', 1)], []], 9);
+    expect(plan.max).toBe(9);
+    expect([...plan.chunkOf]).toEqual([['a', 0], ['b', 0], ['c', 1]]);
+    expect(plan.chunks.map((c) => [c.name, c.packages])).toEqual([['a and b', ['A', 'B']], ['a and c', ['A', 'C']], ['Reserved for new packages', []]]);
+  });
+
+  it('orders components of equal size by identifier, bytewise', () => {
+    const set = new Map(['b', 'a', 'B', 'c'].map((id) => [id, src(id, 0)]));
+    const sized = sizeObjectMeta({ set, map: new Map([['1', 'b'], ['2', 'a'], ['3', 'B'], ['4', 'c'], ['5', 'c']]) }, () => 10);
+    expect(sized.sizes.map((s) => [s.identifier, s.size])).toEqual([['c', 20], ['B', 10], ['a', 10], ['b', 10]]);
+  });
+
+  it('adds new components of a previous build in name order to its last layer', () => {
+    const bins = basicPacking([src('d', 4), src('c', 3), src('a', 2), src('b', 1)], 8, { layers: [{}, { annotations: { 'ostree.components': 'A,B' } }, { annotations: { 'ostree.components': '' } }] });
+    expect(bins.map((b) => b.map((c) => c.name))).toEqual([['A', 'B'], ['C', 'D']]);
   });
 });

@@ -141,6 +141,19 @@ describe('encapsulate image documents', () => {
   });
 });
 
+describe('image times, edges', () => {
+  it('accepts lowercase z and the last second of year 9999; refuses fields out of range and trailing text', () => {
+    expect(historyCreated('2024-01-31T12:00:00z')).toBe('2024-01-31T12:00:00Z');
+    expect(historyCreated('2024-12-31T23:59:59+00:00')).toBe('2024-12-31T23:59:59Z');
+    for (const bad of ['2024-01-01T00:60:00Z', '2024-01-01T00:00:60Z', '2024-13-01T00:00:00Z', '2024-01-00T00:00:00Z', '2024-01-01T00:00:00Zx', 'x2024-01-01T00:00:00Z', '2024-01-01T00:00:00+0100']) {
+      expect(() => historyCreated(bad), bad).toThrow(`Invalid created time '${bad}'`);
+    }
+    expect(createdFromSourceDateEpoch('253402300799')).toBe('9999-12-31T23:59:59Z');
+    for (const bad of ['253402300800', '1 ', 'x1']) expect(() => createdFromSourceDateEpoch(bad), bad).toThrow(`Invalid SOURCE_DATE_EPOCH '${bad}'`);
+    expect(formatTimestamp(1.5)).toBe('1970-01-01T00:00:01Z');
+  });
+});
+
 describe('manifest layout', async () => {
   const { parseManifestLayout, parseOstreeManifestLayout } = await import('../../src/container/manifest-layout.js');
   const d = (n: number) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${String(n).repeat(64)}`, size: n });
@@ -174,5 +187,17 @@ describe('manifest layout', async () => {
     expect(() => parseManifestLayout(dup.manifest, dup.config)).toThrow(`Multiple entries for ${d(2).digest}`);
     const none = image(2);
     expect(() => parseOstreeManifestLayout(none.manifest, none.config)).toThrow('No ostree.final-diffid label found, not an ostree encapsulated container');
+  });
+  it('without a config section every layer is derived; an ostree image gives all three parts', () => {
+    const bare = image(2);
+    const { config: _c, ...noConfig } = bare.config;
+    expect(parseManifestLayout(bare.manifest, noConfig)).toEqual({ chunkLayers: [], derivedLayers: [d(1), d(2)] });
+    const { manifest, config } = image(3, diff(2));
+    expect(parseOstreeManifestLayout(manifest, config)).toEqual({ commitLayer: d(1), chunkLayers: [d(2)], derivedLayers: [d(3)] });
+    // A descriptor equal in value (another object, annotations in another order) is the same layer.
+    const same = image(3, diff(2));
+    same.manifest.layers[1] = { ...d(2), annotations: { b: '2', a: '1' } } as ReturnType<typeof d>;
+    same.manifest.layers[2] = { ...d(2), annotations: { a: '1', b: '2' } } as ReturnType<typeof d>;
+    expect(() => parseManifestLayout(same.manifest, same.config)).toThrow(`Multiple entries for ${d(2).digest}`);
   });
 });

@@ -2,7 +2,7 @@
 // BerkeleyDB hash and ndb files — real ones made by sqlite3 and BerkeleyDB's db_load here, real
 // ndb/BerkeleyDB files of distribution images (test/fixtures/rpmdb), and hostile mutations of all
 // of them, which must fail with an error naming the file, quickly.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,15 +12,11 @@ import { readBdbPackages, readNdbPackages, readSqlitePackages } from '../../src/
 import { RpmHeader, RpmTag } from '../../src/container/packages/rpm-header.js';
 import { readRpmDatabase, rpmPackages } from '../../src/container/packages/rpm.js';
 import { readSqliteTable } from '../../src/container/packages/sqlite.js';
+import { bdbFile, header, pkgHeader, str, tool } from '../helpers/rpmdb.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'rpmdb');
 const work = mkdtempSync(path.join(os.tmpdir(), 'rpmdb-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-function tool(...names: string[]): string {
-  for (const n of names) if (spawnSync('sh', ['-c', `command -v ${n}`]).status === 0) return n;
-  throw new Error(`none of ${names.join(', ')} is installed (scripts/install-deps.sh installs it)`);
-}
 
 /** A deterministic byte source for the mutations (xorshift32). */
 function prng(seed: number): () => number {
@@ -32,50 +28,6 @@ function prng(seed: number): () => number {
     x ^= x << 5;
     return (x >>>= 0);
   };
-}
-
-/** An rpm header blob of `entries` (tag, type, data bytes), as rpm lays them out. */
-function header(entries: [tag: number, type: number, count: number, data: Buffer][]): Buffer {
-  const index = Buffer.alloc(16 * entries.length);
-  const store: Buffer[] = [];
-  let off = 0;
-  entries.forEach(([tag, type, count, data], i) => {
-    const align = type === 4 ? 4 : type === 3 ? 2 : 1;
-    const pad = (align - (off % align)) % align;
-    if (pad) store.push(Buffer.alloc(pad));
-    off += pad;
-    index.writeUInt32BE(tag, 16 * i);
-    index.writeUInt32BE(type, 16 * i + 4);
-    index.writeUInt32BE(off, 16 * i + 8);
-    index.writeUInt32BE(count, 16 * i + 12);
-    store.push(data);
-    off += data.length;
-  });
-  const pre = Buffer.alloc(8);
-  pre.writeUInt32BE(entries.length, 0);
-  pre.writeUInt32BE(off, 4);
-  return Buffer.concat([pre, index, ...store]);
-}
-const str = (s: string): [number, Buffer] => [1, Buffer.from(`${s}\0`)];
-const strs = (a: string[]): [number, Buffer] => [a.length, Buffer.from(a.map((s) => `${s}\0`).join(''))];
-const int32s = (a: number[]): [number, Buffer] => {
-  const b = Buffer.alloc(4 * a.length);
-  a.forEach((v, i) => b.writeUInt32BE(v, 4 * i));
-  return [a.length, b];
-};
-function pkgHeader(name: string, files: string[]): Buffer {
-  const dirs = [...new Set(files.map((f) => f.slice(0, f.lastIndexOf('/') + 1)))];
-  return header([
-    [RpmTag.NAME, 6, ...str(name)],
-    [RpmTag.VERSION, 6, ...str('1.0')],
-    [RpmTag.RELEASE, 6, ...str('1')],
-    [RpmTag.ARCH, 6, ...str('noarch')],
-    [RpmTag.SOURCERPM, 6, ...str(`${name}-src-1.0-1.src.rpm`)],
-    [RpmTag.CHANGELOGTIME, 4, ...int32s([1700000000, 1600000000])],
-    [RpmTag.DIRINDEXES, 4, ...int32s(files.map((f) => dirs.indexOf(f.slice(0, f.lastIndexOf('/') + 1))))],
-    [RpmTag.BASENAMES, 8, ...strs(files.map((f) => f.slice(f.lastIndexOf('/') + 1)))],
-    [RpmTag.DIRNAMES, 8, ...strs(dirs)],
-  ]);
 }
 
 describe('rpm header blobs', () => {
@@ -204,29 +156,12 @@ describe('SQLite', () => {
 });
 
 describe('BerkeleyDB', () => {
-  /** A hash database made by BerkeleyDB's own db_load, holding 4-byte keys and `values`. */
-  function bdb(file: string, values: Buffer[], order: 'little' | 'big'): void {
-    const key = (k: number) => {
-      const b = Buffer.alloc(4);
-      if (order === 'little') b.writeUInt32LE(k);
-      else b.writeUInt32BE(k);
-      return b.toString('hex');
-    };
-    const lines = ['VERSION=3', 'format=bytevalue', 'type=hash', 'HEADER=END'];
-    // rpm's record 0 (the next instance number) is skipped by the reader.
-    lines.push(` ${key(0)}`, ` ${key(values.length + 1)}`);
-    values.forEach((v, i) => lines.push(` ${key(i + 1)}`, ` ${v.toString('hex')}`));
-    lines.push('DATA=END');
-    rmSync(file, { force: true });
-    execFileSync(tool('db5.3_load', 'db_load'), ['-c', `db_lorder=${order === 'little' ? 1234 : 4321}`, file], { input: `${lines.join('\n')}\n` });
-  }
-
   for (const order of ['little', 'big'] as const) {
     it(`reads a ${order}-endian hash database, small values inline and big ones on overflow pages`, () => {
       const next = prng(order === 'little' ? 7 : 8);
       const values = Array.from({ length: 60 }, (_, i) => Buffer.from(Array.from({ length: i % 3 === 0 ? 40 : 500 + (next() % 30000) }, () => next() & 0xff)));
       const file = path.join(work, `Packages-${order}`);
-      bdb(file, values, order);
+      bdbFile(file, values, order);
       const got = [...readBdbPackages(readFileSync(file), 'Packages')].sort((a, b) => a.key - b.key);
       expect(got.map((g) => g.key)).toEqual(values.map((_, i) => i + 1));
       got.forEach((g, i) => expect(g.blob.equals(values[i]!)).toBe(true));

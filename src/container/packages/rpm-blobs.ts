@@ -67,10 +67,10 @@ export function* readBdbPackages(db: Buffer, what: string): Generator<HeaderBlob
       if (ov[25] !== BDB_PAGE_OVERFLOW) fail(`page ${next} has type ${ov[25]}, not an overflow page`);
       const len = u16(ov, 22);
       if (len > pageSize - BDB_PAGE_HEADER || filled + len > total) fail(`overflow page ${next}: bad length ${len}`);
+      if (len === 0) fail(`overflow page ${next}: empty page inside a chain`);
       ov.copy(out, filled, BDB_PAGE_HEADER, BDB_PAGE_HEADER + len);
       filled += len;
       next = u32(ov, 16);
-      if (len === 0 && filled < total) fail(`overflow page ${next}: empty page inside a chain`);
     }
     return out;
   };
