@@ -25,18 +25,25 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('parseIniFile', () => {
   it('reads groups of key=value lines, trimmed; skips comments, blank lines and keys outside a group', () => {
-    const conf = parseIniFile(['top=ignored', '', '  # a comment', '[root]', ' transient = true ', '=novalue', 'noequals', '[composefs]', 'enabled=maybe=x', '[root]', 'transient=false', 'other='].join('\n'));
+    const conf = parseIniFile(
+      ['top=ignored', '', '  # a comment', '[root]', ' transient = true ', '#commented=yes', '=novalue', 'noequals', '  [composefs]  ', 'enabled=maybe=x', '[root]', 'transient=false', 'other='].join('\n'),
+    );
     expect([...conf.keys()]).toEqual(['root', 'composefs']);
     expect([...conf.get('root')!]).toEqual([
       ['transient', 'false'],
       ['other', ''],
     ]);
     expect([...conf.get('composefs')!]).toEqual([['enabled', 'maybe=x']]);
+    expect([...parseIniFile('[g]\nkey =  spaced value').get('g')!]).toEqual([['key', 'spaced value']]);
   });
 
   it('takes only a whole bracketed line as a group', () => {
-    const conf = parseIniFile('[root] x\n[]\n[ok]\na=1');
+    const conf = parseIniFile('[root] x\n[]\n[ok]\na=1\nb=[c]');
     expect([...conf.keys()]).toEqual(['ok']);
+    expect([...conf.get('ok')!]).toEqual([
+      ['a', '1'],
+      ['b', '[c]'],
+    ]);
   });
 });
 

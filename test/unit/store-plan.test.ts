@@ -81,6 +81,11 @@ describe('planOffline', () => {
     expect(await planOffline(previous, imgref('quay.io/a/b:1'), never)).toEqual({ kind: 'already-present', state: previous });
   });
 
+  it('takes only a whole digest at the end of the name as pinned', async () => {
+    const r = await planOffline(previous, imgref(`quay.io/a/b@${NEW}0`), never);
+    expect(r.kind).toBe('already-present');
+  });
+
   it('refuses a digest that is neither the stored image nor its update', async () => {
     const other = sha('9');
     await expect(planOffline(withUpdate, imgref(`quay.io/a/b@${other}`), never)).rejects.toThrow(
@@ -156,8 +161,9 @@ describe('PreparedImport', () => {
     expect(p(null, history, null).allLayers().map((l) => l.layer.digest)).toEqual([L2.digest, L3.digest]);
   });
 
-  it('refuses a history shorter than the layers', () => {
+  it('refuses a history shorter than the layers, or none', () => {
     expect(() => p(null, history.slice(0, 2)).layersWithHistory()).toThrow('Truncated history');
+    expect(() => new PreparedImport(NEW, manifest(sha('f'), [L1]), config(), null, state(L1, null), [], []).layersWithHistory()).toThrow('Truncated history');
   });
 
   it('reports the layers present and needed, or nothing when none is needed', () => {

@@ -88,6 +88,11 @@ describe('ProgressTracker', () => {
     ]);
   });
 
+  it('counts no more than the size of an empty layer', () => {
+    tracker.completed(task(2, layer('c', 0)), 300);
+    expect(events[0]).toEqual({ type: 'layer-progress', layerIndex: 2, fetched: 0, total: 0 });
+  });
+
   it('counts what a layer of unknown size read', () => {
     const U = layer('c', -1);
     tracker.completed(task(2, U), 300);
