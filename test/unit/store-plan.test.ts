@@ -1,7 +1,7 @@
 // The plan of an import without a registry (store/plan.ts, store/prepared.ts): which image an
 // offline prepare() plans, its refusals naming what is missing, the bootable checks, and what a
 // plan reports about its layers. Plain documents; a real (empty) repo where planImport reads one.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,9 +9,12 @@ import { hostOciArch } from '../../src/oci/platform.js';
 import type { Descriptor, ImageConfiguration, ImageManifest } from '../../src/oci/types.js';
 import { ImageReference } from '../../src/ref/image-reference.js';
 import { Repo } from '../../src/repo/repo.js';
+import { CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, META_CONFIG, META_MANIFEST, META_MANIFEST_DIGEST } from '../../src/container/constants.js';
+import { ostreeCli } from '../../src/fixture/index.js';
+import { recordReusedLayers, storedLayersByDiffId } from '../../src/store/layer-reuse.js';
 import { planImport, planOffline } from '../../src/store/plan.js';
 import { PreparedImport, type ManifestLayerState } from '../../src/store/prepared.js';
-import { refForLayer, type CachedUpdate, type LayeredImageState } from '../../src/store/state.js';
+import { refForImage, refForLayer, type CachedUpdate, type LayeredImageState } from '../../src/store/state.js';
 
 const sha = (c: string) => `sha256:${c.repeat(64)}`;
 const layer = (c: string, size: number): Descriptor => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(c), size });
@@ -132,6 +135,79 @@ describe('planImport', () => {
   it('plans a non-bootable image when not asked to check', async () => {
     const p = await planImport(repo, image(config({ architecture: 'other' })), { bootable: false, verifyCommit: false });
     expect(p.layers.map((l) => [l.layer.digest, l.ostreeRef, l.commit])).toEqual([[L1.digest, refForLayer(L1), null]]);
+  });
+});
+
+describe('layers found by diff_id', () => {
+  // A store made by hand with the ostree CLI: layer commits under their blob refs, merge commits
+  // recording manifest, configuration and digest under image refs, an update cached beside one.
+  let dir: string;
+  let repoPath: string;
+  let repo: Repo;
+  const commits: Record<string, string> = {};
+  const D = (c: string) => sha(c);
+  const X = { a1: layer('1', 10), a2: layer('2', 10), u: layer('5', 10), b1: layer('6', 10) };
+  async function commit(args: string[]): Promise<string> {
+    return (await ostreeCli(repoPath, ['commit', `--tree=dir=${path.join(dir, 'empty')}`, ...args])).trim();
+  }
+  async function storeImage(name: string, m: ImageManifest, diffIds: string[], o: { layers?: boolean } = {}): Promise<string> {
+    for (const l of o.layers === false ? [] : m.layers) commits[l.digest] = await commit(['-b', refForLayer(l), `--subject=${l.digest}`]);
+    const cfg = JSON.stringify(config({ rootfs: { type: 'layers', diff_ids: diffIds } }));
+    const meta = [`${META_MANIFEST}=${JSON.stringify(m)}`, `${META_CONFIG}=${cfg}`, `${META_MANIFEST_DIGEST}=${sha(name.at(-1)!)}`];
+    return commit(['-b', refForImage(name), ...meta.map((x) => `--add-metadata-string=${x}`)]);
+  }
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'store-reuse-'));
+    repoPath = path.join(dir, 'repo');
+    await mkdir(path.join(dir, 'empty'));
+    repo = await Repo.create(repoPath, 'bare-user');
+    // a: two layers, and an update whose layer is stored; b: a layer of a's first diff_id under
+    // another commit (the first image wins); c: a layer whose blob ref is gone; d: damaged.
+    const a = await storeImage('docker://x/a', manifest(sha('c'), [X.a1, X.a2]), [D('a'), D('b')]);
+    commits[X.u.digest] = await commit(['-b', refForLayer(X.u)]);
+    const update = manifest(sha('f'), [X.u]);
+    await repo.writeCommitDetachedMetadata(
+      a,
+      new Map([
+        [CACHED_MANIFEST_DIGEST, { type: 's', value: NEW }],
+        [CACHED_MANIFEST, { type: 's', value: JSON.stringify(update) }],
+        [CACHED_CONFIG, { type: 's', value: JSON.stringify(config({ rootfs: { type: 'layers', diff_ids: [D('c')] } })) }],
+      ]),
+    );
+    await storeImage('docker://x/b', manifest(sha('c'), [X.b1]), [D('a')]);
+    await storeImage('docker://x/c', manifest(sha('c'), [X.a1, layer('7', 10)]), [D('a'), D('d')], { layers: false });
+    await commit(['-b', refForImage('docker://x/d'), '--add-metadata-string=ostree.manifest-digest=x']);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('indexes the stored images and their recorded updates, first image first, skipping the damaged', async () => {
+    expect(Object.fromEntries(await storedLayersByDiffId(repo))).toEqual({ [D('a')]: commits[X.a1.digest], [D('b')]: commits[X.a2.digest], [D('c')]: commits[X.u.digest] });
+  });
+
+  const N = { n1: layer('a', 10), n2: layer('b', 10), n3: layer('e', 10) };
+  const newImage = (labels?: Record<string, string>) => ({
+    digest: NEW,
+    manifest: manifest(sha('9'), [N.n1, X.a2, N.n2, N.n3]),
+    config: config({ rootfs: { type: 'layers', diff_ids: [D('a'), D('9'), D('c'), D('e')] }, ...(labels ? { config: { Labels: labels } } : {}) }),
+    previous: null,
+  });
+
+  it('plans a layer stored by digest, or by diff_id, else to fetch; records blob refs for those found by diff_id', async () => {
+    const p = await planImport(repo, newImage(), { bootable: false, verifyCommit: false });
+    expect(p.allLayers().map((l) => l.commit)).toEqual([commits[X.a1.digest], commits[X.a2.digest], commits[X.u.digest], null]);
+    await recordReusedLayers(repo, p);
+    const refs = await Promise.all([N.n1, X.a2, N.n2, N.n3].map((l) => repo.resolveRev(refForLayer(l), { allowNoent: true })));
+    expect(refs).toEqual([commits[X.a1.digest], commits[X.a2.digest], commits[X.u.digest], null]);
+    for (const l of [N.n1, N.n2]) await repo.setRefImmediate(refForLayer(l), null);
+  });
+
+  it('through an ostree remote, takes only the very commit layer blob, not one of its diff_id', async () => {
+    const img = newImage({ 'ostree.final-diffid': D('a') });
+    const verified = await planImport(repo, img, { bootable: false, verifyCommit: true });
+    expect(verified.ostreeCommitLayer!.commit).toBeNull();
+    expect(verified.layers.map((l) => l.commit)).toEqual([commits[X.a2.digest], commits[X.u.digest], null]);
+    const unverified = await planImport(repo, img, { bootable: false, verifyCommit: false });
+    expect(unverified.ostreeCommitLayer!.commit).toBe(commits[X.a1.digest]);
   });
 });
 
