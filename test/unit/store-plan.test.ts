@@ -162,7 +162,8 @@ describe('layers found by diff_id', () => {
     await mkdir(path.join(dir, 'empty'));
     repo = await Repo.create(repoPath, 'bare-user');
     // a: two layers, and an update whose layer is stored; b: a layer of a's first diff_id under
-    // another commit (the first image wins); c: a layer whose blob ref is gone; d: damaged.
+    // another commit (the first image wins); c: a layer whose blob ref is gone; d: damaged;
+    // e: a layer without a diff_id.
     const a = await storeImage('docker://x/a', manifest(sha('c'), [X.a1, X.a2]), [D('a'), D('b')]);
     commits[X.u.digest] = await commit(['-b', refForLayer(X.u)]);
     const update = manifest(sha('f'), [X.u]);
@@ -175,13 +176,20 @@ describe('layers found by diff_id', () => {
       ]),
     );
     await storeImage('docker://x/b', manifest(sha('c'), [X.b1]), [D('a')]);
-    await storeImage('docker://x/c', manifest(sha('c'), [X.a1, layer('7', 10)]), [D('a'), D('d')], { layers: false });
+    await storeImage('docker://x/c', manifest(sha('c'), [X.a2, layer('7', 10)]), [D('b'), D('d')], { layers: false });
+    // e: fewer diff_ids than layers (the second layer's is unknown).
+    await storeImage('docker://x/e', manifest(sha('c'), [X.b1, X.u]), [D('f')], { layers: false });
     await commit(['-b', refForImage('docker://x/d'), '--add-metadata-string=ostree.manifest-digest=x']);
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('indexes the stored images and their recorded updates, first image first, skipping the damaged', async () => {
-    expect(Object.fromEntries(await storedLayersByDiffId(repo))).toEqual({ [D('a')]: commits[X.a1.digest], [D('b')]: commits[X.a2.digest], [D('c')]: commits[X.u.digest] });
+    expect([...(await storedLayersByDiffId(repo))]).toEqual([
+      [D('a'), commits[X.a1.digest]],
+      [D('b'), commits[X.a2.digest]],
+      [D('c'), commits[X.u.digest]],
+      [D('f'), commits[X.b1.digest]],
+    ]);
   });
 
   const N = { n1: layer('a', 10), n2: layer('b', 10), n3: layer('e', 10) };
