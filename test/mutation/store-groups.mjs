@@ -27,7 +27,7 @@ const GROUPS = {
     files: ['pipeline', 'derived', 'importer'],
     tests: [
       ...unit,
-      ...['store', 'store-pull', 'store-faults', 'blob-streams', 'store-derived', 'store-derived-hardlinks', 'store-merge', 'store-upstream', 'outcomes'].map((f) => `test/integration/${f}.test.ts`),
+      ...['store', 'store-pull', 'store-import-checks', 'store-faults', 'blob-streams', 'store-derived', 'store-derived-hardlinks', 'store-merge', 'store-upstream', 'outcomes'].map((f) => `test/integration/${f}.test.ts`),
     ],
   },
 };
