@@ -10,7 +10,15 @@ const TESTS = {
   oci: ['test/unit/oci-*.test.ts', 'test/unit/manifest-diff.test.ts', 'test/integration/oci-skopeo.test.ts'],
   deploy: ['test/integration/deploy*.test.ts', 'test/integration/sysroot.test.ts'],
   proxy: ['test/unit/proxy-*.test.ts', 'test/integration/proxy*.test.ts', 'test/integration/signed-image.test.ts'],
-  store: ['test/integration/store*.test.ts', 'test/integration/image-pull-cli.test.ts'],
+  store: [
+    'test/unit/store-*.test.ts',
+    'test/unit/merge-metadata.test.ts',
+    'test/integration/store*.test.ts',
+    'test/integration/image-pull-cli.test.ts',
+    'test/integration/blob-streams.test.ts',
+    'test/integration/upstream-fixtures.test.ts',
+    'test/integration/outcomes.test.ts',
+  ],
   container: [
     'test/unit/auto-chunking.test.ts',
     'test/unit/chunking.test.ts',

@@ -198,10 +198,10 @@ describe('maintenance', () => {
     };
     const record = new Map([
       ['sha256:one', new Map([['zeta', 1], ['alpha', 2]])],
-      ['sha256:two', new Map([['alpha', 1]])],
+      ['sha256:two', new Map([['alpha', 1], ['mid', 4]])],
     ]);
     expect(await warningOf(new Map([...mergeMetadata(), [META_FILTERED, { type: 'a{sa{su}}', value: record }]]))).toBe(
-      'Image contains non-ostree compatible file paths: alpha: 3 zeta: 1',
+      'Image contains non-ostree compatible file paths: alpha: 3 mid: 4 zeta: 1',
     );
     expect(await warningOf(mergeMetadata())).toBeNull();
     expect(await warningOf(new Map([...mergeMetadata(), [META_FILTERED, s('not a record')]]))).toBeNull();

@@ -85,6 +85,7 @@ async function expectFaithful(oci: OciDir, manifest: ImageManifest, config: Imag
   const orig = stored.manifest;
   const origConfig = stored.configuration;
   expect(manifest.layers).toHaveLength(orig.layers.length);
+  expect(config.rootfs).toEqual({ type: 'layers', diff_ids: expect.any(Array) });
   expect(config.rootfs.diff_ids).toHaveLength(orig.layers.length);
   for (const [i, l] of manifest.layers.entries()) {
     const blob = await readFile(oci.blobPath(l.digest));
