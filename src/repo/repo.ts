@@ -298,7 +298,7 @@ export class Repo {
    * abortTransaction, once jobs that `fn` left writing into the transaction are over: the
    * binding refuses to abort under them (`BUSY`), and they finish or fail on their own.
    */
-  private async abortWhenIdle(): Promise<void> {
+  async abortWhenIdle(): Promise<void> {
     for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
       try {
         return await this.abortTransaction();

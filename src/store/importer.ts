@@ -392,7 +392,7 @@ export class ImageImporter {
 
   /**
    * Step A: the commit layer and the chunk layers, side by side; the commit layer takes the
-   * first slot. With `writeRefs` each layer is its own transaction with its blob ref (chunk
+   * first slot. With `writeRefs` each layer is stored in a layer transaction with its blob ref (chunk
    * layers get their synthetic commit); without, everything goes into the transaction the caller
    * holds open and no ref is written. Either way the commit is stored marked partial: its
    * objects are spread over the chunk layers. `all` settles once every base layer has; with

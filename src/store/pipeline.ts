@@ -7,8 +7,8 @@
 //   import  a native job reading the spool (at most `importConcurrency` at once: the CPU budget;
 //           started in the order the layers were handed in), the tar's diff_id checked against
 //           the configuration's,
-//   record  the blob ref, in the layer's own transaction (or, without a ref, nothing: the
-//           caller's transaction holds everything),
+//   record  the blob ref, in a layer transaction that later layers may share (Batches), or,
+//           without a ref, nothing: the caller's transaction holds everything,
 // and observers (progress, the journal) hear of each step. What differs between layer kinds is
 // only the native import and what the import waits for.
 import { randomBytes } from 'node:crypto';
@@ -63,7 +63,7 @@ export interface LayerTask<R extends ImportedLayer = ImportedLayer> {
   kind: LayerKind;
   /** Context of its errors (`Layer <digest>`, `Parsing layer blob <digest>`). */
   context: string;
-  /** The blob ref recorded with the layer's commit in a transaction of its own; null: the caller's transaction. */
+  /** The blob ref recorded with the layer's commit in a layer transaction; null: the caller's transaction. */
   ref: string | null;
   /** The configuration's diff_id for the layer, checked against the tar's. */
   diffId: string | undefined;
@@ -85,17 +85,22 @@ export interface PipelineObserver {
 
 /** At most `n` holders at once, served in the order they asked. */
 class Slots {
-  private readonly waiting: (() => void)[] = [];
+  private readonly queue: (() => void)[] = [];
 
   constructor(private free: number) {}
 
   async acquire(): Promise<void> {
     if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else await new Promise<void>((resolve) => this.queue.push(resolve));
+  }
+
+  /** How many wait for a slot. */
+  get waiting(): number {
+    return this.queue.length;
   }
 
   release(): void {
-    const next = this.waiting.shift();
+    const next = this.queue.shift();
     if (next) next();
     else this.free++;
   }
@@ -127,22 +132,105 @@ class Turns {
   }
 }
 
+/** The longest a layer transaction stays open for further layers. */
+const BATCH_MS = 1000;
+
+/** A layer imported and recorded in a transaction that `committing` now or later. */
+interface Recorded<R> {
+  result: R;
+  committing: boolean;
+  committed: Promise<void>;
+}
+
+/** A repository handle with a transaction open, and the layers recorded in it. */
+class Batch {
+  readonly opened = Date.now();
+  readonly committed: Promise<void>;
+  settle!: { resolve: () => void; reject: (e: unknown) => void };
+
+  constructor(readonly handle: Repo) {
+    this.committed = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    // Each layer of the batch awaits it; a batch dropped before any layer did must not go unhandled.
+    this.committed.catch(() => undefined);
+  }
+}
+
 /**
- * Extra handles on one repository, for transactions side by side (libostree has one
- * transaction per handle). Opened on demand, reused, at most as many as imports at once.
+ * The layer transactions, several layers to a commit. libostree has one transaction per repo
+ * handle, and each commit syncs the file system and fsyncs every objects/XX directory, whatever
+ * it wrote: a commit per layer made a 140-layer pull wait on 36,000 fsyncs. So a transaction
+ * whose layer is recorded stays open for the next import while imports wait for a slot, for up to
+ * BATCH_MS, and a layer counts as stored once its transaction has committed. A killed process
+ * loses at most that much recorded work; its objects stay in libostree's staging directory,
+ * which the next transaction of the same boot takes over.
  */
-class RepoHandles {
+class Batches {
   private readonly idle: Repo[] = [];
+  /** Open batches that no import is using. */
+  private readonly open: Batch[] = [];
+  /** Handles in use (importing, open or committing): at most two per import slot. */
+  private readonly handleSlots: Slots;
 
-  constructor(private readonly repo: Repo) {}
+  constructor(private readonly repo: Repo, imports: number) {
+    this.handleSlots = new Slots(2 * imports);
+  }
 
-  async use<T>(fn: (handle: Repo) => Promise<T>): Promise<T> {
-    const handle = this.idle.pop() ?? (await Repo.open(this.repo.path));
+  /** A transaction to import into: an open batch, else a handle with a new transaction. */
+  async take(): Promise<Batch> {
+    const open = this.open.pop();
+    if (open) return open;
+    await this.handleSlots.acquire();
+    let handle: Repo | undefined;
     try {
-      return await fn(handle);
-    } finally {
-      this.idle.push(handle);
+      handle = this.idle.pop() ?? (await Repo.open(this.repo.path));
+      await handle.prepareTransaction();
+      return new Batch(handle);
+    } catch (e) {
+      this.release(handle);
+      throw e;
     }
+  }
+
+  /**
+   * A layer was recorded in `batch`: commits it, and every open batch, `now`; else commits it
+   * when it is old enough, or leaves it open for the next import. Resolves once it is committed.
+   */
+  recorded(batch: Batch, now: boolean): { committing: boolean; committed: Promise<void> } {
+    const committing = now || Date.now() - batch.opened >= BATCH_MS;
+    if (committing) void this.commit(batch);
+    else this.open.push(batch);
+    if (now) this.flush();
+    return { committing, committed: batch.committed };
+  }
+
+  /** Commits every open batch that no import is using. */
+  flush(): void {
+    for (const b of this.open.splice(0)) void this.commit(b);
+  }
+
+  /** An import into `batch` failed: its transaction is dropped, with the layers recorded in it. */
+  async failed(batch: Batch, layer: string): Promise<void> {
+    await batch.handle.abortWhenIdle().catch(() => undefined);
+    this.release(batch.handle);
+    // After the failing layer's own error has gone on: that one is the story.
+    setImmediate(() => batch.settle.reject(new Error(`not stored: its transaction, shared with layer ${layer}, was dropped`)));
+  }
+
+  private async commit(batch: Batch): Promise<void> {
+    try {
+      await batch.handle.commitTransaction();
+      batch.settle.resolve();
+    } catch (e) {
+      await batch.handle.abortWhenIdle().catch(() => undefined);
+      batch.settle.reject(e);
+    } finally {
+      this.release(batch.handle);
+    }
+  }
+
+  private release(handle: Repo | undefined): void {
+    if (handle) this.idle.push(handle);
+    this.handleSlots.release();
   }
 }
 
@@ -177,14 +265,14 @@ export interface PipelineOptions {
 export class LayerPipeline {
   private readonly fetchSlots: Slots;
   private readonly importSlots: Slots;
-  private readonly handles: RepoHandles;
+  private readonly batches: Batches;
   private readonly turns = new Turns();
   private tasks = 0;
 
   constructor(private readonly o: PipelineOptions) {
     this.fetchSlots = new Slots(o.fetchConcurrency);
     this.importSlots = new Slots(o.importConcurrency);
-    this.handles = new RepoHandles(o.repo);
+    this.batches = new Batches(o.repo, o.importConcurrency);
   }
 
   /**
@@ -205,6 +293,8 @@ export class LayerPipeline {
         throw e;
       } finally {
         this.turns.pass(seq);
+        // No import waits to take an open batch: commit them.
+        if (this.importSlots.waiting === 0) this.batches.flush();
       }
     });
   }
@@ -214,6 +304,13 @@ export class LayerPipeline {
   }
 
   private async fetchAndImport<R extends ImportedLayer>(task: LayerTask<R>, seq: number): Promise<R> {
+    const recorded = await this.fetchImportRecord(task, seq);
+    // Its spool is closed, its slots are free: the layer only waits for its transaction.
+    await recorded.committed;
+    return recorded.result;
+  }
+
+  private async fetchImportRecord<R extends ImportedLayer>(task: LayerTask<R>, seq: number): Promise<Recorded<R>> {
     const { signal } = this.o;
     await this.fetchSlots.acquire();
     let fetchSlot = true;
@@ -238,7 +335,10 @@ export class LayerPipeline {
       fetchSlot = false;
       try {
         signal.throwIfAborted();
-        return await this.importAndRecord(task, spool, source);
+        const recorded = await this.importAndRecord(task, spool, source, seq === 0);
+        // A layer whose transaction commits now keeps its import slot until that is done.
+        if (recorded.committing) await recorded.committed;
+        return recorded;
       } finally {
         this.importSlots.release();
       }
@@ -248,7 +348,11 @@ export class LayerPipeline {
     }
   }
 
-  private async importAndRecord<R extends ImportedLayer>(task: LayerTask<R>, spool: number, source: LayerSource): Promise<R> {
+  /**
+   * Imports and records the layer. `first`: the first layer handed in (the commit layer, which
+   * a resumed pull starts from) is committed on its own.
+   */
+  private async importAndRecord<R extends ImportedLayer>(task: LayerTask<R>, spool: number, source: LayerSource, first: boolean): Promise<Recorded<R>> {
     const ref = task.ref;
     const imported = async (repo: Repo): Promise<R> => {
       const r = await task.import(repo, spool, source, this.o.signal);
@@ -257,15 +361,18 @@ export class LayerPipeline {
       }
       return r;
     };
-    if (ref === null) return imported(this.o.repo);
-    return this.handles.use((own) =>
-      own.withTransaction(async () => {
-        const r = await imported(own);
-        if (!r.commit) throw new Error('the layer import produced no commit');
-        // record
-        own.transactionSetRef(ref, r.commit);
-        return r;
-      }),
-    );
+    if (ref === null) return { result: await imported(this.o.repo), committing: false, committed: Promise.resolve() };
+    const batch = await this.batches.take();
+    let r: R;
+    try {
+      r = await imported(batch.handle);
+      if (!r.commit) throw new Error('the layer import produced no commit');
+      // record
+      batch.handle.transactionSetRef(ref, r.commit);
+    } catch (e) {
+      await this.batches.failed(batch, task.layer.digest);
+      throw e;
+    }
+    return { result: r, ...this.batches.recorded(batch, first || this.importSlots.waiting === 0) };
   }
 }
