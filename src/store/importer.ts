@@ -379,7 +379,7 @@ export class ImageImporter {
   }
 
   /** A manifest layer as a pipeline task: its kind, blob ref (or none), import and what the import waits for. */
-  private static task<R extends ImportedLayer>(prepared: PreparedImport, l: ManifestLayerState, how: Pick<LayerTask<R>, 'kind' | 'ref' | 'import' | 'after'>): LayerTask<R> {
+  private static task<R extends ImportedLayer>(prepared: PreparedImport, l: ManifestLayerState, how: Pick<LayerTask<R>, 'kind' | 'ref' | 'import' | 'after' | 'staysPartial'>): LayerTask<R> {
     const index = ImageImporter.indexOf(prepared, l.layer);
     return {
       ...how,
@@ -417,6 +417,7 @@ export class ImageImporter {
               ImageImporter.task(prepared, commitLayer, {
                 kind: 'ostree-chunk',
                 ref: ref(commitLayer),
+                staysPartial: true,
                 import: (repo, fd, source, signal) =>
                   importTar(repo, fd, { mediaType: source.mediaType, transaction: 'caller', signal, ...(remote !== undefined ? { remote } : {}) }).then((r) => {
                     imported = r.commit;

@@ -67,6 +67,8 @@ export interface LayerTask<R extends ImportedLayer = ImportedLayer> {
   ref: string | null;
   /** The configuration's diff_id for the layer, checked against the tar's. */
   diffId: string | undefined;
+  /** Its commit stays marked partial once stored (the base commit: complete once every chunk layer is in). */
+  staysPartial?: boolean;
   /** The import waits for this (derived layers: the whole base, for its SELinux policy). */
   after?: Promise<unknown>;
   import: LayerImport<R>;
@@ -107,28 +109,25 @@ class Slots {
 }
 
 /**
- * Imports start in the order the tasks were handed in (manifest order: the commit layer first),
- * whatever order their fetches finished in: task `seq` waits until every earlier one has started
- * its import, or failed.
+ * The first task handed in (manifest order: the commit layer) starts its import before any
+ * other; the others start theirs as their fetches finish. In manifest order the largest layers
+ * come first, and a layer still in flight would hold up every import behind it while the layers
+ * fetched meanwhile keep their fetch slots: the link idles.
  */
-class Turns {
-  private next = 0;
-  private readonly passed = new Set<number>();
-  private readonly waiting = new Map<number, () => void>();
+class FirstGate {
+  private passed = false;
+  private readonly waiting: (() => void)[] = [];
 
   wait(seq: number): Promise<void> {
-    if (seq <= this.next) return Promise.resolve();
-    return new Promise((resolve) => this.waiting.set(seq, resolve));
+    if (seq === 0 || this.passed) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  /** `seq` has had its turn (idempotent). */
+  /** `seq` has started its import, or failed (idempotent). */
   pass(seq: number): void {
-    if (seq < this.next || this.passed.has(seq)) return;
-    this.passed.add(seq);
-    while (this.passed.delete(this.next)) this.next++;
-    const wake = this.waiting.get(this.next);
-    this.waiting.delete(this.next);
-    wake?.();
+    if (seq !== 0 || this.passed) return;
+    this.passed = true;
+    for (const wake of this.waiting.splice(0)) wake();
   }
 }
 
@@ -145,6 +144,8 @@ interface Recorded<R> {
 /** A repository handle with a transaction open, and the layers recorded in it. */
 class Batch {
   readonly opened = Date.now();
+  /** Commits of its layers marked partial until it has committed (Batches.commit). */
+  readonly marked: string[] = [];
   readonly committed: Promise<void>;
   settle!: { resolve: () => void; reject: (e: unknown) => void };
 
@@ -208,9 +209,27 @@ class Batches {
     for (const b of this.open.splice(0)) void this.commit(b);
   }
 
+  /**
+   * Marks a layer's commit, recorded in `batch`, partial until the batch has committed: a commit
+   * that fails half way (no space left for a directory entry) has moved some of the staged objects
+   * into the repository, perhaps the commit object without all of its tree.
+   */
+  async markPartial(batch: Batch, commit: string): Promise<void> {
+    await batch.handle.markCommitPartial(commit, true);
+    batch.marked.push(commit);
+  }
+
+  /** Drops the partial marks of `batch`, except of commit objects that a failed commit left behind. */
+  private async unmark(batch: Batch, committed: boolean): Promise<void> {
+    for (const c of batch.marked) {
+      if (committed || !(await batch.handle.hasObject('commit', c))) await batch.handle.markCommitPartial(c, false);
+    }
+  }
+
   /** An import into `batch` failed: its transaction is dropped, with the layers recorded in it. */
   async failed(batch: Batch, layer: string): Promise<void> {
     await batch.handle.abortWhenIdle().catch(() => undefined);
+    await this.unmark(batch, false).catch(() => undefined);
     this.release(batch.handle);
     // After the failing layer's own error has gone on: that one is the story.
     setImmediate(() => batch.settle.reject(new Error(`not stored: its transaction, shared with layer ${layer}, was dropped`)));
@@ -219,9 +238,11 @@ class Batches {
   private async commit(batch: Batch): Promise<void> {
     try {
       await batch.handle.commitTransaction();
+      await this.unmark(batch, true);
       batch.settle.resolve();
     } catch (e) {
       await batch.handle.abortWhenIdle().catch(() => undefined);
+      await this.unmark(batch, false).catch(() => undefined);
       batch.settle.reject(e);
     } finally {
       this.release(batch.handle);
@@ -266,7 +287,7 @@ export class LayerPipeline {
   private readonly fetchSlots: Slots;
   private readonly importSlots: Slots;
   private readonly batches: Batches;
-  private readonly turns = new Turns();
+  private readonly first = new FirstGate();
   private tasks = 0;
 
   constructor(private readonly o: PipelineOptions) {
@@ -292,7 +313,7 @@ export class LayerPipeline {
         this.notify((ob) => ob.failed?.(task));
         throw e;
       } finally {
-        this.turns.pass(seq);
+        this.first.pass(seq);
         // No import waits to take an open batch: commit them.
         if (this.importSlots.waiting === 0) this.batches.flush();
       }
@@ -327,9 +348,9 @@ export class LayerPipeline {
       if (fetched.digest !== source.digest) throw new Error(`Corrupted blob: expected digest ${source.digest}, got ${fetched.digest}`);
       if (source.size >= 0 && fetched.size !== source.size) throw new Error(`Corrupted blob ${source.digest}: expected ${source.size} bytes, got ${fetched.size}`);
       await task.after;
-      await this.turns.wait(seq);
+      await this.first.wait(seq);
       await this.importSlots.acquire();
-      this.turns.pass(seq);
+      this.first.pass(seq);
       // The spool is being consumed: the next fetch may start.
       this.fetchSlots.release();
       fetchSlot = false;
@@ -368,6 +389,7 @@ export class LayerPipeline {
       r = await imported(batch.handle);
       if (!r.commit) throw new Error('the layer import produced no commit');
       // record
+      if (!task.staysPartial) await this.batches.markPartial(batch, r.commit);
       batch.handle.transactionSetRef(ref, r.commit);
     } catch (e) {
       await this.batches.failed(batch, task.layer.digest);

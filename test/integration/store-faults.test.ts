@@ -73,7 +73,9 @@ describe('store pull faults', () => {
   it('skopeo killed while layers are in flight', async () => {
     const repo = await freshRepo();
     let killed = 0;
-    // Two layers fetched at a time: when the first is stored, later ones still wait for skopeo.
+    // One layer fetched and one imported at a time: while the commit layer commits (holding the
+    // import slot), the next layer waits with its fetch slot, so when the commit layer is stored
+    // the layers after those two have not been fetched yet.
     const pulled = pullWith(repo, (e) => {
       // A layer is stored: kill every skopeo proxy of ours.
       if (killed === 0 && e.type === 'layer-completed') {
@@ -85,7 +87,7 @@ describe('store pull faults', () => {
           }
         }
       }
-    }, undefined, (imp) => imp.setFetchConcurrency(2));
+    }, undefined, (imp) => imp.setFetchConcurrency(1).setParallelism(1));
     await expect(pulled).rejects.toThrow(/^Importing: (Layer|Parsing layer blob) sha256:[0-9a-f]{64}: (proxy failure: )?skopeo proxy unexpectedly exited during request method \w+: signal: 9 \(SIGKILL\)/);
     expect(killed).toBeGreaterThan(0);
     await expectResumable(repo);
