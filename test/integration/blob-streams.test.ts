@@ -2,7 +2,7 @@
 // pipeline's bounds (src/store/pipeline.ts), with real skopeo: first what the proxy itself allows
 // (the facts the design rests on, asserted for the skopeo this stack has), then our use of it.
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, truncateSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -322,10 +322,19 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
     await withRepoAndProxy(async (repo, proxy, img) => {
       const streams = new BlobStreams(proxy, img);
       const { pipeline, task } = await pipelineOf(repo, streams);
-      const fds = () => readdirSync('/proc/self/fd').length;
+      // This process's fds into the repository: its handles' and the spools.
+      const fds = () =>
+        readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`).startsWith(repo.path);
+          } catch {
+            return false;
+          }
+        }).length;
       await pipeline.run(task(0, { ref: 'test/0' }));
       const after = fds();
       for (const i of [1, 2, 3]) await pipeline.run(task(i, { ref: `test/${i}` }));
+      expect(after).toBeGreaterThan(0);
       expect(fds()).toBe(after);
       streams.close();
     });
