@@ -2,16 +2,18 @@
 // pipeline's bounds (src/store/pipeline.ts), with real skopeo: first what the proxy itself allows
 // (the facts the design rests on, asserted for the skopeo this stack has), then our use of it.
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, truncateSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
-import { BlobStreams } from '../../src/proxy/blob-streams.js';
+import { BlobStreams, type SpooledBlob } from '../../src/proxy/blob-streams.js';
 import { ImageProxy, type OpenedImage } from '../../src/proxy/image-proxy.js';
 import { pipeReadable } from '../../src/proxy/pipes.js';
 import { Transport } from '../../src/ref/transport.js';
-import { LayerPipeline, layerSources, type LayerTask } from '../../src/store/pipeline.js';
+import type { Repo } from '../../src/repo/repo.js';
+import { importDerivedLayer } from '../../src/store/derived.js';
+import { LayerPipeline, layerSources, type ImportedLayer, type LayerSource, type LayerTask } from '../../src/store/pipeline.js';
 import { tarNative } from '../../src/tar/native.js';
 import { buildDirImage, type BuiltImage } from '../helpers/images.js';
 import { childProcesses } from '../helpers/process.js';
@@ -183,6 +185,200 @@ describe('LayerPipeline: fetches bounded apart from imports', () => {
       // The others in the order their fetches finished.
       expect(importing[0]).toBe(0);
       expect([...importing].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    });
+  });
+});
+
+describe("LayerPipeline: its own checks, the blob ref, failures that free their slots", () => {
+  // skopeo verifies every blob before the pipeline sees it (its FinishPipe fails), so the
+  // pipeline's own digest and size checks are reached only through a fault no real skopeo gives:
+  // a BlobStreams that reports other bytes than it was asked for (a fake, for that fault only).
+  class Misreporting extends BlobStreams {
+    constructor(
+      proxy: ImageProxy,
+      img: OpenedImage,
+      private readonly lie: (got: SpooledBlob) => SpooledBlob,
+    ) {
+      super(proxy, img);
+    }
+    override async fetch(...args: Parameters<BlobStreams['fetch']>): Promise<SpooledBlob> {
+      return this.lie(await super.fetch(...args));
+    }
+  }
+
+  type Seen = { started: number[]; fetching: [number, number][]; completed: [number, number][]; failed: number[]; imported: number[] };
+
+  /** A pipeline over `streams` (one fetch and one import at a time) and its observer's record. */
+  async function pipelineOf(repo: Repo, streams: BlobStreams, sourceOf?: (i: number) => LayerSource, fetchConcurrency = 1) {
+    const seen: Seen = { started: [], fetching: [], completed: [], failed: [], imported: [] };
+    const ac = new AbortController();
+    const pipeline = new LayerPipeline({
+      repo,
+      streams,
+      sourceOf: sourceOf ?? (await layerSources(streams, Transport.Dir, image.manifest)),
+      fetchConcurrency,
+      importConcurrency: 1,
+      signal: ac.signal,
+      observers: [
+        // An observer may leave out any method.
+        {},
+        {
+          started: (t) => seen.started.push(t.index),
+          fetching: (t, total) => seen.fetching.push([t.index, total]),
+          completed: (t, size) => seen.completed.push([t.index, size]),
+          failed: (t) => seen.failed.push(t.index),
+        },
+      ],
+    });
+    /** Layer `index` as a derived layer, committed (with `ref`, in its own transaction). */
+    const task = (index: number, o: { ref?: string | null; diffId?: string; commit?: boolean; gate?: Promise<void> } = {}): LayerTask<ImportedLayer> => ({
+      index,
+      layer: blobs()[index]!,
+      kind: 'derived',
+      context: `Layer ${index}`,
+      ref: o.ref ?? null,
+      diffId: o.diffId ?? image.layers[index]!.diffId,
+      import: async (r, fd, source, signal) => {
+        seen.imported.push(index);
+        await o.gate;
+        const res = await importDerivedLayer(r, fd, { mediaType: source.mediaType, importerVersion: '0', transaction: 'caller', signal });
+        return o.commit === false ? { digest: res.digest, size: res.size, diffId: res.diffId } : res;
+      },
+    });
+    return { pipeline, task, seen, abort: () => ac.abort() };
+  }
+
+  const withRepoAndProxy = async (fn: (repo: Repo, proxy: ImageProxy, img: OpenedImage) => Promise<void>) => {
+    const { repo } = await cliRepo();
+    await withProxy(image.ref, (proxy, img) => fn(repo, proxy, img));
+  };
+
+  it('a blob reported under another digest or size is refused before its import; the next layer still goes through', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const [a, b] = blobs();
+      const zero = `sha256:${'0'.repeat(64)}`;
+      const streams = new Misreporting(proxy, img, (got) => (got.digest === a!.digest ? { ...got, digest: zero } : got.digest === b!.digest ? { ...got, size: got.size + 1 } : got));
+      const { pipeline, task, seen } = await pipelineOf(repo, streams);
+      const runs = [0, 1, 2].map((i) => pipeline.run(task(i, { ref: `test/${i}` })));
+      await expect(runs[0]).rejects.toMatchObject({ message: `Layer 0: Corrupted blob: expected digest ${a!.digest}, got ${zero}` });
+      await expect(runs[1]).rejects.toMatchObject({ message: `Layer 1: Corrupted blob ${b!.digest}: expected ${b!.size} bytes, got ${b!.size + 1}` });
+      const third = await runs[2];
+      streams.close();
+      expect(third.digest).toBe(blobs()[2]!.digest);
+      expect(seen).toEqual({ started: [0, 1, 2], fetching: blobs().slice(0, 3).map((d, i) => [i, d.size]), completed: [[2, blobs()[2]!.size]], failed: [0, 1], imported: [2] });
+      expect(await repo.resolveRev('test/0', { allowNoent: true })).toBeNull();
+      expect(await repo.resolveRev('test/1', { allowNoent: true })).toBeNull();
+      expect(await repo.resolveRev('test/2')).toBe(third.commit);
+    });
+  });
+
+  it('a blob of unknown size (-1, as containers-storage gives) is not held to a size', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      // Only containers-storage serves blobs of unknown size; for the dir: image here the fake
+      // asks skopeo for the blob's real size while the pipeline knows none.
+      const streams = new (class extends BlobStreams {
+        override fetch(digest: string, size: number, ...rest: [number, { signal: AbortSignal; bytes?: BigUint64Array }]): Promise<SpooledBlob> {
+          return super.fetch(digest, size < 0 ? blobs().find((d) => d.digest === digest)!.size : size, ...rest);
+        }
+      })(proxy, img);
+      const { pipeline, task, seen } = await pipelineOf(repo, streams, (i) => ({ ...blobs()[i]!, size: -1 }));
+      const r = await pipeline.run(task(0, { ref: 'test/0' }));
+      streams.close();
+      expect(await repo.resolveRev('test/0')).toBe(r.commit);
+      expect(r).toMatchObject({ digest: blobs()[0]!.digest, size: blobs()[0]!.size, diffId: image.layers[0]!.diffId });
+      expect(seen.fetching).toEqual([[0, -1]]);
+      expect(seen.completed).toEqual([[0, blobs()[0]!.size]]);
+    });
+  });
+
+  it("the diff_id is checked against the configuration's; a layer with a ref must produce a commit; neither records its ref", async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task, seen } = await pipelineOf(repo, streams);
+      const wrong = `sha256:${'1'.repeat(64)}`;
+      await expect(pipeline.run(task(0, { ref: 'test/0', diffId: wrong }))).rejects.toMatchObject({ message: `Layer 0: Layer content does not match the configuration: diff_id ${image.layers[0]!.diffId}, expected ${wrong}` });
+      await expect(pipeline.run(task(1, { ref: 'test/1', commit: false }))).rejects.toMatchObject({ message: 'Layer 1: the layer import produced no commit' });
+      // Without a ref the layer goes into the caller's transaction: no commit needed.
+      const r = await repo.withTransaction(() => pipeline.run(task(2, { ref: null, commit: false, diffId: undefined })));
+      streams.close();
+      expect(r.diffId).toBe(image.layers[2]!.diffId);
+      expect(await repo.resolveRev('test/0', { allowNoent: true })).toBeNull();
+      expect(await repo.resolveRev('test/1', { allowNoent: true })).toBeNull();
+      expect(seen.failed).toEqual([0, 1]);
+      expect(seen.imported).toEqual([0, 1, 2]);
+    });
+  });
+
+  it('an aborted pipeline refuses further layers before fetching them', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task, seen, abort } = await pipelineOf(repo, streams);
+      abort();
+      await expect(pipeline.run(task(0))).rejects.toThrow(/^Layer 0: .*abort/);
+      streams.close();
+      expect(seen).toMatchObject({ started: [], fetching: [], failed: [0], imported: [] });
+    });
+  });
+
+  it('a spool is closed once its layer is done, and one repository handle serves layer after layer', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task } = await pipelineOf(repo, streams);
+      // This process's fds into the repository: its handles' and the spools.
+      const fds = () =>
+        readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`).startsWith(repo.path);
+          } catch {
+            return false;
+          }
+        }).length;
+      await pipeline.run(task(0, { ref: 'test/0' }));
+      const after = fds();
+      for (const i of [1, 2, 3]) await pipeline.run(task(i, { ref: `test/${i}` }));
+      expect(after).toBeGreaterThan(0);
+      expect(fds()).toBe(after);
+      streams.close();
+    });
+  });
+
+  it('a fetch slot is given back once: after a layer is done, one fetch runs ahead of a blocked import, not two', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task, seen } = await pipelineOf(repo, streams);
+      await pipeline.run(task(0, { ref: 'test/0' }));
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const runs = [pipeline.run(task(1, { ref: 'test/1', gate })), pipeline.run(task(2, { ref: 'test/2' })), pipeline.run(task(3, { ref: 'test/3' }))];
+      // 1 is imported (blocked), 2 fetched and waiting for the import slot with the one fetch slot.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2]);
+      release();
+      await Promise.all(runs);
+      streams.close();
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3]);
+    });
+  });
+
+  it('an abort while layers wait for their slots: each fails with the abort, none is imported after it', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task, seen, abort } = await pipelineOf(repo, streams);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      // 0 imports (blocked), 1 is fetched and waits for the import slot, 2 waits for the fetch slot.
+      const runs = [pipeline.run(task(0, { ref: 'test/0', gate })), pipeline.run(task(1, { ref: 'test/1' })), pipeline.run(task(2, { ref: 'test/2' }))];
+      const settled = runs.map((r) => r.then(() => 'ok', (e: Error) => e.message));
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1]);
+      abort();
+      release();
+      const out = await Promise.all(settled);
+      streams.close();
+      expect(out[1]).toMatch(/^Layer 1: .*abort/i);
+      expect(out[2]).toMatch(/^Layer 2: .*abort/i);
+      expect(seen.imported).toEqual([0]);
+      expect(seen.failed).toEqual(expect.arrayContaining([1, 2]));
     });
   });
 });

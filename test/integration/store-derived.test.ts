@@ -390,6 +390,16 @@ describe('importDerivedLayer: bad input loses nothing', () => {
     await fsck(rp);
   }
 
+  it('an input that is neither a file descriptor nor a path is refused by name, before any work', async () => {
+    const { path: rp, repo } = await cliRepo();
+    const before = await repoSnapshot(rp);
+    const opts = { mediaType: TAR, importerVersion: VERSION };
+    for (const bad of [-1, 1.5, '']) {
+      await expect(importDerivedLayer(repo, bad, opts)).rejects.toThrow(new TypeError('input must be a file descriptor or a path'));
+    }
+    await expectNothingWritten(rp, before);
+  });
+
   it('`..` → Invalid path; corrupt gzip; unknown media type; bad hardlinks; abort', async () => {
     const { path: rp, repo } = await cliRepo();
     const before = await repoSnapshot(rp);
