@@ -213,7 +213,7 @@ describe('components of a tree, edges', () => {
   const NEWEST = 1_700_000_000;
   /** name → [identifier, change frequency] of each component. */
   function models(meta: ReturnType<typeof assignComponents>) {
-    return Object.fromEntries([...meta.set.values()].map((c) => [c.name, [c.identifier, c.change_frequency]]));
+    return Object.fromEntries([...meta.set.values()].map((c) => [c.name, [c.identifier, c.srcid, c.change_frequency]]));
   }
 
   it("counts a source package's changelog entries of the three years before the newest change of any package", () => {
@@ -234,7 +234,7 @@ describe('components of a tree, edges', () => {
     ];
     const tree = new TreeIndex(scan(files));
     const meta = assignComponents(tree, packages);
-    expect(models(meta)).toEqual({ a: ['a-1+2', 2], b: ['b-1', 1], shared: ['shared objects', 78] });
+    expect(models(meta)).toEqual({ a: ['a-1+2', 'a', 2], b: ['b-1', 'b', 1], shared: ['shared objects', 'shared', 78] });
     // Components in package identifier order (a1_1, a2_1, b_1), then the shared one.
     expect([...meta.set.keys()]).toEqual(['a-1+2', 'b-1', 'shared objects']);
     const byPath = Object.fromEntries(tree.scan.files.map((p, i) => [p, meta.set.get(meta.map.get(tree.checksum(tree.scan.fileObject[i]!))!)!.name]));
@@ -244,7 +244,7 @@ describe('components of a tree, edges', () => {
 
   it('names kernels by version when there are several; big means at least the threshold', () => {
     const MiB = 1024 * 1024;
-    const { byPath } = components(
+    const { byPath, meta } = components(
       [
         { path: '/usr/lib/modules/6.1.0-9-amd64/vmlinuz', object: 'v9', size: 8 * MiB },
         { path: '/usr/lib/modules/6.1.0-10-amd64/vmlinuz', object: 'v10', size: 8 * MiB },
@@ -269,6 +269,10 @@ describe('components of a tree, edges', () => {
       '/usr/share/z/big': '/usr/share/a/big',
       '/usr/share/a/big': '/usr/share/a/big',
     });
+    expect(models(meta)).toMatchObject({
+      'vmlinuz 6.1.0-9-amd64': ['vmlinuz (kernel 6.1.0-9-amd64)', 'kernel 6.1.0-9-amd64', 78],
+      'unpackaged:/usr/lib/modules': ['unpackaged /usr/lib/modules', 'unpackaged /usr/lib/modules', 78],
+    });
   });
 
   it('inherits user.component from the root directory and from any path of an object, never from a name prefix', () => {
@@ -285,6 +289,7 @@ describe('components of a tree, edges', () => {
       '/a/twin': 'tagged',
       '/opt/tagged/twin': 'tagged',
     });
+    expect(models(components(files, [], { dirs: { '/opt/ap': 'ap' } }).meta).ap).toEqual(['ap', 'component:ap', MAX_FREQUENCY]);
     expect(components(files, [], { dirs: { '/': 'all' } }).byPath).toEqual({ '/opt/ap/y': 'all', '/opt/app/x': 'all', '/a/twin': 'all', '/opt/tagged/twin': 'all' });
   });
 
