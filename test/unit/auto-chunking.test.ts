@@ -501,6 +501,15 @@ describe('packing into a layer budget', () => {
     expect(() => packComponents(v1, 8, { prior: { layers: [{}, { annotations: {} }] } })).toThrow('Missing ostree.components on prior build');
   });
 
+  it('budget boundaries: exclusive components filling every layer but the reserved one; a previous layout one layer too big', () => {
+    const cs = [comp('a', 100), comp('b', 200), comp('c', 300)];
+    expect(names(packComponents(cs, 4, { exclusive: new Set(['a-1', 'b-1', 'c-1']) }))).toEqual([['c'], ['b'], ['a'], []]);
+    // Four kept layers and the reserved one do not fit four: packed afresh.
+    const v1 = Array.from({ length: 4 }, (_, i) => comp(`p${i}`, 1000 + i));
+    const prior = manifestOf(packComponents(v1, 5));
+    expect(names(packComponents(v1, 4, { prior }))).toEqual(names(packComponents(v1, 4)));
+  });
+
   it('sizes components from their objects', () => {
     const meta = sizeObjectMeta(
       { set: new Map([['x', { identifier: 'x', name: 'x', srcid: 'x', change_time_offset: 0, change_frequency: 1 }]]), map: new Map([['c1', 'x'], ['c2', 'x']]) },
