@@ -388,14 +388,7 @@ describe('dpkg databases', () => {
     const { repo, commit } = await commitTree(root, [{ path: '/usr/bin/pkg1', content: 'replaced', component: 'mine' }]);
     const auto = await autoContentMeta(repo, commit);
     expect(auto.databases).toEqual([{ path: '/var/lib/dpkg', format: 'dpkg', packages: 4 }]);
-    const scan = await repo.scanTree(commit, '');
-    const nameOf = new Map(auto.meta.sizes.map((s) => [s.identifier, s.name]));
-    const byPath: Record<string, string> = {};
-    scan.files.forEach((p, i) => {
-      const o = scan.fileObject[i]!;
-      byPath[p] = nameOf.get(auto.meta.map.get(scan.checksums.toString('hex', 32 * o, 32 * o + 32))!)!;
-    });
-    expect(byPath).toMatchObject({
+    expect(await componentOf(repo, commit, auto)).toMatchObject({
       '/usr/bin/pkg0': 'pkg0',
       '/usr/etc/pkg0.conf': 'pkg0',
       '/usr/share/pkg0/data': 'pkg0',

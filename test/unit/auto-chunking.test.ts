@@ -232,12 +232,10 @@ describe('components of a tree, edges', () => {
       // 3 years exactly is inside the window, a second more is not.
       { ...pkg('a1', ['/usr/bin/a1', '/usr/share/a/README', '/usr/share/common'], 'a'), sourceVersion: '2', changeTimes: [NEWEST, NEWEST - 3 * YEAR, NEWEST - 3 * YEAR - 1] },
     ];
-    const tree = new TreeIndex(scan(files));
-    const meta = assignComponents(tree, packages);
+    const { byPath, meta } = components(files, packages);
     expect(models(meta)).toEqual({ a: ['a-1+2', 'a', 2], b: ['b-1', 'b', 1], shared: ['shared objects', 'shared', 78] });
     // Components in package identifier order (a1_1, a2_1, b_1), then the shared one.
     expect([...meta.set.keys()]).toEqual(['a-1+2', 'b-1', 'shared objects']);
-    const byPath = Object.fromEntries(tree.scan.files.map((p, i) => [p, meta.set.get(meta.map.get(tree.checksum(tree.scan.fileObject[i]!))!)!.name]));
     // A path two source packages list is shared; one listed twice by the same source is not.
     expect(byPath).toEqual({ '/usr/bin/a1': 'a', '/usr/bin/a2': 'a', '/usr/bin/b': 'b', '/usr/share/a/README': 'a', '/usr/share/common': 'shared' });
   });
