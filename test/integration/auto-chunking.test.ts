@@ -289,7 +289,7 @@ async function componentOf(repo: Repo, commit: string, auto: AutoContentMeta): P
 }
 
 describe('rpm database files', () => {
-  it('finds one database through a symlinked directory, reads its WAL (through a symlink), skips empty directories; refuses a hot journal and a dangling database', async () => {
+  it('finds a database once when a symlinked directory names it twice, reads its WAL (through a symlink), skips empty directories; refuses a hot journal and a dangling database', async () => {
     const dir = await tmpdir('rpm-files-');
     const root = path.join(dir, 'root');
     installRpms(root, buildRpms(dir, RPMS), 'sqlite');
@@ -307,8 +307,11 @@ describe('rpm database files', () => {
     renameSync(`${copy}-wal`, path.join(root, 'usr/lib/sysimage/wal/rpmdb.sqlite-wal'));
     symlinkSync('/usr/lib/sysimage/wal/rpmdb.sqlite-wal', `${db}-wal`);
     writeFileSync(`${db}-journal`, ''); // an empty journal is no transaction
-    symlinkSync('../lib/sysimage/rpm', path.join(root, 'usr/share/rpm'));
-    mkdirSync(path.join(root, 'var/lib/rpm'), { recursive: true });
+    // /var/lib/rpm names the same directory (through /var/lib → /usr/lib/sysimage); /usr/share/rpm is empty.
+    rmSync(path.join(root, 'var/lib'), { recursive: true, force: true });
+    mkdirSync(path.join(root, 'var'), { recursive: true });
+    symlinkSync('../usr/lib/sysimage', path.join(root, 'var/lib'));
+    mkdirSync(path.join(root, 'usr/share/rpm'), { recursive: true });
     const { repo, commit } = await commitTree(root);
     const auto = await autoContentMeta(repo, commit);
     expect(auto.databases).toEqual([{ path: '/usr/lib/sysimage/rpm/rpmdb.sqlite', format: 'sqlite', packages: 1 }]);
@@ -445,6 +448,9 @@ describe('dpkg databases', () => {
       '/var/lib/dpkg/info/alpha.md5sums': 'alpha',
       '/var/lib/dpkg/info/alpha.list': 'alpha',
     });
+    for (const bad of [0, -1, 2.5]) {
+      await expect(autoContentMeta(repo, commit, { bigFileThreshold: bad })).rejects.toThrow(new Error(`Invalid big-file threshold: ${bad}`));
+    }
   });
 
   it('refuses a dpkg database whose file list is missing', async () => {

@@ -317,8 +317,9 @@ describe('components of a tree, edges', () => {
       { path: '/usr/lib/python3/b/mod.py', object: 'mod' },
       { path: '/usr/lib/python3/b/__pycache__/mod.cpython-311.pyc.bak', object: 'bak' },
       { path: '/usr/bin/p', object: 'p-bin', elf: true },
-      { path: '/usr/share/p/a', object: 'pa', size: 32 * 1024 },
-      { path: '/usr/share/p/b', object: 'pb', size: 32 * 1024 },
+      // 64 KiB of data in all, with the man page below.
+      { path: '/usr/share/p/a', object: 'pa', size: 32 * 1024 - 5 },
+      { path: '/usr/share/p/b', object: 'pb', size: 32 * 1024 - 5 },
       // A man page shipped under another prefix is data; an object also at a man page path is code.
       { path: '/opt/p/usr/share/man/man1/p.1', object: 'man-elsewhere', size: 10 },
       { path: '/usr/share/man/man1/q.1', object: 'qman', size: 300_000 },
