@@ -406,7 +406,7 @@ describe('dpkg databases', () => {
     expect([...auto.exclusive]).toEqual(['mine']);
   });
 
-  it('change frequencies from Debian changelogs; the database found once through a symlinked directory, its status file through a symlink', async () => {
+  it('change frequencies from Debian changelogs; the database found once when a symlinked directory names it twice, its status file through a symlink', async () => {
     const dir = await tmpdir('dpkg-changelog-');
     const doc = (p: string, f: string) => `/usr/share/doc/${p}/${f}`;
     const root = dpkgTree(dir, 'root', [
@@ -423,8 +423,9 @@ describe('dpkg databases', () => {
     const dpkg = path.join(root, 'var/lib/dpkg');
     renameSync(path.join(dpkg, 'status'), path.join(dpkg, 'status.real'));
     symlinkSync('status.real', path.join(dpkg, 'status'));
-    mkdirSync(path.join(root, 'usr/lib/sysimage'), { recursive: true });
-    symlinkSync('../../../var/lib/dpkg', path.join(root, 'usr/lib/sysimage/dpkg'));
+    // /usr/lib/sysimage/dpkg names /var/lib/dpkg again (through /usr/lib/sysimage → /var/lib).
+    mkdirSync(path.join(root, 'usr/lib'), { recursive: true });
+    symlinkSync('../../var/lib', path.join(root, 'usr/lib/sysimage'));
     mkdirSync(path.join(root, 'usr/share/dpkg/database'), { recursive: true }); // no status: no database
     mkdirSync(path.join(root, 'var/lib/misc'), { recursive: true });
     writeFileSync(path.join(root, 'var/lib/misc/state'), 'x');
