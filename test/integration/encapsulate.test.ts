@@ -309,5 +309,9 @@ describe('encapsulate options, edges', () => {
       const after = await encapsulate(repo, fx.ref, {}, opts(new Map([...entries, [junk, other]])), ImageReference.parse(`oci:${work}/mapping-after`));
       expect([before, after], junk).toEqual([clean, clean]);
     }
+    // A component missing from the sized list has no layer: its objects are not covered.
+    await expect(
+      encapsulate(repo, fx.ref, {}, opts(new Map(entries.map(([c, o]) => [c, c === checksum ? 'unsized' : o]))), ImageReference.parse(`oci:${work}/mapping-unsized`)),
+    ).rejects.toThrow(new RegExp(`^Exporting layers: Content mapping does not cover 1 content object\\(s\\) of the commit, e\\.g\\. ${checksum} \\(/`));
   });
 });
