@@ -7,9 +7,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { autoContentMeta } from '../../src/container/auto-chunking.js';
+import { autoContentMeta, type AutoContentMeta } from '../../src/container/auto-chunking.js';
+import { MAX_FREQUENCY } from '../../src/container/chunking.js';
 import { OciDir } from '../../src/oci/layout.js';
 import type { ImageManifest } from '../../src/oci/types.js';
 import { Repo } from '../../src/repo/repo.js';
@@ -39,7 +41,7 @@ interface PkgSpec {
   name: string;
   version: string;
   /** Path in the tree → content; `elf`: compiled code (/bin/true with the path appended, so each differs). */
-  files: Record<string, string | 'elf'>;
+  files: Record<string, string | Buffer>;
   source?: string;
 }
 
@@ -271,6 +273,75 @@ describe('rpm databases', () => {
   });
 });
 
+/** Change frequency of each component, by name. */
+const frequencies = (auto: AutoContentMeta) => Object.fromEntries(auto.meta.sizes.map((s) => [s.name, s.change_frequency]));
+
+/** The component name of each file of `commit`. */
+async function componentOf(repo: Repo, commit: string, auto: AutoContentMeta): Promise<Record<string, string>> {
+  const scan = await repo.scanTree(commit, '');
+  const nameOf = new Map(auto.meta.sizes.map((s) => [s.identifier, s.name]));
+  const byPath: Record<string, string> = {};
+  scan.files.forEach((p, i) => {
+    const o = scan.fileObject[i]!;
+    byPath[p] = nameOf.get(auto.meta.map.get(scan.checksums.toString('hex', 32 * o, 32 * o + 32))!)!;
+  });
+  return byPath;
+}
+
+describe('rpm database files', () => {
+  it('finds a database once when a symlinked directory names it twice, reads its WAL (through a symlink), skips empty directories; refuses a hot journal and a dangling database', async () => {
+    const dir = await tmpdir('rpm-files-');
+    const root = path.join(dir, 'root');
+    installRpms(root, buildRpms(dir, RPMS), 'sqlite');
+    const rpmdir = path.join(root, 'usr/lib/sysimage/rpm');
+    // A WAL that removes beta: sqlite3 keeps it uncheckpointed while both files are copied.
+    const db = path.join(rpmdir, 'rpmdb.sqlite');
+    const copy = path.join(dir, 'walcopy.sqlite');
+    execFileSync(tool('sqlite3'), [db], {
+      input: `PRAGMA journal_mode=WAL;\nPRAGMA wal_autocheckpoint=0;\nDELETE FROM Packages WHERE hnum = (SELECT hnum FROM Packages WHERE hex(blob) LIKE '%${Buffer.from('beta').toString('hex').toUpperCase()}%');\n.shell cp ${db} ${copy}\n.shell cp ${db}-wal ${copy}-wal\n`,
+    });
+    rmSync(`${db}-wal`, { force: true });
+    rmSync(`${db}-shm`, { force: true });
+    renameSync(copy, db);
+    mkdirSync(path.join(root, 'usr/lib/sysimage/wal'));
+    renameSync(`${copy}-wal`, path.join(root, 'usr/lib/sysimage/wal/rpmdb.sqlite-wal'));
+    symlinkSync('/usr/lib/sysimage/wal/rpmdb.sqlite-wal', `${db}-wal`);
+    writeFileSync(`${db}-journal`, ''); // an empty journal is no transaction
+    // /var/lib/rpm names the same directory (through /var/lib → /usr/lib/sysimage); /usr/share/rpm is empty.
+    rmSync(path.join(root, 'var/lib'), { recursive: true, force: true });
+    mkdirSync(path.join(root, 'var'), { recursive: true });
+    symlinkSync('../usr/lib/sysimage', path.join(root, 'var/lib'));
+    mkdirSync(path.join(root, 'usr/share/rpm'), { recursive: true });
+    const { repo, commit } = await commitTree(root);
+    const auto = await autoContentMeta(repo, commit);
+    expect(auto.databases).toEqual([{ path: '/usr/lib/sysimage/rpm/rpmdb.sqlite', format: 'sqlite', packages: 1 }]);
+    const byPath = await componentOf(repo, commit, auto);
+    expect([byPath['/usr/bin/alpha'], byPath['/usr/bin/beta']]).toEqual(['alpha', 'unpackaged:/usr/bin']);
+    // The database's directory changes with every update.
+    expect(frequencies(auto)['unpackaged:/usr/lib/sysimage']).toBe(MAX_FREQUENCY);
+
+    writeFileSync(`${db}-journal`, 'x');
+    const hot = await commitTree(root);
+    await expect(autoContentMeta(hot.repo, hot.commit)).rejects.toThrow(
+      new Error('/usr/lib/sysimage/rpm/rpmdb.sqlite-journal: an interrupted SQLite transaction (hot journal); the rpm database cannot be read consistently'),
+    );
+    rmSync(`${db}-journal`);
+    rmSync(db);
+    symlinkSync('/nowhere/rpmdb.sqlite', db);
+    const dangling = await commitTree(root);
+    await expect(autoContentMeta(dangling.repo, dangling.commit)).rejects.toThrow(new Error('/usr/lib/sysimage/rpm/rpmdb.sqlite: a symlink to nothing, not an rpm database'));
+  });
+});
+
+/** A gzipped Debian changelog with an entry at the start of each year, newest first, and `filler` random bytes after them. */
+function debianChangelog(name: string, years: number[], filler = 0): Buffer {
+  const entries = years.map(
+    (y, i) => `${name} (1.${years.length - i}) unstable; urgency=medium\n\n  * Change.\n\n -- T <t@t>  ${new Date(Date.UTC(y, 0, 1)).toUTCString().replace('GMT', '+0000')}\n`,
+  );
+  const noise = randomBytes(filler).toString('base64').replace(/.{76}/g, '$&\n');
+  return gzipSync(`${entries.join('\n')}\n${noise}`);
+}
+
 const DEBS: PkgSpec[] = Array.from({ length: 9 }, (_, i) => ({
   name: `pkg${i}`,
   version: '1.0',
@@ -320,14 +391,7 @@ describe('dpkg databases', () => {
     const { repo, commit } = await commitTree(root, [{ path: '/usr/bin/pkg1', content: 'replaced', component: 'mine' }]);
     const auto = await autoContentMeta(repo, commit);
     expect(auto.databases).toEqual([{ path: '/var/lib/dpkg', format: 'dpkg', packages: 4 }]);
-    const scan = await repo.scanTree(commit, '');
-    const nameOf = new Map(auto.meta.sizes.map((s) => [s.identifier, s.name]));
-    const byPath: Record<string, string> = {};
-    scan.files.forEach((p, i) => {
-      const o = scan.fileObject[i]!;
-      byPath[p] = nameOf.get(auto.meta.map.get(scan.checksums.toString('hex', 32 * o, 32 * o + 32))!)!;
-    });
-    expect(byPath).toMatchObject({
+    expect(await componentOf(repo, commit, auto)).toMatchObject({
       '/usr/bin/pkg0': 'pkg0',
       '/usr/etc/pkg0.conf': 'pkg0',
       '/usr/share/pkg0/data': 'pkg0',
@@ -340,6 +404,54 @@ describe('dpkg databases', () => {
       '/var/lib/dpkg/status': 'unpackaged:/var/lib/dpkg',
     });
     expect([...auto.exclusive]).toEqual(['mine']);
+  });
+
+  it('change frequencies from Debian changelogs; the database found once when a symlinked directory names it twice, its status file through a symlink', async () => {
+    const dir = await tmpdir('dpkg-changelog-');
+    const doc = (p: string, f: string) => `/usr/share/doc/${p}/${f}`;
+    const root = dpkgTree(dir, 'root', [
+      // Three entries in the three years before the newest change (2024), one before.
+      { name: 'alpha', version: '1.0', files: { '/bin/alpha': 'elf', '/etc/alpha.conf': 'c', [doc('alpha', 'changelog.Debian.gz')]: debianChangelog('alpha', [2024, 2023, 2022, 2019]), '/usr/share/alpha/blob': 'b'.repeat(100_000) } },
+      // A broken changelog.Debian.gz counts as none; then the native package's changelog.gz.
+      { name: 'beta', version: '1.0', files: { '/bin/beta': 'elf', [doc('beta', 'changelog.Debian.gz')]: 'not gzip', [doc('beta', 'changelog.gz')]: debianChangelog('beta', [2024, 2023]) } },
+      // changelog.Debian.gz wins over changelog.gz.
+      { name: 'gamma', version: '1.0', files: { '/bin/gamma': 'elf', [doc('gamma', 'changelog.Debian.gz')]: debianChangelog('gamma', [2023]), [doc('gamma', 'changelog.gz')]: debianChangelog('gamma', [2024, 2023, 2022]) } },
+      { name: 'delta', version: '1.0', files: { '/bin/delta': 'elf' } },
+      // A changelog bigger than what is read of it (64 KiB of its gzip stream): its head counts.
+      { name: 'epsilon', version: '1.0', files: { '/bin/epsilon': 'elf', [doc('epsilon', 'changelog.Debian.gz')]: debianChangelog('epsilon', [2024, 2022], 120_000) } },
+    ]);
+    const dpkg = path.join(root, 'var/lib/dpkg');
+    renameSync(path.join(dpkg, 'status'), path.join(dpkg, 'status.real'));
+    symlinkSync('status.real', path.join(dpkg, 'status'));
+    // /usr/lib/sysimage/dpkg names /var/lib/dpkg again (through /usr/lib/sysimage → /var/lib).
+    mkdirSync(path.join(root, 'usr/lib'), { recursive: true });
+    symlinkSync('../../var/lib', path.join(root, 'usr/lib/sysimage'));
+    mkdirSync(path.join(root, 'usr/share/dpkg/database'), { recursive: true }); // no status: no database
+    mkdirSync(path.join(root, 'var/lib/misc'), { recursive: true });
+    writeFileSync(path.join(root, 'var/lib/misc/state'), 'x');
+    const { repo, commit } = await commitTree(root);
+    const auto = await autoContentMeta(repo, commit);
+    expect(auto.databases).toEqual([{ path: '/var/lib/dpkg', format: 'dpkg', packages: 5 }]);
+    expect(frequencies(auto)).toMatchObject({
+      alpha: 3,
+      beta: 2,
+      gamma: 1,
+      delta: 1,
+      epsilon: 2,
+      'unpackaged:/var/lib/dpkg': MAX_FREQUENCY,
+      'unpackaged:/var/lib/misc': 78,
+    });
+    // The changelog and dpkg's lists change with every version: code, not data.
+    const byPath = await componentOf(repo, commit, auto);
+    expect(byPath).toMatchObject({
+      '/usr/share/alpha/blob': 'alpha:data',
+      [doc('alpha', 'changelog.Debian.gz')]: 'alpha',
+      '/var/lib/dpkg/info/alpha.md5sums': 'alpha',
+      '/var/lib/dpkg/info/alpha.list': 'alpha',
+    });
+    for (const bad of [0, -1, 2.5]) {
+      await expect(autoContentMeta(repo, commit, { bigFileThreshold: bad })).rejects.toThrow(new Error(`Invalid big-file threshold: ${bad}`));
+    }
   });
 
   it('refuses a dpkg database whose file list is missing', async () => {

@@ -96,6 +96,25 @@ describe('through skopeo', () => {
     }
   });
 
+  it('uncompressed layers stay so in an oci-archive; a registry gets them gzipped', async () => {
+    const mediaTypes = async (ref: string, ...flags: string[]) =>
+      (JSON.parse((await execFileP('skopeo', ['inspect', '--raw', ...flags, ref])).stdout) as { layers: { mediaType: string }[] }).layers.map((l) => l.mediaType);
+    const archive = path.join(work, 'plain.ociarchive');
+    await encapsulate(repo, fx.ref, {}, { compression: 'none' }, ImageReference.parse(`oci-archive:${archive}`));
+    expect(await mediaTypes(`oci-archive:${archive}`)).toEqual(['application/vnd.oci.image.layer.v1.tar']);
+    const ref = `docker://${registry.host}/exampleos/plain:v0`;
+    await encapsulate(repo, fx.ref, {}, { compression: 'none', insecureSkipTlsVerification: true }, ImageReference.parse(ref));
+    expect(await mediaTypes(ref, '--tls-verify=false')).toEqual(['application/vnd.oci.image.layer.v1.tar+gzip']);
+  });
+
+  it('the registry gets this very image, not a blob of the same diff_id it already holds', async () => {
+    const push = (compression: 'gzip' | 'gzip-fast', tag: string) =>
+      encapsulate(repo, fx.ref, {}, { compression, insecureSkipTlsVerification: true }, ImageReference.parse(`docker://${registry.host}/exampleos/same:${tag}`));
+    await push('gzip', 'slow');
+    const fast = await encapsulate(repo, fx.ref, {}, { compression: 'gzip-fast' }, ImageReference.parse(`oci:${work}/same-fast`));
+    expect(await push('gzip-fast', 'fast')).toBe(fast);
+  });
+
   it('a failed push names skopeo and leaves no temp dir', async () => {
     await withOwnTmpdir(work, async (tmp) => {
       // TLS verification against a plain-HTTP registry fails.
@@ -158,7 +177,17 @@ describe('CLI', () => {
       const push = (...a: string[]) => runCli('encapsulate', '--repo', fx.repoPath, TESTREF, dest, ...a);
       // Without the certificate directory the self-signed certificate is refused.
       expect((await push('--authfile', authfile)).stderr).toMatch(/^error: Skopeo copy: skopeo failed: .*certificate/s);
-      const anonymous = await push('--cert-dir', secure.certDir!, '--auth-anonymous');
+      // Anonymous even where skopeo would find credentials of its own (REGISTRY_AUTH_FILE).
+      const env = process.env.REGISTRY_AUTH_FILE;
+      process.env.REGISTRY_AUTH_FILE = authfile;
+      let anonymous;
+      try {
+        expect(await push('--cert-dir', secure.certDir!)).toMatchObject({ code: 0, stderr: '' });
+        anonymous = await push('--cert-dir', secure.certDir!, '--auth-anonymous');
+      } finally {
+        if (env === undefined) delete process.env.REGISTRY_AUTH_FILE;
+        else process.env.REGISTRY_AUTH_FILE = env;
+      }
       expect([anonymous.code, anonymous.stdout]).toEqual([1, '']);
       expect(anonymous.stderr).toMatch(/^error: Skopeo copy: skopeo failed: .*authentication required/s);
       const pushed = await push('--cert-dir', secure.certDir!, '--authfile', authfile);

@@ -5,7 +5,7 @@ import { cp, readdir, readFile, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Chunking, computeSizes, type ObjectMetaSized } from '../../src/container/chunking.js';
+import { Chunking, computeSizes, packChunks, type ObjectMetaSized } from '../../src/container/chunking.js';
 import { encapsulate, type Compression, type ExportOpts } from '../../src/container/encapsulate.js';
 import { COMMIT_V0, COMMIT_V1, CONTENTS_CHECKSUM_V1, PKGS_V0_LEN, LAYERS_V0_LEN, type ExampleOs } from '../../src/fixture/index.js';
 import { canonicalJson } from '../../src/oci/canonical-json.js';
@@ -250,5 +250,68 @@ describe('chunked image (spec §7.5)', () => {
     await expect(
       encapsulate(repo, fx.ref, {}, { contentmeta: partial, maxLayers: PKGS_V0_LEN }, ImageReference.parse(`oci:${path.join(work, 'partial')}`)),
     ).rejects.toThrow(/Content mapping does not cover 1 content object\(s\) of the commit/);
+  });
+});
+
+describe('encapsulate options, edges', () => {
+  async function layerBlobs(dir: string): Promise<Buffer[]> {
+    const { oci, manifest } = await readImage(dir);
+    return Promise.all(manifest.layers.map((l) => oci.readBlob(l)));
+  }
+
+  it('a layout refused after the export removes the layer files it wrote', async () => {
+    const dir = path.join(work, 'ambiguous');
+    // A component without objects: its layer has the content of the (empty) reserved last one.
+    const base = { srcid: 'x', change_time_offset: 0, change_frequency: 1 };
+    const contentmeta: ObjectMetaSized = {
+      map: new Map([...meta.map.keys()].map((c) => [c, 'all'])),
+      sizes: [{ ...base, identifier: 'all', name: 'all', size: 1000 }, { ...base, identifier: 'nothing', name: 'nothing', size: 0 }],
+    };
+    await expect(encapsulate(repo, fx.ref, {}, { contentmeta }, ImageReference.parse(`oci:${dir}`))).rejects.toThrow(
+      /^Chunk layer "nothing" has the same content as the final chunk layer "Reserved for new packages"/,
+    );
+    expect((await readdir(dir)).filter((n) => n.startsWith('.tmp'))).toEqual([]);
+    expect(await readdir(path.join(dir, 'blobs/sha256'))).toEqual([]);
+  });
+
+  it("upstreamGzip: zlib's own stream for gzip layers (other bytes, the same tar); nothing changes for zstd", async () => {
+    for (const compression of ['gzip', 'gzip-fast'] as const) {
+      const [ours, zlib] = await Promise.all(
+        [false, true].map(async (upstreamGzip) => {
+          const dir = path.join(work, `upstream-${compression}-${upstreamGzip}`);
+          await encapsulate(repo, fx.ref, {}, { compression, upstreamGzip, created: '2024-01-01T00:00:00Z' }, ImageReference.parse(`oci:${dir}`));
+          return (await layerBlobs(dir))[0]!;
+        }),
+      );
+      expect(zlib.equals(ours!), compression).toBe(false);
+      expect(gunzipSync(zlib).equals(gunzipSync(ours!))).toBe(true);
+    }
+    const digests = await Promise.all(
+      [false, true].map((upstreamGzip) =>
+        encapsulate(repo, fx.ref, {}, { compression: 'zstd', upstreamGzip, created: '2024-01-01T00:00:00Z' }, ImageReference.parse(`oci:${work}/upstream-zstd-${upstreamGzip}`)),
+      ),
+    );
+    expect(digests[1]).toBe(digests[0]);
+  });
+
+  it('mapping keys that are not lowercase hex checksums name no object', async () => {
+    const opts = (map: Map<string, string>): ExportOpts => ({ contentmeta: { map, sizes: meta.sizes }, created: '2024-01-01T00:00:00Z' });
+    const clean = await encapsulate(repo, fx.ref, {}, opts(meta.map), ImageReference.parse(`oci:${work}/mapping-clean`));
+    // Each junk key hides the checksum of an object of the tree, mapped to a component of another layer.
+    const entries = [...meta.map];
+    const chunkOf = packChunks(meta).chunkOf;
+    const scan = await repo.scanTree(await repo.resolveRev(fx.ref), '');
+    const inTree = new Set(Array.from({ length: scan.checksums.length / 32 }, (_, i) => scan.checksums.toString('hex', 32 * i, 32 * i + 32)));
+    const [checksum, owner] = entries.find(([c]) => inTree.has(c))!;
+    const other = entries.find(([, o]) => chunkOf.get(o) !== chunkOf.get(owner))![1];
+    for (const junk of [checksum.toUpperCase(), `${checksum}g`, `${checksum}g${checksum}`]) {
+      const before = await encapsulate(repo, fx.ref, {}, opts(new Map([[junk, other], ...entries])), ImageReference.parse(`oci:${work}/mapping-before`));
+      const after = await encapsulate(repo, fx.ref, {}, opts(new Map([...entries, [junk, other]])), ImageReference.parse(`oci:${work}/mapping-after`));
+      expect([before, after], junk).toEqual([clean, clean]);
+    }
+    // A component missing from the sized list has no layer: its objects are not covered.
+    await expect(
+      encapsulate(repo, fx.ref, {}, opts(new Map(entries.map(([c, o]) => [c, c === checksum ? 'unsized' : o]))), ImageReference.parse(`oci:${work}/mapping-unsized`)),
+    ).rejects.toThrow(new RegExp(`^Exporting layers: Content mapping does not cover 1 content object\\(s\\) of the commit, e\\.g\\. ${checksum} \\(/`));
   });
 });

@@ -1,6 +1,6 @@
 // unencapsulate() with signature verification through an ostree remote (spec §5, §2.4), the
 // image-level detached-metadata update (spec §6), and images unencapsulate must refuse.
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectMetaSized } from '../../src/container/chunking.js';
@@ -14,8 +14,10 @@ import { Repo } from '../../src/repo/repo.js';
 import { escapeRef, prefixEscapeForRef } from '../../src/ref/refescape.js';
 import { containerPolicyIsDefaultInsecure } from '../../src/proxy/policy.js';
 import { runCli } from '../helpers/cli.js';
+import { leaksSince, snapshot } from '../helpers/process.js';
 import { editOciImage } from '../helpers/sysroot.js';
 import { cleanupTmp, detachedBytes, exampleWork, freshRepo } from './encapsulate-util.js';
+import { pullImage } from './store-util.js';
 import { repoSnapshot } from './tar-util.js';
 
 const KEY2 = 'D8228CFECA950D41';
@@ -258,6 +260,35 @@ describe('images unencapsulate refuses', () => {
     );
   });
 
+  it('an image the store pulled: refused by the importer itself', async () => {
+    const dest = await freshRepo();
+    const unverified = `ostree-unverified-image:oci:${single}`;
+    await pullImage(dest, unverified);
+    const before = await repoSnapshot(dest.path);
+    await expect(unencapsulate(dest, OstreeImageReference.parse(unverified))).rejects.toThrow(
+      new Error(`Image oci:${single} is already present in the store (ostree/container/image/${escapeRef(`oci:${single}`)}); use the store to access it`),
+    );
+    expect(await repoSnapshot(dest.path)).toEqual(before);
+  });
+
+  it('a store entry without its manifest digest whose manifest has the same config', async () => {
+    // A damaged store entry (the store's own query refuses it) still counts by its config digest.
+    const dest = await freshRepo();
+    const emptyDir = path.join(work, 'empty-root');
+    await mkdir(emptyDir, { recursive: true });
+    const { manifest } = await (await OciDir.open(single)).readManifest();
+    const storeRef = `ostree/container/image/${escapeRef(`oci:${single}`)}`;
+    await dest.withTransaction(async () => {
+      const root = await dest.writeTree({ directories: [{ source: emptyDir }] });
+      const merge = await dest.writeCommit({ root, metadata: { 'ostree.manifest': { type: 's', value: JSON.stringify(manifest) } }, timestamp: 0 });
+      dest.transactionSetRef(storeRef, merge);
+    });
+    await expect(unencapsulate(dest, OstreeImageReference.parse(`ostree-unverified-image:oci:${single}`))).rejects.toThrow(
+      new Error(`Image oci:${single} is already present in the store (${storeRef}); use the store to access it`),
+    );
+    expect(await dest.hasObject('commit', COMMIT_V0)).toBe(false);
+  });
+
   it('ostree-image-signed with a containers policy accepting anything by default', async () => {
     const imgref = OstreeImageReference.parse(`ostree-image-signed:oci:${single}`);
     const refusal = 'containers-policy.json specifies a default of `insecureAcceptAnything`; refusing usage';
@@ -287,6 +318,18 @@ describe('images unencapsulate refuses', () => {
       c.history!.push({ created_by: 'derived' });
     });
     await expectRejectedCleanly(await freshRepo(), ref, 'Image has 1 non-ostree layers');
+  });
+
+  it('a refusal after the manifest was fetched stops the image proxy', async () => {
+    const ref = await variant('derived-leak', async (m, c, oci) => {
+      const blob = await oci.writeBlob(Buffer.alloc(1024));
+      m.layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...blob });
+      c.rootfs.diff_ids.push(blob.digest);
+    });
+    const dest = await freshRepo();
+    const before = snapshot();
+    await expect(unencapsulate(dest, ref)).rejects.toThrow(new Error('Image has 1 non-ostree layers'));
+    expect(await leaksSince(before)).toEqual({ fds: [], children: [] });
   });
 
   it('cancellation', async () => {
@@ -327,5 +370,57 @@ describe('images unencapsulate refuses', () => {
       m.layers[last] = { ...m.layers[last]!, ...(await oci.writeBlob(bad)) };
     });
     await expectRejectedCleanly(await freshRepo(), ref, /^Importing: Layer sha256:[0-9a-f]{64}: /);
+  });
+});
+
+describe('options and result', () => {
+  const unverified = (dir: string) => OstreeImageReference.parse(`ostree-unverified-image:oci:${dir}`);
+
+  it('an unverified import returns the commit and the manifest digest, no verification text', async () => {
+    const r = await freshRepo();
+    const result = await unencapsulate(r, unverified(single), { parallelism: 1 });
+    const { descriptor } = await (await OciDir.open(single)).readManifest();
+    expect(result).toStrictEqual({ ostreeCommit: COMMIT_V0, imageDigest: descriptor.digest });
+  });
+
+  it('the image at the reference changed since the store pulled it: imported', async () => {
+    const dest = await freshRepo();
+    const moving = path.join(work, 'moving');
+    await cp(single, moving, { recursive: true });
+    await pullImage(dest, `ostree-unverified-image:oci:${moving}`);
+    // The reference now names another image (chunked: another manifest and config).
+    await rm(moving, { recursive: true });
+    await cp(chunked, moving, { recursive: true });
+    const result = await unencapsulate(dest, unverified(moving));
+    expect(result.ostreeCommit).toBe(COMMIT_V0);
+    expect(result.imageDigest).toBe((await (await OciDir.open(chunked)).readManifest()).descriptor.digest);
+  });
+
+  it('parallelism is checked before anything is fetched', async () => {
+    const r = await freshRepo();
+    const before = await repoSnapshot(r.path);
+    await expect(unencapsulate(r, unverified(single), { parallelism: 0 })).rejects.toThrow(new Error('Invalid parallelism 0'));
+    expect(await repoSnapshot(r.path)).toEqual(before);
+  });
+
+  it('proxyConfig reaches skopeo', async () => {
+    // No skopeo image proxy knows --decryption-key (src/proxy/config.ts): the flag shows it was passed.
+    await expect(unencapsulate(await freshRepo(), unverified(single), { proxyConfig: { decryptionKeys: ['/nonexistent.key'] } })).rejects.toThrow(
+      /unknown flag: --decryption-key/,
+    );
+  });
+
+  it('spaceCheck: refused before fetching; false leaves it to libostree', async () => {
+    // A reserve larger than any disk: nothing fits.
+    const r = await freshRepo();
+    await r.setConfig('core', 'min-free-space-size', '100000000MB');
+    const r2 = await Repo.open(r.path);
+    const before = await repoSnapshot(r.path);
+    await expect(unencapsulate(r2, unverified(chunked))).rejects.toThrow(
+      new RegExp(`^Importing: Not enough free space in ${r.path} for \\d+ layers of oci:${chunked}: needs [^,]+, 0 bytes free$`),
+    );
+    expect(await repoSnapshot(r.path)).toEqual(before);
+    await expect(unencapsulate(r2, unverified(chunked), { spaceCheck: false })).rejects.toThrow(/min-free-space-size 100000000MB would be exceeded/);
+    expect(await r2.hasObject('commit', COMMIT_V0)).toBe(false);
   });
 });

@@ -208,6 +208,154 @@ describe('components of a tree', () => {
   });
 });
 
+describe('components of a tree, edges', () => {
+  const YEAR = 365 * 24 * 3600;
+  const NEWEST = 1_700_000_000;
+  /** name → [identifier, change frequency] of each component. */
+  function models(meta: ReturnType<typeof assignComponents>) {
+    return Object.fromEntries([...meta.set.values()].map((c) => [c.name, [c.identifier, c.srcid, c.change_frequency]]));
+  }
+
+  it("counts a source package's changelog entries of the three years before the newest change of any package", () => {
+    const files: File[] = [
+      { path: '/usr/bin/a1', object: 'a1', elf: true },
+      { path: '/usr/bin/a2', object: 'a2', elf: true },
+      { path: '/usr/bin/b', object: 'b', elf: true },
+      { path: '/usr/share/a/README', object: 'readme' },
+      { path: '/usr/share/common', object: 'common' },
+    ];
+    const packages: InstalledPackage[] = [
+      // Listed out of order: the result does not depend on it.
+      { ...pkg('b', ['/usr/bin/b', '/usr/share/common']), changeTimes: [] },
+      // Two binaries of source a at different versions; both list README (still a's alone).
+      { ...pkg('a2', ['/usr/bin/a2', '/usr/share/a/README'], 'a'), sourceVersion: '1', changeTimes: [NEWEST - 10] },
+      // 3 years exactly is inside the window, a second more is not.
+      { ...pkg('a1', ['/usr/bin/a1', '/usr/share/a/README', '/usr/share/common'], 'a'), sourceVersion: '2', changeTimes: [NEWEST, NEWEST - 3 * YEAR, NEWEST - 3 * YEAR - 1] },
+    ];
+    const { byPath, meta } = components(files, packages);
+    expect(models(meta)).toEqual({ a: ['a-1+2', 'a', 2], b: ['b-1', 'b', 1], shared: ['shared objects', 'shared', 78] });
+    // Components in package identifier order (a1_1, a2_1, b_1), then the shared one.
+    expect([...meta.set.keys()]).toEqual(['a-1+2', 'b-1', 'shared objects']);
+    // A path two source packages list is shared; one listed twice by the same source is not.
+    expect(byPath).toEqual({ '/usr/bin/a1': 'a', '/usr/bin/a2': 'a', '/usr/bin/b': 'b', '/usr/share/a/README': 'a', '/usr/share/common': 'shared' });
+  });
+
+  it('names kernels by version when there are several; big means at least the threshold', () => {
+    const MiB = 1024 * 1024;
+    const { byPath, meta } = components(
+      [
+        { path: '/usr/lib/modules/6.1.0-9-amd64/vmlinuz', object: 'v9', size: 8 * MiB },
+        { path: '/usr/lib/modules/6.1.0-10-amd64/vmlinuz', object: 'v10', size: 8 * MiB },
+        { path: '/usr/lib/modules/6.1.0-10-amd64/initramfs.img', object: 'i10', size: 8 * MiB },
+        // Not kernels: another name in the kernel's directory, a copy of the layout elsewhere.
+        { path: '/usr/lib/modules/6.1.0-10-amd64/vmlinuz.old', object: 'old' },
+        { path: '/srv/usr/lib/modules/6.1.0-10-amd64/vmlinuz', object: 'copy' },
+        { path: '/usr/share/exactly', object: 'exact', size: MiB },
+        // The same big object at two paths is named by the smaller one.
+        { path: '/usr/share/z/big', object: 'big', size: 2 * MiB },
+        { path: '/usr/share/a/big', object: 'big', size: 2 * MiB },
+      ],
+      [],
+    );
+    expect(byPath).toEqual({
+      '/usr/lib/modules/6.1.0-9-amd64/vmlinuz': 'vmlinuz 6.1.0-9-amd64',
+      '/usr/lib/modules/6.1.0-10-amd64/vmlinuz': 'vmlinuz 6.1.0-10-amd64',
+      '/usr/lib/modules/6.1.0-10-amd64/initramfs.img': 'initramfs 6.1.0-10-amd64',
+      '/usr/lib/modules/6.1.0-10-amd64/vmlinuz.old': 'unpackaged:/usr/lib/modules',
+      '/srv/usr/lib/modules/6.1.0-10-amd64/vmlinuz': 'unpackaged:/srv/usr/lib',
+      '/usr/share/exactly': '/usr/share/exactly',
+      '/usr/share/z/big': '/usr/share/a/big',
+      '/usr/share/a/big': '/usr/share/a/big',
+    });
+    expect(models(meta)).toMatchObject({
+      'vmlinuz 6.1.0-9-amd64': ['vmlinuz (kernel 6.1.0-9-amd64)', 'kernel 6.1.0-9-amd64', 78],
+      'unpackaged:/usr/lib/modules': ['unpackaged /usr/lib/modules', 'unpackaged /usr/lib/modules', 78],
+    });
+  });
+
+  it('inherits user.component from the root directory and from any path of an object, never from a name prefix', () => {
+    const files: File[] = [
+      { path: '/opt/ap/y', object: 'y' },
+      { path: '/opt/app/x', object: 'x' },
+      // One object at two paths: one under a tagged directory.
+      { path: '/a/twin', object: 'twin' },
+      { path: '/opt/tagged/twin', object: 'twin' },
+    ];
+    expect(components(files, [], { dirs: { '/opt/ap': 'ap', '/opt/tagged': 'tagged' } }).byPath).toEqual({
+      '/opt/ap/y': 'ap',
+      '/opt/app/x': 'unpackaged:/opt/app',
+      '/a/twin': 'tagged',
+      '/opt/tagged/twin': 'tagged',
+    });
+    expect(models(components(files, [], { dirs: { '/opt/ap': 'ap' } }).meta).ap).toEqual(['ap', 'component:ap', MAX_FREQUENCY]);
+    expect(components(files, [], { dirs: { '/': 'all' } }).byPath).toEqual({ '/opt/ap/y': 'all', '/opt/app/x': 'all', '/a/twin': 'all', '/opt/tagged/twin': 'all' });
+  });
+
+  it("changes the package databases' directories and /var/log with every update, nothing else", () => {
+    const files: File[] = [
+      { path: '/var/lib/dpkg/status', object: 'status' },
+      { path: '/usr/lib/sysimage/rpm/rpmdb.sqlite', object: 'rpmdb' },
+      { path: '/var/log/dpkg.log', object: 'log' },
+      { path: '/srv/var/log/x', object: 'srv-log' },
+      { path: '/var/lib/misc/x', object: 'misc' },
+    ];
+    const meta = assignComponents(new TreeIndex(scan(files)), [], 1024 * 1024, ['/var/lib/dpkg', '/usr/lib/sysimage/rpm']);
+    expect(Object.fromEntries([...meta.set.values()].map((c) => [c.name, c.change_frequency]))).toEqual({
+      'unpackaged:/var/lib/dpkg': MAX_FREQUENCY,
+      'unpackaged:/usr/lib/sysimage': MAX_FREQUENCY,
+      'unpackaged:/var/log': MAX_FREQUENCY,
+      'unpackaged:/srv/var/log': 78,
+      'unpackaged:/var/lib/misc': 78,
+    });
+    // /var/log itself, as a file.
+    const file = assignComponents(new TreeIndex(scan([{ path: '/var/log', object: 'f' }])), []);
+    expect([...file.set.values()].map((c) => [c.name, c.change_frequency])).toEqual([['unpackaged:/var', MAX_FREQUENCY]]);
+  });
+
+  it("keeps bytecode next to its source only for real .pyc names; a package's data rest of 64 KiB is a component, with the package's event at half its level", () => {
+    const files: File[] = [
+      { path: '/usr/lib/python3/b/mod.py', object: 'mod' },
+      { path: '/usr/lib/python3/b/__pycache__/mod.cpython-311.pyc.bak', object: 'bak' },
+      { path: '/usr/bin/p', object: 'p-bin', elf: true },
+      // 64 KiB of data in all, with the man page below.
+      { path: '/usr/share/p/a', object: 'pa', size: 32 * 1024 - 5 },
+      { path: '/usr/share/p/b', object: 'pb', size: 32 * 1024 - 5 },
+      // A man page shipped under another prefix is data; an object also at a man page path is code.
+      { path: '/opt/p/usr/share/man/man1/p.1', object: 'man-elsewhere', size: 10 },
+      { path: '/usr/share/man/man1/q.1', object: 'qman', size: 300_000 },
+      { path: '/usr/share/q/manual', object: 'qman', size: 300_000 },
+      { path: '/usr/bin/q', object: 'q-bin', elf: true },
+    ];
+    const { byPath, meta } = components(files, [
+      pkg('b', ['/usr/lib/python3/b/mod.py']),
+      pkg('p', ['/usr/bin/p', '/usr/share/p/a', '/usr/share/p/b', '/opt/p/usr/share/man/man1/p.1']),
+      pkg('q', ['/usr/bin/q', '/usr/share/man/man1/q.1', '/usr/share/q/manual']),
+    ]);
+    expect(byPath).toEqual({
+      '/usr/lib/python3/b/mod.py': 'b',
+      '/usr/lib/python3/b/__pycache__/mod.cpython-311.pyc.bak': 'unpackaged:/usr/lib/python3',
+      '/usr/bin/p': 'p',
+      '/usr/share/p/a': 'p:data',
+      '/usr/share/p/b': 'p:data',
+      '/opt/p/usr/share/man/man1/p.1': 'p:data',
+      '/usr/share/man/man1/q.1': 'q',
+      '/usr/share/q/manual': 'q',
+      '/usr/bin/q': 'q',
+    });
+    expect(meta.changes.get('p-1 data')).toEqual({ event: 'package p', level: 0.5 });
+    expect(meta.changes.get('p-1')).toEqual({ event: 'package p', level: 1 });
+  });
+
+  it('groups by directory: a directory gathers what its subdirectories did not group; the root never groups', () => {
+    const files = [
+      { object: 1, path: '/p/x/1', size: 150 },
+      { object: 2, path: '/p/y/2', size: 150 },
+      { object: 3, path: '/big', size: 500 },
+    ];
+    expect(Object.fromEntries(groupByDirectory(files, 200))).toEqual({ 1: '/p', 2: '/p' });
+  });
+});
+
 describe('tree index', () => {
   const files: File[] = [
     { path: '/usr/bin/sh', object: 'sh', size: 7 },
@@ -350,6 +498,15 @@ describe('packing into a layer budget', () => {
     const prior = manifestOf(packComponents(v1, 21));
     expect(packComponents(v1, 8, { prior })).toHaveLength(8);
     expect(() => packComponents(v1, 8, { prior: { layers: [{}, { annotations: {} }] } })).toThrow('Missing ostree.components on prior build');
+  });
+
+  it('budget boundaries: exclusive components filling every layer but the reserved one; a previous layout one layer too big', () => {
+    const cs = [comp('a', 100), comp('b', 200), comp('c', 300)];
+    expect(names(packComponents(cs, 4, { exclusive: new Set(['a-1', 'b-1', 'c-1']) }))).toEqual([['c'], ['b'], ['a'], []]);
+    // Four kept layers and the reserved one do not fit four: packed afresh.
+    const v1 = Array.from({ length: 4 }, (_, i) => comp(`p${i}`, 1000 + i));
+    const prior = manifestOf(packComponents(v1, 5));
+    expect(names(packComponents(v1, 4, { prior }))).toEqual(names(packComponents(v1, 4)));
   });
 
   it('sizes components from their objects', () => {

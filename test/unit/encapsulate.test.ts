@@ -63,6 +63,21 @@ describe('encapsulate labels', () => {
     expect(() => commitLabels(info(), {}, { copyMetaKeys: ['nosuch'] })).toThrow('Could not find commit metadata key: nosuch');
     expect(() => commitLabels(info(), {}, { copyMetaKeys: ['ostree.bootable'] })).toThrow('Expected string for commit metadata value');
     expect(() => commitLabels(info(), {}, { copyMetaOptKeys: ['ostree.container-cmd'] })).toThrow('Expected string for commit metadata value');
+    // An object path is a string in JavaScript, but not a string variant.
+    const path = info([['origin', { type: 'o', value: '/org/example' }]]);
+    expect(() => commitLabels(path, {}, { copyMetaKeys: ['origin'] })).toThrow('Expected string for commit metadata value');
+  });
+
+  it('copies optional keys that exist; a version that is not a string is no label', () => {
+    const i = info([['ostree.linux', { type: 's', value: '6.1' }]]);
+    i.metadata.set('version', { type: 'u', value: 42 });
+    expect(Object.fromEntries(commitLabels(i, {}, { copyMetaOptKeys: ['buildsys.checksum', 'absent'], legacyVersionLabel: true }))).toEqual({
+      'buildsys.checksum': '41af286dc0b172ed2f1ca934fd2278de4a1192302ffa07087cea2682e7d372e3',
+      'ostree.bootable': 'true',
+      'containers.bootc': '1',
+      'ostree.linux': '6.1',
+      'ostree.commit': COMMIT,
+    });
   });
 });
 
@@ -109,7 +124,7 @@ describe('encapsulate image documents', () => {
       Cmd: ['/usr/bin/bash'],
       Labels: { base: 'yes', ...img.labels },
     });
-    expect(img.config.rootfs.diff_ids).toEqual(layers.map((l) => l.diffId));
+    expect(img.config.rootfs).toEqual({ type: 'layers', diff_ids: layers.map((l) => l.diffId) });
     // Every history entry gets the image's time (upstream since 2025), never the clock.
     expect(img.config.history).toEqual(layers.map((l) => ({ created: '1997-08-29T18:30:42Z', created_by: l.createdBy })));
     expect(Object.keys(JSON.parse(canonicalJson(img.config))).sort()).toEqual(['architecture', 'config', 'created', 'history', 'os', 'rootfs']);
