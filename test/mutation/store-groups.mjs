@@ -5,13 +5,16 @@
 // pull that several tests then look at) makes its mutants "static", and Stryker runs each static
 // mutant against every test file of the module (40–110 s here): hours for the store. These sets
 // leave out the files that pull in a beforeAll, or (kept) skip the static mutants.
-import base from '../../stryker.config.mjs';
+import { groupConfig } from './groups.mjs';
 
 const unit = ['test/unit/store-*.test.ts'];
 const importerTests = [
   ...unit,
   ...['store', 'store-pull', 'store-import-checks', 'store-import-steps', 'store-faults', 'store-upstream', 'unencapsulate'].map((f) => `test/integration/${f}.test.ts`),
 ];
+// A pull mutant that makes a pull hang runs every pulling test: 20 s past their measured time is
+// enough on a busy machine and keeps such a mutant from costing minutes.
+const PULL_TIMEOUT = 20_000;
 const GROUPS = {
   // plan, progress, layer reuse, free space, keyfile, prepare-root, the prepared plan.
   pure: { files: ['plan', 'progress', 'layer-reuse', 'fetch-concurrency', 'free-space', 'keyfile', 'prepare-root', 'prepared'], tests: unit },
@@ -32,35 +35,19 @@ const GROUPS = {
   // The derived-layer wrapper: the files that call importDerivedLayer directly.
   'pull-derived': {
     files: ['derived'],
+    timeoutMS: PULL_TIMEOUT,
     tests: ['store-derived', 'store-derived-hardlinks'].map((f) => `test/integration/${f}.test.ts`),
   },
   // The pipeline: fetch slots, import turns, spool, the digest, size and diff_id checks.
   'pull-pipeline': {
     files: ['pipeline'],
+    timeoutMS: PULL_TIMEOUT,
     tests: ['blob-streams', 'store-import-checks', 'store-faults'].map((f) => `test/integration/${f}.test.ts`),
   },
   // The importer, in two halves by line: its settings, prepare() and the proxies; then the
   // pipeline's setup, the base and derived steps, the merge commit, download() and importBaseOnly().
-  'pull-importer-prepare': { files: ['importer:1-304'], tests: importerTests },
-  'pull-importer-import': { files: ['importer:305-587'], tests: importerTests },
+  'pull-importer-prepare': { files: ['importer:1-304'], tests: importerTests, timeoutMS: PULL_TIMEOUT },
+  'pull-importer-import': { files: ['importer:305-588'], tests: importerTests, timeoutMS: PULL_TIMEOUT },
 };
 
-const name = process.env.STORE_GROUP ?? '';
-const group = GROUPS[name];
-if (!group) throw new Error(`STORE_GROUP=${name}: not one of ${Object.keys(GROUPS).join(', ')}`);
-// Read by test/mutation/vitest.config.ts in the test processes.
-process.env.OSTREE_CONTAINER_MUTATION_TESTS = JSON.stringify(group.tests);
-
-/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
-export default {
-  ...base,
-  mutate: group.files.map((f) => { const [file, lines] = f.split(':'); return `src/store/${file}.ts${lines ? `:${lines}` : ''}`; }),
-  ignoreStatic: group.ignoreStatic ?? false,
-  // A pull mutant that makes a pull hang runs every pulling test: 20 s past their measured time
-  // is enough on a busy machine and keeps such a mutant from costing minutes.
-  ...(name.startsWith('pull-') ? { timeoutMS: 20_000 } : {}),
-  incrementalFile: `reports/mutation/store-${name}.incremental.json`,
-  htmlReporter: { fileName: `reports/mutation/store-${name}.html` },
-  jsonReporter: { fileName: `reports/mutation/store-${name}.json` },
-  tempDirName: `.stryker-tmp/store-${name}`,
-};
+export default groupConfig('store', 'STORE_GROUP', GROUPS);
