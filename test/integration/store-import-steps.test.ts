@@ -27,6 +27,7 @@ import { editOciImage } from '../helpers/sysroot.js';
 import { layerTar, type LayerEntry } from '../helpers/tar.js';
 import { chunkedExampleWork, cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
 import { listCommit } from './store-util.js';
+import { native } from '../../src/native.js';
 
 afterAll(cleanupTmp);
 
@@ -173,11 +174,21 @@ describe('import(), download(), importBaseOnly()', () => {
     expect([...(await listCommit(repo.path, state.mergeCommit)).keys()]).toContain('/opt/x');
   });
 
-  it('a merge that fails (a directory over a file of an earlier layer) is reported as such; no image', async () => {
+  it('a directory over a file of an earlier layer: a merge that fails is reported as such (no image), or the directory wins', async () => {
     const img = await dirImage('clash', [{ 'usr/share/x': 'f' }, { 'usr/share/x/y': 'g' }]);
     const repo = await freshRepo();
-    await expect(pull(repo, img.ref)).rejects.toThrow(/^Importing: Writing merge commit: .+/);
-    expect(await listImages(repo)).toEqual([]);
+    // libostree's union checkout replaces a file with a directory since ostree#3214 (2024.5,
+    // Debian 13's 2025.2); before (Debian 12's 2022.7) the checkout, and so the merge, fails.
+    if (!native().ostreeCheckVersion(2024, 5)) {
+      await expect(pull(repo, img.ref)).rejects.toThrow(/^Importing: Writing merge commit: .+/);
+      expect(await listImages(repo)).toEqual([]);
+      return;
+    }
+    const state = await pull(repo, img.ref);
+    const listing = await listCommit(repo.path, state.mergeCommit);
+    expect(listing.get('/usr/share/x')).toMatch(/^d/);
+    expect(listing.has('/usr/share/x/y')).toBe(true);
+    expect(await listImages(repo)).toEqual([img.ref]);
   });
 
   it('download() without a stored image imports it; with one, its failures say Downloading', async () => {
