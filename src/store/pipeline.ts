@@ -5,8 +5,8 @@
 //           at most `fetchConcurrency` layers fetched or waiting with their bytes spooled),
 //   verify  the spooled bytes against the descriptor's digest and size,
 //   import  a native job reading the spool (at most `importConcurrency` at once: the CPU budget;
-//           started in the order the layers were handed in), the tar's diff_id checked against
-//           the configuration's,
+//           the first layer handed in first, the others as their fetches finish), the tar's
+//           diff_id checked against the configuration's,
 //   record  the blob ref, in a layer transaction that later layers may share (Batches), or,
 //           without a ref, nothing: the caller's transaction holds everything,
 // and observers (progress, the journal) hear of each step. What differs between layer kinds is

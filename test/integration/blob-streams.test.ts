@@ -230,7 +230,7 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
         },
       ],
     });
-    /** Layer `index` as a derived layer, committed (with `ref`, in its own transaction). */
+    /** Layer `index` as a derived layer, committed (with `ref`, in a layer transaction). */
     const task = (index: number, o: { ref?: string | null; diffId?: string; commit?: boolean; gate?: Promise<void> } = {}): LayerTask<ImportedLayer> => ({
       index,
       layer: blobs()[index]!,

@@ -38,7 +38,8 @@ const GROUPS = {
     timeoutMS: PULL_TIMEOUT,
     tests: ['store-derived', 'store-derived-hardlinks'].map((f) => `test/integration/${f}.test.ts`),
   },
-  // The pipeline: fetch slots, import turns, spool, the digest, size and diff_id checks.
+  // The pipeline: fetch and import slots, the first layer's gate, the layer transactions, spools,
+  // the digest, size and diff_id checks.
   'pull-pipeline': {
     files: ['pipeline'],
     timeoutMS: PULL_TIMEOUT,
