@@ -170,6 +170,8 @@ describe('basicPacking', () => {
   it('partitions by the median of an odd count, thresholds reached exactly, and exact deviations of large sizes', () => {
     // median 5 (the middle one), MAD 3: 9 is below 5 + 2 × 3 and stays medium
     expect(parts([['c1', 12, 9], ['c2', 0, 5], ['c0', 12, 2]], 2)).toEqual([['1hs', []], ['4mf_ms', ['c1', 'c0']], ['5lf_ms', ['c2']]]);
+    // components not in size order: the median is the sorted sizes' (8, not 3, the middle one given)
+    expect(parts([['c0', 3, 12], ['c1', 2, 3], ['c2', 3, 8]], 0)).toEqual([['1hs', []], ['4mf_ms', ['c1', 'c0', 'c2']]]);
     // sizes reaching the high and low thresholds exactly, and frequencies reaching theirs
     expect(parts([['c1', 4, 9], ['c2', 11, 9], ['c0', 7, 2]], 1)).toEqual([['1hs', ['c1']], ['2ls', ['c0']], ['3hf_hs', ['c2']]]);
     expect(parts([['c3', 9, 9], ['c0', 7, 3], ['c1', 6, 3], ['c2', 9, 1]], 0)).toEqual([['1hs', []], ['4mf_ls', ['c2']], ['4mf_ms', ['c1', 'c0', 'c3']]]);
