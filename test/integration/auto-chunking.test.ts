@@ -193,7 +193,7 @@ describe('rpm databases', () => {
     await expectRoundTrip(repo, commit, `ostree-unverified-image:oci:${out}:v1`);
   });
 
-  it("reads every database format this rpm writes, BerkeleyDB from db_load (checked by rpm's reader) and a SUSE ndb file", async () => {
+  it("reads every database format this rpm writes (sqlite also in /var/lib/rpm), BerkeleyDB from db_load (checked by rpm's reader) and a SUSE ndb file", async () => {
     const dir = await tmpdir('rpm-formats-');
     const rpms = buildRpms(dir, [{ name: 'gamma', version: '2.0', files: { '/usr/bin/gamma': 'elf' } }, ...RPMS]);
     const found: Record<string, string[]> = {};
@@ -227,6 +227,13 @@ describe('rpm databases', () => {
       mkdirSync(path.dirname(path.join(bdbRoot, f)), { recursive: true });
       writeFileSync(path.join(bdbRoot, f), f);
     }
+    // The sqlite database again, in /var/lib/rpm (the traditional location) alone.
+    const varRoot = path.join(dir, 'root-var');
+    mkdirSync(path.join(varRoot, 'var/lib/rpm'), { recursive: true });
+    copyFileSync(sqlite, path.join(varRoot, 'var/lib/rpm/rpmdb.sqlite'));
+    await check(varRoot, 'var');
+    expect(found.var).toEqual(['sqlite /var/lib/rpm/rpmdb.sqlite 3']);
+
     const bdb = await check(bdbRoot, 'bdb');
     expect(found.bdb).toEqual(['bdb /usr/share/rpm/Packages 3']);
     expect(bdb.meta.sizes.map((s) => s.name).sort()).toEqual(expect.arrayContaining(['alpha', 'beta', 'gamma']));
@@ -451,6 +458,21 @@ describe('dpkg databases', () => {
     });
     for (const bad of [0, -1, 2.5]) {
       await expect(autoContentMeta(repo, commit, { bigFileThreshold: bad })).rejects.toThrow(new Error(`Invalid big-file threshold: ${bad}`));
+    }
+  });
+
+  it('finds a dpkg database in /usr/lib/sysimage/dpkg and in /usr/share/dpkg/database', async () => {
+    const dir = await tmpdir('dpkg-dirs-');
+    const root = dpkgTree(dir, 'root', DEBS.slice(0, 1));
+    let at = 'var/lib/dpkg';
+    for (const d of ['usr/lib/sysimage/dpkg', 'usr/share/dpkg/database']) {
+      mkdirSync(path.dirname(path.join(root, d)), { recursive: true });
+      renameSync(path.join(root, at), path.join(root, d));
+      at = d;
+      const { repo, commit } = await commitTree(root);
+      const auto = await autoContentMeta(repo, commit);
+      expect(auto.databases).toEqual([{ path: `/${d}`, format: 'dpkg', packages: 1 }]);
+      expect((await componentOf(repo, commit, auto))['/usr/bin/pkg0']).toBe('pkg0');
     }
   });
 
