@@ -476,6 +476,30 @@ describe('dpkg databases', () => {
     }
   });
 
+  it('follows at most 40 symlinks to a database file, and names the file past them', async () => {
+    const dir = await tmpdir('dpkg-links-');
+    const root = dpkgTree(dir, 'root', DEBS.slice(0, 1));
+    const dpkg = path.join(root, 'var/lib/dpkg');
+    renameSync(path.join(dpkg, 'status'), path.join(dpkg, 'status.real'));
+    /** status → l1 → … → l<n-1> → `last`: n links. */
+    const links = (n: number, last = 'status.real') => {
+      for (const f of readdirSync(dpkg)) if (/^(status|l\d+)$/.test(f)) rmSync(path.join(dpkg, f));
+      const names = ['status', ...Array.from({ length: n - 1 }, (_, i) => `l${i + 1}`)];
+      names.forEach((f, i) => symlinkSync(names[i + 1] ?? last, path.join(dpkg, f)));
+    };
+    const read = async () => {
+      const { repo, commit } = await commitTree(root);
+      return autoContentMeta(repo, commit);
+    };
+    links(40);
+    expect((await read()).databases).toEqual([{ path: '/var/lib/dpkg', format: 'dpkg', packages: 1 }]);
+    const tooMany = new Error('/var/lib/dpkg/status: more than 40 symbolic links to follow (a chain or a loop)');
+    links(41);
+    await expect(read()).rejects.toThrow(tooMany);
+    links(1, 'status');
+    await expect(read()).rejects.toThrow(tooMany);
+  });
+
   it('refuses a dpkg database whose file list is missing', async () => {
     const dir = await tmpdir('dpkg-bad-');
     const root = dpkgTree(dir, 'root', DEBS.slice(0, 2));
