@@ -10,8 +10,9 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { autoContentMeta, type AutoContentMeta } from '../../src/container/auto-chunking.js';
+import { autoContentMeta, readPackageDatabases, type AutoContentMeta } from '../../src/container/auto-chunking.js';
 import { MAX_FREQUENCY } from '../../src/container/chunking.js';
+import { TreeIndex } from '../../src/container/tree-index.js';
 import { OciDir } from '../../src/oci/layout.js';
 import type { ImageManifest } from '../../src/oci/types.js';
 import { Repo } from '../../src/repo/repo.js';
@@ -277,6 +278,12 @@ describe('rpm databases', () => {
     await expect(autoContentMeta(other.repo, other.commit)).rejects.toThrow(
       '/usr/lib/sysimage/rpm: no rpm database file (rpmdb.sqlite, Packages.db, Packages) among Index.db',
     );
+    // Of more names, the first five.
+    for (const f of ['a', 'b', 'c', 'd', 'e']) writeFileSync(path.join(root, 'usr/lib/sysimage/rpm', f), f);
+    const six = await commitTree(root);
+    await expect(autoContentMeta(six.repo, six.commit)).rejects.toThrow(
+      new Error('/usr/lib/sysimage/rpm: no rpm database file (rpmdb.sqlite, Packages.db, Packages) among Index.db, a, b, c, d'),
+    );
   });
 });
 
@@ -461,7 +468,7 @@ describe('dpkg databases', () => {
     }
   });
 
-  it('finds a dpkg database in /usr/lib/sysimage/dpkg and in /usr/share/dpkg/database', async () => {
+  it('finds a dpkg database in /usr/lib/sysimage/dpkg and in /usr/share/dpkg/database, and reads it with the signal', async () => {
     const dir = await tmpdir('dpkg-dirs-');
     const root = dpkgTree(dir, 'root', DEBS.slice(0, 1));
     let at = 'var/lib/dpkg';
@@ -473,6 +480,24 @@ describe('dpkg databases', () => {
       const auto = await autoContentMeta(repo, commit);
       expect(auto.databases).toEqual([{ path: `/${d}`, format: 'dpkg', packages: 1 }]);
       expect((await componentOf(repo, commit, auto))['/usr/bin/pkg0']).toBe('pkg0');
+    }
+    // The signal reaches the reads of the database's files.
+    const { repo, commit } = await commitTree(root);
+    const tree = new TreeIndex(await repo.scanTree(commit, ''));
+    await expect(readPackageDatabases(repo, tree, AbortSignal.abort())).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('reads a changelog of up to 16 MiB, and counts a bigger one as no history', async () => {
+    const dir = await tmpdir('dpkg-big-changelog-');
+    const root = dpkgTree(dir, 'root', DEBS.slice(0, 1));
+    const doc = path.join(root, 'usr/share/doc/pkg0');
+    mkdirSync(doc, { recursive: true });
+    const log = debianChangelog('pkg0', [2024, 2023, 2022]);
+    // The gzip stream, then zeros up to the size (a reader stops at the end of the stream).
+    for (const [size, frequency] of [[16 * MiB, 3], [16 * MiB + 1, 1]] as const) {
+      writeFileSync(path.join(doc, 'changelog.Debian.gz'), Buffer.concat([log, Buffer.alloc(size - log.length)]));
+      const { repo, commit } = await commitTree(root);
+      expect(frequencies(await autoContentMeta(repo, commit)).pkg0).toBe(frequency);
     }
   });
 

@@ -93,6 +93,14 @@ describe('components of a tree', () => {
     });
   });
 
+  it('keeps /etc paths in /etc when the tree has an /etc directory, even beside /usr/etc', () => {
+    const files: File[] = [
+      { path: '/etc/a.conf', object: 'etc-a' },
+      { path: '/usr/etc/a.conf', object: 'usr-etc-a' },
+    ];
+    expect(components(files, [pkg('a', ['/etc/a.conf'])]).byPath).toEqual({ '/etc/a.conf': 'a', '/usr/etc/a.conf': 'unpackaged:/usr/etc' });
+  });
+
   it('gives big unowned files, the kernel and the initramfs a component each; groups small unowned ones by directory', () => {
     const MiB = 1024 * 1024;
     const files: File[] = [
