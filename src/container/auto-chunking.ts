@@ -24,7 +24,7 @@ import { MAX_FREQUENCY, sizeObjectMeta, type ObjectMeta, type ObjectMetaSized, t
 import { debianChangelogTimes, DPKG_DIRS, readDpkg } from './packages/dpkg.js';
 import { readRpmDatabase, RPM_DB_FILES, RPM_DIRS } from './packages/rpm.js';
 import type { InstalledPackage } from './packages/types.js';
-import { TreeIndex } from './tree-index.js';
+import { MAX_SYMLINK_HOPS, TreeIndex } from './tree-index.js';
 
 /** bootc's xattr naming the component of a file, or of everything under a directory. */
 export const COMPONENT_XATTR = 'user.component';
@@ -142,11 +142,12 @@ function inTree(tree: TreeIndex, p: string): string | null {
 /** Reads a regular file of the tree (following symlinks), refusing more than `max` bytes. */
 async function readTreeFile(repo: Repo, tree: TreeIndex, p: string, max: number, signal?: AbortSignal): Promise<Buffer | null> {
   let at = tree.resolve(p);
-  for (let hops = 0; at !== null && hops < 40; hops++) {
+  for (let hops = 0; at !== null && hops < MAX_SYMLINK_HOPS; hops++) {
     const target = tree.symlinkAt(at);
     if (target === undefined) break;
     at = tree.resolve(target.startsWith('/') ? target : `${at.slice(0, at.lastIndexOf('/'))}/${target}`);
   }
+  if (at !== null && tree.symlinkAt(at) !== undefined) throw new Error(`${p}: more than ${MAX_SYMLINK_HOPS} symbolic links to follow (a chain or a loop)`);
   const obj = at === null ? undefined : tree.objectAt(at);
   if (obj === undefined) return null;
   if (tree.size(obj) > max) throw new Error(`${p}: ${tree.size(obj)} bytes, more than the ${max} read for a package database file`);

@@ -4,7 +4,7 @@
 import type { TreeScan } from '../repo/repo.js';
 
 /** Symlinks followed while resolving one path, as the kernel's MAXSYMLINKS. */
-const MAX_SYMLINK_HOPS = 40;
+export const MAX_SYMLINK_HOPS = 40;
 
 export class TreeIndex {
   /** Object index of each file path. */

@@ -70,7 +70,7 @@ export function sqliteOf(blobs: Buffer[]): Buffer {
 }
 
 /** A hash database made by BerkeleyDB's own db_load, holding 4-byte keys and `values`. */
-export function bdbFile(file: string, values: Buffer[], order: 'little' | 'big'): void {
+export function bdbFile(file: string, values: Buffer[], order: 'little' | 'big', pageSize?: number): void {
   const key = (k: number) => {
     const b = Buffer.alloc(4);
     if (order === 'little') b.writeUInt32LE(k);
@@ -83,5 +83,5 @@ export function bdbFile(file: string, values: Buffer[], order: 'little' | 'big')
   values.forEach((v, i) => lines.push(` ${key(i + 1)}`, ` ${v.toString('hex')}`));
   lines.push('DATA=END');
   rmSync(file, { force: true });
-  execFileSync(tool('db5.3_load', 'db_load'), ['-c', `db_lorder=${order === 'little' ? 1234 : 4321}`, file], { input: `${lines.join('\n')}\n` });
+  execFileSync(tool('db5.3_load', 'db_load'), ['-c', `db_lorder=${order === 'little' ? 1234 : 4321}`, ...(pageSize ? ['-c', `db_pagesize=${pageSize}`] : []), file], { input: `${lines.join('\n')}\n` });
 }

@@ -10,8 +10,9 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { autoContentMeta, type AutoContentMeta } from '../../src/container/auto-chunking.js';
+import { autoContentMeta, readPackageDatabases, type AutoContentMeta } from '../../src/container/auto-chunking.js';
 import { MAX_FREQUENCY } from '../../src/container/chunking.js';
+import { TreeIndex } from '../../src/container/tree-index.js';
 import { OciDir } from '../../src/oci/layout.js';
 import type { ImageManifest } from '../../src/oci/types.js';
 import { Repo } from '../../src/repo/repo.js';
@@ -193,7 +194,7 @@ describe('rpm databases', () => {
     await expectRoundTrip(repo, commit, `ostree-unverified-image:oci:${out}:v1`);
   });
 
-  it("reads every database format this rpm writes, BerkeleyDB from db_load (checked by rpm's reader) and a SUSE ndb file", async () => {
+  it("reads every database format this rpm writes (sqlite also in /var/lib/rpm), BerkeleyDB from db_load (checked by rpm's reader) and a SUSE ndb file", async () => {
     const dir = await tmpdir('rpm-formats-');
     const rpms = buildRpms(dir, [{ name: 'gamma', version: '2.0', files: { '/usr/bin/gamma': 'elf' } }, ...RPMS]);
     const found: Record<string, string[]> = {};
@@ -227,6 +228,13 @@ describe('rpm databases', () => {
       mkdirSync(path.dirname(path.join(bdbRoot, f)), { recursive: true });
       writeFileSync(path.join(bdbRoot, f), f);
     }
+    // The sqlite database again, in /var/lib/rpm (the traditional location) alone.
+    const varRoot = path.join(dir, 'root-var');
+    mkdirSync(path.join(varRoot, 'var/lib/rpm'), { recursive: true });
+    copyFileSync(sqlite, path.join(varRoot, 'var/lib/rpm/rpmdb.sqlite'));
+    await check(varRoot, 'var');
+    expect(found.var).toEqual(['sqlite /var/lib/rpm/rpmdb.sqlite 3']);
+
     const bdb = await check(bdbRoot, 'bdb');
     expect(found.bdb).toEqual(['bdb /usr/share/rpm/Packages 3']);
     expect(bdb.meta.sizes.map((s) => s.name).sort()).toEqual(expect.arrayContaining(['alpha', 'beta', 'gamma']));
@@ -269,6 +277,12 @@ describe('rpm databases', () => {
     const other = await commitTree(root);
     await expect(autoContentMeta(other.repo, other.commit)).rejects.toThrow(
       '/usr/lib/sysimage/rpm: no rpm database file (rpmdb.sqlite, Packages.db, Packages) among Index.db',
+    );
+    // Of more names, the first five.
+    for (const f of ['a', 'b', 'c', 'd', 'e']) writeFileSync(path.join(root, 'usr/lib/sysimage/rpm', f), f);
+    const six = await commitTree(root);
+    await expect(autoContentMeta(six.repo, six.commit)).rejects.toThrow(
+      new Error('/usr/lib/sysimage/rpm: no rpm database file (rpmdb.sqlite, Packages.db, Packages) among Index.db, a, b, c, d'),
     );
   });
 });
@@ -452,6 +466,63 @@ describe('dpkg databases', () => {
     for (const bad of [0, -1, 2.5]) {
       await expect(autoContentMeta(repo, commit, { bigFileThreshold: bad })).rejects.toThrow(new Error(`Invalid big-file threshold: ${bad}`));
     }
+  });
+
+  it('finds a dpkg database in /usr/lib/sysimage/dpkg and in /usr/share/dpkg/database, and reads it with the signal', async () => {
+    const dir = await tmpdir('dpkg-dirs-');
+    const root = dpkgTree(dir, 'root', DEBS.slice(0, 1));
+    let at = 'var/lib/dpkg';
+    for (const d of ['usr/lib/sysimage/dpkg', 'usr/share/dpkg/database']) {
+      mkdirSync(path.dirname(path.join(root, d)), { recursive: true });
+      renameSync(path.join(root, at), path.join(root, d));
+      at = d;
+      const { repo, commit } = await commitTree(root);
+      const auto = await autoContentMeta(repo, commit);
+      expect(auto.databases).toEqual([{ path: `/${d}`, format: 'dpkg', packages: 1 }]);
+      expect((await componentOf(repo, commit, auto))['/usr/bin/pkg0']).toBe('pkg0');
+    }
+    // The signal reaches the reads of the database's files.
+    const { repo, commit } = await commitTree(root);
+    const tree = new TreeIndex(await repo.scanTree(commit, ''));
+    await expect(readPackageDatabases(repo, tree, AbortSignal.abort())).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('reads a changelog of up to 16 MiB, and counts a bigger one as no history', async () => {
+    const dir = await tmpdir('dpkg-big-changelog-');
+    const root = dpkgTree(dir, 'root', DEBS.slice(0, 1));
+    const doc = path.join(root, 'usr/share/doc/pkg0');
+    mkdirSync(doc, { recursive: true });
+    const log = debianChangelog('pkg0', [2024, 2023, 2022]);
+    // The gzip stream, then zeros up to the size (a reader stops at the end of the stream).
+    for (const [size, frequency] of [[16 * MiB, 3], [16 * MiB + 1, 1]] as const) {
+      writeFileSync(path.join(doc, 'changelog.Debian.gz'), Buffer.concat([log, Buffer.alloc(size - log.length)]));
+      const { repo, commit } = await commitTree(root);
+      expect(frequencies(await autoContentMeta(repo, commit)).pkg0).toBe(frequency);
+    }
+  });
+
+  it('follows at most 40 symlinks to a database file, and names the file past them', async () => {
+    const dir = await tmpdir('dpkg-links-');
+    const root = dpkgTree(dir, 'root', DEBS.slice(0, 1));
+    const dpkg = path.join(root, 'var/lib/dpkg');
+    renameSync(path.join(dpkg, 'status'), path.join(dpkg, 'status.real'));
+    /** status → l1 → … → l<n-1> → `last`: n links. */
+    const links = (n: number, last = 'status.real') => {
+      for (const f of readdirSync(dpkg)) if (/^(status|l\d+)$/.test(f)) rmSync(path.join(dpkg, f));
+      const names = ['status', ...Array.from({ length: n - 1 }, (_, i) => `l${i + 1}`)];
+      names.forEach((f, i) => symlinkSync(names[i + 1] ?? last, path.join(dpkg, f)));
+    };
+    const read = async () => {
+      const { repo, commit } = await commitTree(root);
+      return autoContentMeta(repo, commit);
+    };
+    links(40);
+    expect((await read()).databases).toEqual([{ path: '/var/lib/dpkg', format: 'dpkg', packages: 1 }]);
+    const tooMany = new Error('/var/lib/dpkg/status: more than 40 symbolic links to follow (a chain or a loop)');
+    links(41);
+    await expect(read()).rejects.toThrow(tooMany);
+    links(1, 'status');
+    await expect(read()).rejects.toThrow(tooMany);
   });
 
   it('refuses a dpkg database whose file list is missing', async () => {

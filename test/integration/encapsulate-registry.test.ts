@@ -2,6 +2,7 @@
 // of the pushed labels, and the encapsulate / unencapsulate CLI commands.
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,7 +113,35 @@ describe('through skopeo', () => {
       encapsulate(repo, fx.ref, {}, { compression, insecureSkipTlsVerification: true }, ImageReference.parse(`docker://${registry.host}/exampleos/same:${tag}`));
     await push('gzip', 'slow');
     const fast = await encapsulate(repo, fx.ref, {}, { compression: 'gzip-fast' }, ImageReference.parse(`oci:${work}/same-fast`));
+    await encapsulate(repo, fx.ref, {}, { compression: 'gzip' }, ImageReference.parse(`oci:${work}/same-slow`));
+    // skopeo's blob-info cache learns a layer's diff_id when it decompresses it: then it knows
+    // that the registry holds a blob of the fast layer's diff_id, and would push that instead.
+    for (const v of ['slow', 'fast']) {
+      await execFileP('skopeo', ['copy', '--dest-decompress', `oci:${work}/same-${v}`, `dir:${work}/same-${v}-dir`]);
+    }
     expect(await push('gzip-fast', 'fast')).toBe(fast);
+  });
+
+  it('an abort stops skopeo pushing to a registry that does not answer, and leaves no temp dir', async () => {
+    const ac = new AbortController();
+    const sockets: Socket[] = [];
+    // Accepts connections and never answers: skopeo waits until it is stopped.
+    const silent = createServer((s) => {
+      sockets.push(s);
+      ac.abort();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      await withOwnTmpdir(work, async (tmp) => {
+        const push = encapsulate(repo, fx.ref, {}, { insecureSkipTlsVerification: true, signal: ac.signal }, ImageReference.parse(`docker://127.0.0.1:${port}/x/y:v0`));
+        await expect(push).rejects.toThrow(/^Skopeo copy: skopeo failed: .*The operation was aborted\)$/s);
+        expect((await readdir(tmp)).filter((n) => n.startsWith('ostree-container-encapsulate-'))).toEqual([]);
+      });
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 
   it('a failed push names skopeo and leaves no temp dir', async () => {

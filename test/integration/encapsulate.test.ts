@@ -163,6 +163,14 @@ describe('Chunking.create (spec §4.2)', () => {
     expect(unsized.remainder.size).toBe(0);
     const mapped = await Chunking.fromMapping(repo, fx.ref, meta, PKGS_V0_LEN);
     expect(mapped.chunks.map((k) => [k.name, k.content.size, k.size])).toEqual([['9 components', 11, 117], ['Reserved for new packages', 0, 0]]);
+    const sized = await computeSizes(repo, await fx.getObjectMeta());
+    expect(sized.sizes.map((s) => [s.identifier, s.size])).toEqual([
+      ['pkgdb', 21], ['initramfs', 20], ['kernel', 16], ['a-polkit-config', 15], ['bash', 14], ['arping', 13], ['someconfig', 10], ['testlink', 8], ['filesystem', 0],
+    ]);
+    // The signal reaches the walk and the size queries.
+    const aborted = { name: 'AbortError', message: 'This operation was aborted' };
+    await expect(Chunking.fromMapping(repo, fx.ref, meta, PKGS_V0_LEN, undefined, AbortSignal.abort())).rejects.toMatchObject(aborted);
+    await expect(computeSizes(repo, await fx.getObjectMeta(), AbortSignal.abort())).rejects.toMatchObject(aborted);
   });
 });
 

@@ -93,6 +93,14 @@ describe('components of a tree', () => {
     });
   });
 
+  it('keeps /etc paths in /etc when the tree has an /etc directory, even beside /usr/etc', () => {
+    const files: File[] = [
+      { path: '/etc/a.conf', object: 'etc-a' },
+      { path: '/usr/etc/a.conf', object: 'usr-etc-a' },
+    ];
+    expect(components(files, [pkg('a', ['/etc/a.conf'])]).byPath).toEqual({ '/etc/a.conf': 'a', '/usr/etc/a.conf': 'unpackaged:/usr/etc' });
+  });
+
   it('gives big unowned files, the kernel and the initramfs a component each; groups small unowned ones by directory', () => {
     const MiB = 1024 * 1024;
     const files: File[] = [
@@ -615,6 +623,23 @@ describe('packing, exactly', () => {
     // A data part that seldom changes with the code is not worth its megabyte riding along.
     const data = new Map([...together, ['b-1', { event: 'package p', level: 0.1 }]]);
     expect(exact(packComponents([comp('a', 1e6, 78), comp('b', 1e6, 78)], 64, { changes: data }))).toEqual(['a', 'b', '']);
+  });
+
+  it('breaks ties of equal merge cost by unit number, keys a merged layer by its smallest name, and makes no merge of no gain', () => {
+    const M = 1 << 20;
+    // Four equal independent components, one merge forced: the first two by name.
+    expect(exact(packComponents(['a', 'b', 'c', 'd'].map((n) => comp(n, M, 10)), 4))).toEqual(['a b', 'c', 'd', '']);
+    // Merges forced in turn among sizes of 3, 2 and 1 MB: each tie goes to the lowest unit numbers.
+    const seven = [...['a', 'b', 'c', 'd'].map((n) => comp(n, 3e6, 10)), comp('e', 2e6, 10), comp('f', 2e6, 10), comp('g', 1e6, 10)];
+    expect(exact(packComponents(seven, 4))).toEqual(['b c', 'd e g', 'a f', '']);
+    // a, c and d change together (merged a + c, then d with that); b alone is as big: the merged
+    // layer's name is a, so it comes first.
+    const e = { event: 'p', level: 1 };
+    const together = new Map([['a-1', e], ['c-1', e], ['d-1', e]]);
+    expect(exact(packComponents([comp('a', M, 10), comp('b', 3 * M, 10), comp('c', M, 10), comp('d', M, 10)], 8, { changes: together }))).toEqual(['a c d', 'b', '']);
+    // Components that never change with their events: merging them gains nothing, so it is not done.
+    const never = new Map([['a-1', { event: 'x', level: 0 }], ['b-1', { event: 'y', level: 0 }]]);
+    expect(exact(packComponents([comp('a', M, 10), comp('b', M, 10)], 8, { changes: never }))).toEqual(['a', 'b', '']);
   });
 
   it('gives each component its chance to change in an update', () => {

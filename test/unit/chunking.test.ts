@@ -124,6 +124,11 @@ describe('basicPacking', () => {
     expect(() => basicPacking(ADVANCED, 6, { layers: [{}] })).toThrow('No empty last bin for added packages');
     const tooMany = priorOf(ADVANCED.map((c) => [c]));
     expect(() => basicPacking(ADVANCED, 6, tooMany)).toThrow('Packing produced 10 bins, more than 6');
+    // A name in two layers of the previous build, or two components of one name: the count differs.
+    const twice = { layers: [{}, { annotations: { 'ostree.components': 'pkg6,pkg7' } }, { annotations: { 'ostree.components': 'pkg6' } }] };
+    expect(() => basicPacking([pkg('pkg6.0', 1, 2), pkg('pkg7.0', 1, 1)], 4, twice)).toThrow(new Error('Packing lost components: 3 packed, 2 provided'));
+    const once = { layers: [{}, { annotations: { 'ostree.components': 'pkg6' } }, { annotations: { 'ostree.components': '' } }] };
+    expect(() => basicPacking([pkg('pkg6.0', 1, 2), pkg('pkg6.1', 1, 1)], 4, once)).toThrow(new Error('Packing lost components: 1 packed, 2 provided'));
   });
 
   // Budget 10 with `n` max-frequency components: limitHs 4, limitMs 3.
@@ -156,6 +161,43 @@ describe('basicPacking', () => {
     ]);
     // only the final "new packages" bin is empty, so no chunk layer shares its diff_id
     expect(bins.slice(0, -1).every((b) => b.length > 0)).toBe(true);
+  });
+
+  // Each case below is one where a statistic off by a little moves a component to another partition.
+  const parts = (cs: [string, number, number][], limitHs: number) =>
+    partitionComponents(cs.map(([id, f, size]) => pkg(id, f, size)), limitHs).map(([k, v]) => [k, v.map((c) => c.identifier)]);
+
+  it('partitions by the median of an odd count, thresholds reached exactly, and exact deviations of large sizes', () => {
+    // median 5 (the middle one), MAD 3: 9 is below 5 + 2 × 3 and stays medium
+    expect(parts([['c1', 12, 9], ['c2', 0, 5], ['c0', 12, 2]], 2)).toEqual([['1hs', []], ['4mf_ms', ['c1', 'c0']], ['5lf_ms', ['c2']]]);
+    // components not in size order: the median is the sorted sizes' (8, not 3, the middle one given)
+    expect(parts([['c0', 3, 12], ['c1', 2, 3], ['c2', 3, 8]], 0)).toEqual([['1hs', []], ['4mf_ms', ['c1', 'c0', 'c2']]]);
+    // sizes reaching the high and low thresholds exactly, and frequencies reaching theirs
+    expect(parts([['c1', 4, 9], ['c2', 11, 9], ['c0', 7, 2]], 1)).toEqual([['1hs', ['c1']], ['2ls', ['c0']], ['3hf_hs', ['c2']]]);
+    expect(parts([['c3', 9, 9], ['c0', 7, 3], ['c1', 6, 3], ['c2', 9, 1]], 0)).toEqual([['1hs', []], ['4mf_ls', ['c2']], ['4mf_ms', ['c1', 'c0', 'c3']]]);
+    expect(parts([['c0', 6, 7], ['c1', 1, 1]], 1)).toEqual([['1hs', []], ['2ls', ['c1']], ['3hf_hs', ['c0']]]);
+    expect(parts([['c1', 7, 8], ['c0', 1, 6]], 0)).toEqual([['1hs', []], ['4mf_ms', ['c1']], ['5lf_ms', ['c0']]]);
+    // Sizes of a GB apart by bytes: the deviation from the mean, squared, not x² − mean²
+    // (which cancels to rounding noise there).
+    const G = 1_000_000_000;
+    expect(parts([['c0', 5, G + 6], ['c1', 4, G + 2], ['c2', 9, G + 2], ['c3', 8, G + 2], ['c4', 12, G + 2]], 0)).toEqual([
+      ['1hs', []], ['4mf_hs', ['c0']], ['4mf_ms', ['c1', 'c3', 'c2', 'c4']],
+    ]);
+    expect(parts([['c0', 7, G + 4], ['c2', 5, G + 2], ['c1', 1, G + 1], ['c3', 2, G + 1], ['c4', 11, G]], 0)).toEqual([
+      ['1hs', []], ['4mf_ms', ['c3', 'c2', 'c0', 'c4']], ['5lf_ms', ['c1']],
+    ]);
+  });
+
+  it('packs when the high-size budget takes every medium component, and folds medium bins only', () => {
+    const comps = (cs: [string, number, number][]) => cs.map(([id, f, size]) => pkg(id, f, size));
+    // budget 5: 1 high-size slot, 1 low; the one medium component goes into the high slot's count
+    expect(ids(basicPacking(comps([['c1', 9, 13], ['c2', MAX_FREQUENCY, 13], ['c0', MAX_FREQUENCY, 11], ['c3', MAX_FREQUENCY, 9], ['c4', 6, 1]]), 5))).toEqual([
+      ['c4'], ['c1'], ['c2', 'c0', 'c3'], [],
+    ]);
+    // budget 4: three medium bins folded into one, the high-size bin before them untouched
+    expect(ids(basicPacking(comps([['c2', 1, 17], ['c4', 9, 13], ['c1', 2, 2], ['c3', 1, 2], ['c0', MAX_FREQUENCY, 1]]), 4))).toEqual([
+      ['c2'], ['c3', 'c1', 'c4'], ['c0'], [],
+    ]);
   });
 
   it('test_packing_fcos with 64 bins', () => {

@@ -36,6 +36,9 @@ describe('content-meta JSON', () => {
       ['{"a":"open}', 'bad string at offset 5'],
       ['{"version":1} x', 'trailing data at offset 14'],
       ['{"version":1}}', 'trailing data at offset 13'],
+      // A token is read where it starts, not where a later one would match.
+      ['{x"a":1}', 'bad string at offset 1'],
+      ['{"a":x1}', 'unexpected token at offset 5'],
     ];
     for (const [text, msg] of bad) expect(() => parseContentMetaFile(text), text).toThrow(`Invalid content metadata JSON: ${msg}`);
   });
@@ -54,7 +57,10 @@ describe('content-meta JSON', () => {
       ['{"version":1,"layers":{"a":"A"},"mapping":{"x":null}}', '"mapping" must be an object of strings'],
     ];
     for (const [text, msg] of bad) expect(() => parseContentMetaFile(text), text).toThrow(`Invalid content metadata: ${msg}`);
-    expect(() => parseContentMetaFile('{"version":1.5}')).toThrow('Unsupported metadata version: 1.5. Currently supported: 1');
+    // Every digit of a fraction and of an exponent is the number's.
+    for (const [v, shown] of [['1.25', '1.25'], ['1e10', '10000000000'], ['1E+10', '10000000000']]) {
+      expect(() => parseContentMetaFile(`{"version":${v}}`)).toThrow(`Unsupported metadata version: ${shown}. Currently supported: 1`);
+    }
   });
 
   it('gives one sized source per layer entry, without created when the file has none', () => {

@@ -52,6 +52,19 @@ describe('BerkeleyDB Packages', () => {
     expect(() => read(db.subarray(0, 511))).toThrow(msg('511 bytes, too short for a BerkeleyDB database'));
   });
 
+  it('reads the smallest and the largest page sizes (512 bytes, 64 KiB), and unsorted hash pages', () => {
+    const byKey = (r: { key: number; blob: Buffer }[]) => r.sort((a, b) => a.key - b.key);
+    for (const size of [512, 65536]) {
+      const f = path.join(work, `Packages-${size}`);
+      bdbFile(f, [small, big], 'little', size);
+      const b = readFileSync(f);
+      expect(b.readUInt32LE(20)).toBe(size);
+      expect(byKey(read(b))).toEqual([{ key: 1, blob: small }, { key: 2, blob: big }]);
+    }
+    // Page 2 marked unsorted (type 2, as BerkeleyDB leaves a page it has not sorted yet).
+    expect(broken((b) => (b[2 * P + 25] = 2))()).toEqual(read(db));
+  });
+
   it('refuses hash pages whose items do not fit', () => {
     expect(broken((b) => b.writeUInt16LE(3, 2 * P + 20))).toThrow(msg('page 2: odd number of items 3 (keys and values come in pairs)'));
     expect(broken((b) => b.writeUInt16LE(2036, 2 * P + 20))).toThrow(msg('page 2: 2036 items overflow the page'));
@@ -61,6 +74,8 @@ describe('BerkeleyDB Packages', () => {
     expect(broken((b) => b.writeUInt16LE(P, 2 * P + 26))).toThrow(msg(`page 2: item 0 at offset ${P} outside the item area`));
     expect(broken((b) => b.writeUInt16LE(db.readUInt16LE(2 * P + 26), 2 * P + 28))).toThrow(msg('page 2: item 1 overlaps its neighbour'));
     expect(broken((b) => (b[item(2, 0)] = 5))).toThrow(msg('page 2: item 0 has unsupported type 5 (duplicates are not used by rpm)'));
+    // An item right after the two item offsets (offset 30) is inside the item area: read, then refused as a key.
+    expect(broken((b) => (b.writeUInt16LE(30, 2 * P + 26), (b[2 * P + 30] = 1)))).toThrow(msg(`page 2: key of ${P - 31} bytes (rpm's keys are 4-byte numbers)`));
     // The key item one byte longer: 5 bytes.
     expect(broken((b) => (b.writeUInt16LE(P - 6, 2 * P + 26), (b[2 * P + P - 6] = 1)))).toThrow(msg("page 2: key of 5 bytes (rpm's keys are 4-byte numbers)"));
   });
@@ -74,6 +89,8 @@ describe('BerkeleyDB Packages', () => {
       msg("page 1: key of 0 bytes (rpm's keys are 4-byte numbers)"),
     );
     expect(broken((b) => b.writeUInt32LE(5 * P + 1, off + 8))).toThrow(msg(`page 1: off-page item of ${5 * P + 1} bytes larger than the database`));
+    // As long as the file: not refused for its size, but the chain ends long before.
+    expect(broken((b) => b.writeUInt32LE(5 * P, off + 8))).toThrow(msg(`page 1: overflow chain ends after 5000 of ${5 * P} bytes`));
     expect(broken((b) => b.writeUInt32LE(0, off + 4))).toThrow(msg('page 1: overflow chain ends after 0 of 5000 bytes'));
     expect(broken((b) => b.writeUInt32LE(0, 3 * P + 16))).toThrow(msg('page 1: overflow chain ends after 4070 of 5000 bytes'));
     expect(broken((b) => b.writeUInt32LE(5, off + 4))).toThrow(msg("page number 5 outside the database's 5 pages"));
@@ -115,6 +132,9 @@ describe('ndb Packages.db', () => {
     const tooMany = Math.floor(db.length / 4096) + 1;
     expect(broken((b) => b.writeUInt32LE(tooMany, 12))).toThrow(msg(`${tooMany} slot pages do not fit the ${db.length}-byte file`));
     expect(() => read(db.subarray(0, 4095))).toThrow(msg('not an rpm ndb database (bad magic)'));
+    // A file of just its one slot page: the header fits, the blobs do not.
+    expect(slotPages).toBe(1);
+    expect(() => read(db.subarray(0, 4096))).toThrow(msg(`slot at offset ${slot}: package ${pkg} at blocks ${blk}+${cnt} outside the data area`));
     expect(broken((b) => b.writeUInt32LE(0, 32 + 16 * 5))).toThrow(msg(`bad slot magic at offset ${32 + 16 * 5}`));
     const outside = `slot at offset ${slot}: package`;
     expect(broken((b) => b.writeUInt32LE(0, slot + 4))).toThrow(msg(`${outside} 0 at blocks ${blk}+${cnt} outside the data area`));
@@ -138,6 +158,12 @@ describe('ndb Packages.db', () => {
     expect(broken((b) => b.writeUInt32LE(0, tail + 8))).toThrow(msg(`package ${pkg}: bad blob tail`));
     expect(broken((b) => b.writeUInt32LE(len + 1, tail + 4))).toThrow(msg(`package ${pkg}: bad blob tail`));
     expect(broken((b) => (b[tail] ^= 1))).toThrow(msg(`package ${pkg}: blob checksum mismatch`));
+  });
+
+  it('skips an empty slot whatever count it holds', () => {
+    let empty = 32;
+    while (db.readUInt32LE(empty + 8) !== 0) empty += 16;
+    expect(broken((b) => b.writeUInt32LE(1_000_000, empty + 12))()).toHaveLength(35);
   });
 
   it('refuses overlapping blobs before reading any', () => {

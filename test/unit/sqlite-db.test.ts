@@ -91,6 +91,9 @@ describe('SQLite header checks', () => {
     expect(at).toBeGreaterThan(100);
     b[at + 3] = 0;
     expect(() => [...readSqliteTable(b, 'Packages', 'x.sqlite')]).toThrow(/^x\.sqlite: table Packages has no root page$/);
+    // Root page 0 (serial type 8, the integer 0): no such page.
+    b[at + 3] = 8;
+    expect(() => [...readSqliteTable(b, 'Packages', 'x.sqlite')]).toThrow(/^x\.sqlite: page number 0 outside the database's 2 pages$/);
   });
 });
 
@@ -134,6 +137,12 @@ describe('SQLite b-tree and record checks', () => {
     expect(edit((b) => (b[P2 + cell + 3] = 0x81))).toThrow(msg('varint runs past its cell'));
     expect(edit((b) => (b[P2 + cell] = 0x7f))).toThrow(msg('cell payload runs past its page'));
     expect(edit((b) => (b.writeUInt16BE(100, P2 + 8), b.fill(0xff, P2 + 100, P2 + 109)))).toThrow(/^x\.sqlite: payload size \d+ too large$/);
+    // 9-byte varints beyond 2^53 where the record's header size and a serial type are read.
+    const at100 = (bytes: number[]) => edit((b) => (b.writeUInt16BE(100, P2 + 8), Buffer.from(bytes).copy(b, P2 + 100)));
+    expect(at100([9, 1, ...Array(9).fill(0xff)])).toThrow(/^x\.sqlite: record header size \d+ too large$/);
+    expect(at100([10, 1, 10, ...Array(9).fill(0xff)])).toThrow(/^x\.sqlite: serial type \d+ too large$/);
+    // A record of no columns: its header is just its size.
+    expect(edit((b) => ((b[P2 + cell] = 1), (b[P2 + cell + 2] = 1)))().map((r) => r.values)).toEqual([[]]);
   });
 
   it('refuses broken overflow chains', () => {
@@ -151,6 +160,8 @@ describe('SQLite b-tree and record checks', () => {
     expect(broken((b) => b.writeUInt32BE(3, 2 * 4096))).toThrow(msg('page 3 used twice (cycle in the b-tree or an overflow chain)'));
     expect(broken((b) => b.writeUInt32BE(9, next))).toThrow(msg("page number 9 outside the database's 4 pages"));
     expect(() => rows(big.subarray(0, 2 * 4096))).toThrow(msg('payload of 9004 bytes larger than the database'));
+    // The cell moved to 3270: its 820 inline bytes and the overflow pointer would end 1 byte past the page.
+    expect(broken((b) => (b.copy(b, P2 + 3270, off, off + 3), b.writeUInt16BE(3270, P2 + 8)))).toThrow(msg('cell payload runs past its page'));
   });
 
   it('refuses interior cells past the page', () => {
@@ -247,6 +258,28 @@ describe('SQLite write-ahead logs', () => {
     expect(keys(wal!.subarray(0, 32))).toEqual([1, 2, 3]);
     // A cut log keeps its whole committed frames.
     expect(keys(wal!.subarray(0, frameAt(second) + 100))).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('reads a page the log commits to from the file, and not a frame past the committed size', () => {
+    // The log adds a row of 9000 bytes: leaf page 2, overflow pages 3 and then 4, 4 pages committed.
+    const { db: two, wal: w } = db(`PRAGMA journal_mode=WAL; CREATE TABLE t(a);`, `INSERT INTO t VALUES (randomblob(9000));`);
+    expect(two.length).toBe(2 * 4096);
+    const size = 24 + 4096;
+    const frameOf = (n: number) => 32 + frames(w!).findIndex(([pg]) => pg === n) * size;
+    expect(frames(w!).at(-1)![1]).toBe(4);
+    const blob = rows(two, 't', w)[0]!.values[0] as Buffer;
+    expect(blob.length).toBe(9000);
+    // Page 4's frame renumbered 7: page 4 is then one the log commits to but the file lacks.
+    const moved = Buffer.from(w!);
+    moved.writeUInt32BE(7, frameOf(4));
+    expect(() => rows(two, 't', resum(Buffer.from(moved)))).toThrow(/^x\.sqlite: page 4 lies past the end of the file$/);
+    // ... and with page 3 pointing on to page 7 and the file 8 pages long, page 7 comes from the
+    // file (zeros), the frame past the 4 committed pages being no part of the database.
+    moved.writeUInt32BE(7, frameOf(3) + 24);
+    const long = Buffer.concat([two, Buffer.alloc(6 * 4096)]);
+    const read = rows(long, 't', resum(moved))[0]!.values[0] as Buffer;
+    expect(read.subarray(0, 9000 - 4092)).toEqual(blob.subarray(0, 9000 - 4092));
+    expect(read.subarray(9000 - 4092)).toEqual(Buffer.alloc(4092));
   });
 
   it('refuses a log that is not one, of another page size, or with a frame for page 0', () => {
