@@ -127,7 +127,10 @@ describe('the repository refusing a write', () => {
     const img = await ostreeImage({ 'usr/share/a': 'a' });
     const repo = await freshRepo();
     await appendOnly(path.join(repo.path, 'state'), async () => {
-      await expect(pull(repo, img.ref)).rejects.toThrow(completeRefused(img.commit));
+      const e = await pull(repo, img.ref).catch((x: Error) => x);
+      expect(e).toBeInstanceOf(Error);
+      expect((e as Error).message).toMatch(completeRefused(img.commit));
+      expect(e).toMatchObject({ code: 'EPERM' });
     });
     expect(await repo.hasObject('commit', img.commit)).toBe(true);
     expect(await partialMarks(repo)).toEqual([`${img.commit}.commitpartial`]);
