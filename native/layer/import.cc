@@ -421,7 +421,7 @@ ImportResult ImportLayer(OstreeRepo *repo, const ImportSpec &spec, GCancellable 
     // layers may still be missing objects, so there the caller marks it when they are all in.
     if (spec.mode == ImportSpec::Mode::Commit && spec.own_transaction) {
       GErr e;
-      if (!ostree_repo_mark_commit_partial(repo, res.commit.c_str(), FALSE, e.out())) Fail(e);
+      if (!MarkCommitPartial(repo, res.commit.c_str(), FALSE, e.out())) Fail(e);
     }
     return res;
   } catch (...) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "modules.h"
+#include "repo/transaction.h"
 #include "repo/wrap_js.h"
 
 #include "util/args.h"
@@ -617,7 +618,7 @@ Napi::Value RepoWrap::MarkCommitPartial(const Napi::CallbackInfo &info) {
   auto repo = Ref();
   RepoJob job(info.Env(), repo.get(), "markCommitPartial");
   return RunOstreeCall(info.Env(), "ostree-container:mark-partial", std::move(job), [=](GError **error) {
-    return ostree_repo_mark_commit_partial(repo.get(), csum.c_str(), partial, error);
+    return oc::MarkCommitPartial(repo.get(), csum.c_str(), partial, error);
   });
 }
 

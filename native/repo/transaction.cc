@@ -201,4 +201,15 @@ OwnTransaction::~OwnTransaction() {
   }
 }
 
+gboolean MarkCommitPartial(OstreeRepo *repo, const char *checksum, gboolean partial, GError **error) {
+  errno = 0;
+  if (ostree_repo_mark_commit_partial(repo, checksum, partial, error)) return TRUE;
+  if (error && !*error) {
+    const int e = errno ? errno : EIO;
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "%s state/%s.commitpartial: %s", partial ? "Writing" : "Removing",
+                checksum, g_strerror(e));
+  }
+  return FALSE;
+}
+
 }  // namespace oc

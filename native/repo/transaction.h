@@ -65,6 +65,11 @@ void PrepareTransactionTracked(OstreeRepo *repo, gboolean *resumed, std::string 
 // reuse, but a failed import must leave no temp files behind); throws.
 void AbortTransactionAndClean(OstreeRepo *repo, const std::string &staging);
 
+// ostree_repo_mark_commit_partial with an error also when removing the marker fails: libostree
+// then returns FALSE without setting one (ostree_repo_mark_commit_partial_reason passes no
+// GError to its unlink), but errno still holds the unlink's.
+gboolean MarkCommitPartial(OstreeRepo *repo, const char *checksum, gboolean partial, GError **error);
+
 // A transaction a native job opens and commits itself; aborted (staging removed) when the object
 // goes without Commit().
 class OwnTransaction {

@@ -5,6 +5,7 @@
 // history and annotations are kept. To `oci:` directly; to `oci-archive:`, a registry and
 // `containers-storage:` through skopeo, each read back and imported again.
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -27,7 +28,8 @@ import { copy } from '../../src/store/copy.js';
 import { exportImage } from '../../src/store/export.js';
 import { queryImage, refForLayer, type LayeredImageState } from '../../src/store/state.js';
 import { registryFixture } from '../helpers/registry.js';
-import { deriveOciImage } from '../helpers/sysroot.js';
+import { childProcesses } from '../helpers/process.js';
+import { deriveOciImage, editOciImage } from '../helpers/sysroot.js';
 import { withOwnTmpdir } from '../helpers/tmpdir.js';
 import { cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
 import { fileChecksum, listCommit, pullImage } from './store-util.js';
@@ -254,17 +256,65 @@ describe('failures', () => {
     expect(await noImageIn(out)).toHaveLength(stored.manifest.layers.length - 1);
   });
 
-  it('ostree missing from PATH: named with its package', async () => {
+  /** Runs `fn` with `dir` first on PATH (`alone`: the only entry). */
+  async function withPath<T>(dir: string, alone: boolean, fn: () => Promise<T>): Promise<T> {
     const saved = process.env.PATH;
-    process.env.PATH = await tmpdir('store-reexport-empty-path-');
+    process.env.PATH = alone ? dir : `${dir}:${saved}`;
     try {
-      await expect(exportImage(repo, src(), ImageReference.parse(`oci:${path.join(work, 'no-ostree')}`))).rejects.toThrow(
-        /^Exporting layer sha256:[0-9a-f]{64}: ostree is not installed: apt-get install ostree /,
-      );
+      return await fn();
     } finally {
       process.env.PATH = saved;
     }
+  }
+  const derivedLayer = () => stored.manifest.layers.at(-1)!.digest;
+
+  it('ostree missing from PATH: named with its package, the spawn error as the cause', async () => {
+    const e = await withPath(await tmpdir('store-reexport-empty-path-'), true, () => exportImage(repo, src(), ImageReference.parse(`oci:${path.join(work, 'no-ostree')}`)).catch((x: Error) => x));
+    expect((e as Error).message).toMatch(/^Exporting layer sha256:[0-9a-f]{64}: ostree is not installed: apt-get install ostree /);
+    expect(((e as Error).cause as Error).cause).toMatchObject({ code: 'ENOENT', syscall: 'spawn ostree' });
   });
+
+  it('an ostree on PATH that cannot be executed: the spawn error itself (EACCES), not "not installed"', async () => {
+    const dir = await tmpdir('store-reexport-noexec-');
+    await writeFile(path.join(dir, 'ostree'), '#!/bin/sh\n', { mode: 0o644 });
+    const out = path.join(work, 'noexec-ostree');
+    await expect(withPath(dir, true, () => exportImage(repo, src(), ImageReference.parse(`oci:${out}`)))).rejects.toThrow(
+      new RegExp(`^Exporting layer ${derivedLayer()}: spawn ostree EACCES$`),
+    );
+  });
+
+  it("ostree export's stderr in the error: its last 4 KiB, trimmed (a fake ostree failing with a long message)", async () => {
+    const dir = await tmpdir('store-reexport-fake-ostree-');
+    const stderr = `${'e'.repeat(5000)}\nthe end\n`;
+    await writeFile(path.join(dir, 'ostree'), `#!/bin/sh\n# A fake injecting a fault: ostree export failing with a long message.\ncat >&2 <<'EOF'\n${stderr}EOF\nexit 1\n`, { mode: 0o755 });
+    const commit = await repo.resolveRev(refForLayer(stored.manifest.layers.at(-1)!));
+    const out = path.join(work, 'long-stderr');
+    const e = await withPath(dir, false, () => exportImage(repo, src(), ImageReference.parse(`oci:${out}`)).catch((x: Error) => x));
+    expect((e as Error).message).toBe(`Exporting layer ${derivedLayer()}: ostree export ${commit} failed (1): ${stderr.slice(-4096).trim()}`);
+    expect(await noImageIn(out)).toHaveLength(stored.manifest.layers.length - 1);
+  });
+
+  it('the layout on a file system too small for the derived layer: ENOSPC, ostree stopped, no partial blob left', async () => {
+    const big = await deriveOciImage(derived, path.join(work, 'big-derived'), { 'usr/share/big': Buffer.alloc(4 << 20) }, 'RUN add 4 MiB');
+    const r = await freshRepo();
+    const bigState = await pull(r, `ostree-unverified-image:oci:${big}`);
+    // Room for the ostree layers (their sizes in the original), not for the 4 MiB tar of the last layer.
+    const ostreeBytes = bigState.manifest.layers.slice(0, -1).reduce((n, l) => n + l.size, 0);
+    const mnt = await tmpdir('store-reexport-tmpfs-');
+    await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', `size=${ostreeBytes * 2 + (1 << 20)}`, 'tmpfs', mnt]).catch((e: Error) => {
+      throw new Error(`this test mounts a small tmpfs (root needed): ${e.message}`);
+    });
+    try {
+      const out = path.join(mnt, 'out');
+      await expect(exportImage(r, ImageReference.parse(`oci:${big}`), ImageReference.parse(`oci:${out}`))).rejects.toThrow(
+        new RegExp(`^Exporting layer ${bigState.manifest.layers.at(-1)!.digest}: ENOSPC: no space left on device, write$`),
+      );
+      expect(await noImageIn(out)).toHaveLength(bigState.manifest.layers.length - 1);
+      expect(childProcesses().filter((c) => / ostree$/.test(c))).toEqual([]);
+    } finally {
+      await promisify(execFile)('umount', ['-l', mnt]);
+    }
+  }, 30_000);
 
   it('an aborted signal stops the export before anything is stored', async () => {
     const out = path.join(work, 'aborted');
@@ -295,6 +345,51 @@ describe('failures', () => {
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;
     }
+  });
+
+  it('an abort reaches skopeo copy: a registry that never answers, the copy stopped at once, the temporary layout removed', async () => {
+    const ac = new AbortController();
+    const held: Socket[] = [];
+    // Holds every connection open without a byte: skopeo would wait for its own timeouts.
+    const server = createServer((s) => {
+      held.push(s);
+      ac.abort();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      await withOwnTmpdir(work, async (tmp) => {
+        const started = Date.now();
+        await expect(
+          exportImage(repo, src(), ImageReference.parse(`docker://127.0.0.1:${port}/exampleos/silent:v1`), { insecureSkipTlsVerification: true, signal: ac.signal }),
+        ).rejects.toThrow(/^Skopeo copy: skopeo failed: .*\(skopeo copy oci:\S+ docker:\/\/127\.0\.0\.1:\d+\/exampleos\/silent:v1: The operation was aborted\)$/s);
+        expect(Date.now() - started).toBeLessThan(8000);
+        expect(await readdir(tmp)).toEqual([]);
+      });
+    } finally {
+      for (const s of held) s.destroy();
+      server.close();
+    }
+  }, 20_000);
+});
+
+describe('manifest fields', () => {
+  it('a manifest with a media type and a stale ostree.final-diffid annotation: the type kept, the annotation set to the new diff_id', async () => {
+    const stale = `sha256:${'0'.repeat(64)}`;
+    const typed = await editOciImage(derived, path.join(work, 'typed'), (_oci, manifest) => {
+      manifest.mediaType = MediaType.ImageManifest;
+      manifest.annotations = { ...manifest.annotations, [DIFFID_LABEL]: stale };
+    });
+    const r = await freshRepo();
+    await pull(r, `ostree-unverified-image:oci:${typed}`);
+    const out = path.join(work, 'typed-out');
+    await exportImage(r, ImageReference.parse(`oci:${typed}`), ImageReference.parse(`oci:${out}`));
+    const oci = await OciDir.open(out);
+    const { manifest } = await oci.readManifest();
+    const labels = (await oci.readConfig(manifest)).config?.Labels ?? {};
+    expect(manifest.mediaType).toBe(MediaType.ImageManifest);
+    expect(labels[DIFFID_LABEL]).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(manifest.annotations?.[DIFFID_LABEL]).toBe(labels[DIFFID_LABEL]);
   });
 });
 
