@@ -148,7 +148,7 @@ describe('LayerPipeline: fetches bounded apart from imports', () => {
         repo,
         streams,
         sourceOf: await layerSources(streams, Transport.Dir, image.manifest),
-        fetchConcurrency: 3,
+        fetchConcurrency: 1,
         importConcurrency: 1,
         signal: new AbortController().signal,
         observers: [{ fetching: (t) => fetching.push(t.index) }],
@@ -172,8 +172,9 @@ describe('LayerPipeline: fetches bounded apart from imports', () => {
       });
       const runs = blobs().map((_, i) => pipeline.run(task(i)));
       // The first layer's import holds the one slot (the first layer handed in imports first,
-      // whichever fetch finished first); three more layers are fetched (spooled) meanwhile, no
-      // more: fetch slots go in the order asked.
+      // whichever fetch finished first). A fetched layer gives its fetch slot back at once, so
+      // three more are fetched (spooled) meanwhile, no more: four spools per fetch slot, taken in
+      // the order asked.
       await new Promise((r) => setTimeout(r, 1500));
       expect(importing).toEqual([0]);
       expect(fetching).toEqual([0, 1, 2, 3]);
@@ -342,21 +343,21 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
     });
   });
 
-  it('a fetch slot is given back once: after a layer is done, one fetch runs ahead of a blocked import, not two', async () => {
+  it('slots are given back once: after a layer is done, four layers are spooled ahead of a blocked import, not five', async () => {
     await withRepoAndProxy(async (repo, proxy, img) => {
       const streams = new BlobStreams(proxy, img);
       const { pipeline, task, seen } = await pipelineOf(repo, streams);
       await pipeline.run(task(0, { ref: 'test/0' }));
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      const runs = [pipeline.run(task(1, { ref: 'test/1', gate })), pipeline.run(task(2, { ref: 'test/2' })), pipeline.run(task(3, { ref: 'test/3' }))];
-      // 1 is imported (blocked), 2 fetched and waiting for the import slot with the one fetch slot.
+      const runs = [pipeline.run(task(1, { ref: 'test/1', gate })), ...[2, 3, 4, 5].map((i) => pipeline.run(task(i, { ref: `test/${i}` })))];
+      // 1 is imported (blocked), 2–4 fetched and waiting for the import slot; 5 waits for a spool slot.
       await new Promise((r) => setTimeout(r, 1500));
-      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2]);
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3, 4]);
       release();
       await Promise.all(runs);
       streams.close();
-      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3]);
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3, 4, 5]);
     });
   });
 
@@ -366,19 +367,19 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       const { pipeline, task, seen, abort } = await pipelineOf(repo, streams);
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      // 0 imports (blocked), 1 is fetched and waits for the import slot, 2 waits for the fetch slot.
-      const runs = [pipeline.run(task(0, { ref: 'test/0', gate })), pipeline.run(task(1, { ref: 'test/1' })), pipeline.run(task(2, { ref: 'test/2' }))];
+      // 0 imports (blocked), 1–3 are fetched and wait for the import slot, 4 and 5 for a spool slot.
+      const runs = [pipeline.run(task(0, { ref: 'test/0', gate })), ...[1, 2, 3, 4, 5].map((i) => pipeline.run(task(i, { ref: `test/${i}` })))];
       const settled = runs.map((r) => r.then(() => 'ok', (e: Error) => e.message));
       await new Promise((r) => setTimeout(r, 1500));
-      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1]);
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3]);
       abort();
       release();
       const out = await Promise.all(settled);
       streams.close();
-      expect(out[1]).toMatch(/^Layer 1: .*abort/i);
-      expect(out[2]).toMatch(/^Layer 2: .*abort/i);
+      for (const i of [1, 2, 3, 4, 5]) expect(out[i]).toMatch(new RegExp(`^Layer ${i}: .*abort`, 'i'));
       expect(seen.imported).toEqual([0]);
-      expect(seen.failed).toEqual(expect.arrayContaining([1, 2]));
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3]);
+      expect(seen.failed).toEqual(expect.arrayContaining([1, 2, 3, 4, 5]));
     });
   });
 });
