@@ -2,8 +2,8 @@
 // a chunk layer or a derived layer — takes the same path,
 //   fetch   its blob from the pull's skopeo proxy (or the least busy of its proxies, from a
 //           registry: see BlobStreams) into a spool file in the repo's tmp/ (network I/O:
-//           at most `fetchConcurrency` layers in flight, and SPOOLS_PER_FETCH times as many
-//           fetched or in flight, waiting with their bytes spooled),
+//           at most `fetchConcurrency` layers whose bytes are coming in, and SPOOLS_PER_FETCH
+//           times as many fetched or in flight, waiting with their bytes spooled),
 //   verify  the spooled bytes against the descriptor's digest and size,
 //   import  a native job reading the spool (at most `importConcurrency` at once: the CPU budget;
 //           the first layer handed in first, the others as their fetches finish), the tar's
@@ -348,19 +348,25 @@ export class LayerPipeline {
     try {
       const source = this.o.sourceOf(task.index);
       await this.fetchSlots.acquire();
+      let fetchSlot = true;
+      // Once the bytes are in, the link is free for the next fetch: skopeo's verdict may wait for
+      // its other requests, and the import for a slot.
+      const received = () => {
+        if (fetchSlot) this.fetchSlots.release();
+        fetchSlot = false;
+      };
       try {
         signal.throwIfAborted();
         spool = openSpool(this.o.repo);
         // fetch
         const bytes = tarNative().progressCounter();
         this.notify((ob) => ob.fetching?.(task, source.size, bytes));
-        const fetched = await this.o.streams.fetch(source.digest, source.size, spool, { signal, bytes });
+        const fetched = await this.o.streams.fetch(source.digest, source.size, spool, { signal, bytes, received });
         // verify
         if (fetched.digest !== source.digest) throw new Error(`Corrupted blob: expected digest ${source.digest}, got ${fetched.digest}`);
         if (source.size >= 0 && fetched.size !== source.size) throw new Error(`Corrupted blob ${source.digest}: expected ${source.size} bytes, got ${fetched.size}`);
       } finally {
-        // The link is free for the next fetch, while this layer waits for its import.
-        this.fetchSlots.release();
+        received();
       }
       await task.after;
       await this.first.wait(seq);

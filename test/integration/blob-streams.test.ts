@@ -99,6 +99,30 @@ describe("skopeo's image proxy (what one process allows)", () => {
   });
 });
 
+describe('ImageProxy: the order of its requests', () => {
+  it('a FinishPipe goes ahead of the requests still queued (behind the one under way)', async () => {
+    await withProxy(image.ref, async (proxy, img) => {
+      const [a, b, c, d] = blobs();
+      const first = await proxy.getBlobFd(img, a!.digest, a!.size);
+      const s = pipeReadable(first.fd);
+      await readBytes(s, a!.size);
+      const order: string[] = [];
+      const track = <T>(name: string, p: Promise<T>) => p.then((v) => (order.push(name), v));
+      // b is sent at once; c and d queue behind it, and the FinishPipe of a goes before them.
+      const gets = [track('b', proxy.getBlobFd(img, b!.digest, b!.size)), track('c', proxy.getBlobFd(img, c!.digest, c!.size)), track('d', proxy.getBlobFd(img, d!.digest, d!.size))];
+      const ended = new Promise<void>((r) => s.once('end', () => r()));
+      s.resume();
+      await track('finish a', first.finish());
+      await ended;
+      for (const got of await Promise.all(gets)) {
+        pipeReadable(got.fd).resume();
+        await got.finish();
+      }
+      expect(order).toEqual(['b', 'finish a', 'c', 'd']);
+    });
+  });
+});
+
 describe('BlobStreams: spooled blobs from one proxy', () => {
   it('fetches every blob at once into its spool file, verified, with exact byte counts', async () => {
     const dir = await tmpdir('blob-spool-');
@@ -358,6 +382,33 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       await Promise.all(runs);
       streams.close();
       expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3, 4, 5]);
+    });
+  });
+
+  it("a layer gives its fetch slot back once its bytes are in, before skopeo's verdict", async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      let release!: () => void;
+      const verdict = new Promise<void>((r) => (release = r));
+      // A fake for one delay: the first blob's verdict held back, as when its FinishPipe waits
+      // behind another request's round trip to a distant registry.
+      class SlowVerdict extends BlobStreams {
+        override async fetch(...args: Parameters<BlobStreams['fetch']>): Promise<SpooledBlob> {
+          const got = await super.fetch(...args);
+          if (args[0] === blobs()[0]!.digest) await verdict;
+          return got;
+        }
+      }
+      const streams = new SlowVerdict(proxy, img);
+      const { pipeline, task, seen } = await pipelineOf(repo, streams);
+      const runs = [pipeline.run(task(0, { ref: 'test/0' })), pipeline.run(task(1, { ref: 'test/1' }))];
+      await new Promise((r) => setTimeout(r, 1000));
+      // One fetch slot: the second layer is fetched while the first one's verdict is pending.
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1]);
+      expect(seen.imported).toEqual([]);
+      release();
+      await Promise.all(runs);
+      streams.close();
+      expect(seen.imported).toEqual([0, 1]);
     });
   });
 
