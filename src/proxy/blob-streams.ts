@@ -108,9 +108,10 @@ export class BlobStreams {
    * Fetches blob `digest` into `out` (a regular file, left at offset 0) and resolves once skopeo
    * has verified it (size and digest) and the pipe has ended. `bytes[0]` (a counter from
    * `progressCounter()`) counts the bytes
-   * received so far. An abort of `signal` stops the transfer.
+   * received so far; `received` is called once they are all in, before skopeo's verdict. An abort
+   * of `signal` stops the transfer.
    */
-  async fetch(digest: string, size: number, out: number, opts: { signal: AbortSignal; bytes?: BigUint64Array }): Promise<SpooledBlob> {
+  async fetch(digest: string, size: number, out: number, opts: { signal: AbortSignal; bytes?: BigUint64Array; received?: () => void }): Promise<SpooledBlob> {
     opts.signal.throwIfAborted();
     const lane = this.lanes.reduce((a, b) => (b.pending < a.pending ? b : a));
     const blob = await this.request(lane, () => lane.source.proxy.getBlobFd(lane.source.image, digest, size));
@@ -171,6 +172,7 @@ export class BlobStreams {
       }
       spooling = false;
       const finishing = stream.finish();
+      opts.received?.();
       fdOpen = false;
       await joinFetch(expectEnd(blob.fd, size), finishing);
       return spooled;

@@ -223,7 +223,10 @@ export async function joinFetch<T>(consumer: Promise<T>, finish: Promise<void>):
  * closes and skopeo exits (or gets SIGTERM as its parent dies).
  */
 export class ImageProxy {
-  private queue: Promise<unknown> = Promise.resolve();
+  /** A round trip is under way; `waiting` start theirs in turn, `idle` wake when none is left. */
+  private busy = false;
+  private readonly waiting: { urgent: boolean; start: () => void }[] = [];
+  private readonly idle: (() => void)[] = [];
   private exitInfo: ExitInfo | undefined;
   private readonly exited: Promise<ExitInfo>;
   private protocol = '';
@@ -458,7 +461,7 @@ export class ImageProxy {
   async finalize(): Promise<void> {
     if (this.finalized) return;
     this.finalized = true;
-    await this.queue.catch(() => undefined);
+    if (this.busy) await new Promise<void>((r) => this.idle.push(r));
     // skopeo's Shutdown does not close open images, and an `oci-archive:` image keeps its
     // extracted copy under /var/tmp until closed: close what the caller left open.
     for (const id of this.openImages) {
@@ -478,13 +481,18 @@ export class ImageProxy {
     if (!info.ok) throw new Error(`proxy failed: ${info.status}${info.stderr ? `\n${info.stderr}` : ''}`);
   }
 
+  /**
+   * Goes ahead of the requests still queued: once its blob is read, the proxy answers it at once,
+   * while each `GetBlob` waits for a registry's answer (a round trip, and more on a loaded link),
+   * and the blob's verdict (and its fetch) would wait for every one queued before it.
+   */
   private finishPipe(pipeid: number): Promise<void> {
-    return this.call('FinishPipe', [pipeid]).then(() => undefined);
+    return this.call('FinishPipe', [pipeid], true).then(() => undefined);
   }
 
   /** A request whose reply carries neither fds nor a pipe. */
-  private async call(method: string, args: unknown[]): Promise<unknown> {
-    const r = await this.request(method, args);
+  private async call(method: string, args: unknown[], urgent = false): Promise<unknown> {
+    const r = await this.request(method, args, urgent);
     if (r.fds.length > 0) {
       closeFds(r.fds);
       throw new Error('expected no fds');
@@ -519,11 +527,25 @@ export class ImageProxy {
     return { value: r.value, fds: r.fds };
   }
 
-  /** Queues one round trip behind earlier ones. */
-  private request(method: string, args: unknown[]): Promise<Reply> {
-    const run = this.queue.then(() => this.roundTrip(method, args));
-    this.queue = run.catch(() => undefined);
-    return run;
+  /** Queues one round trip behind earlier ones (`urgent`: behind earlier urgent ones only). */
+  private async request(method: string, args: unknown[], urgent = false): Promise<Reply> {
+    if (this.busy) {
+      await new Promise<void>((start) => {
+        const at = urgent ? this.waiting.findIndex((w) => !w.urgent) : -1;
+        this.waiting.splice(at < 0 ? this.waiting.length : at, 0, { urgent, start });
+      });
+    }
+    this.busy = true;
+    try {
+      return await this.roundTrip(method, args);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next.start();
+      else {
+        this.busy = false;
+        for (const wake of this.idle.splice(0)) wake();
+      }
+    }
   }
 
   private async roundTrip(method: string, args: unknown[]): Promise<Reply> {

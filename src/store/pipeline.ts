@@ -2,7 +2,8 @@
 // a chunk layer or a derived layer — takes the same path,
 //   fetch   its blob from the pull's skopeo proxy (or the least busy of its proxies, from a
 //           registry: see BlobStreams) into a spool file in the repo's tmp/ (network I/O:
-//           at most `fetchConcurrency` layers fetched or waiting with their bytes spooled),
+//           at most `fetchConcurrency` layers whose bytes are coming in, and SPOOLS_PER_FETCH
+//           times as many fetched or in flight, waiting with their bytes spooled),
 //   verify  the spooled bytes against the descriptor's digest and size,
 //   import  a native job reading the spool (at most `importConcurrency` at once: the CPU budget;
 //           the first layer handed in first, the others as their fetches finish), the tar's
@@ -130,6 +131,13 @@ class FirstGate {
     for (const wake of this.waiting.splice(0)) wake();
   }
 }
+
+/**
+ * Layers spooled and waiting for an import, or in flight, per fetch slot. Imports are CPU-bound and
+ * fetches link-bound: a spool queue keeps the link busy while the imports catch up (it costs disk
+ * in the repo's tmp/, an open file per layer, and nothing in memory).
+ */
+const SPOOLS_PER_FETCH = 4;
 
 /** The longest a layer transaction stays open for further layers. */
 const BATCH_MS = 1000;
@@ -285,6 +293,7 @@ export interface PipelineOptions {
 
 export class LayerPipeline {
   private readonly fetchSlots: Slots;
+  private readonly spoolSlots: Slots;
   private readonly importSlots: Slots;
   private readonly batches: Batches;
   private readonly first = new FirstGate();
@@ -292,6 +301,7 @@ export class LayerPipeline {
 
   constructor(private readonly o: PipelineOptions) {
     this.fetchSlots = new Slots(o.fetchConcurrency);
+    this.spoolSlots = new Slots(SPOOLS_PER_FETCH * o.fetchConcurrency);
     this.importSlots = new Slots(o.importConcurrency);
     this.batches = new Batches(o.repo, o.importConcurrency);
   }
@@ -333,27 +343,35 @@ export class LayerPipeline {
 
   private async fetchImportRecord<R extends ImportedLayer>(task: LayerTask<R>, seq: number): Promise<Recorded<R>> {
     const { signal } = this.o;
-    await this.fetchSlots.acquire();
-    let fetchSlot = true;
+    await this.spoolSlots.acquire();
     let spool: number | undefined;
     try {
-      signal.throwIfAborted();
       const source = this.o.sourceOf(task.index);
-      spool = openSpool(this.o.repo);
-      // fetch
-      const bytes = tarNative().progressCounter();
-      this.notify((ob) => ob.fetching?.(task, source.size, bytes));
-      const fetched = await this.o.streams.fetch(source.digest, source.size, spool, { signal, bytes });
-      // verify
-      if (fetched.digest !== source.digest) throw new Error(`Corrupted blob: expected digest ${source.digest}, got ${fetched.digest}`);
-      if (source.size >= 0 && fetched.size !== source.size) throw new Error(`Corrupted blob ${source.digest}: expected ${source.size} bytes, got ${fetched.size}`);
+      await this.fetchSlots.acquire();
+      let fetchSlot = true;
+      // Once the bytes are in, the link is free for the next fetch: skopeo's verdict may wait for
+      // its other requests, and the import for a slot.
+      const received = () => {
+        if (fetchSlot) this.fetchSlots.release();
+        fetchSlot = false;
+      };
+      try {
+        signal.throwIfAborted();
+        spool = openSpool(this.o.repo);
+        // fetch
+        const bytes = tarNative().progressCounter();
+        this.notify((ob) => ob.fetching?.(task, source.size, bytes));
+        const fetched = await this.o.streams.fetch(source.digest, source.size, spool, { signal, bytes, received });
+        // verify
+        if (fetched.digest !== source.digest) throw new Error(`Corrupted blob: expected digest ${source.digest}, got ${fetched.digest}`);
+        if (source.size >= 0 && fetched.size !== source.size) throw new Error(`Corrupted blob ${source.digest}: expected ${source.size} bytes, got ${fetched.size}`);
+      } finally {
+        received();
+      }
       await task.after;
       await this.first.wait(seq);
       await this.importSlots.acquire();
       this.first.pass(seq);
-      // The spool is being consumed: the next fetch may start.
-      this.fetchSlots.release();
-      fetchSlot = false;
       try {
         signal.throwIfAborted();
         const recorded = await this.importAndRecord(task, spool, source, seq === 0);
@@ -364,8 +382,8 @@ export class LayerPipeline {
         this.importSlots.release();
       }
     } finally {
-      if (fetchSlot) this.fetchSlots.release();
       if (spool !== undefined) closeSync(spool);
+      this.spoolSlots.release();
     }
   }
 

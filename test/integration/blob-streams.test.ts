@@ -99,6 +99,30 @@ describe("skopeo's image proxy (what one process allows)", () => {
   });
 });
 
+describe('ImageProxy: the order of its requests', () => {
+  it('a FinishPipe goes ahead of the requests still queued (behind the one under way)', async () => {
+    await withProxy(image.ref, async (proxy, img) => {
+      const [a, b, c, d] = blobs();
+      const first = await proxy.getBlobFd(img, a!.digest, a!.size);
+      const s = pipeReadable(first.fd);
+      await readBytes(s, a!.size);
+      const order: string[] = [];
+      const track = <T>(name: string, p: Promise<T>) => p.then((v) => (order.push(name), v));
+      // b is sent at once; c and d queue behind it, and the FinishPipe of a goes before them.
+      const gets = [track('b', proxy.getBlobFd(img, b!.digest, b!.size)), track('c', proxy.getBlobFd(img, c!.digest, c!.size)), track('d', proxy.getBlobFd(img, d!.digest, d!.size))];
+      const ended = new Promise<void>((r) => s.once('end', () => r()));
+      s.resume();
+      await track('finish a', first.finish());
+      await ended;
+      for (const got of await Promise.all(gets)) {
+        pipeReadable(got.fd).resume();
+        await got.finish();
+      }
+      expect(order).toEqual(['b', 'finish a', 'c', 'd']);
+    });
+  });
+});
+
 describe('BlobStreams: spooled blobs from one proxy', () => {
   it('fetches every blob at once into its spool file, verified, with exact byte counts', async () => {
     const dir = await tmpdir('blob-spool-');
@@ -148,7 +172,7 @@ describe('LayerPipeline: fetches bounded apart from imports', () => {
         repo,
         streams,
         sourceOf: await layerSources(streams, Transport.Dir, image.manifest),
-        fetchConcurrency: 3,
+        fetchConcurrency: 1,
         importConcurrency: 1,
         signal: new AbortController().signal,
         observers: [{ fetching: (t) => fetching.push(t.index) }],
@@ -172,8 +196,9 @@ describe('LayerPipeline: fetches bounded apart from imports', () => {
       });
       const runs = blobs().map((_, i) => pipeline.run(task(i)));
       // The first layer's import holds the one slot (the first layer handed in imports first,
-      // whichever fetch finished first); three more layers are fetched (spooled) meanwhile, no
-      // more: fetch slots go in the order asked.
+      // whichever fetch finished first). A fetched layer gives its fetch slot back at once, so
+      // three more are fetched (spooled) meanwhile, no more: four spools per fetch slot, taken in
+      // the order asked.
       await new Promise((r) => setTimeout(r, 1500));
       expect(importing).toEqual([0]);
       expect(fetching).toEqual([0, 1, 2, 3]);
@@ -342,21 +367,48 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
     });
   });
 
-  it('a fetch slot is given back once: after a layer is done, one fetch runs ahead of a blocked import, not two', async () => {
+  it('slots are given back once: after a layer is done, four layers are spooled ahead of a blocked import, not five', async () => {
     await withRepoAndProxy(async (repo, proxy, img) => {
       const streams = new BlobStreams(proxy, img);
       const { pipeline, task, seen } = await pipelineOf(repo, streams);
       await pipeline.run(task(0, { ref: 'test/0' }));
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      const runs = [pipeline.run(task(1, { ref: 'test/1', gate })), pipeline.run(task(2, { ref: 'test/2' })), pipeline.run(task(3, { ref: 'test/3' }))];
-      // 1 is imported (blocked), 2 fetched and waiting for the import slot with the one fetch slot.
+      const runs = [pipeline.run(task(1, { ref: 'test/1', gate })), ...[2, 3, 4, 5].map((i) => pipeline.run(task(i, { ref: `test/${i}` })))];
+      // 1 is imported (blocked), 2–4 fetched and waiting for the import slot; 5 waits for a spool slot.
       await new Promise((r) => setTimeout(r, 1500));
-      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2]);
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3, 4]);
       release();
       await Promise.all(runs);
       streams.close();
-      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3]);
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3, 4, 5]);
+    });
+  });
+
+  it("a layer gives its fetch slot back once its bytes are in, before skopeo's verdict", async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      let release!: () => void;
+      const verdict = new Promise<void>((r) => (release = r));
+      // A fake for one delay: the first blob's verdict held back, as when its FinishPipe waits
+      // behind another request's round trip to a distant registry.
+      class SlowVerdict extends BlobStreams {
+        override async fetch(...args: Parameters<BlobStreams['fetch']>): Promise<SpooledBlob> {
+          const got = await super.fetch(...args);
+          if (args[0] === blobs()[0]!.digest) await verdict;
+          return got;
+        }
+      }
+      const streams = new SlowVerdict(proxy, img);
+      const { pipeline, task, seen } = await pipelineOf(repo, streams);
+      const runs = [pipeline.run(task(0, { ref: 'test/0' })), pipeline.run(task(1, { ref: 'test/1' }))];
+      await new Promise((r) => setTimeout(r, 1000));
+      // One fetch slot: the second layer is fetched while the first one's verdict is pending.
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1]);
+      expect(seen.imported).toEqual([]);
+      release();
+      await Promise.all(runs);
+      streams.close();
+      expect(seen.imported).toEqual([0, 1]);
     });
   });
 
@@ -366,19 +418,19 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       const { pipeline, task, seen, abort } = await pipelineOf(repo, streams);
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      // 0 imports (blocked), 1 is fetched and waits for the import slot, 2 waits for the fetch slot.
-      const runs = [pipeline.run(task(0, { ref: 'test/0', gate })), pipeline.run(task(1, { ref: 'test/1' })), pipeline.run(task(2, { ref: 'test/2' }))];
+      // 0 imports (blocked), 1–3 are fetched and wait for the import slot, 4 and 5 for a spool slot.
+      const runs = [pipeline.run(task(0, { ref: 'test/0', gate })), ...[1, 2, 3, 4, 5].map((i) => pipeline.run(task(i, { ref: `test/${i}` })))];
       const settled = runs.map((r) => r.then(() => 'ok', (e: Error) => e.message));
       await new Promise((r) => setTimeout(r, 1500));
-      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1]);
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3]);
       abort();
       release();
       const out = await Promise.all(settled);
       streams.close();
-      expect(out[1]).toMatch(/^Layer 1: .*abort/i);
-      expect(out[2]).toMatch(/^Layer 2: .*abort/i);
+      for (const i of [1, 2, 3, 4, 5]) expect(out[i]).toMatch(new RegExp(`^Layer ${i}: .*abort`, 'i'));
       expect(seen.imported).toEqual([0]);
-      expect(seen.failed).toEqual(expect.arrayContaining([1, 2]));
+      expect(seen.fetching.map(([i]) => i)).toEqual([0, 1, 2, 3]);
+      expect(seen.failed).toEqual(expect.arrayContaining([1, 2, 3, 4, 5]));
     });
   });
 });

@@ -74,8 +74,8 @@ describe('store pull faults', () => {
     const repo = await freshRepo();
     let killed = 0;
     // One layer fetched and one imported at a time: while the commit layer commits (holding the
-    // import slot), the next layer waits with its fetch slot, so when the commit layer is stored
-    // the layers after those two have not been fetched yet.
+    // import slot), at most four layers are spooled, so when the commit layer is stored most of
+    // the image's layers have not been fetched yet.
     const pulled = pullWith(repo, (e) => {
       // A layer is stored: kill every skopeo proxy of ours.
       if (killed === 0 && e.type === 'layer-completed') {
