@@ -152,9 +152,9 @@ export class ImageImporter {
   }
 
   /**
-   * Layers fetched at once, or fetched and waiting (spooled in the repo's tmp/) for their
-   * import; default {@link DEFAULT_FETCH_CONCURRENCY}. Fetching is I/O: this bound is apart from
-   * the CPU budget.
+   * Layers whose bytes are coming in at once; default {@link DEFAULT_FETCH_CONCURRENCY}. Four
+   * times as many may wait for their import, spooled in the repo's tmp/. Fetching is I/O: this
+   * bound is apart from the CPU budget.
    */
   setFetchConcurrency(n: number): this {
     if (!Number.isInteger(n) || n < 1) throw new Error(`Invalid fetch concurrency ${n}`);

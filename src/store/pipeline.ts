@@ -282,7 +282,7 @@ export interface PipelineOptions {
   repo: Repo;
   streams: BlobStreams;
   sourceOf: (index: number) => LayerSource;
-  /** Layers fetched, or fetched and waiting for their import, at once. */
+  /** Layers whose bytes are coming in at once (SPOOLS_PER_FETCH times as many spooled, waiting for their import). */
   fetchConcurrency: number;
   /** Layers imported at once. */
   importConcurrency: number;
