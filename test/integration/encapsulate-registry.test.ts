@@ -2,7 +2,6 @@
 // of the pushed labels, and the encapsulate / unencapsulate CLI commands.
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { runCli } from '../helpers/cli.js';
 import { withOwnTmpdir } from '../helpers/tmpdir.js';
 import { installedSkopeo } from '../helpers/proxy.js';
+import { withSilentServer } from '../helpers/silent-server.js';
 import { cleanupTmp, exampleOs, expectRoundTrip, freshRepo, tmpdir } from './encapsulate-util.js';
 
 const execFileP = promisify(execFile);
@@ -124,24 +124,15 @@ describe('through skopeo', () => {
 
   it('an abort stops skopeo pushing to a registry that does not answer, and leaves no temp dir', async () => {
     const ac = new AbortController();
-    const sockets: Socket[] = [];
-    // Accepts connections and never answers: skopeo waits until it is stopped.
-    const silent = createServer((s) => {
-      sockets.push(s);
-      ac.abort();
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const { port } = silent.address() as AddressInfo;
-    try {
-      await withOwnTmpdir(work, async (tmp) => {
-        const push = encapsulate(repo, fx.ref, {}, { insecureSkipTlsVerification: true, signal: ac.signal }, ImageReference.parse(`docker://127.0.0.1:${port}/x/y:v0`));
-        await expect(push).rejects.toThrow(/^Skopeo copy: skopeo failed: .*The operation was aborted\)$/s);
-        expect((await readdir(tmp)).filter((n) => n.startsWith('ostree-container-encapsulate-'))).toEqual([]);
-      });
-    } finally {
-      for (const s of sockets) s.destroy();
-      silent.close();
-    }
+    await withSilentServer(
+      () => ac.abort(),
+      (port) =>
+        withOwnTmpdir(work, async (tmp) => {
+          const push = encapsulate(repo, fx.ref, {}, { insecureSkipTlsVerification: true, signal: ac.signal }, ImageReference.parse(`docker://127.0.0.1:${port}/x/y:v0`));
+          await expect(push).rejects.toThrow(/^Skopeo copy: skopeo failed: .*The operation was aborted\)$/s);
+          expect((await readdir(tmp)).filter((n) => n.startsWith('ostree-container-encapsulate-'))).toEqual([]);
+        }),
+    );
   });
 
   it('a failed push names skopeo and leaves no temp dir', async () => {

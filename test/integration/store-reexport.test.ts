@@ -5,7 +5,6 @@
 // history and annotations are kept. To `oci:` directly; to `oci-archive:`, a registry and
 // `containers-storage:` through skopeo, each read back and imported again.
 import { execFile } from 'node:child_process';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -31,6 +30,7 @@ import { registryFixture } from '../helpers/registry.js';
 import { childProcesses } from '../helpers/process.js';
 import { deriveOciImage, editOciImage } from '../helpers/sysroot.js';
 import { withOwnTmpdir } from '../helpers/tmpdir.js';
+import { withSilentServer } from '../helpers/silent-server.js';
 import { cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
 import { fileChecksum, listCommit, pullImage } from './store-util.js';
 import { fsck } from './tar-util.js';
@@ -349,27 +349,19 @@ describe('failures', () => {
 
   it('an abort reaches skopeo copy: a registry that never answers, the copy stopped at once, the temporary layout removed', async () => {
     const ac = new AbortController();
-    const held: Socket[] = [];
-    // Holds every connection open without a byte: skopeo would wait for its own timeouts.
-    const server = createServer((s) => {
-      held.push(s);
-      ac.abort();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    try {
-      await withOwnTmpdir(work, async (tmp) => {
-        const started = Date.now();
-        await expect(
-          exportImage(repo, src(), ImageReference.parse(`docker://127.0.0.1:${port}/exampleos/silent:v1`), { insecureSkipTlsVerification: true, signal: ac.signal }),
-        ).rejects.toThrow(/^Skopeo copy: skopeo failed: .*\(skopeo copy oci:\S+ docker:\/\/127\.0\.0\.1:\d+\/exampleos\/silent:v1: The operation was aborted\)$/s);
-        expect(Date.now() - started).toBeLessThan(8000);
-        expect(await readdir(tmp)).toEqual([]);
-      });
-    } finally {
-      for (const s of held) s.destroy();
-      server.close();
-    }
+    // Without the abort, skopeo would wait for its own timeouts.
+    await withSilentServer(
+      () => ac.abort(),
+      (port) =>
+        withOwnTmpdir(work, async (tmp) => {
+          const started = Date.now();
+          await expect(
+            exportImage(repo, src(), ImageReference.parse(`docker://127.0.0.1:${port}/exampleos/silent:v1`), { insecureSkipTlsVerification: true, signal: ac.signal }),
+          ).rejects.toThrow(/^Skopeo copy: skopeo failed: .*\(skopeo copy oci:\S+ docker:\/\/127\.0\.0\.1:\d+\/exampleos\/silent:v1: The operation was aborted\)$/s);
+          expect(Date.now() - started).toBeLessThan(8000);
+          expect(await readdir(tmp)).toEqual([]);
+        }),
+    );
   }, 20_000);
 });
 
