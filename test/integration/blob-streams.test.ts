@@ -5,13 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { BlobStreams, type SpooledBlob } from '../../src/proxy/blob-streams.js';
 import { ImageProxy, type OpenedImage } from '../../src/proxy/image-proxy.js';
 import { pipeReadable } from '../../src/proxy/pipes.js';
 import { Transport } from '../../src/ref/transport.js';
-import type { Repo } from '../../src/repo/repo.js';
+import { Repo } from '../../src/repo/repo.js';
 import { importDerivedLayer } from '../../src/store/derived.js';
 import { LayerPipeline, layerSources, type ImportedLayer, type LayerSource, type LayerTask } from '../../src/store/pipeline.js';
 import { tarNative } from '../../src/tar/native.js';
@@ -208,8 +208,8 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
 
   type Seen = { started: number[]; fetching: [number, number][]; completed: [number, number][]; failed: number[]; imported: number[] };
 
-  /** A pipeline over `streams` (one fetch and one import at a time) and its observer's record. */
-  async function pipelineOf(repo: Repo, streams: BlobStreams, sourceOf?: (i: number) => LayerSource, fetchConcurrency = 1) {
+  /** A pipeline over `streams` (by default one fetch and one import at a time) and its observer's record. */
+  async function pipelineOf(repo: Repo, streams: BlobStreams, sourceOf?: (i: number) => LayerSource, fetchConcurrency = 1, importConcurrency = 1) {
     const seen: Seen = { started: [], fetching: [], completed: [], failed: [], imported: [] };
     const ac = new AbortController();
     const pipeline = new LayerPipeline({
@@ -217,7 +217,7 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       streams,
       sourceOf: sourceOf ?? (await layerSources(streams, Transport.Dir, image.manifest)),
       fetchConcurrency,
-      importConcurrency: 1,
+      importConcurrency,
       signal: ac.signal,
       observers: [
         // An observer may leave out any method.
@@ -231,7 +231,7 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       ],
     });
     /** Layer `index` as a derived layer, committed (with `ref`, in a layer transaction). */
-    const task = (index: number, o: { ref?: string | null; diffId?: string; commit?: boolean; gate?: Promise<void> } = {}): LayerTask<ImportedLayer> => ({
+    const task = (index: number, o: { ref?: string | null; diffId?: string; commit?: boolean; gate?: Promise<unknown> | (() => Promise<unknown>) } = {}): LayerTask<ImportedLayer> => ({
       index,
       layer: blobs()[index]!,
       kind: 'derived',
@@ -240,8 +240,9 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       diffId: o.diffId ?? image.layers[index]!.diffId,
       import: async (r, fd, source, signal) => {
         seen.imported.push(index);
-        await o.gate;
-        const res = await importDerivedLayer(r, fd, { mediaType: source.mediaType, importerVersion: '0', transaction: 'caller', signal });
+        await (typeof o.gate === 'function' ? o.gate() : o.gate);
+        // Its top-level file kept: each layer its own commit.
+        const res = await importDerivedLayer(r, fd, { mediaType: source.mediaType, importerVersion: '0', transaction: 'caller', allowNonusr: true, signal });
         return o.commit === false ? { digest: res.digest, size: res.size, diffId: res.diffId } : res;
       },
     });
@@ -379,6 +380,138 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       expect(out[2]).toMatch(/^Layer 2: .*abort/i);
       expect(seen.imported).toEqual([0]);
       expect(seen.failed).toEqual(expect.arrayContaining([1, 2]));
+    });
+  });
+
+  /** The layer transactions' commits while `fn` runs (every handle of the pipeline is a Repo). */
+  async function countingCommits<T>(fn: () => Promise<T>): Promise<{ result: T; commits: number }> {
+    const spy = vi.spyOn(Repo.prototype, 'commitTransaction');
+    try {
+      const result = await fn();
+      return { result, commits: spy.mock.calls.length };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  const partialMarks = (repo: Repo) => readdirSync(path.join(repo.path, 'state')).filter((f) => f.endsWith('.commitpartial'));
+
+  /** Holds layer 0's import until `n` more layers wait for the import slot. */
+  function heldFirst(pipeline: LayerPipeline) {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    return {
+      gate,
+      releaseWhenQueued: async (n: number) => {
+        // The queue is the pipeline's own (no event tells when a fetched layer joins it).
+        for (let i = 0; i < 600 && pipeline['importSlots'].waiting < n; i++) await new Promise((r) => setTimeout(r, 25));
+        release();
+      },
+    };
+  }
+
+  it('layers imported while others wait share one transaction; each resolves once it is committed, no commit left partial', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task } = await pipelineOf(repo, streams, undefined, 4);
+      const { gate, releaseWhenQueued } = heldFirst(pipeline);
+      // Where each layer's ref stands when its run resolves.
+      const refAtResolve = (i: number) => async (r: ImportedLayer) => ({ commit: r.commit, ref: await repo.resolveRev(`test/${i}`, { allowNoent: true }) });
+      const { result, commits } = await countingCommits(async () => {
+        const runs = [0, 1, 2, 3].map((i) => pipeline.run(task(i, { ref: `test/${i}`, gate: i === 0 ? gate : undefined })).then(refAtResolve(i)));
+        await releaseWhenQueued(3);
+        return Promise.all(runs);
+      });
+      streams.close();
+      // Layer 0 (the first handed in) on its own; 1, 2 and 3 imported one after the other into
+      // one transaction, committed when no import waited any more (well within BATCH_MS).
+      expect(commits).toBe(2);
+      for (const r of result) expect(r.ref).toBe(r.commit);
+      expect(partialMarks(repo)).toEqual([]);
+    });
+  });
+
+  it('a transaction older than BATCH_MS (1 s) is committed although imports wait', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task } = await pipelineOf(repo, streams, undefined, 3);
+      const { gate, releaseWhenQueued } = heldFirst(pipeline);
+      // The import after layer 0's (1 or 2: in the order their fetches ended) takes longer than BATCH_MS.
+      let n = 0;
+      const slowOnce = () => new Promise((r) => setTimeout(r, n++ === 0 ? 1100 : 0));
+      const { commits } = await countingCommits(async () => {
+        const runs = [0, 1, 2].map((i) => pipeline.run(task(i, { ref: `test/${i}`, gate: i === 0 ? gate : slowOnce })));
+        await releaseWhenQueued(2);
+        return Promise.all(runs);
+      });
+      streams.close();
+      // Each layer on its own: 0 first, the slow one although the other waited, then the other.
+      expect(commits).toBe(3);
+      for (const i of [0, 1, 2]) expect(await repo.resolveRev(`test/${i}`)).toMatch(/^[0-9a-f]{64}$/);
+    });
+  });
+
+  it("a layer whose shared transaction a later layer's failure dropped fails too, naming that layer; no ref, no partial mark", async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task, seen } = await pipelineOf(repo, streams, undefined, 3);
+      const { gate, releaseWhenQueued } = heldFirst(pipeline);
+      // The second import after layer 0's fails (1 and 2 import in the order their fetches ended).
+      let n = 0;
+      const failSecond = () => (n++ === 1 ? Promise.reject(new Error('import failed')) : Promise.resolve());
+      const runs = [0, 1, 2].map((i) => pipeline.run(task(i, { ref: `test/${i}`, gate: i === 0 ? gate : failSecond })));
+      const settled = runs.map((r) => r.then(() => 'ok', (e: Error) => e.message));
+      await releaseWhenQueued(2);
+      const out = await Promise.all(settled);
+      streams.close();
+      const [, shared, failing] = seen.imported as [number, number, number];
+      expect(seen.imported[0]).toBe(0);
+      expect(out[0]).toBe('ok');
+      expect(out[shared]).toBe(`Layer ${shared}: not stored: its transaction, shared with layer ${blobs()[failing]!.digest}, was dropped`);
+      expect(out[failing]).toBe(`Layer ${failing}: import failed`);
+      // The failing layer's own error goes first.
+      expect(seen.failed).toEqual([failing, shared]);
+      expect(await repo.resolveRev('test/0')).toMatch(/^[0-9a-f]{64}$/);
+      expect(await repo.resolveRev(`test/${shared}`, { allowNoent: true })).toBeNull();
+      expect(await repo.resolveRev(`test/${failing}`, { allowNoent: true })).toBeNull();
+      expect(partialMarks(repo)).toEqual([]);
+    });
+  });
+
+  it('two imports at once each have their repository handle (two handles per import slot)', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task, seen } = await pipelineOf(repo, streams, undefined, 2, 2);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const runs = [0, 1].map((i) => pipeline.run(task(i, { ref: `test/${i}`, gate })));
+      for (let i = 0; i < 100 && seen.imported.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(seen.imported).toEqual([0, 1]);
+      release();
+      await Promise.all(runs);
+      streams.close();
+    });
+  });
+
+  it("the first layer handed in imports first although its fetch ends last, and a later layer's failure does not open the way", async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const [a, b] = blobs();
+      const zero = `sha256:${'0'.repeat(64)}`;
+      // Layer 0's fetch ends last (a fake delay); layer 1 is reported under another digest.
+      const streams = new (class extends BlobStreams {
+        override async fetch(...args: Parameters<BlobStreams['fetch']>): Promise<SpooledBlob> {
+          if (args[0] === a!.digest) await new Promise((r) => setTimeout(r, 800));
+          const got = await super.fetch(...args);
+          return got.digest === b!.digest ? { ...got, digest: zero } : got;
+        }
+      })(proxy, img);
+      const { pipeline, task, seen } = await pipelineOf(repo, streams, undefined, 3);
+      const settled = [0, 1, 2].map((i) => pipeline.run(task(i, { ref: `test/${i}` })).then(() => 'ok', (e: Error) => e.message));
+      const out = await Promise.all(settled);
+      streams.close();
+      expect(out).toEqual(['ok', `Layer 1: Corrupted blob: expected digest ${b!.digest}, got ${zero}`, 'ok']);
+      expect(seen.failed).toEqual([1]);
+      expect(seen.imported).toEqual([0, 2]);
     });
   });
 });
