@@ -231,7 +231,7 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       ],
     });
     /** Layer `index` as a derived layer, committed (with `ref`, in a layer transaction). */
-    const task = (index: number, o: { ref?: string | null; diffId?: string; commit?: boolean; gate?: Promise<unknown> | (() => Promise<unknown>) } = {}): LayerTask<ImportedLayer> => ({
+    const task = (index: number, o: { ref?: string | null; diffId?: string; commit?: boolean; gate?: Promise<unknown> | (() => Promise<unknown>); imported?: () => void } = {}): LayerTask<ImportedLayer> => ({
       index,
       layer: blobs()[index]!,
       kind: 'derived',
@@ -243,6 +243,7 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
         await (typeof o.gate === 'function' ? o.gate() : o.gate);
         // Its top-level file kept: each layer its own commit.
         const res = await importDerivedLayer(r, fd, { mediaType: source.mediaType, importerVersion: '0', transaction: 'caller', allowNonusr: true, signal });
+        o.imported?.();
         return o.commit === false ? { digest: res.digest, size: res.size, diffId: res.diffId } : res;
       },
     });
@@ -512,6 +513,61 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       expect(out).toEqual(['ok', `Layer 1: Corrupted blob: expected digest ${b!.digest}, got ${zero}`, 'ok']);
       expect(seen.failed).toEqual([1]);
       expect(seen.imported).toEqual([0, 2]);
+    });
+  });
+
+  it('a layer transaction whose commit fails: its layer fails with that error, the partial mark stays only on a commit object that got in, the next layer goes through', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task } = await pipelineOf(repo, streams);
+      // Faults a healthy repository does not give (a fake for them only): a commit that fails
+      // before it moved anything, and one that fails after it moved the staged objects in.
+      const real = Repo.prototype.commitTransaction;
+      const spy = vi
+        .spyOn(Repo.prototype, 'commitTransaction')
+        .mockImplementationOnce(() => Promise.reject(new Error('commit failed')))
+        .mockImplementationOnce(async function (this: Repo) {
+          await real.call(this);
+          throw new Error('commit failed half way');
+        });
+      try {
+        await expect(pipeline.run(task(0, { ref: 'test/0' }))).rejects.toThrow(/^Layer 0: commit failed$/);
+        expect(await repo.resolveRev('test/0', { allowNoent: true })).toBeNull();
+        expect(partialMarks(repo)).toEqual([]);
+        await expect(pipeline.run(task(1, { ref: 'test/1' }))).rejects.toThrow(/^Layer 1: commit failed half way$/);
+        const [mark] = partialMarks(repo);
+        expect(partialMarks(repo)).toHaveLength(1);
+        expect(await repo.hasObject('commit', mark!.replace('.commitpartial', ''))).toBe(true);
+        // The handle's transaction was aborted and its slot given back: the next layer is stored.
+        const r = await pipeline.run(task(2, { ref: 'test/2' }));
+        expect(await repo.resolveRev('test/2')).toBe(r.commit);
+        expect(spy).toHaveBeenCalledTimes(3);
+      } finally {
+        spy.mockRestore();
+        streams.close();
+      }
+    });
+  });
+
+  it('an abort after a layer was recorded in a transaction left open for the next: that layer is still committed', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task, seen, abort } = await pipelineOf(repo, streams, undefined, 3);
+      const { gate, releaseWhenQueued } = heldFirst(pipeline);
+      // The first import after layer 0's aborts the pull once it has imported its layer; the
+      // other layer, waiting for the import slot, then fails with the abort.
+      const runs = [0, 1, 2].map((i) => pipeline.run(task(i, { ref: `test/${i}`, gate: i === 0 ? gate : undefined, imported: i === 0 ? undefined : abort })));
+      const settled = runs.map((r) => r.then(() => 'ok', (e: Error) => e.message));
+      await releaseWhenQueued(2);
+      const out = await Promise.all(settled);
+      streams.close();
+      const stored = seen.imported[1]!;
+      const aborted = 3 - stored;
+      expect(seen.imported).toEqual([0, stored]);
+      expect(out[stored]).toBe('ok');
+      expect(out[aborted]).toMatch(new RegExp(`^Layer ${aborted}: .*abort`, 'i'));
+      expect(await repo.resolveRev(`test/${stored}`)).toMatch(/^[0-9a-f]{64}$/);
+      expect(await repo.resolveRev(`test/${aborted}`, { allowNoent: true })).toBeNull();
     });
   });
 });
