@@ -135,6 +135,39 @@ describe('BlobStreams: spooled blobs from one proxy', () => {
   });
 });
 
+describe('layerSources: what is fetched for each manifest layer', () => {
+  /** A manifest whose descriptors name other blobs (as containers-storage's name the diff_ids). */
+  const renamed = () => ({ ...image.manifest, layers: image.manifest.layers.map((l) => ({ ...l, digest: `sha256:${'2'.repeat(64)}` })) });
+
+  it("from containers-storage with this host's skopeo: its layer info replaces the descriptors, or, without that call (skopeo < 1.10), a clear refusal", async () => {
+    // No podman store here: the dir: image's layer info stands in for containers-storage's.
+    await withProxy(image.ref, async (proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const info = await proxy.getLayerInfo(img);
+      const sources = layerSources(streams, Transport.ContainerStorage, renamed());
+      if (info === null) {
+        await expect(sources).rejects.toThrow(/^skopeo too old to pull from containers-storage$/);
+      } else {
+        const sourceOf = await sources;
+        expect(blobs().map((_, i) => sourceOf(i))).toEqual(info);
+      }
+      streams.close();
+    });
+  });
+
+  it("from containers-storage: the proxy's layer info, by position; a position past it is refused; elsewhere the manifest's descriptor", async () => {
+    // The layer info a newer skopeo than Debian 12's gives (a fake for that version only): the
+    // dir: image's blobs, under a manifest that names other ones.
+    const info = blobs().map((d) => ({ digest: d.digest, size: d.size, mediaType: d.mediaType }));
+    const newer = { proxy: { getLayerInfo: async () => info }, image: {} } as unknown as BlobStreams;
+    const manifest = renamed();
+    const fromStorage = await layerSources(newer, Transport.ContainerStorage, manifest);
+    expect(blobs().map((_, i) => fromStorage(i))).toEqual(info);
+    expect(() => fromStorage(6)).toThrow(/^blobid position 6 exceeds diffid count 6$/);
+    expect((await layerSources(newer, Transport.OciDir, manifest))(0)).toBe(manifest.layers[0]);
+  });
+});
+
 describe('LayerPipeline: fetches bounded apart from imports', () => {
   it('fetches run ahead of a blocked import up to their bound, then wait for imports to start', async () => {
     const { repo } = await cliRepo();
