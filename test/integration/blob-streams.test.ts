@@ -20,6 +20,21 @@ import { childProcesses } from '../helpers/process.js';
 import { cliRepo } from './store-util.js';
 import { cleanupTmp, tmpdir } from './encapsulate-util.js';
 
+// File systems without O_TMPFILE (a fault injected here: ext4 and tmpfs have it): the spool's
+// unnamed file fails with `unnamed.code`, or succeeds; `unnamed.dirs` are the directories asked.
+const unnamed = vi.hoisted(() => ({ code: undefined as string | undefined, dirs: [] as string[] }));
+vi.mock('../../src/unnamed-file.js', async (real: () => Promise<typeof import('../../src/unnamed-file.js')>) => {
+  const m = await real();
+  return {
+    ...m,
+    openUnnamedFile: (dir: string, mode?: number) => {
+      unnamed.dirs.push(dir);
+      if (unnamed.code) throw Object.assign(new Error(`${unnamed.code}: injected`), { code: unnamed.code });
+      return m.openUnnamedFile(dir, mode);
+    },
+  };
+});
+
 /** Blobs bigger than a pipe's buffer many times over: a writer blocks until they are read. */
 const BLOB = 2 * 1024 * 1024;
 let image: BuiltImage;
@@ -601,6 +616,28 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       expect(out[aborted]).toMatch(new RegExp(`^Layer ${aborted}: .*abort`, 'i'));
       expect(await repo.resolveRev(`test/${stored}`)).toMatch(/^[0-9a-f]{64}$/);
       expect(await repo.resolveRev(`test/${aborted}`, { allowNoent: true })).toBeNull();
+    });
+  });
+
+  it('a spool where the file system has no unnamed files: a named file in tmp/, unlinked at once; other errors fail the layer', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task } = await pipelineOf(repo, streams);
+      try {
+        for (const [i, code] of ['EOPNOTSUPP', 'EISDIR', 'EINVAL'].entries()) {
+          unnamed.code = code;
+          unnamed.dirs = [];
+          const r = await pipeline.run(task(i, { ref: `test/${i}` }));
+          expect(await repo.resolveRev(`test/${i}`)).toBe(r.commit);
+          expect(unnamed.dirs).toEqual([path.join(repo.path, 'tmp')]);
+          expect(readdirSync(path.join(repo.path, 'tmp')).filter((f) => f.startsWith('spool-'))).toEqual([]);
+        }
+        unnamed.code = 'EACCES';
+        await expect(pipeline.run(task(3, { ref: 'test/3' }))).rejects.toThrow(/^Layer 3: EACCES: injected$/);
+      } finally {
+        unnamed.code = undefined;
+        streams.close();
+      }
     });
   });
 });
