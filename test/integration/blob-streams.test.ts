@@ -641,4 +641,37 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       }
     });
   });
+
+  it('a layer transaction that cannot be opened: its layer fails with that error, the next layer goes through', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const { pipeline, task } = await pipelineOf(repo, streams);
+      // A fault a healthy repository does not give (a fake for it only).
+      const spy = vi.spyOn(Repo.prototype, 'prepareTransaction').mockRejectedValueOnce(new Error('no transaction'));
+      try {
+        await expect(pipeline.run(task(0, { ref: 'test/0' }))).rejects.toThrow(/^Layer 0: no transaction$/);
+        const r = await pipeline.run(task(1, { ref: 'test/1' }));
+        expect(await repo.resolveRev('test/1')).toBe(r.commit);
+      } finally {
+        spy.mockRestore();
+        streams.close();
+      }
+    });
+  });
+
+  it('a blob declared empty is held to that: other bytes are refused', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      // skopeo refuses such a blob first; the fake asks it for the blob's real size while the
+      // pipeline expects 0 bytes.
+      const streams = new (class extends BlobStreams {
+        override fetch(digest: string, size: number, ...rest: [number, { signal: AbortSignal; bytes?: BigUint64Array }]): Promise<SpooledBlob> {
+          return super.fetch(digest, size === 0 ? blobs().find((d) => d.digest === digest)!.size : size, ...rest);
+        }
+      })(proxy, img);
+      const { pipeline, task } = await pipelineOf(repo, streams, (i) => ({ ...blobs()[i]!, size: 0 }));
+      const d = blobs()[0]!;
+      await expect(pipeline.run(task(0, { ref: 'test/0' }))).rejects.toThrow(new RegExp(`^Layer 0: Corrupted blob ${d.digest}: expected 0 bytes, got ${d.size}$`));
+      streams.close();
+    });
+  });
 });
