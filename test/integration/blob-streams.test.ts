@@ -466,8 +466,11 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       const { gate, releaseWhenQueued } = heldFirst(pipeline);
       // Where each layer's ref stands when its run resolves.
       const refAtResolve = (i: number) => async (r: ImportedLayer) => ({ commit: r.commit, ref: await repo.resolveRev(`test/${i}`, { allowNoent: true }) });
+      // Layer 0's ref as each later import starts: the first layer keeps its import slot until committed.
+      const firstAtImport: (string | null)[] = [];
+      const later = async () => void firstAtImport.push(await repo.resolveRev('test/0', { allowNoent: true }));
       const { result, commits } = await countingCommits(async () => {
-        const runs = [0, 1, 2, 3].map((i) => pipeline.run(task(i, { ref: `test/${i}`, gate: i === 0 ? gate : undefined })).then(refAtResolve(i)));
+        const runs = [0, 1, 2, 3].map((i) => pipeline.run(task(i, { ref: `test/${i}`, gate: i === 0 ? gate : later })).then(refAtResolve(i)));
         await releaseWhenQueued(3);
         return Promise.all(runs);
       });
@@ -476,6 +479,7 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       // one transaction, committed when no import waited any more (well within BATCH_MS).
       expect(commits).toBe(2);
       for (const r of result) expect(r.ref).toBe(r.commit);
+      expect(firstAtImport).toEqual([1, 2, 3].map(() => result[0]!.commit));
       expect(partialMarks(repo)).toEqual([]);
     });
   });
