@@ -289,8 +289,8 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       import: async (r, fd, source, signal) => {
         seen.imported.push(index);
         await (typeof o.gate === 'function' ? o.gate() : o.gate);
-        // Its top-level file kept: each layer its own commit.
-        const res = await importDerivedLayer(r, fd, { mediaType: source.mediaType, importerVersion: '0', transaction: 'caller', allowNonusr: true, signal });
+        // Its top-level file kept: each layer its own commit, the same one at every import.
+        const res = await importDerivedLayer(r, fd, { mediaType: source.mediaType, importerVersion: '0', transaction: 'caller', allowNonusr: true, timestamp: 0, signal });
         o.imported?.();
         return o.commit === false ? { digest: res.digest, size: res.size, diffId: res.diffId } : res;
       },
@@ -676,6 +676,39 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
       const d = blobs()[0]!;
       await expect(pipeline.run(task(0, { ref: 'test/0' }))).rejects.toThrow(new RegExp(`^Layer 0: Corrupted blob ${d.digest}: expected 0 bytes, got ${d.size}$`));
       streams.close();
+    });
+  });
+
+  it("a dropped transaction leaves the partial mark of a layer commit that was in the repository before (an earlier commit's leftover)", async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      // An earlier pull's commits of layers 1 and 2 failed after moving their objects in (a fake
+      // for that fault): both commits are in, marked partial.
+      const real = Repo.prototype.commitTransaction;
+      const spy = vi.spyOn(Repo.prototype, 'commitTransaction').mockImplementation(async function (this: Repo) {
+        await real.call(this);
+        throw new Error('commit failed half way');
+      });
+      try {
+        const earlier = await pipelineOf(repo, streams);
+        for (const i of [1, 2]) await expect(earlier.pipeline.run(earlier.task(i, { ref: `earlier/${i}` }))).rejects.toThrow(/commit failed half way$/);
+      } finally {
+        spy.mockRestore();
+      }
+      const marks = partialMarks(repo).sort();
+      expect(marks).toHaveLength(2);
+      // Now 1 and 2 share a transaction that the second one's failure drops.
+      const { pipeline, task } = await pipelineOf(repo, streams, undefined, 3);
+      const { gate, releaseWhenQueued } = heldFirst(pipeline);
+      let n = 0;
+      const failSecond = () => (n++ === 1 ? Promise.reject(new Error('import failed')) : Promise.resolve());
+      const settled = [0, 1, 2].map((i) => pipeline.run(task(i, { ref: `test/${i}`, gate: i === 0 ? gate : failSecond })).then(() => 'ok', (e: Error) => e.message));
+      await releaseWhenQueued(2);
+      const out = await Promise.all(settled);
+      streams.close();
+      expect(out.filter((m) => m === 'ok')).toHaveLength(1);
+      // The shared layer's commit may be the incomplete leftover: its mark stays.
+      expect(partialMarks(repo).sort()).toEqual(marks);
     });
   });
 });
