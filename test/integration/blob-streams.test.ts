@@ -417,6 +417,32 @@ describe("LayerPipeline: its own checks, the blob ref, failures that free their 
     });
   });
 
+  it('one fetch slot, one fetch at a time: a slot is given back once, when its bytes are in', async () => {
+    await withRepoAndProxy(async (repo, proxy, img) => {
+      let inFlight = 0;
+      let most = 0;
+      // Counts the fetches between their start and their last byte (the real fetches, observed).
+      class Counting extends BlobStreams {
+        override fetch(digest: string, size: number, out: number, opts: Parameters<BlobStreams['fetch']>[3]): Promise<SpooledBlob> {
+          most = Math.max(most, ++inFlight);
+          return super.fetch(digest, size, out, {
+            ...opts,
+            received: () => {
+              inFlight--;
+              opts.received?.();
+            },
+          });
+        }
+      }
+      const streams = new Counting(proxy, img);
+      const { pipeline, task, seen } = await pipelineOf(repo, streams);
+      await Promise.all(blobs().map((_, i) => pipeline.run(task(i, { ref: `test/${i}` }))));
+      streams.close();
+      expect(seen.completed.map(([i]) => i).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(most).toBe(1);
+    });
+  });
+
   it('slots are given back once: after a layer is done, four layers are spooled ahead of a blocked import, not five', async () => {
     await withRepoAndProxy(async (repo, proxy, img) => {
       const streams = new BlobStreams(proxy, img);
