@@ -4,9 +4,8 @@ import { withContext } from '../errors.js';
 import { BASE_IMAGE_PREFIX, CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, IMAGE_PREFIX, LAYER_PREFIX, META_FILTERED } from '../container/constants.js';
 import type { ImageManifest } from '../oci/types.js';
 import type { ImageReference } from '../ref/image-reference.js';
-import { unprefixUnescapeRef } from '../ref/refescape.js';
 import type { Repo } from '../repo/repo.js';
-import { manifestFromCommit, queryCachedUpdate, refForImage } from './state.js';
+import { listStoreRefs, manifestFromCommit, queryCachedUpdate, refForImage } from './state.js';
 
 /** Deletes the image ref of `imgref` (layers untouched); false when it did not exist. */
 export async function removeImage(repo: Repo, imgref: ImageReference | string): Promise<boolean> {
@@ -43,7 +42,7 @@ export async function gcImageLayers(repo: Repo, opts: { keep?: ImageManifest } =
   return withContext('Pruning image layers', async () => {
     // `keep`: an image just imported without an image ref (spec §9.1: its layers stay).
     const referenced = new Set<string>(opts.keep?.layers.map((l) => l.digest) ?? []);
-    for (const commit of (await repo.listRefs(IMAGE_PREFIX)).values()) {
+    for (const { commit } of await listStoreRefs(repo, IMAGE_PREFIX)) {
       for (const d of await layersOfCommit(repo, commit, true)) referenced.add(d);
       // An update fetched ahead (ImageImporter.download()) keeps its layers until applied.
       const pending = await queryCachedUpdate(repo, commit).catch(() => null);
@@ -55,8 +54,8 @@ export async function gcImageLayers(repo: Repo, opts: { keep?: ImageManifest } =
       }
     }
     let pruned = 0;
-    for (const ref of (await repo.listRefs(LAYER_PREFIX)).keys()) {
-      if (referenced.has(unprefixUnescapeRef(LAYER_PREFIX, ref))) continue;
+    for (const { ref, name } of await listStoreRefs(repo, LAYER_PREFIX)) {
+      if (referenced.has(name)) continue;
       await repo.deleteRef(ref);
       pruned++;
     }
@@ -66,7 +65,7 @@ export async function gcImageLayers(repo: Repo, opts: { keep?: ImageManifest } =
 
 /** The number of layer refs in the store. */
 export async function countLayerReferences(repo: Repo): Promise<number> {
-  return (await repo.listRefs(LAYER_PREFIX)).size;
+  return (await listStoreRefs(repo, LAYER_PREFIX)).length;
 }
 
 /**

@@ -119,8 +119,35 @@ export async function queryImage(repo: Repo, imgref: ImageReference | string): P
   });
 }
 
+/** A ref of the store: its full name, the name it escapes (an image reference, a layer digest), its commit. */
+export interface StoreRef {
+  ref: string;
+  name: string;
+  commit: string;
+}
+
+/**
+ * The store's refs under `prefix` (the image or the layer prefix). libostree writes a ref file by
+ * linking it under a temporary name in the ref's directory (`tmplink.XXXXXX`; `tmp.XXXXXX` in older
+ * releases) and renaming that over the ref; a process killed in between leaves the temporary name,
+ * which lists as a ref but is no escaped name: skipped, and left alone (it may be another
+ * process's ref update under way).
+ */
+export async function listStoreRefs(repo: Repo, prefix: string): Promise<StoreRef[]> {
+  const out: StoreRef[] = [];
+  for (const [ref, commit] of await repo.listRefs(prefix)) {
+    let name: string;
+    try {
+      name = unprefixUnescapeRef(prefix, ref);
+    } catch {
+      continue;
+    }
+    out.push({ ref, name, commit });
+  }
+  return out;
+}
+
 /** The stored images' references (text forms such as `docker://…`, `oci:/…`), sorted. */
 export async function listImages(repo: Repo): Promise<string[]> {
-  const refs = await repo.listRefs(IMAGE_PREFIX);
-  return [...refs.keys()].map((r) => unprefixUnescapeRef(IMAGE_PREFIX, r)).sort();
+  return (await listStoreRefs(repo, IMAGE_PREFIX)).map((r) => r.name).sort();
 }

@@ -14,7 +14,7 @@ import { ImageReference } from '../../src/ref/image-reference.js';
 import type { Repo } from '../../src/repo/repo.js';
 import type { ImageImporter } from '../../src/store/importer.js';
 import { countLayerReferences, gcImageLayers, removeImages } from '../../src/store/maintenance.js';
-import { queryImage, refForLayer, type LayeredImageState } from '../../src/store/state.js';
+import { listImages, queryImage, refForImage, refForLayer, type LayeredImageState } from '../../src/store/state.js';
 import { chunkedExampleWork, cleanupTmp, freshRepo } from './encapsulate-util.js';
 import { pullImage } from './store-util.js';
 import { fsck } from './tar-util.js';
@@ -115,6 +115,25 @@ describe('GC roots', () => {
     expect(await gcImageLayers(repo)).toBe(digests0.length);
     expect(await countLayerReferences(repo)).toBe(0);
     expect([...(await repo.listRefs()).keys()].sort()).toEqual(['exampleos/keep', 'ostree/container/baseimagex', 'rpmostree/base/1']);
+  });
+
+  it('the temporary names libostree writes ref files under, left by a kill (`tmplink.XXXXXX`), are neither layers nor images: listed, counted and collected past', async () => {
+    const repo = await freshRepo();
+    await pull(repo, v0);
+    // What a process killed between libostree's link and rename of a ref file leaves in the ref's
+    // directory (a kill -9 of a pull in CI: its rerun's GC failed with "Invalid character .").
+    const layerRef = refForLayer({ digest: digests0[0]! });
+    const imageRef = refForImage(`oci:${v0}`);
+    const leftovers = ['ostree/container/blob/tmplink.Ab12Cd', 'ostree/container/blob/tmp.Xy34Zw', 'ostree/container/image/tmplink.Qr56St'];
+    for (const [i, left] of leftovers.entries()) await repo.setRefImmediate(left, (await repo.resolveRev(i < 2 ? layerRef : imageRef))!);
+    expect(await listImages(repo)).toEqual([`oci:${v0}`]);
+    expect(await countLayerReferences(repo)).toBe(digests0.length);
+    expect(await gcImageLayers(repo)).toBe(0);
+    // Not ours to delete: another process's ref update may be under way.
+    for (const left of leftovers) expect(await repo.resolveRev(left, { allowNoent: true })).not.toBeNull();
+    await pull(repo, v1);
+    expect(await listImages(repo)).toEqual([`oci:${v0}`, `oci:${v1}`].sort());
+    expect(await storedLayers(repo, digests1)).toEqual(digests1);
   });
 
   it('an image ref whose commit has no manifest fails the GC and deletes nothing', async () => {
