@@ -12,6 +12,20 @@ const GROUPS = {
     files: ['config', 'auth', 'policy', 'pipes', 'seqpacket', 'fetch'],
     tests: ['test/unit/proxy-*.test.ts', 'test/integration/proxy-auth.test.ts', 'test/integration/proxy-policy.test.ts'],
   },
+  // The proxy client (its requests and their order, images, blobs, exit), the streams of several
+  // blobs at once, the pool of proxies and skopeo copy. timeoutMS 10 s: a mutant that leaves a
+  // request unanswered makes a test wait, and a timeout counts as killed.
+  core: {
+    files: ['image-proxy', 'blob-streams', 'pool', 'skopeo-copy'],
+    tests: [
+      'test/unit/proxy-*.test.ts',
+      'test/integration/proxy.test.ts',
+      'test/integration/proxy-faults.test.ts',
+      'test/integration/blob-streams.test.ts',
+      'test/integration/oci-skopeo.test.ts',
+    ],
+    timeoutMS: 10_000,
+  },
 };
 
 export default groupConfig('proxy', 'PROXY_GROUP', GROUPS);
