@@ -156,7 +156,9 @@ describe('the base commit is complete only with all its layers', () => {
 
   async function pullOneByOne(repo: Repo, ref: OstreeImageReference, onEvent: (e: ImportProgress) => void = () => undefined, signal?: AbortSignal): Promise<number[]> {
     const completed: number[] = [];
-    const imp = new ImageImporter(repo, ref).setParallelism(1).onProgress((e) => {
+    // One layer fetched and one imported at a time: a later layer is fetched only once earlier
+    // ones left their spool slots, so the commit layer is stored before a later layer can fail.
+    const imp = new ImageImporter(repo, ref).setParallelism(1).setFetchConcurrency(1).onProgress((e) => {
       if (e.type === 'layer-completed') completed.push(e.layerIndex);
       onEvent(e);
     });
