@@ -13,6 +13,7 @@
 // and observers (progress, the journal) hear of each step. What differs between layer kinds is
 // only the native import and what the import waits for.
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { withContext } from '../errors.js';
@@ -304,6 +305,9 @@ export class LayerPipeline {
     this.spoolSlots = new Slots(SPOOLS_PER_FETCH * o.fetchConcurrency);
     this.importSlots = new Slots(o.importConcurrency);
     this.batches = new Batches(o.repo, o.importConcurrency);
+    // A layer in flight listens to the signal while it is fetched (until skopeo's verdict) and
+    // while it is imported; more than Node's default of 10 at once is no leak.
+    setMaxListeners(SPOOLS_PER_FETCH * o.fetchConcurrency + o.importConcurrency, o.signal);
   }
 
   /**

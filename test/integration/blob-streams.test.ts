@@ -262,6 +262,62 @@ describe('LayerPipeline: fetches bounded apart from imports', () => {
   });
 });
 
+describe('LayerPipeline: listeners of its signal', () => {
+  it('twelve layers in flight, each listening to the signal as a native import does: no MaxListenersExceeded warning', async () => {
+    const dir = path.join(await tmpdir('blob-listeners-'), 'img');
+    const many = await buildDirImage(dir, { layers: Array.from({ length: 12 }, (_, i) => ({ [`f${i}`]: randomBytes(4096) })) });
+    const { repo } = await cliRepo();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      await withProxy(many.ref, async (proxy, img) => {
+        const streams = new BlobStreams(proxy, img);
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        let importing = 0;
+        const pipeline = new LayerPipeline({
+          repo,
+          streams,
+          sourceOf: await layerSources(streams, Transport.Dir, many.manifest),
+          // Twelve spool slots, twelve imports at once.
+          fetchConcurrency: 3,
+          importConcurrency: 12,
+          signal: new AbortController().signal,
+          observers: [],
+        });
+        const runs = many.layers.map((l, index) =>
+          pipeline.run({
+            index,
+            layer: l.descriptor,
+            kind: 'derived',
+            context: `Layer ${index}`,
+            ref: null,
+            diffId: undefined,
+            import: async (_repo, _fd, source, signal) => {
+              const onAbort = () => {};
+              signal.addEventListener('abort', onAbort, { once: true });
+              importing++;
+              await gate;
+              signal.removeEventListener('abort', onAbort);
+              return { digest: source.digest, size: source.size, diffId: '' };
+            },
+          }),
+        );
+        await vi.waitFor(() => expect(importing).toBe(12), { timeout: 20_000 });
+        release();
+        await Promise.all(runs);
+        streams.close();
+      });
+      // Warnings are emitted on the next tick.
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
 describe("LayerPipeline: its own checks, the blob ref, failures that free their slots", () => {
   // skopeo verifies every blob before the pipeline sees it (its FinishPipe fails), so the
   // pipeline's own digest and size checks are reached only through a fault no real skopeo gives:
