@@ -53,4 +53,78 @@ describe('mergeCommitMetadata', () => {
     expect([...m.keys()]).toEqual(['ostree.container.image-config', 'ostree.importer.version', 'ostree.manifest', 'ostree.manifest-digest', 'ostree.tar-filtered']);
     expect(m.get('ostree.tar-filtered')).toEqual({ type: 'a{sa{su}}', value: filtered });
   });
+
+  it('keeps the lists and maps of the fields upstream knows: urls, platform features, annotations, Env, Entrypoint, Volumes', () => {
+    const platform = { architecture: 'amd64', os: 'windows', 'os.version': '10.0.17763', 'os.features': ['win32k'], variant: 'v3', features: ['sse4'] };
+    const m = mergeCommitMetadata(
+      {
+        manifestDigest: 'sha256:0123',
+        manifest: {
+          schemaVersion: 2,
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'b'.repeat(64)}`, size: 5, platform },
+          layers: [{ ...layer, urls: ['https://example.com/l', 'https://example.org/l'] }],
+          annotations: { 'org.opencontainers.image.version': '1' },
+        } as ImageManifest,
+        config: {
+          architecture: 'amd64',
+          os: 'windows',
+          'os.features': ['win32k'],
+          config: { Env: ['PATH=/usr/bin', 'LANG=C'], Entrypoint: ['/bin/sh', '-c'], Volumes: { '/var/lib/x': { odd: 1 } } },
+          rootfs: { type: 'layers', diff_ids: [] },
+        } as unknown as ImageConfiguration,
+      },
+      '0.15.3',
+      new Map(),
+    );
+    expect(m.get('ostree.manifest')?.value).toBe(
+      `{"annotations":{"org.opencontainers.image.version":"1"},"config":{"digest":"sha256:${'b'.repeat(64)}","mediaType":"application/vnd.oci.image.config.v1+json",` +
+        '"platform":{"architecture":"amd64","features":["sse4"],"os":"windows","os.features":["win32k"],"os.version":"10.0.17763","variant":"v3"},"size":5},' +
+        `"layers":[{"digest":"sha256:${'a'.repeat(64)}","mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":3,"urls":["https://example.com/l","https://example.org/l"]}],` +
+        '"schemaVersion":2}',
+    );
+    expect(m.get('ostree.container.image-config')?.value).toBe(
+      '{"architecture":"amd64","config":{"Entrypoint":["/bin/sh","-c"],"Env":["PATH=/usr/bin","LANG=C"],"Volumes":{"/var/lib/x":{}}},' +
+        '"os":"windows","os.features":["win32k"],"rootfs":{"diff_ids":[],"type":"layers"}}',
+    );
+  });
+
+  // Our parser (oci/types.ts) checks the types of the fields it relies on and lets the others
+  // through whatever they hold, where upstream's typed parse would refuse the document: a field
+  // upstream knows is then kept as given, never emptied (nor a string read as a set).
+  it('keeps a known field as given when it holds something other than the string or flag upstream expects', () => {
+    const odd = { k: [1] };
+    const m = mergeCommitMetadata(
+      {
+        manifestDigest: 'sha256:0123',
+        manifest: {
+          schemaVersion: 2,
+          artifactType: odd,
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'b'.repeat(64)}`, size: 5, artifactType: odd, data: odd, platform: { architecture: 'amd64', os: 'linux', 'os.version': odd } },
+          layers: [],
+        } as unknown as ImageManifest,
+        config: {
+          architecture: 'amd64',
+          os: 'linux',
+          author: odd,
+          'os.version': odd,
+          variant: odd,
+          config: { User: odd, WorkingDir: odd, StopSignal: odd, Volumes: '/data' },
+          rootfs: { type: 'layers', diff_ids: [] },
+          history: [{ created: odd, author: odd, created_by: odd, comment: odd, empty_layer: odd }],
+        } as unknown as ImageConfiguration,
+      },
+      '0.15.3',
+      new Map(),
+    );
+    const o = '{"k":[1]}';
+    expect(m.get('ostree.manifest')?.value).toBe(
+      `{"artifactType":${o},"config":{"artifactType":${o},"data":${o},"digest":"sha256:${'b'.repeat(64)}","mediaType":"application/vnd.oci.image.config.v1+json",` +
+        `"platform":{"architecture":"amd64","os":"linux","os.version":${o}},"size":5},"layers":[],"schemaVersion":2}`,
+    );
+    expect(m.get('ostree.container.image-config')?.value).toBe(
+      `{"architecture":"amd64","author":${o},"config":{"StopSignal":${o},"User":${o},"Volumes":"/data","WorkingDir":${o}},` +
+        `"history":[{"author":${o},"comment":${o},"created":${o},"created_by":${o},"empty_layer":${o}}],` +
+        `"os":"linux","os.version":${o},"rootfs":{"diff_ids":[],"type":"layers"},"variant":${o}}`,
+    );
+  });
 });
