@@ -244,7 +244,7 @@ describe('skopeoCopy', () => {
   it('carries the exit status and skopeo\'s stderr', async () => {
     const dest = `oci:${fx.tmp}/copy-dest`;
     await expect(skopeoCopy('oci:/nonexistent', dest)).rejects.toThrow(
-      /^skopeo failed: .*open \/nonexistent\/index.json: no such file or directory.*\n\(skopeo copy oci:\/nonexistent oci:\S+: exit status: 1\)$/s,
+      /^skopeo failed: .*open \/nonexistent\/index.json: no such file or directory"\n\(skopeo copy oci:\/nonexistent oci:\S+: exit status: 1\)$/s,
     );
     await expect(skopeoCopy(image.ref, `${fx.registry.ref('test/tls')}:latest`)).rejects.toThrow(
       /^skopeo failed: .*server gave HTTP response to HTTPS client.*exit status: 1\)$/s,
@@ -270,6 +270,24 @@ describe('skopeoCopy', () => {
       expect((err.cause as Error).name).toBe('AbortError');
       expect(await copyDirs()).toEqual([]);
     });
+  });
+
+  it('names the signal that killed skopeo', async () => {
+    const fifo = path.join(fx.tmp, 'killed.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const copy = skopeoCopy(`docker-archive:${fifo}`, `oci:${fx.tmp}/never`).then(
+      () => new Error('expected a rejection'),
+      (e: unknown) => e as Error,
+    );
+    // skopeo waits for the FIFO: find it among our children and kill it.
+    let pid: number | undefined;
+    while (pid === undefined) {
+      await new Promise((r) => setTimeout(r, 50));
+      const children = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+      pid = children.map(Number).find((p) => fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'skopeo');
+    }
+    process.kill(pid, 'SIGKILL');
+    expect((await copy).message).toMatch(/^skopeo failed: [^]*\(skopeo copy docker-archive:\S+ oci:\S+: signal: 9 \(SIGKILL\)\)$/);
   });
 
   it('returns the digest it wrote, for a registry push with TLS off', async () => {

@@ -264,5 +264,8 @@ describe('skopeoCopyArgs', () => {
     expect(skopeoCopyArgs('oci:/a', 'oci-archive:/b', { acceptUncompressedLayers: true })).toEqual([
       'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', 'oci:/a', 'oci-archive:/b',
     ]);
+    expect(skopeoCopyArgs('docker://h/x', 'docker://h/y', { srcCertDir: '/s', destNoCreds: true, preserveDigests: true })).toEqual([
+      'copy', '--quiet', '--src-cert-dir', '/s', '--dest-no-creds', '--preserve-digests', 'docker://h/x', 'docker://h/y',
+    ]);
   });
 });
