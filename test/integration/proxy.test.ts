@@ -354,7 +354,14 @@ describe('ImageProxyPool', () => {
   it('refuses, with enforcePolicy, proxies that do not apply containers-policy.json', async () => {
     const opening = ImageProxyPool.open(refs.oci, { size: 1, enforcePolicy: true });
     if (skopeo.has('policyOnOpen')) await (await opening).close();
-    else await expect(opening).rejects.toThrow(/^ostree-image-signed needs skopeo 1\.13\.0 or newer/);
+    else {
+      await expect(opening).rejects.toThrow(
+        new Error(
+          `ostree-image-signed needs skopeo 1.13.0 or newer: the installed skopeo's image proxy (protocol ${skopeo.protocol}) ` +
+            'does not enforce containers-policy.json; signature verification needs protocol 0.2.6',
+        ),
+      );
+    }
   });
 
   it('closing reports the first failure after trying every proxy: finalizing first, then closing images', async () => {
@@ -385,8 +392,12 @@ describe('fetchManifest / fetchManifestAndConfig', () => {
   });
 
   it('puts its context on errors', async () => {
-    await expect(fetchManifest(OstreeImageReference.parse(`ostree-unverified-image:oci:${fx.tmp}/oci:nosuchtag`))).rejects.toThrow(
+    const missing = OstreeImageReference.parse(`ostree-unverified-image:oci:${fx.tmp}/oci:nosuchtag`);
+    await expect(fetchManifest(missing)).rejects.toThrow(
       /^Fetching manifest: failed to invoke method OpenImage: .*no descriptor found for reference "nosuchtag"/,
+    );
+    await expect(fetchManifestAndConfig(missing)).rejects.toThrow(
+      /^Fetching manifest and config: failed to invoke method OpenImage: .*no descriptor found for reference "nosuchtag"/,
     );
   });
 });
