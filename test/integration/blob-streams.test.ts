@@ -174,6 +174,50 @@ describe('BlobStreams: spooled blobs from one proxy', () => {
   });
 });
 
+describe('BlobStreams: the size, several sources', () => {
+  it('a blob longer than its size is refused', async () => {
+    const dir = await tmpdir('blob-size-');
+    await withProxy(image.ref, async (proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const signal = new AbortController().signal;
+      const [d] = blobs();
+      const short = openSync(path.join(dir, 'short'), 'w+');
+      await expect(streams.fetch(d!.digest, d!.size - 1, short, { signal })).rejects.toThrow(`Blob is longer than its size ${d!.size - 1}`);
+      closeSync(short);
+      streams.close();
+    });
+  });
+
+  it('each fetch goes to the source with the fewest requests waiting, the first source first', async () => {
+    await withProxy(image.ref, async (proxy, img) => {
+      await withProxy(image.ref, async (other, otherImg) => {
+        const streams = new BlobStreams(proxy, img);
+        streams.addSource({ proxy: other, image: otherImg });
+        expect(streams.sources).toEqual([{ proxy, image: img }, { proxy: other, image: otherImg }]);
+        expect(streams.image).toBe(img);
+        const served = new Map<ImageProxy, string[]>([[proxy, []], [other, []]]);
+        for (const p of [proxy, other]) {
+          const getBlobFd = p.getBlobFd.bind(p);
+          vi.spyOn(p, 'getBlobFd').mockImplementation((i, digest, size) => {
+            served.get(p)!.push(digest);
+            return getBlobFd(i, digest, size);
+          });
+        }
+        const dir = await tmpdir('blob-lanes-');
+        const four = blobs().slice(0, 4);
+        const files = four.map((_, i) => openSync(path.join(dir, `s${i}`), 'w+'));
+        const signal = new AbortController().signal;
+        const got = await Promise.all(four.map((d, i) => streams.fetch(d.digest, d.size, files[i]!, { signal })));
+        streams.close();
+        files.forEach(closeSync);
+        expect(got).toEqual(four.map((d) => ({ digest: d.digest, size: d.size })));
+        expect(served.get(proxy)).toEqual([four[0]!.digest, four[2]!.digest]);
+        expect(served.get(other)).toEqual([four[1]!.digest, four[3]!.digest]);
+      });
+    });
+  });
+});
+
 describe('layerSources: what is fetched for each manifest layer', () => {
   /** A manifest whose descriptors name other blobs (as containers-storage's name the diff_ids). */
   const renamed = () => ({ ...image.manifest, layers: image.manifest.layers.map((l) => ({ ...l, digest: `sha256:${'2'.repeat(64)}` })) });
