@@ -91,6 +91,9 @@ for (;;) {
     case 'GetManifest':
       replyPipe('sha256:' + 'b'.repeat(64), '{}');
       break;
+    case 'GetFullConfig':
+      replyPipe(null, '{}');
+      break;
     case 'GetLayerInfo':
       reply(layers);
       break;

@@ -48,6 +48,17 @@ describe('version gates', () => {
     }
   });
 
+  it('names the image in the error for a manifest or configuration that is not one', async () => {
+    const proxy = await fakeProxy();
+    try {
+      const img = await proxy.openImage('oci:/x');
+      await expect(proxy.fetchManifest(img)).rejects.toThrow('Invalid image manifest manifest of oci:/x: schemaVersion: expected 2, got undefined');
+      await expect(proxy.fetchConfig(img)).rejects.toThrow('Invalid image configuration configuration of oci:/x: architecture: expected a string');
+    } finally {
+      await proxy.finalize();
+    }
+  });
+
   it('maps OpenImageOptional 0 to null', async () => {
     const proxy = await fakeProxy();
     try {
