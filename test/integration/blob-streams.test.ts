@@ -188,6 +188,21 @@ describe('BlobStreams: the size, several sources', () => {
     });
   });
 
+  it('an abort while GetBlob is under way stops the fetch', async () => {
+    const dir = await tmpdir('blob-abort-');
+    await withProxy(image.ref, async (proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const [d] = blobs();
+      const out = openSync(path.join(dir, 'spool'), 'w+');
+      const ac = new AbortController();
+      const fetching = streams.fetch(d!.digest, d!.size, out, { signal: ac.signal });
+      ac.abort(new Error('stopped by the test'));
+      await expect(fetching).rejects.toThrow('stopped by the test');
+      streams.close();
+      closeSync(out);
+    });
+  });
+
   it('each fetch goes to the source with the fewest requests waiting, the first source first', async () => {
     await withProxy(image.ref, async (proxy, img) => {
       await withProxy(image.ref, async (other, otherImg) => {
