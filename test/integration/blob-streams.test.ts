@@ -16,7 +16,7 @@ import { importDerivedLayer } from '../../src/store/derived.js';
 import { LayerPipeline, layerSources, type ImportedLayer, type LayerSource, type LayerTask } from '../../src/store/pipeline.js';
 import { tarNative } from '../../src/tar/native.js';
 import { buildDirImage, type BuiltImage } from '../helpers/images.js';
-import { childProcesses } from '../helpers/process.js';
+import { childProcesses, expectNoLeaksAfterEach } from '../helpers/process.js';
 import { cliRepo } from './store-util.js';
 import { cleanupTmp, tmpdir } from './encapsulate-util.js';
 
@@ -139,6 +139,9 @@ describe('ImageProxy: the order of its requests', () => {
 });
 
 describe('BlobStreams: spooled blobs from one proxy', () => {
+  // Each fetch closes its pipe, also when it fails (the pipeline's tests below keep repository handles).
+  expectNoLeaksAfterEach();
+
   it('fetches every blob at once into its spool file, verified, with exact byte counts', async () => {
     const dir = await tmpdir('blob-spool-');
     await withProxy(image.ref, async (proxy, img) => {
@@ -175,6 +178,8 @@ describe('BlobStreams: spooled blobs from one proxy', () => {
 });
 
 describe('BlobStreams: the size, several sources', () => {
+  expectNoLeaksAfterEach();
+
   it('a blob longer than its size is refused', async () => {
     const dir = await tmpdir('blob-size-');
     await withProxy(image.ref, async (proxy, img) => {
