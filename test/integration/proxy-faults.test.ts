@@ -43,11 +43,12 @@ describe('starting the proxy', () => {
     const saved = process.env.PATH;
     try {
       process.env.PATH = fx.tmp;
-      await expect(ImageProxy.create()).rejects.toThrow(`skopeo spawn error: No such file or directory (${skopeoHint})`);
+      // An Error, not only its text: vitest's rejects.toThrow(text) also passes for a rejection with undefined.
+      await expect(ImageProxy.create()).rejects.toThrow(new Error(`skopeo spawn error: No such file or directory (${skopeoHint})`));
       await expect(skopeoCopy(ociRef, `oci:${fx.tmp}/never`)).rejects.toThrow(new RegExp(`^skopeo failed: ${skopeoHint.replace(/[()]/g, '\\$&')}\n`));
       process.env.PATH = onlySkopeo;
       await expect(ImageProxy.create()).rejects.toThrow(
-        'skopeo spawn error: No such file or directory (setpriv is not installed: apt-get install util-linux (Debian, Ubuntu) or dnf install util-linux (Fedora))',
+        new Error('skopeo spawn error: No such file or directory (setpriv is not installed: apt-get install util-linux (Debian, Ubuntu) or dnf install util-linux (Fedora))'),
       );
     } finally {
       process.env.PATH = saved;
