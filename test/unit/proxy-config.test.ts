@@ -11,7 +11,7 @@ import {
   unprivilegedSubprocess,
 } from '../../src/proxy/auth.js';
 import { containerPolicyIsDefaultInsecure, policyIsDefaultInsecure, requireSecureContainerPolicy } from '../../src/proxy/policy.js';
-import { formatExitStatus, joinFetch, protocolSatisfies } from '../../src/proxy/image-proxy.js';
+import { RawBlobError, formatExitStatus, joinFetch, protocolSatisfies } from '../../src/proxy/image-proxy.js';
 import { skopeoCopyArgs } from '../../src/proxy/skopeo-copy.js';
 
 const noEnv = {};
@@ -302,6 +302,22 @@ describe('protocol and status helpers', () => {
     expect(protocolSatisfies('0.2.4', '0.2.5')).toBe(false);
     expect(protocolSatisfies('0.2.7', '0.2.7')).toBe(true);
     expect(protocolSatisfies('garbage', '0.2.3')).toBe(false);
+    // The whole text is a version: more digits, a pre-release or build suffix, nothing else.
+    expect(protocolSatisfies('0.12.10', '0.12.3')).toBe(true);
+    expect(protocolSatisfies('10.2.3', '10.2.3')).toBe(true);
+    expect(protocolSatisfies('0.2.5-dev', '0.2.3')).toBe(true);
+    expect(protocolSatisfies('0.2.5+build.1', '0.2.3')).toBe(true);
+    expect(protocolSatisfies('v0.2.5', '0.2.3')).toBe(false);
+    expect(protocolSatisfies('0.2.5x', '0.2.3')).toBe(false);
+    // From 1.0 a newer minor version satisfies too, another major version does not.
+    expect(protocolSatisfies('1.3.0', '1.2.5')).toBe(true);
+    expect(protocolSatisfies('1.2.0', '1.3.0')).toBe(false);
+    expect(protocolSatisfies('1.2.3', '0.2.3')).toBe(false);
+  });
+
+  it('names raw blob errors and tells the retryable ones', () => {
+    expect(new RawBlobError('foo', 'retryable')).toMatchObject({ name: 'RawBlobError', message: 'foo', retryable: true });
+    expect(new RawBlobError('bar', 'other')).toMatchObject({ name: 'RawBlobError', retryable: false });
   });
 
   it('formats exit statuses as Rust does', () => {
@@ -314,7 +330,7 @@ describe('protocol and status helpers', () => {
     const bad = (m: string) => Promise.reject(new Error(m));
     await expect(joinFetch(ok, Promise.resolve())).resolves.toBe('data');
     await expect(joinFetch(ok, bad('corrupted blob'))).rejects.toThrow('corrupted blob');
-    await expect(joinFetch(bad('client'), Promise.resolve())).rejects.toThrow('client');
+    await expect(joinFetch(bad('client'), Promise.resolve())).rejects.toThrow(/^client$/);
     await expect(joinFetch(bad('client'), bad('write |1: broken pipe'))).rejects.toThrow(/^client$/);
     await expect(joinFetch(bad('client'), bad('server'))).rejects.toThrow(/^proxy failure: server and client error: client$/);
   });
