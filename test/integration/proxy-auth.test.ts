@@ -75,6 +75,11 @@ describe('a registry that requires authentication', () => {
     const authData = await fsp.readFile(goodAuth);
     await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe() })).rejects.toThrow(/\nmode=600 owner=root links=0$/);
     await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe('nobody') })).rejects.toThrow(/\nmode=600 owner=nobody links=0$/);
+    // A number is a uid, also one without a user (stat names it UNKNOWN); a name is looked up.
+    await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe('4242') })).rejects.toThrow(/\nmode=600 owner=UNKNOWN links=0$/);
+    for (const user of ['1abc', 'abc1']) {
+      await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe(user) })).rejects.toThrow(new RegExp(`^Looking up user ${user}: Command failed: id -u -- ${user}\\n.*no such user`));
+    }
     // The real skopeo, isolated as nobody (what mergeDefaultContainerProxyOpts does under systemd), reads it.
     const isolated = unprivilegedSubprocess('skopeo', 'nobody', { INVOCATION_ID: 'test' });
     expect(isolated.user).toBe('nobody');
