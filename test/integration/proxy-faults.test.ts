@@ -71,6 +71,12 @@ describe('starting the proxy', () => {
     );
   });
 
+  it("keeps the last 64 KiB of a failed proxy's stderr", async () => {
+    const loud = { program: 'sh', args: ['-c', 'head -c 100000 /dev/zero | tr "\\0" x >&2; exit 3', 'sh'] };
+    const err = (await ImageProxy.create({ skopeoCmd: loud }).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/^skopeo proxy unexpectedly exited during request method Initialize: exit status: 3\nx{65536}$/);
+  });
+
   it('reports auth data that cannot be read', async () => {
     const fd = fs.openSync(path.join(fx.tmp, 'writeonly'), 'w');
     try {
