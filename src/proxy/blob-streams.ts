@@ -120,6 +120,8 @@ export class BlobStreams {
     const stop = new AbortController();
     const forward = () => stop.abort(opts.signal.reason);
     opts.signal.addEventListener('abort', forward, { once: true });
+    // An abort that came while GetBlob was under way has fired already.
+    if (opts.signal.aborted) forward();
     let fdOpen = true;
     const closeFd = () => {
       if (fdOpen) closeSync(blob.fd);

@@ -5,6 +5,7 @@
 //   FAKE_PROXY_BAD      how to break pipe replies: nopipeid | twofds | dualpipeid | onefd
 //   FAKE_PROXY_POLICY   'reject': OpenImage fails as a policy-enforcing skopeo (protocol 0.2.6+)
 //                       refuses an image its containers-policy.json rejects
+//   FAKE_PROXY_LAYERS   how many layers GetLayerInfo(Piped) lists (default 1)
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -57,18 +58,23 @@ function replyDual(value, data, err) {
   const [er, ew] = pipe();
   fs.writeSync(w, data);
   fs.closeSync(w);
-  if (err) fs.writeSync(ew, JSON.stringify(err));
+  if (err) fs.writeSync(ew, typeof err === 'string' ? err : JSON.stringify(err));
   fs.closeSync(ew);
   if (bad === 'dualpipeid') return reply(value, { pipeid: 7, fds: [r, er] });
   if (bad === 'onefd') return fs.closeSync(er), reply(value, { fds: [r] });
   reply(value, { fds: [r, er] });
 }
 
-const layers = [{ digest: 'sha256:' + 'a'.repeat(64), size: 5, media_type: 'application/vnd.oci.image.layer.v1.tar+gzip' }];
+const layers = Array.from({ length: Number(process.env.FAKE_PROXY_LAYERS ?? 1) }, () => ({
+  digest: 'sha256:' + 'a'.repeat(64),
+  size: 5,
+  media_type: 'application/vnd.oci.image.layer.v1.tar+gzip',
+}));
 const rawErrors = {
   'sha256:retryable': { code: 'retryable', message: 'foo' },
   'sha256:other': { code: 'other', message: 'bar' },
   'sha256:epipe': { code: 'EPIPE', message: 'write: broken pipe' },
+  'sha256:blank': '\n',
 };
 
 for (;;) {
@@ -91,11 +97,16 @@ for (;;) {
     case 'GetManifest':
       replyPipe('sha256:' + 'b'.repeat(64), '{}');
       break;
+    case 'GetFullConfig':
+      replyPipe(null, '{}');
+      break;
     case 'GetLayerInfo':
-      reply(layers);
+      if (args[0] !== 1) reply(null, { error: `invalid image ID ${args[0]}` });
+      else reply(layers);
       break;
     case 'GetLayerInfoPiped':
-      replyPipe(null, JSON.stringify(layers));
+      if (args[0] !== 1) reply(null, { error: `invalid image ID ${args[0]}` });
+      else replyPipe(null, JSON.stringify(layers));
       break;
     case 'GetRawBlob':
       // The server's size is an int64; -1 means the source does not know it.

@@ -16,7 +16,7 @@ import { importDerivedLayer } from '../../src/store/derived.js';
 import { LayerPipeline, layerSources, type ImportedLayer, type LayerSource, type LayerTask } from '../../src/store/pipeline.js';
 import { tarNative } from '../../src/tar/native.js';
 import { buildDirImage, type BuiltImage } from '../helpers/images.js';
-import { childProcesses } from '../helpers/process.js';
+import { childProcesses, expectNoLeaksAfterEach } from '../helpers/process.js';
 import { cliRepo } from './store-util.js';
 import { cleanupTmp, tmpdir } from './encapsulate-util.js';
 
@@ -139,6 +139,9 @@ describe('ImageProxy: the order of its requests', () => {
 });
 
 describe('BlobStreams: spooled blobs from one proxy', () => {
+  // Each fetch closes its pipe, also when it fails (the pipeline's tests below keep repository handles).
+  expectNoLeaksAfterEach();
+
   it('fetches every blob at once into its spool file, verified, with exact byte counts', async () => {
     const dir = await tmpdir('blob-spool-');
     await withProxy(image.ref, async (proxy, img) => {
@@ -170,6 +173,67 @@ describe('BlobStreams: spooled blobs from one proxy', () => {
       expect(Date.now() - started).toBeLessThan(15_000);
       streams.close();
       closeSync(out);
+    });
+  });
+});
+
+describe('BlobStreams: the size, several sources', () => {
+  expectNoLeaksAfterEach();
+
+  it('a blob longer than its size is refused', async () => {
+    const dir = await tmpdir('blob-size-');
+    await withProxy(image.ref, async (proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const signal = new AbortController().signal;
+      const [d] = blobs();
+      const short = openSync(path.join(dir, 'short'), 'w+');
+      await expect(streams.fetch(d!.digest, d!.size - 1, short, { signal })).rejects.toThrow(`Blob is longer than its size ${d!.size - 1}`);
+      closeSync(short);
+      streams.close();
+    });
+  });
+
+  it('an abort while GetBlob is under way stops the fetch', async () => {
+    const dir = await tmpdir('blob-abort-');
+    await withProxy(image.ref, async (proxy, img) => {
+      const streams = new BlobStreams(proxy, img);
+      const [d] = blobs();
+      const out = openSync(path.join(dir, 'spool'), 'w+');
+      const ac = new AbortController();
+      const fetching = streams.fetch(d!.digest, d!.size, out, { signal: ac.signal });
+      ac.abort(new Error('stopped by the test'));
+      await expect(fetching).rejects.toThrow('stopped by the test');
+      streams.close();
+      closeSync(out);
+    });
+  });
+
+  it('each fetch goes to the source with the fewest requests waiting, the first source first', async () => {
+    await withProxy(image.ref, async (proxy, img) => {
+      await withProxy(image.ref, async (other, otherImg) => {
+        const streams = new BlobStreams(proxy, img);
+        streams.addSource({ proxy: other, image: otherImg });
+        expect(streams.sources).toEqual([{ proxy, image: img }, { proxy: other, image: otherImg }]);
+        expect(streams.image).toBe(img);
+        const served = new Map<ImageProxy, string[]>([[proxy, []], [other, []]]);
+        for (const p of [proxy, other]) {
+          const getBlobFd = p.getBlobFd.bind(p);
+          vi.spyOn(p, 'getBlobFd').mockImplementation((i, digest, size) => {
+            served.get(p)!.push(digest);
+            return getBlobFd(i, digest, size);
+          });
+        }
+        const dir = await tmpdir('blob-lanes-');
+        const four = blobs().slice(0, 4);
+        const files = four.map((_, i) => openSync(path.join(dir, `s${i}`), 'w+'));
+        const signal = new AbortController().signal;
+        const got = await Promise.all(four.map((d, i) => streams.fetch(d.digest, d.size, files[i]!, { signal })));
+        streams.close();
+        files.forEach(closeSync);
+        expect(got).toEqual(four.map((d) => ({ digest: d.digest, size: d.size })));
+        expect(served.get(proxy)).toEqual([four[0]!.digest, four[2]!.digest]);
+        expect(served.get(other)).toEqual([four[1]!.digest, four[3]!.digest]);
+      });
     });
   });
 });

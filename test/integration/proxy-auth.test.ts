@@ -69,12 +69,18 @@ describe('a registry that requires authentication', () => {
     // A stand-in for skopeo that only describes its fd 100 (then fails Initialize on purpose).
     const probe = (user?: string) => ({
       program: 'sh',
-      args: ['-c', 'stat -L -c "mode=%a owner=%U links=%h" /proc/self/fd/100 >&2; exit 3', 'sh'],
+      args: ['-c', 'stat -L -c "mode=%a owner=%U group=%g links=%h" /proc/self/fd/100 >&2; exit 3', 'sh'],
       ...(user ? { user } : {}),
     });
     const authData = await fsp.readFile(goodAuth);
-    await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe() })).rejects.toThrow(/\nmode=600 owner=root links=0$/);
-    await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe('nobody') })).rejects.toThrow(/\nmode=600 owner=nobody links=0$/);
+    const gid = process.getgid!();
+    await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe() })).rejects.toThrow(new RegExp(`\\nmode=600 owner=root group=${gid} links=0$`));
+    await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe('nobody') })).rejects.toThrow(new RegExp(`\\nmode=600 owner=nobody group=${gid} links=0$`));
+    // Only the owner changes (the group stays ours). A number is a uid, also one without a user (stat names it UNKNOWN); a name is looked up.
+    await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe('4242') })).rejects.toThrow(new RegExp(`\\nmode=600 owner=UNKNOWN group=${gid} links=0$`));
+    for (const user of ['1abc', 'abc1']) {
+      await expect(digestWith({ ...tlsOff, authData, skopeoCmd: probe(user) })).rejects.toThrow(new RegExp(`^Looking up user ${user}: Command failed: id -u -- ${user}\\n.*no such user`));
+    }
     // The real skopeo, isolated as nobody (what mergeDefaultContainerProxyOpts does under systemd), reads it.
     const isolated = unprivilegedSubprocess('skopeo', 'nobody', { INVOCATION_ID: 'test' });
     expect(isolated.user).toBe('nobody');

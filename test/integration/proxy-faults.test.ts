@@ -43,11 +43,12 @@ describe('starting the proxy', () => {
     const saved = process.env.PATH;
     try {
       process.env.PATH = fx.tmp;
-      await expect(ImageProxy.create()).rejects.toThrow(`skopeo spawn error: No such file or directory (${skopeoHint})`);
+      // An Error, not only its text: vitest's rejects.toThrow(text) also passes for a rejection with undefined.
+      await expect(ImageProxy.create()).rejects.toThrow(new Error(`skopeo spawn error: No such file or directory (${skopeoHint})`));
       await expect(skopeoCopy(ociRef, `oci:${fx.tmp}/never`)).rejects.toThrow(new RegExp(`^skopeo failed: ${skopeoHint.replace(/[()]/g, '\\$&')}\n`));
       process.env.PATH = onlySkopeo;
       await expect(ImageProxy.create()).rejects.toThrow(
-        'skopeo spawn error: No such file or directory (setpriv is not installed: apt-get install util-linux (Debian, Ubuntu) or dnf install util-linux (Fedora))',
+        new Error('skopeo spawn error: No such file or directory (setpriv is not installed: apt-get install util-linux (Debian, Ubuntu) or dnf install util-linux (Fedora))'),
       );
     } finally {
       process.env.PATH = saved;
@@ -68,6 +69,12 @@ describe('starting the proxy', () => {
     await expect(ImageProxy.create({ decryptionKeys: ['/k'] })).rejects.toThrow(
       /^skopeo proxy unexpectedly exited during request method Initialize: exit status: 1\n[^]*unknown flag: --decryption-key/,
     );
+  });
+
+  it("keeps the last 64 KiB of a failed proxy's stderr", async () => {
+    const loud = { program: 'sh', args: ['-c', 'head -c 100000 /dev/zero | tr "\\0" x >&2; exit 3', 'sh'] };
+    const err = (await ImageProxy.create({ skopeoCmd: loud }).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/^skopeo proxy unexpectedly exited during request method Initialize: exit status: 3\nx{65536}$/);
   });
 
   it('reports auth data that cannot be read', async () => {
@@ -244,7 +251,7 @@ describe('skopeoCopy', () => {
   it('carries the exit status and skopeo\'s stderr', async () => {
     const dest = `oci:${fx.tmp}/copy-dest`;
     await expect(skopeoCopy('oci:/nonexistent', dest)).rejects.toThrow(
-      /^skopeo failed: .*open \/nonexistent\/index.json: no such file or directory.*\n\(skopeo copy oci:\/nonexistent oci:\S+: exit status: 1\)$/s,
+      /^skopeo failed: .*open \/nonexistent\/index.json: no such file or directory"\n\(skopeo copy oci:\/nonexistent oci:\S+: exit status: 1\)$/s,
     );
     await expect(skopeoCopy(image.ref, `${fx.registry.ref('test/tls')}:latest`)).rejects.toThrow(
       /^skopeo failed: .*server gave HTTP response to HTTPS client.*exit status: 1\)$/s,
@@ -270,6 +277,24 @@ describe('skopeoCopy', () => {
       expect((err.cause as Error).name).toBe('AbortError');
       expect(await copyDirs()).toEqual([]);
     });
+  });
+
+  it('names the signal that killed skopeo', async () => {
+    const fifo = path.join(fx.tmp, 'killed.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const copy = skopeoCopy(`docker-archive:${fifo}`, `oci:${fx.tmp}/never`).then(
+      () => new Error('expected a rejection'),
+      (e: unknown) => e as Error,
+    );
+    // skopeo waits for the FIFO: find it among our children and kill it.
+    let pid: number | undefined;
+    while (pid === undefined) {
+      await new Promise((r) => setTimeout(r, 50));
+      const children = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+      pid = children.map(Number).find((p) => fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'skopeo');
+    }
+    process.kill(pid, 'SIGKILL');
+    expect((await copy).message).toMatch(/^skopeo failed: [^]*\(skopeo copy docker-archive:\S+ oci:\S+: signal: 9 \(SIGKILL\)\)$/);
   });
 
   it('returns the digest it wrote, for a registry push with TLS off', async () => {

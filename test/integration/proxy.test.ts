@@ -4,6 +4,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { buffer as collect } from 'node:stream/consumers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { concurrency } from '../../src/concurrency.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { hostOciArch } from '../../src/oci/platform.js';
 import { OstreeImageReference } from '../../src/ref/image-reference.js';
@@ -307,6 +308,71 @@ describe('ImageProxyPool', () => {
       await pool.close();
     }
   });
+
+  it('reports proxies that do not start, refuses a size that is not a positive integer, and is min(4, concurrency()) proxies by default', async () => {
+    // No skopeo proxy knows --decryption-key (spec §5.8): none starts, and the pool says why.
+    await expect(ImageProxyPool.open(refs.oci, { size: 2, config: { decryptionKeys: ['/k'] } })).rejects.toThrow(
+      /^skopeo proxy unexpectedly exited during request method Initialize: exit status: 1\n[^]*unknown flag: --decryption-key/,
+    );
+    await expect(ImageProxyPool.open(refs.oci, { size: 0 })).rejects.toThrow(new Error('Invalid proxy pool size 0'));
+    await expect(ImageProxyPool.open(refs.oci, { size: 1.5 })).rejects.toThrow(new Error('Invalid proxy pool size 1.5'));
+    const budget = concurrency();
+    concurrency(2);
+    try {
+      const pool = await ImageProxyPool.open(refs.oci);
+      expect(pool.size).toBe(2);
+      await pool.close();
+    } finally {
+      concurrency(budget);
+    }
+  });
+
+  it('hands a proxy back after a failed request, grows with the image open, and is closed once', async () => {
+    const pool = await ImageProxyPool.open(refs.oci, { size: 1 });
+    const missing = '0'.repeat(64);
+    const notFound = `failed to invoke method GetBlob: open ${fx.tmp}/oci/blobs/sha256/${missing}: no such file or directory`;
+    // One proxy: a request after a failed one waits forever unless the failure handed it back.
+    await expect(pool.getBlobFd(`sha256:${missing}`, 1)).rejects.toThrow(notFound);
+    await expect(pool.getBlob(`sha256:${missing}`, 1)).rejects.toThrow(notFound);
+    const { manifest } = await pool.primary.proxy.fetchManifest(pool.primary.image);
+    const [layer] = manifest.layers;
+    await pool.grow(1);
+    expect(pool.size).toBe(1);
+    await pool.grow(2);
+    expect(pool.size).toBe(2);
+    // Both proxies serve a blob at once: the one grown has the image open too.
+    const blobs = await Promise.all([pool.getBlobFd(layer.digest, layer.size), pool.getBlobFd(layer.digest, layer.size)]);
+    expect(new Set(blobs.map((b) => b.proxyPid)).size).toBe(2);
+    const read = await Promise.all(blobs.map((b) => joinFetch(collect(createReadStream('', { fd: b.fd })), b.finish())));
+    expect(read.map((b) => digestOf(b))).toEqual([layer.digest, layer.digest]);
+    await pool.close();
+    // A second close does not close the images again (that would fail: the proxies are gone).
+    await pool.close();
+    await expect(pool.grow(3)).rejects.toThrow(new Error('Image proxy pool is closed'));
+  });
+
+  it('refuses, with enforcePolicy, proxies that do not apply containers-policy.json', async () => {
+    const opening = ImageProxyPool.open(refs.oci, { size: 1, enforcePolicy: true });
+    if (skopeo.has('policyOnOpen')) await (await opening).close();
+    else {
+      await expect(opening).rejects.toThrow(
+        new Error(
+          `ostree-image-signed needs skopeo 1.13.0 or newer: the installed skopeo's image proxy (protocol ${skopeo.protocol}) ` +
+            'does not enforce containers-policy.json; signature verification needs protocol 0.2.6',
+        ),
+      );
+    }
+  });
+
+  it('closing reports the first failure after trying every proxy: finalizing first, then closing images', async () => {
+    const pool = await ImageProxyPool.open(refs.oci, { size: 2 });
+    // Closed behind the pool's back: its own close fails, the proxies are still finalized.
+    await pool.primary.proxy.closeImage(pool.primary.image);
+    await expect(pool.close()).rejects.toThrow(/CloseImage/);
+    const killed = await ImageProxyPool.open(refs.oci, { size: 2 });
+    process.kill(killed.primary.proxy.pid, 'SIGKILL');
+    await expect(killed.close()).rejects.toThrow(/^proxy failed: signal: 9 \(SIGKILL\)/);
+  });
 });
 
 describe('fetchManifest / fetchManifestAndConfig', () => {
@@ -326,8 +392,12 @@ describe('fetchManifest / fetchManifestAndConfig', () => {
   });
 
   it('puts its context on errors', async () => {
-    await expect(fetchManifest(OstreeImageReference.parse(`ostree-unverified-image:oci:${fx.tmp}/oci:nosuchtag`))).rejects.toThrow(
+    const missing = OstreeImageReference.parse(`ostree-unverified-image:oci:${fx.tmp}/oci:nosuchtag`);
+    await expect(fetchManifest(missing)).rejects.toThrow(
       /^Fetching manifest: failed to invoke method OpenImage: .*no descriptor found for reference "nosuchtag"/,
+    );
+    await expect(fetchManifestAndConfig(missing)).rejects.toThrow(
+      /^Fetching manifest and config: failed to invoke method OpenImage: .*no descriptor found for reference "nosuchtag"/,
     );
   });
 });

@@ -4,22 +4,23 @@
 //   process (fd and child-process leak checks see each other, and `process.env` is a per-thread
 //   copy that native code and libc never see); each project goes back to forks once resolved.
 // - A test file or `describe` that fails while it is being collected (a mutant that breaks loading
-//   a module, or code a `describe` body runs) counts as a failed test: the runner only looks at
-//   tests, so such a mutant would otherwise "survive" although the suite fails.
+//   a module, or code a `describe` body runs), or in a `beforeAll`/`afterAll` hook (its tests are
+//   then skipped), counts as a failed test: the runner only looks at tests, so such a mutant would
+//   otherwise "survive" although the suite fails.
 import type { RunnerTask, RunnerTestCase, RunnerTestSuite } from 'vitest';
 import { mergeConfig } from 'vitest/config';
 import type { Reporter, TestModule } from 'vitest/node';
 import base from '../../vitest.config.js';
 
-function hasTests(suite: RunnerTestSuite): boolean {
-  return suite.tasks.some((t: RunnerTask) => t.type === 'test' || (t.type === 'suite' && hasTests(t)));
+function hasFailedTest(suite: RunnerTestSuite): boolean {
+  return suite.tasks.some((t: RunnerTask) => (t.type === 'test' && t.result?.state === 'fail') || (t.type === 'suite' && hasFailedTest(t)));
 }
 
-/** Adds a failed test to every suite that failed with no test to show for it. */
+/** Adds a failed test to every suite that failed with no failed test to show for it. */
 function surfaceCollectionFailures(suite: RunnerTestSuite): void {
   for (const t of suite.tasks) if (t.type === 'suite') surfaceCollectionFailures(t);
-  if (suite.result?.state !== 'fail' || hasTests(suite)) return;
-  const failed = { type: 'test', name: '(collecting the tests)', mode: 'run', suite, file: suite.file, result: { state: 'fail', errors: suite.result.errors } };
+  if (suite.result?.state !== 'fail' || hasFailedTest(suite)) return;
+  const failed = { type: 'test', name: '(collecting the tests, or a hook)', mode: 'run', suite, file: suite.file, result: { state: 'fail', errors: suite.result.errors } };
   suite.tasks.push(failed as unknown as RunnerTestCase);
 }
 

@@ -11,14 +11,14 @@ import {
   unprivilegedSubprocess,
 } from '../../src/proxy/auth.js';
 import { containerPolicyIsDefaultInsecure, policyIsDefaultInsecure, requireSecureContainerPolicy } from '../../src/proxy/policy.js';
-import { formatExitStatus, joinFetch, protocolSatisfies } from '../../src/proxy/image-proxy.js';
+import { RawBlobError, formatExitStatus, joinFetch, protocolSatisfies } from '../../src/proxy/image-proxy.js';
 import { skopeoCopyArgs } from '../../src/proxy/skopeo-copy.js';
 
 const noEnv = {};
 
 describe('proxyArgs (upstream vectors)', () => {
   const cases: [string, ImageProxyConfig, string[], string[]][] = [
-    ['default', {}, ['experimental-image-proxy'], ['--no-creds', '--tls-verify', '--authfile']],
+    ['default', {}, ['experimental-image-proxy'], ['--no-creds', '--tls-verify', '--authfile', '--debug']],
     ['authfile', { authfile: '/path/to/authfile' }, ['--authfile', '/path/to/authfile'], []],
     ['decryption key', { decryptionKeys: ['/path/to/decryption_key'] }, ['--decryption-key', '/path/to/decryption_key'], []],
     ['cert dir', { certificateDirectory: '/path/to/certs' }, ['--cert-dir', '/path/to/certs'], []],
@@ -113,6 +113,71 @@ describe('getGlobalAuthfile', () => {
     expect(await read(opts)).toEqual(['home/u/.config/ostree/auth.json', 'usr_config_dir ostree auth']);
   });
 
+  it('follows 40 symlinks and refuses the 41st; skips `.` and empty components of a target', async () => {
+    await put('etc/containers/auth.json', 'etc containers ostree auth');
+    await fsp.mkdir(path.join(root, 'etc/ostree/sub'), { recursive: true });
+    await fsp.mkdir(path.join(root, 'l'));
+    const link = async (target: string, rel: string) => {
+      await fsp.rm(path.join(root, rel), { force: true });
+      await fsp.symlink(target, path.join(root, rel));
+    };
+    // auth.json, then l/1 … l/39: 40 links.
+    await link('/l/1', 'etc/ostree/auth.json');
+    for (let i = 1; i < 39; i++) await link(`/l/${i + 1}`, `l/${i}`);
+    await link('/etc/containers/auth.json', 'l/39');
+    expect(await read()).toEqual(['etc/ostree/auth.json', 'etc containers ostree auth']);
+    await link('/l/40', 'l/39');
+    await link('/etc/containers/auth.json', 'l/40');
+    await expect(read()).rejects.toMatchObject({ message: `Too many levels of symbolic links: ${path.join(root, 'l/40')}`, code: 'ELOOP' });
+    // A `.` or an empty component is not a directory to climb back out of with `..`.
+    await link('./../containers/auth.json', 'etc/ostree/auth.json');
+    expect(await read()).toEqual(['etc/ostree/auth.json', 'etc containers ostree auth']);
+    await link('sub//../../containers/auth.json', 'etc/ostree/auth.json');
+    expect(await read()).toEqual(['etc/ostree/auth.json', 'etc containers ostree auth']);
+  });
+
+  it('takes the directories of other users from XDG_RUNTIME_DIR, XDG_CACHE_HOME, XDG_CONFIG_HOME, else HOME', async () => {
+    const names = ['XDG_RUNTIME_DIR', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME', 'HOME'] as const;
+    const saved = names.map((n) => process.env[n]);
+    const setEnv = (values: Partial<Record<(typeof names)[number], string>>) => {
+      for (const n of names) {
+        if (values[n] === undefined) delete process.env[n];
+        else process.env[n] = values[n];
+      }
+    };
+    const user = { uid: 1000 };
+    try {
+      setEnv({ XDG_RUNTIME_DIR: '/xdg-run', XDG_CACHE_HOME: '/xdg-cache', XDG_CONFIG_HOME: '/xdg-config', HOME: '/home/h' });
+      await put('xdg-config/ostree/auth.json', 'config');
+      expect(await read(user)).toEqual(['xdg-config/ostree/auth.json', 'config']);
+      await put('xdg-run/ostree/auth.json', 'runtime');
+      expect(await read(user)).toEqual(['xdg-run/ostree/auth.json', 'runtime']);
+      setEnv({ XDG_CACHE_HOME: '/xdg-cache', HOME: '/home/h' });
+      await put('xdg-cache/ostree/auth.json', 'cache');
+      expect(await read(user)).toEqual(['xdg-cache/ostree/auth.json', 'cache']);
+      setEnv({ HOME: '/home/h' });
+      await put('home/h/.config/ostree/auth.json', 'home config');
+      expect(await read(user)).toEqual(['home/h/.config/ostree/auth.json', 'home config']);
+      await put('home/h/.cache/ostree/auth.json', 'home cache');
+      expect(await read(user)).toEqual(['home/h/.cache/ostree/auth.json', 'home cache']);
+    } finally {
+      setEnv(Object.fromEntries(names.map((n, i) => [n, saved[i]])));
+    }
+  });
+
+  it('searches beneath / by default; directories are taken beneath the root, relative or not', async () => {
+    await put('ostree/auth.json', 'runtime');
+    // The root's host path as the runtime dir, searched beneath the default root `/`.
+    const found = await getGlobalAuthfile(undefined, { uid: 1000, runtimeDir: root, configDir: '/nonexistent' });
+    expect(found && [found.path, found.contents.toString()]).toEqual([`${root.slice(1)}/ostree/auth.json`, 'runtime']);
+    const merged = await mergeDefaultContainerProxyOptsWithIsolation({}, undefined, { lookup: { uid: 1000, runtimeDir: root, configDir: '/nonexistent' } });
+    expect(merged.authData?.toString()).toBe('runtime');
+    await put('run/user/1000/ostree/auth.json', 'doubled slash');
+    expect(await read({ uid: 1000, runtimeDir: '//run/user/1000', configDir: '/nonexistent' })).toEqual(['run/user/1000/ostree/auth.json', 'doubled slash']);
+    await put('home/u/.config/ostree/auth.json', 'relative');
+    expect(await read({ uid: 1000, runtimeDir: '/nonexistent', configDir: 'home/u/.config' })).toEqual(['home/u/.config/ostree/auth.json', 'relative']);
+  });
+
   it('propagates errors other than a missing file', async () => {
     await fsp.mkdir(path.join(root, 'run/ostree/auth.json'), { recursive: true });
     await put('etc/ostree/auth.json', 'etc ostree auth');
@@ -204,6 +269,8 @@ describe('containers policy pre-check (upstream vectors)', () => {
       }),
     ).toBe(true);
     expect(policyIsDefaultInsecure({})).toBe(false);
+    expect(policyIsDefaultInsecure(null)).toBe(false);
+    expect(policyIsDefaultInsecure({ default: [null] })).toBe(false);
     expect(policyIsDefaultInsecure({ default: [{ type: 'reject' }], transports: {} })).toBe(false);
     expect(policyIsDefaultInsecure({ default: [{ type: 'insecureAcceptAnything' }, { type: 'reject' }] })).toBe(false);
   });
@@ -235,6 +302,22 @@ describe('protocol and status helpers', () => {
     expect(protocolSatisfies('0.2.4', '0.2.5')).toBe(false);
     expect(protocolSatisfies('0.2.7', '0.2.7')).toBe(true);
     expect(protocolSatisfies('garbage', '0.2.3')).toBe(false);
+    // The whole text is a version: more digits, a pre-release or build suffix, nothing else.
+    expect(protocolSatisfies('0.12.10', '0.12.3')).toBe(true);
+    expect(protocolSatisfies('10.2.3', '10.2.3')).toBe(true);
+    expect(protocolSatisfies('0.2.5-dev', '0.2.3')).toBe(true);
+    expect(protocolSatisfies('0.2.5+build.1', '0.2.3')).toBe(true);
+    expect(protocolSatisfies('v0.2.5', '0.2.3')).toBe(false);
+    expect(protocolSatisfies('0.2.5x', '0.2.3')).toBe(false);
+    // From 1.0 a newer minor version satisfies too, another major version does not.
+    expect(protocolSatisfies('1.3.0', '1.2.5')).toBe(true);
+    expect(protocolSatisfies('1.2.0', '1.3.0')).toBe(false);
+    expect(protocolSatisfies('1.2.3', '0.2.3')).toBe(false);
+  });
+
+  it('names raw blob errors and tells the retryable ones', () => {
+    expect(new RawBlobError('foo', 'retryable')).toMatchObject({ name: 'RawBlobError', message: 'foo', retryable: true });
+    expect(new RawBlobError('bar', 'other')).toMatchObject({ name: 'RawBlobError', retryable: false });
   });
 
   it('formats exit statuses as Rust does', () => {
@@ -247,7 +330,7 @@ describe('protocol and status helpers', () => {
     const bad = (m: string) => Promise.reject(new Error(m));
     await expect(joinFetch(ok, Promise.resolve())).resolves.toBe('data');
     await expect(joinFetch(ok, bad('corrupted blob'))).rejects.toThrow('corrupted blob');
-    await expect(joinFetch(bad('client'), Promise.resolve())).rejects.toThrow('client');
+    await expect(joinFetch(bad('client'), Promise.resolve())).rejects.toThrow(/^client$/);
     await expect(joinFetch(bad('client'), bad('write |1: broken pipe'))).rejects.toThrow(/^client$/);
     await expect(joinFetch(bad('client'), bad('server'))).rejects.toThrow(/^proxy failure: server and client error: client$/);
   });
@@ -263,6 +346,9 @@ describe('skopeoCopyArgs', () => {
     ]);
     expect(skopeoCopyArgs('oci:/a', 'oci-archive:/b', { acceptUncompressedLayers: true })).toEqual([
       'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', 'oci:/a', 'oci-archive:/b',
+    ]);
+    expect(skopeoCopyArgs('docker://h/x', 'docker://h/y', { srcCertDir: '/s', destNoCreds: true, preserveDigests: true })).toEqual([
+      'copy', '--quiet', '--src-cert-dir', '/s', '--dest-no-creds', '--preserve-digests', 'docker://h/x', 'docker://h/y',
     ]);
   });
 });

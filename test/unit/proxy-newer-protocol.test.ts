@@ -14,7 +14,7 @@ import { expectNoLeaksAfterEach } from '../helpers/process.js';
 const fake = path.join(path.dirname(fileURLToPath(import.meta.url)), '../helpers/fake-proxy.mjs');
 
 function fakeProxy(env: Record<string, string> = {}): Promise<ImageProxy> {
-  for (const k of ['FAKE_PROXY_VERSION', 'FAKE_PROXY_BAD']) delete process.env[k];
+  for (const k of ['FAKE_PROXY_VERSION', 'FAKE_PROXY_BAD', 'FAKE_PROXY_LAYERS']) delete process.env[k];
   Object.assign(process.env, env);
   return ImageProxy.create({ skopeoCmd: { program: process.execPath, args: [fake] } });
 }
@@ -30,7 +30,7 @@ describe('version gates', () => {
     }
   });
 
-  it('uses GetLayerInfoPiped from 0.2.7 and GetLayerInfo from 0.2.5', async () => {
+  it('uses GetLayerInfoPiped from 0.2.7 (a list longer than a message) and GetLayerInfo from 0.2.5', async () => {
     for (const v of ['0.2.8', '0.2.5']) {
       const proxy = await fakeProxy({ FAKE_PROXY_VERSION: v });
       try {
@@ -40,11 +40,29 @@ describe('version gates', () => {
         await proxy.finalize();
       }
     }
+    // 300 layers: about 45 KiB of JSON, more than one message (32 KiB) holds.
+    const many = await fakeProxy({ FAKE_PROXY_VERSION: '0.2.7', FAKE_PROXY_LAYERS: '300' });
+    try {
+      expect(await many.getLayerInfo(await many.openImage('oci:/x'))).toEqual(Array.from({ length: 300 }, () => layer));
+    } finally {
+      await many.finalize();
+    }
     const old = await fakeProxy({ FAKE_PROXY_VERSION: '0.2.4' });
     try {
       expect(await old.getLayerInfo(await old.openImage('oci:/x'))).toBeNull();
     } finally {
       await old.finalize();
+    }
+  });
+
+  it('names the image in the error for a manifest or configuration that is not one', async () => {
+    const proxy = await fakeProxy();
+    try {
+      const img = await proxy.openImage('oci:/x');
+      await expect(proxy.fetchManifest(img)).rejects.toThrow('Invalid image manifest manifest of oci:/x: schemaVersion: expected 2, got undefined');
+      await expect(proxy.fetchConfig(img)).rejects.toThrow('Invalid image configuration configuration of oci:/x: architecture: expected a string');
+    } finally {
+      await proxy.finalize();
     }
   });
 
@@ -70,6 +88,8 @@ describe('GetRawBlob', () => {
       };
       expect((await read('sha256:ok')).toString()).toBe('hello');
       expect((await read('sha256:epipe')).toString()).toBe('hello');
+      // An error channel holding only a newline reports nothing.
+      expect((await read('sha256:blank')).toString()).toBe('hello');
       await expect(read('sha256:retryable')).rejects.toThrow(new RawBlobError('foo', 'retryable'));
       const other = await read('sha256:other').catch((e: unknown) => e);
       expect(other).toBeInstanceOf(RawBlobError);
