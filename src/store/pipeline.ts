@@ -305,9 +305,10 @@ export class LayerPipeline {
     this.spoolSlots = new Slots(SPOOLS_PER_FETCH * o.fetchConcurrency);
     this.importSlots = new Slots(o.importConcurrency);
     this.batches = new Batches(o.repo, o.importConcurrency);
-    // A layer in flight listens to the signal while it is fetched (until skopeo's verdict) and
-    // while it is imported; more than Node's default of 10 at once is no leak.
-    setMaxListeners(SPOOLS_PER_FETCH * o.fetchConcurrency + o.importConcurrency, o.signal);
+    // Every layer in flight holds a spool slot and listens to the signal once at a time: through
+    // its fetch (until skopeo's verdict), then through its import. More than Node's default of 10
+    // at once is no leak.
+    setMaxListeners(SPOOLS_PER_FETCH * o.fetchConcurrency, o.signal);
   }
 
   /**
