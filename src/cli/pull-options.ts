@@ -28,7 +28,7 @@ function progressFd(v: string): number {
 
 export function addPullOptions(cmd: Command): Command {
   return cmd
-    .option('--fetch-concurrency <n>', `layers fetched at once (network; imports stay within the CPU budget) (default: ${DEFAULT_FETCH_CONCURRENCY})`, positiveInt)
+    .option('--fetch-concurrency <n>', `layers fetched at once (network; imports stay within the CPU budget; from a registry, one skopeo proxy each) (default: ${DEFAULT_FETCH_CONCURRENCY})`, positiveInt)
     .option('--offline', 'never contact the network: use the stored image, or apply an update fetched earlier (e.g. with image pull --download-only); fail naming what is missing')
     .option('--no-space-check', 'do not compare the layers to fetch with the free space of the repository first')
     .option('--progress-fd <fd>', "write bootc's progress-v0 JSON lines (Start, ProgressBytes, ProgressSteps) to this open file descriptor", progressFd);

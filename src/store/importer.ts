@@ -51,9 +51,6 @@ const OSTREE_LAYER_MEDIA_TYPES: readonly string[] = [
   MediaType.DockerLayerGzip,
 ];
 
-/** How many skopeo proxies a pull from a registry uses at most (see addRegistryProxies). */
-const REGISTRY_PROXIES = 4;
-
 /** Annotation of the image creation time, the merge commit's timestamp when present. */
 const ANNOTATION_CREATED = 'org.opencontainers.image.created';
 
@@ -154,7 +151,8 @@ export class ImageImporter {
   /**
    * Layers whose bytes are coming in at once; default {@link DEFAULT_FETCH_CONCURRENCY}. Four
    * times as many may wait for their import, spooled in the repo's tmp/. Fetching is I/O: this
-   * bound is apart from the CPU budget.
+   * bound is apart from the CPU budget. From a registry, also how many skopeo proxies the pull
+   * runs (one per layer in flight; each about 6 MiB of its own memory).
    */
   setFetchConcurrency(n: number): this {
     if (!Number.isInteger(n) || n < 1) throw new Error(`Invalid fetch concurrency ${n}`);
@@ -237,18 +235,28 @@ export class ImageImporter {
   }
 
   /**
-   * From a registry, layers come through REGISTRY_PROXIES proxies (fewer when fewer layers are
-   * missing): one proxy waits for each `GetBlob`'s round trip before it serves the next request.
-   * Other transports read local files, where one proxy is as fast (and an archive is unpacked
-   * once per proxy).
+   * From a registry, one proxy per layer in flight (`n`): a proxy serves one request at a time,
+   * and each `GetBlob` waits for the registry's response headers, so over a distant link fewer
+   * proxies spend the pull waiting out round trips (README "Performance"). Other transports read
+   * local files, where one proxy is as fast (and an archive is unpacked once per proxy). The first
+   * proxy fetches while the others start; each joins once its image is open. Settles once every
+   * start has (the proxies that came up are among the sources then); rejects with the first that
+   * failed.
    */
-  private async addRegistryProxies(streams: BlobStreams, layers: number): Promise<void> {
-    if (this.imgref.imgref.transport !== Transport.Registry) return;
-    const more = Math.min(REGISTRY_PROXIES, layers) - streams.sources.length;
-    const started = await Promise.allSettled(Array.from({ length: Math.max(0, more) }, () => this.startProxy()));
-    for (const r of started) if (r.status === 'fulfilled') streams.addSource(r.value);
-    const failure = started.find((r) => r.status === 'rejected');
-    if (failure) throw failure.reason;
+  private addRegistryProxies(streams: BlobStreams, n: number): Promise<void> | null {
+    if (this.imgref.imgref.transport !== Transport.Registry) return null;
+    const more = n - streams.sources.length;
+    if (more <= 0) return null;
+    const starts = Array.from({ length: more }, async () => {
+      const source = await this.startProxy();
+      // Closed meanwhile (close() from outside): this one is not among the sources it stopped.
+      if (this.source === streams) streams.addSource(source);
+      else await closeProxies([source]);
+    });
+    return Promise.allSettled(starts).then((settled) => {
+      const failure = settled.find((r) => r.status === 'rejected');
+      if (failure) throw failure.reason;
+    });
   }
 
   /** libostree cannot check out (for the merge) from an archive repo: refuse before any work. */
@@ -326,6 +334,7 @@ export class ImageImporter {
     let failed = false;
     // The first failure in time is the story; the others are mostly its cancellations.
     let first: { error: unknown } | undefined;
+    let joining: Promise<void> | null = null;
     try {
       signal?.throwIfAborted();
       if (todo.length > 0 && this.offline) {
@@ -335,7 +344,12 @@ export class ImageImporter {
       let pipeline: LayerPipeline | null = null;
       if (todo.length > 0) {
         const streams = await this.openSource();
-        await this.addRegistryProxies(streams, todo.length);
+        joining = this.addRegistryProxies(streams, Math.min(this.fetchConcurrency, todo.length));
+        // A proxy that cannot start fails the pull, as one that stops serving would.
+        joining?.catch((e: unknown) => {
+          first ??= { error: e };
+          stop.abort(e);
+        });
         const sourceOf = await layerSources(streams, this.imgref.imgref.transport, prepared.manifest);
         ImageImporter.checkOstreeMediaTypes(prepared, sourceOf);
         pipeline = new LayerPipeline({
@@ -348,17 +362,21 @@ export class ImageImporter {
           observers: progress ? [progress] : [],
         });
       }
-      return await fn(pipeline, (e: unknown) => {
+      const result = await fn(pipeline, (e: unknown) => {
         first ??= { error: e };
         stop.abort();
         throw e;
       });
+      await joining;
+      return result;
     } catch (e) {
       failed = true;
       throw first ? first.error : e;
     } finally {
       progress?.stop();
       signal?.removeEventListener('abort', forward);
+      // Every proxy that started is among the sources before they are closed.
+      await joining?.catch(() => undefined);
       const closing = this.close();
       if (failed) await closing.catch(() => undefined);
       else await closing;

@@ -27,6 +27,7 @@ import { registryFixture } from '../helpers/registry.js';
 import { deriveOciImage } from '../helpers/sysroot.js';
 import { cleanupTmp, freshRepo, tmpdir } from './encapsulate-util.js';
 import { ostreeCli } from '../../src/fixture/index.js';
+import { fsck } from './tar-util.js';
 
 afterAll(cleanupTmp);
 
@@ -107,7 +108,37 @@ describe('skopeo proxies that fail', () => {
     );
     expect(await skopeos()).toEqual([]);
     expect(await listImages(repo)).toEqual([]);
-    for (const l of img.layers) expect(await repo.resolveRev(refForLayer(l.descriptor), { allowNoent: true })).toBeNull();
+    // The first proxy fetches while the second starts: a layer it completed before the failure
+    // stays stored, whole (as after any failed import); the others are not.
+    for (const l of img.layers) {
+      const c = await repo.resolveRev(refForLayer(l.descriptor), { allowNoent: true });
+      if (c !== null) expect(await repo.hasObject('commit', c)).toBe(true);
+    }
+    expect(await fsck(repo.path)).toMatch(/no errors found/);
+  });
+
+  it('registry proxies slow to start: the first one fetches meanwhile; the others join, and all are stopped', async () => {
+    const img = await buildDirImage(path.join(await tmpdir('import-faults-late-'), 'img'), {
+      layers: [{ 'usr/share/a': 'a' }, { 'usr/share/b': 'b' }, { 'usr/share/c': 'c' }],
+    });
+    const ref = `docker://${reg.registry.host}/faults/late:v1`;
+    await skopeoCopy(img.ref, ref, { destTlsVerify: false });
+    // The fault: every skopeo after the first (prepare()'s) starts 4 s late.
+    const flag = path.join(await tmpdir('import-faults-flag-'), 'started');
+    const skopeo = await fakeSkopeo('skopeo-late', `mkdir ${flag} 2>/dev/null || sleep 4\nexec skopeo "$@"`);
+    const repo = await freshRepo();
+    const byName = () => childProcesses().flatMap((c) => (/^skopeo/.test(c.split(' ')[2]!) ? [c.split(' ')[2]!] : []));
+    const atFirstLayer: string[][] = [];
+    const imp = new ImageImporter(repo, unverified(ref), { insecureSkipTlsVerification: true, skopeoCmd: { program: skopeo } })
+      .setFetchConcurrency(3)
+      .onProgress((e) => {
+        if (e.type === 'layer-completed' && atFirstLayer.length === 0) atFirstLayer.push(byName());
+      });
+    const state = await imp.import(await prepared(imp));
+    // A layer was stored while the two late proxies were still waiting to start.
+    expect(atFirstLayer[0]!.sort()).toEqual(['skopeo', 'skopeo-late', 'skopeo-late']);
+    expect(await skopeos()).toEqual([]);
+    expect((await queryImage(repo, unverified(ref).imgref))?.mergeCommit).toBe(state.mergeCommit);
   });
 
   it('a proxy that fails as it stops, after every layer is stored: the import fails with that error, no image ref', async () => {
