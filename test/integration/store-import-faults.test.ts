@@ -17,6 +17,7 @@ import { skopeoCopy } from '../../src/proxy/skopeo-copy.js';
 import { ImageReference, OstreeImageReference } from '../../src/ref/image-reference.js';
 import type { Repo } from '../../src/repo/repo.js';
 import { ImageImporter } from '../../src/store/importer.js';
+import type { ImportProgress } from '../../src/store/progress.js';
 import { layerSources } from '../../src/store/pipeline.js';
 import { Transport } from '../../src/ref/transport.js';
 import { listImages, queryImage, refForLayer } from '../../src/store/state.js';
@@ -117,28 +118,48 @@ describe('skopeo proxies that fail', () => {
     expect(await fsck(repo.path)).toMatch(/no errors found/);
   });
 
-  it('registry proxies slow to start: the first one fetches meanwhile; the others join, and all are stopped', async () => {
-    const img = await buildDirImage(path.join(await tmpdir('import-faults-late-'), 'img'), {
+  /**
+   * A three-layer image in the registry and an importer (3 layers in flight) whose skopeo is a
+   * wrapper starting every proxy after the first (prepare()'s) `lateS` seconds late: the fault.
+   */
+  async function lateProxies(name: string, lateS: number, onEvent: (imp: ImageImporter, e: ImportProgress) => void) {
+    const img = await buildDirImage(path.join(await tmpdir(`import-faults-${name}-`), 'img'), {
       layers: [{ 'usr/share/a': 'a' }, { 'usr/share/b': 'b' }, { 'usr/share/c': 'c' }],
     });
-    const ref = `docker://${reg.registry.host}/faults/late:v1`;
+    const ref = `docker://${reg.registry.host}/faults/${name}:v1`;
     await skopeoCopy(img.ref, ref, { destTlsVerify: false });
-    // The fault: every skopeo after the first (prepare()'s) starts 4 s late.
     const flag = path.join(await tmpdir('import-faults-flag-'), 'started');
-    const skopeo = await fakeSkopeo('skopeo-late', `mkdir ${flag} 2>/dev/null || sleep 4\nexec skopeo "$@"`);
+    const skopeo = await fakeSkopeo('skopeo-late', `mkdir ${flag} 2>/dev/null || sleep ${lateS}\nexec skopeo "$@"`);
     const repo = await freshRepo();
+    const imp: ImageImporter = new ImageImporter(repo, unverified(ref), { insecureSkipTlsVerification: true, skopeoCmd: { program: skopeo } })
+      .setFetchConcurrency(3)
+      .onProgress((e) => onEvent(imp, e));
+    return { repo, ref, imp, prepared: await prepared(imp) };
+  }
+
+  it('registry proxies slow to start: the first one fetches meanwhile; the others join, and all are stopped', async () => {
     const byName = () => childProcesses().flatMap((c) => (/^skopeo/.test(c.split(' ')[2]!) ? [c.split(' ')[2]!] : []));
     const atFirstLayer: string[][] = [];
-    const imp = new ImageImporter(repo, unverified(ref), { insecureSkipTlsVerification: true, skopeoCmd: { program: skopeo } })
-      .setFetchConcurrency(3)
-      .onProgress((e) => {
-        if (e.type === 'layer-completed' && atFirstLayer.length === 0) atFirstLayer.push(byName());
-      });
-    const state = await imp.import(await prepared(imp));
+    const t = await lateProxies('late', 4, (_, e) => {
+      if (e.type === 'layer-completed' && atFirstLayer.length === 0) atFirstLayer.push(byName());
+    });
+    const state = await t.imp.import(t.prepared);
     // A layer was stored while the two late proxies were still waiting to start.
     expect(atFirstLayer[0]!.sort()).toEqual(['skopeo', 'skopeo-late', 'skopeo-late']);
     expect(await skopeos()).toEqual([]);
-    expect((await queryImage(repo, unverified(ref).imgref))?.mergeCommit).toBe(state.mergeCommit);
+    expect((await queryImage(t.repo, unverified(t.ref).imgref))?.mergeCommit).toBe(state.mergeCommit);
+  });
+
+  it('close() from outside while registry proxies are still starting: those that come up later are stopped at once', async () => {
+    let closing: Promise<void> | undefined;
+    const t = await lateProxies('close', 2, (imp, e) => {
+      if (e.type === 'layer-completed') closing ??= imp.close();
+    });
+    // Closed under it, the import may fail or finish; either way it waits for the late starts.
+    await t.imp.import(t.prepared).catch(() => undefined);
+    await closing;
+    expect(closing).toBeDefined();
+    expect(await skopeos()).toEqual([]);
   });
 
   it('a proxy that fails as it stops, after every layer is stored: the import fails with that error, no image ref', async () => {
