@@ -253,10 +253,7 @@ export class ImageImporter {
       if (this.source === streams) streams.addSource(source);
       else await closeProxies([source]);
     });
-    return Promise.allSettled(starts).then((settled) => {
-      const failure = settled.find((r) => r.status === 'rejected');
-      if (failure) throw failure.reason;
-    });
+    return settleAll(starts).then(() => undefined);
   }
 
   /** libostree cannot check out (for the merge) from an archive repo: refuse before any work. */

@@ -57,12 +57,12 @@ const GROUPS = {
   },
   // The importer, in two halves by line: its settings, prepare() and the proxies; then the
   // pipeline's setup, the base and derived steps, the merge commit, download() and importBaseOnly().
-  'pull-importer-prepare': { files: ['importer:1-312'], tests: importerTests, timeoutMS: PULL_TIMEOUT },
-  'pull-importer-import': { files: ['importer:313-606'], tests: importerTests, timeoutMS: PULL_TIMEOUT },
+  'pull-importer-prepare': { files: ['importer:1-309'], tests: importerTests, timeoutMS: PULL_TIMEOUT },
+  'pull-importer-import': { files: ['importer:310-603'], tests: importerTests, timeoutMS: PULL_TIMEOUT },
   // The registry proxies alone (addRegistryProxies, and where the pipeline waits for them), with
   // the faults that reach them: run again after they changed, without both halves.
   'pull-importer-proxies': {
-    files: ['importer:237-260', 'importer:337-381'],
+    files: ['importer:237-257', 'importer:334-378'],
     tests: [...importerTests, 'test/integration/store-import-faults.test.ts'],
     timeoutMS: PULL_TIMEOUT,
   },
